@@ -1,0 +1,21 @@
+/*
+ * What the HTTP handlers share for the life of `chorus serve`: the
+ * configuration, the database handles and the data directory's layout.
+ * Set up once in main.c before the server starts; read-only afterwards
+ * except through the structures' own locks.
+ */
+#ifndef CHORUS_APP_H
+#define CHORUS_APP_H
+
+#include "chorus/config.h"
+
+struct db_pool;
+
+struct app {
+    const struct config *cfg;
+    struct db_pool *db;
+    char db_path[4096];
+    char web_dir[4096]; /* realpath of --web-dir */
+};
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * Flags and environment variables become one immutable struct config.
+ *
+ * Every setting has a flag (--max-upload-mb) and an environment variable
+ * (CHORUS_MAX_UPLOAD_MB); a flag beats the environment, which beats the
+ * default. A few per-invocation arguments of one command (user add's
+ * --role) are flags only. Strings in the struct point into argv, the
+ * environment or static defaults: they live as long as the process.
+ */
+#ifndef CHORUS_CONFIG_H
+#define CHORUS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum command {
+    CMD_SERVE,
+    CMD_WORKER,
+    CMD_MIGRATE,
+    CMD_USER,
+    CMD_VERSION,
+    CMD_AUDIT,
+    CMD_BACKUP,
+    CMD_TRANSCODE,
+    CMD__COUNT
+};
+
+#define CONFIG_MAX_ARGS 8
+
+struct config {
+    enum command cmd;
+    bool help;
+    const char *args[CONFIG_MAX_ARGS]; /* positional arguments */
+    int nargs;
+
+    /* Shared. */
+    const char *data_dir;
+    const char *log_level;
+
+    /* HTTP server. */
+    const char *listen;
+    char listen_host[64]; /* parsed from listen */
+    int listen_port;
+    const char *web_dir;
+    const char *public_url;
+    int max_connections;
+    int max_connections_per_ip;
+    int idle_timeout; /* seconds */
+
+    /* Worker. */
+    int workers;
+
+    /* user add / passwd. */
+    const char *role;
+    bool generate;
+};
+
+/*
+ * Fills cfg for command cmd from argv (the arguments after the subcommand
+ * name) and the environment read through getenv_fn (getenv when NULL).
+ * Returns 0, or -1 with a one-line reason in err.
+ */
+int config_parse(struct config *cfg, enum command cmd, int argc,
+                 char *const argv[], const char *(*getenv_fn)(const char *),
+                 char *err, size_t errlen);
+
+/* Writes the options of cmd with their variables and defaults to fp. */
+void config_usage(FILE *fp, enum command cmd);
+
+/*
+ * Exports every setting of cfg as its CHORUS_* environment variable, so
+ * that a process started from this one (a worker) sees the same
+ * configuration. Returns 0, or -1 with errno set.
+ */
+int config_export(const struct config *cfg);
+
+/* The command's name ("serve"), or NULL. */
+const char *config_command_name(enum command cmd);
+/* The command named s; returns 0, or -1 if there is none. */
+int config_command_lookup(const char *s, enum command *out);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * The SQLite database: one handle per thread (struct db), every statement
+ * in one table indexed by enum stmt (see db.c), positional binds only.
+ *
+ * Statements are prepared on first use and cached in the handle.
+ * db_stmt() hands one out reset and with its bindings cleared. db_step()
+ * resets it again when it returns anything but DB_ROW; a caller that
+ * stops reading rows early calls db_reset(), so no read transaction is
+ * left open. Write transactions that claim or change state use
+ * db_begin() (BEGIN IMMEDIATE).
+ *
+ * This is the only file that includes sqlite3.h.
+ */
+#ifndef CHORUS_DB_H
+#define CHORUS_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct db;
+struct db_stmt;
+struct db_pool;
+
+enum stmt {
+    STMT_PING,
+    STMT_USER_INSERT,
+    STMT_USER_BY_NAME,
+    STMT_USER_LIST,
+    STMT_USER_COUNT,
+    STMT_USER_SET_PASSWORD,
+    STMT_AUDIT_LAST,
+    STMT_AUDIT_INSERT,
+    STMT_AUDIT_ALL,
+    STMT__COUNT
+};
+
+/* db_step() results; the negative ones are failures (already logged). */
+enum {
+    DB_DONE = 0,
+    DB_ROW = 1,
+    DB_ERROR = -1,
+    DB_CONSTRAINT = -2, /* a UNIQUE, CHECK or foreign key was violated */
+    DB_BUSY = -3,       /* the busy timeout passed */
+};
+
+/*
+ * Opens (creating if missing) the database at path in WAL mode with
+ * foreign keys on and a busy timeout. Returns 0 and sets *out (the caller
+ * db_close()s it), or -1 with a reason in err.
+ */
+int db_open(const char *path, struct db **out, char *err, size_t errlen);
+/* Finalises cached statements and closes; NULL is fine. */
+void db_close(struct db *db);
+
+/* Runs a script of several statements (a migration). 0, or -1 + err. */
+int db_exec_script(struct db *db, const char *sql, char *err, size_t errlen);
+int db_begin(struct db *db); /* BEGIN IMMEDIATE: 0 or DB_* < 0 */
+int db_commit(struct db *db);
+void db_rollback(struct db *db); /* harmless outside a transaction */
+/* PRAGMA user_version; 0 or -1. */
+int db_user_version(struct db *db, int *out);
+int db_set_user_version(struct db *db, int version);
+/* Rows changed by the last statement; rowid of the last insert. */
+int64_t db_changes(struct db *db);
+int64_t db_last_rowid(struct db *db);
+/* "ok" when PRAGMA quick_check finds nothing wrong: 0, or -1. */
+int db_quick_check(struct db *db);
+/* Copies the live database to path with the online backup API. */
+int db_backup(struct db *db, const char *path, char *err, size_t errlen);
+
+/* The statement, reset with bindings cleared; NULL if it failed to
+ * prepare (logged). Owned by the handle. */
+struct db_stmt *db_stmt(struct db *db, enum stmt id);
+/* Binds parameter i (1-based). A NULL text or blob binds SQL NULL.
+ * Text and blobs are copied. 0, or -1. */
+int db_bind_text(struct db_stmt *st, int i, const char *s);
+int db_bind_int(struct db_stmt *st, int i, int64_t v);
+int db_bind_double(struct db_stmt *st, int i, double v);
+int db_bind_blob(struct db_stmt *st, int i, const void *p, size_t len);
+int db_bind_null(struct db_stmt *st, int i);
+int db_step(struct db_stmt *st);
+void db_reset(struct db_stmt *st);
+/* Columns of the current row (0-based). Text stays valid until the next
+ * step or reset; NULL for SQL NULL. */
+const char *db_col_text(struct db_stmt *st, int i);
+int64_t db_col_int(struct db_stmt *st, int i);
+double db_col_double(struct db_stmt *st, int i);
+const void *db_col_blob(struct db_stmt *st, int i, size_t *len);
+int db_col_is_null(struct db_stmt *st, int i);
+
+/*
+ * A fixed set of handles shared by the HTTP threads: db_pool_get() waits
+ * for a free one. Each handle is used by one thread at a time.
+ */
+int db_pool_new(const char *path, int size, struct db_pool **out, char *err,
+                size_t errlen);
+void db_pool_free(struct db_pool *pool);
+struct db *db_pool_get(struct db_pool *pool);
+void db_pool_put(struct db_pool *pool, struct db *db);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * The libmicrohttpd daemon, per-request state and response helpers.
+ *
+ * One thread per connection: handlers may block on the disk or the
+ * database without stalling other clients, and a slow or silent client
+ * is dropped by the idle timeout. A struct request is allocated on the
+ * first call for a request and freed only in the completion callback
+ * (libmicrohttpd's own pattern), whatever happened in between.
+ *
+ * Handlers answer through http_respond() and its wrappers, which hold the
+ * response until the dispatcher queues it with the security headers of
+ * DESIGN.md; they return the status they answered.
+ */
+#ifndef CHORUS_HTTP_H
+#define CHORUS_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "chorus/router.h"
+
+struct app;
+struct http_server;
+
+/* Largest JSON request body accepted (413 beyond). */
+#define HTTP_JSON_BODY_MAX (64 * 1024)
+
+struct request {
+    struct MHD_Connection *conn;
+    struct app *app;
+    const char *method;
+    const char *path; /* decoded by libmicrohttpd, without the query */
+    struct route_match match;
+    int64_t start_ms;
+
+    /* BODY_JSON: the collected body, NUL-terminated. */
+    char *body;
+    size_t body_len;
+
+    /* The response being built, and its status (0 until answered). */
+    struct MHD_Response *response;
+    int status;
+    uint64_t body_bytes; /* for the access log, when known */
+    bool queued;
+
+    /* A handler's own state, freed with ctx_free when the request ends. */
+    void *ctx;
+    void (*ctx_free)(void *ctx);
+};
+
+/*
+ * Starts serving app on the configured address. Returns 0 and sets *out,
+ * or -1 (logged). The bound port is in http_port() (for --listen :0).
+ */
+int http_start(struct app *app, struct http_server **out);
+int http_port(const struct http_server *srv);
+/*
+ * Stops accepting, lets requests in flight finish for up to grace_ms,
+ * then cuts the rest and frees srv. NULL is fine.
+ */
+void http_stop(struct http_server *srv, int grace_ms);
+
+/*
+ * Sets the response of req (taking ownership of resp, which may be NULL
+ * for an empty body) and returns status. A second answer replaces the
+ * first.
+ */
+int http_respond(struct request *req, int status, struct MHD_Response *resp);
+/* Answers status with obj as JSON (a reference is stolen). */
+int http_json(struct request *req, int status, json_t *obj);
+/* Answers {"error": code, "message": ...}. */
+int http_error(struct request *req, int status, const char *code,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Answers status with no body. */
+int http_empty(struct request *req, int status);
+/* Adds a header to the pending response; 0, or -1. */
+int http_header_add(struct request *req, const char *name, const char *value);
+
+/* A request header, or NULL. */
+const char *http_header(const struct request *req, const char *name);
+/* A query argument, or NULL. */
+const char *http_query(const struct request *req, const char *name);
+/*
+ * The BODY_JSON body parsed as a JSON object; on failure answers 400 and
+ * returns NULL. The caller json_decref()s the result.
+ */
+json_t *http_body_object(struct request *req);
+
+/* GET /healthz: 200 {"status":"ok"} when the database answers, else 503. */
+int http_healthz(struct request *req);
+
+#endif

@@ -1,0 +1,343 @@
+#include "chorus/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build_info.h"
+#include "chorus/log.h"
+
+enum opt_type { OPT_STRING, OPT_INT, OPT_BOOL, OPT_LISTEN, OPT_LEVEL };
+
+#define BIT(c) (1u << (c))
+#define C_DATA                                                                 \
+    (BIT(CMD_SERVE) | BIT(CMD_WORKER) | BIT(CMD_MIGRATE) | BIT(CMD_USER) |     \
+     BIT(CMD_AUDIT) | BIT(CMD_BACKUP))
+#define C_ALL 0xffffu
+
+struct option_spec {
+    const char *flag; /* without the leading "--" */
+    const char *env;  /* NULL: a flag only */
+    enum opt_type type;
+    size_t offset;
+    const char *def;
+    long min, max; /* for OPT_INT */
+    unsigned cmds;
+    const char *help;
+};
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct option_spec options[] = {
+    {"data-dir", "CHORUS_DATA_DIR", OPT_STRING, OFF(data_dir), "./data", 0, 0,
+     C_DATA | BIT(CMD_SERVE), "directory for the database, uploads and media"},
+    {"log-level", "CHORUS_LOG_LEVEL", OPT_LEVEL, OFF(log_level), "info", 0, 0,
+     C_ALL, "error, warn, info or debug"},
+    {"listen", "CHORUS_LISTEN", OPT_LISTEN, OFF(listen), "127.0.0.1:8080", 0, 0,
+     BIT(CMD_SERVE), "address:port to serve HTTP on (port 0: any free)"},
+    {"web-dir", "CHORUS_WEB_DIR", OPT_STRING, OFF(web_dir),
+     CHORUS_DEFAULT_WEB_DIR, 0, 0, BIT(CMD_SERVE),
+     "the pages and assets served at / and /static/"},
+    {"public-url", "CHORUS_PUBLIC_URL", OPT_STRING, OFF(public_url), "", 0, 0,
+     BIT(CMD_SERVE),
+     "the address users reach Chorus at (https:// marks cookies Secure)"},
+    {"max-connections", "CHORUS_MAX_CONNECTIONS", OPT_INT, OFF(max_connections),
+     "512", 1, 100000, BIT(CMD_SERVE),
+     "connections served at once; more are refused"},
+    {"max-connections-per-ip", "CHORUS_MAX_CONNECTIONS_PER_IP", OPT_INT,
+     OFF(max_connections_per_ip), "0", 0, 100000, BIT(CMD_SERVE),
+     "connections at once from one address (0: no limit; behind a proxy "
+     "every client shares its address)"},
+    {"idle-timeout", "CHORUS_IDLE_TIMEOUT", OPT_INT, OFF(idle_timeout), "30", 1,
+     3600, BIT(CMD_SERVE),
+     "seconds a connection may stay silent before it is closed"},
+    {"workers", "CHORUS_WORKERS", OPT_INT, OFF(workers), "0", 0, 256,
+     BIT(CMD_SERVE) | BIT(CMD_WORKER),
+     "transcoding worker processes (0: one per core)"},
+    {"role", NULL, OPT_STRING, OFF(role), "", 0, 0, BIT(CMD_USER),
+     "user add: admin, moderator or comms"},
+    {"generate", NULL, OPT_BOOL, OFF(generate), "false", 0, 0, BIT(CMD_USER),
+     "user add/passwd: generate a random password and print it"},
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+static const char *const command_names[CMD__COUNT] = {
+    [CMD_SERVE] = "serve",     [CMD_WORKER] = "worker",
+    [CMD_MIGRATE] = "migrate", [CMD_USER] = "user",
+    [CMD_VERSION] = "version", [CMD_AUDIT] = "audit",
+    [CMD_BACKUP] = "backup",   [CMD_TRANSCODE] = "transcode",
+};
+
+const char *config_command_name(enum command cmd)
+{
+    if ((unsigned)cmd >= CMD__COUNT)
+        return NULL;
+    return command_names[cmd];
+}
+
+int config_command_lookup(const char *s, enum command *out)
+{
+    for (int i = 0; i < CMD__COUNT; i++) {
+        if (strcmp(s, command_names[i]) == 0) {
+            *out = (enum command)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+
+    for (size_t i = 0; i < 4; i++) {
+        if (strcmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Splits "host:port" or "[v6]:port" into cfg's listen_host and _port. */
+static int parse_listen(struct config *cfg, const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    const char *host = s;
+    size_t hostlen;
+    char *end;
+    long port;
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    if (colon == NULL)
+        return -1;
+    hostlen = (size_t)(colon - s);
+    if (hostlen >= 2 && s[0] == '[' && colon[-1] == ']') {
+        host++;
+        hostlen -= 2;
+    }
+    if (hostlen == 0 || hostlen >= sizeof(cfg->listen_host))
+        return -1;
+    memcpy(cfg->listen_host, host, hostlen);
+    cfg->listen_host[hostlen] = '\0';
+    if (inet_pton(AF_INET, cfg->listen_host, buf) != 1 &&
+        inet_pton(AF_INET6, cfg->listen_host, buf) != 1)
+        return -1;
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 0 ||
+        port > 65535)
+        return -1;
+    cfg->listen_port = (int)port;
+    return 0;
+}
+
+/* Stores value for option o; returns 0, or -1 with a reason in err. */
+static int set_option(struct config *cfg, const struct option_spec *o,
+                      const char *value, const char *source, char *err,
+                      size_t errlen)
+{
+    char *field = (char *)cfg + o->offset;
+    enum log_level lvl;
+    char *end;
+    long n;
+
+    switch (o->type) {
+    case OPT_STRING:
+        *(const char **)(void *)field = value;
+        return 0;
+    case OPT_LEVEL:
+        if (log_level_parse(value, &lvl) != 0)
+            break;
+        *(const char **)(void *)field = value;
+        return 0;
+    case OPT_LISTEN:
+        if (parse_listen(cfg, value) != 0)
+            break;
+        *(const char **)(void *)field = value;
+        return 0;
+    case OPT_BOOL:
+        if (parse_bool(value, (bool *)(void *)field) != 0)
+            break;
+        return 0;
+    case OPT_INT:
+        errno = 0;
+        n = strtol(value, &end, 10);
+        if (*value == '\0' || *end != '\0' || errno != 0 || n < o->min ||
+            n > o->max) {
+            snprintf(err, errlen,
+                     "%s: --%s wants a whole number from %ld to %ld, "
+                     "not \"%s\"",
+                     source, o->flag, o->min, o->max, value);
+            return -1;
+        }
+        *(int *)(void *)field = (int)n;
+        return 0;
+    }
+    snprintf(err, errlen, "%s: bad value \"%s\" for --%s (%s)", source, value,
+             o->flag, o->help);
+    return -1;
+}
+
+static const struct option_spec *find_flag(const char *name, size_t len,
+                                           enum command cmd)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        if ((options[i].cmds & BIT(cmd)) && strlen(options[i].flag) == len &&
+            strncmp(options[i].flag, name, len) == 0)
+            return &options[i];
+    }
+    return NULL;
+}
+
+static const char *env_lookup(const char *name)
+{
+    return getenv(name);
+}
+
+int config_parse(struct config *cfg, enum command cmd, int argc,
+                 char *const argv[], const char *(*getenv_fn)(const char *),
+                 char *err, size_t errlen)
+{
+    bool set_by_flag[N_OPTIONS] = {false};
+    bool only_args = false;
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->cmd = cmd;
+    if (getenv_fn == NULL)
+        getenv_fn = env_lookup;
+
+    /* Flags first: they win, so the environment must not overwrite them. */
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *name, *eq, *value;
+        const struct option_spec *o;
+        size_t len;
+
+        if (only_args || a[0] != '-' || a[1] == '\0') {
+            if (cfg->nargs == CONFIG_MAX_ARGS) {
+                snprintf(err, errlen, "too many arguments");
+                return -1;
+            }
+            cfg->args[cfg->nargs++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_args = true;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cfg->help = true;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, errlen, "unknown option %s (try --help)", a);
+            return -1;
+        }
+        name = a + 2;
+        eq = strchr(name, '=');
+        len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+        o = find_flag(name, len, cmd);
+        if (o == NULL) {
+            snprintf(err, errlen, "unknown option %.*s (try --help)",
+                     (int)(len + 2), a);
+            return -1;
+        }
+        if (eq != NULL)
+            value = eq + 1;
+        else if (o->type == OPT_BOOL)
+            value = "true";
+        else if (i + 1 < argc)
+            value = argv[++i];
+        else {
+            snprintf(err, errlen, "--%s needs a value", o->flag);
+            return -1;
+        }
+        if (set_option(cfg, o, value, "flag", err, errlen) != 0)
+            return -1;
+        set_by_flag[o - options] = true;
+    }
+
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option_spec *o = &options[i];
+        const char *value = NULL, *source = "default";
+
+        if (set_by_flag[i])
+            continue;
+        if (o->env != NULL && (value = getenv_fn(o->env)) != NULL)
+            source = o->env;
+        else
+            value = o->def;
+        if (set_option(cfg, o, value, source, err, errlen) != 0)
+            return -1;
+    }
+
+    if (cfg->workers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->workers = n > 0 && n < 256 ? (int)n : 1;
+    }
+    if (cfg->data_dir != NULL && cfg->data_dir[0] == '\0') {
+        snprintf(err, errlen, "--data-dir must not be empty");
+        return -1;
+    }
+    return 0;
+}
+
+void config_usage(FILE *fp, enum command cmd)
+{
+    fprintf(fp,
+            "options of chorus %s (flag, environment variable, "
+            "default):\n",
+            command_names[cmd]);
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option_spec *o = &options[i];
+
+        if (!(o->cmds & BIT(cmd)))
+            continue;
+        fprintf(fp, "  --%-24s %s\n", o->flag, o->help);
+        fprintf(fp, "  %-26s %s%s%s\n", "", o->env != NULL ? o->env : "",
+                o->env != NULL ? ", default: " : "default: ",
+                o->def[0] != '\0' ? o->def : "(none)");
+    }
+    fprintf(fp, "  --%-24s %s\n", "help", "this text");
+}
+
+int config_export(const struct config *cfg)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option_spec *o = &options[i];
+        const char *field = (const char *)cfg + o->offset;
+        char num[32];
+        const char *value = NULL;
+
+        if (o->env == NULL || !(o->cmds & BIT(cfg->cmd)))
+            continue;
+        switch (o->type) {
+        case OPT_STRING:
+        case OPT_LEVEL:
+        case OPT_LISTEN:
+            value = *(const char *const *)(const void *)field;
+            break;
+        case OPT_BOOL:
+            value = *(const bool *)(const void *)field ? "true" : "false";
+            break;
+        case OPT_INT:
+            snprintf(num, sizeof(num), "%d", *(const int *)(const void *)field);
+            value = num;
+            break;
+        }
+        if (value != NULL && setenv(o->env, value, 1) != 0)
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,413 @@
+#include "chorus/db.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "chorus/log.h"
+
+#define BUSY_TIMEOUT_MS 10000
+
+struct db {
+    sqlite3 *h;
+    sqlite3_stmt *stmts[STMT__COUNT];
+};
+
+struct db_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct db **free; /* stack of idle handles */
+    int nfree, size;
+};
+
+/* Every statement Chorus runs, by enum stmt. Positional binds only. */
+static const char *const sql_text[STMT__COUNT] = {
+    [STMT_PING] = "SELECT 1",
+    [STMT_USER_INSERT] =
+        "INSERT INTO users (username, password_hash, role, created_at,"
+        " updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+    [STMT_USER_BY_NAME] = "SELECT id, username, password_hash, role, disabled"
+                          " FROM users WHERE username = ?1",
+    [STMT_USER_LIST] = "SELECT id, username, role, disabled, created_at"
+                       " FROM users ORDER BY username",
+    [STMT_USER_COUNT] = "SELECT count(*) FROM users",
+    [STMT_USER_SET_PASSWORD] =
+        "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
+    [STMT_AUDIT_LAST] = "SELECT hash FROM audit ORDER BY id DESC LIMIT 1",
+    [STMT_AUDIT_INSERT] =
+        "INSERT INTO audit (at, actor, action, target, reason, prev_hash,"
+        " hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [STMT_AUDIT_ALL] = "SELECT id, at, actor, action, target, reason,"
+                       " prev_hash, hash FROM audit ORDER BY id",
+};
+
+static sqlite3_stmt *raw(struct db_stmt *st)
+{
+    return (sqlite3_stmt *)(void *)st;
+}
+
+static int map_rc(sqlite3 *h, int rc, const char *what)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+        return DB_DONE;
+    case SQLITE_ROW:
+        return DB_ROW;
+    case SQLITE_CONSTRAINT:
+        log_debug("db: %s: %s", what, sqlite3_errmsg(h));
+        return DB_CONSTRAINT;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        log_warnx("db: %s: database busy past the timeout", what);
+        return DB_BUSY;
+    default:
+        log_warnx("db: %s: %s", what, sqlite3_errmsg(h));
+        return DB_ERROR;
+    }
+}
+
+static int exec_simple(struct db *db, const char *sql)
+{
+    return map_rc(db->h, sqlite3_exec(db->h, sql, NULL, NULL, NULL), sql);
+}
+
+int db_open(const char *path, struct db **out, char *err, size_t errlen)
+{
+    struct db *db = NULL;
+    int rc;
+
+    *out = NULL;
+    db = calloc(1, sizeof(*db));
+    if (db == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    rc = sqlite3_open_v2(path, &db->h,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                             SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE,
+                         NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", path,
+                 db->h != NULL ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
+    /*
+     * WAL lets readers run beside the one writer; synchronous=FULL makes a
+     * committed decision or upload survive power loss, not only a crash.
+     */
+    if (sqlite3_exec(db->h,
+                     "PRAGMA journal_mode = WAL;"
+                     "PRAGMA synchronous = FULL;"
+                     "PRAGMA foreign_keys = ON;"
+                     "PRAGMA trusted_schema = OFF;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot set up %s: %s", path,
+                 sqlite3_errmsg(db->h));
+        goto fail;
+    }
+    *out = db;
+    return 0;
+fail:
+    db_close(db);
+    return -1;
+}
+
+void db_close(struct db *db)
+{
+    if (db == NULL)
+        return;
+    for (int i = 0; i < STMT__COUNT; i++)
+        sqlite3_finalize(db->stmts[i]);
+    sqlite3_close(db->h);
+    free(db);
+}
+
+int db_exec_script(struct db *db, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", msg != NULL ? msg : "unknown error");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+int db_begin(struct db *db)
+{
+    return exec_simple(db, "BEGIN IMMEDIATE");
+}
+
+int db_commit(struct db *db)
+{
+    int rc = exec_simple(db, "COMMIT");
+
+    if (rc < 0)
+        db_rollback(db);
+    return rc;
+}
+
+void db_rollback(struct db *db)
+{
+    if (!sqlite3_get_autocommit(db->h))
+        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int db_user_version(struct db *db, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+
+    if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL) !=
+        SQLITE_OK)
+        goto out;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        goto out;
+    *out = sqlite3_column_int(st, 0);
+    rc = 0;
+out:
+    if (rc != 0)
+        log_warnx("db: user_version: %s", sqlite3_errmsg(db->h));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int db_set_user_version(struct db *db, int version)
+{
+    char sql[64];
+
+    /* PRAGMA takes no parameters; version is a checked integer. */
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
+    return exec_simple(db, sql) < 0 ? -1 : 0;
+}
+
+int64_t db_changes(struct db *db)
+{
+    return sqlite3_changes64(db->h);
+}
+
+int64_t db_last_rowid(struct db *db)
+{
+    return sqlite3_last_insert_rowid(db->h);
+}
+
+int db_quick_check(struct db *db)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+
+    if (sqlite3_prepare_v2(db->h, "PRAGMA quick_check", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        rc = t != NULL && strcmp((const char *)t, "ok") == 0 ? 0 : -1;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int db_backup(struct db *db, const char *path, char *err, size_t errlen)
+{
+    sqlite3 *dst = NULL;
+    sqlite3_backup *b = NULL;
+    int rc = -1;
+
+    if (sqlite3_open_v2(path, &dst,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                            SQLITE_OPEN_NOFOLLOW,
+                        NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", path,
+                 dst != NULL ? sqlite3_errmsg(dst) : "out of memory");
+        goto out;
+    }
+    b = sqlite3_backup_init(dst, "main", db->h, "main");
+    if (b == NULL) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(dst));
+        goto out;
+    }
+    /* Small steps so writers are never locked out for long. */
+    for (;;) {
+        int s = sqlite3_backup_step(b, 256);
+        if (s == SQLITE_DONE)
+            break;
+        if (s == SQLITE_OK || s == SQLITE_BUSY || s == SQLITE_LOCKED) {
+            sqlite3_sleep(5);
+            continue;
+        }
+        snprintf(err, errlen, "%s", sqlite3_errstr(s));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (b != NULL && sqlite3_backup_finish(b) != SQLITE_OK && rc == 0) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(dst));
+        rc = -1;
+    }
+    sqlite3_close(dst);
+    return rc;
+}
+
+struct db_stmt *db_stmt(struct db *db, enum stmt id)
+{
+    sqlite3_stmt *st = db->stmts[id];
+
+    if (st == NULL) {
+        if (sqlite3_prepare_v3(db->h, sql_text[id], -1,
+                               SQLITE_PREPARE_PERSISTENT, &st,
+                               NULL) != SQLITE_OK) {
+            log_warnx("db: prepare statement %d: %s", (int)id,
+                      sqlite3_errmsg(db->h));
+            return NULL;
+        }
+        db->stmts[id] = st;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return (struct db_stmt *)(void *)st;
+}
+
+static int bind_rc(int rc)
+{
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+int db_bind_text(struct db_stmt *st, int i, const char *s)
+{
+    if (s == NULL)
+        return bind_rc(sqlite3_bind_null(raw(st), i));
+    return bind_rc(sqlite3_bind_text(raw(st), i, s, -1, SQLITE_TRANSIENT));
+}
+
+int db_bind_int(struct db_stmt *st, int i, int64_t v)
+{
+    return bind_rc(sqlite3_bind_int64(raw(st), i, v));
+}
+
+int db_bind_double(struct db_stmt *st, int i, double v)
+{
+    return bind_rc(sqlite3_bind_double(raw(st), i, v));
+}
+
+int db_bind_blob(struct db_stmt *st, int i, const void *p, size_t len)
+{
+    if (p == NULL)
+        return bind_rc(sqlite3_bind_null(raw(st), i));
+    return bind_rc(sqlite3_bind_blob64(raw(st), i, p, len, SQLITE_TRANSIENT));
+}
+
+int db_bind_null(struct db_stmt *st, int i)
+{
+    return bind_rc(sqlite3_bind_null(raw(st), i));
+}
+
+int db_step(struct db_stmt *st)
+{
+    sqlite3_stmt *s = raw(st);
+    int rc = map_rc(sqlite3_db_handle(s), sqlite3_step(s), sqlite3_sql(s));
+
+    if (rc != DB_ROW)
+        sqlite3_reset(s);
+    return rc;
+}
+
+void db_reset(struct db_stmt *st)
+{
+    if (st != NULL)
+        sqlite3_reset(raw(st));
+}
+
+const char *db_col_text(struct db_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(raw(st), i);
+}
+
+int64_t db_col_int(struct db_stmt *st, int i)
+{
+    return sqlite3_column_int64(raw(st), i);
+}
+
+double db_col_double(struct db_stmt *st, int i)
+{
+    return sqlite3_column_double(raw(st), i);
+}
+
+const void *db_col_blob(struct db_stmt *st, int i, size_t *len)
+{
+    const void *p = sqlite3_column_blob(raw(st), i);
+
+    *len = (size_t)sqlite3_column_bytes(raw(st), i);
+    return p;
+}
+
+int db_col_is_null(struct db_stmt *st, int i)
+{
+    return sqlite3_column_type(raw(st), i) == SQLITE_NULL;
+}
+
+int db_pool_new(const char *path, int size, struct db_pool **out, char *err,
+                size_t errlen)
+{
+    struct db_pool *p = NULL;
+
+    *out = NULL;
+    p = calloc(1, sizeof(*p));
+    if (p == NULL ||
+        (p->free = calloc((size_t)size, sizeof(*p->free))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        free(p);
+        return -1;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    p->size = size;
+    for (int i = 0; i < size; i++) {
+        if (db_open(path, &p->free[i], err, errlen) != 0) {
+            db_pool_free(p);
+            return -1;
+        }
+        p->nfree++;
+    }
+    *out = p;
+    return 0;
+}
+
+void db_pool_free(struct db_pool *pool)
+{
+    if (pool == NULL)
+        return;
+    for (int i = 0; i < pool->nfree; i++)
+        db_close(pool->free[i]);
+    pthread_cond_destroy(&pool->cond);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool->free);
+    free(pool);
+}
+
+struct db *db_pool_get(struct db_pool *pool)
+{
+    struct db *db;
+
+    pthread_mutex_lock(&pool->lock);
+    while (pool->nfree == 0)
+        pthread_cond_wait(&pool->cond, &pool->lock);
+    db = pool->free[--pool->nfree];
+    pthread_mutex_unlock(&pool->lock);
+    return db;
+}
+
+void db_pool_put(struct db_pool *pool, struct db *db)
+{
+    if (db == NULL)
+        return;
+    db_rollback(db); /* never hand on an open transaction */
+    pthread_mutex_lock(&pool->lock);
+    pool->free[pool->nfree++] = db;
+    pthread_cond_signal(&pool->cond);
+    pthread_mutex_unlock(&pool->lock);
+}

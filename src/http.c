@@ -1,0 +1,452 @@
+#include "chorus/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "chorus/app.h"
+#include "chorus/db.h"
+#include "chorus/log.h"
+#include "chorus/util.h"
+
+/*
+ * Per-connection memory of libmicrohttpd (request line, headers and the
+ * read buffer); a request whose headers do not fit is refused by it.
+ */
+#define CONN_MEMORY_LIMIT (64 * 1024)
+/* Our own, smaller bound on the request line and headers together. */
+#define HEADERS_MAX (16 * 1024)
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct app *app;
+    atomic_int in_flight; /* requests begun and not yet completed */
+};
+
+static const char *const security_headers[][2] = {
+    {"Content-Security-Policy",
+     "default-src 'none'; script-src 'self'; style-src 'self'; "
+     "img-src 'self' blob: data:; media-src 'self' blob:; "
+     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+     "base-uri 'none'"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"Referrer-Policy", "no-referrer"},
+    {"X-Frame-Options", "DENY"},
+    {"Cross-Origin-Opener-Policy", "same-origin"},
+    {"Cross-Origin-Resource-Policy", "same-origin"},
+};
+
+int http_respond(struct request *req, int status, struct MHD_Response *resp)
+{
+    if (req->response != NULL)
+        MHD_destroy_response(req->response);
+    if (resp == NULL)
+        resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    req->response = resp;
+    req->status = status;
+    return status;
+}
+
+int http_header_add(struct request *req, const char *name, const char *value)
+{
+    if (req->response == NULL ||
+        MHD_add_response_header(req->response, name, value) != MHD_YES)
+        return -1;
+    return 0;
+}
+
+int http_json(struct request *req, int status, json_t *obj)
+{
+    char *text = NULL;
+    struct MHD_Response *resp;
+
+    if (obj != NULL)
+        text = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (text == NULL) {
+        static const char oom[] = "{\"error\":\"internal\",\"message\":"
+                                  "\"out of memory\"}";
+        resp = MHD_create_response_from_buffer(
+            sizeof(oom) - 1, (void *)(uintptr_t)oom, MHD_RESPMEM_PERSISTENT);
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    } else {
+        resp = MHD_create_response_from_buffer(strlen(text), text,
+                                               MHD_RESPMEM_MUST_FREE);
+    }
+    if (resp == NULL) {
+        free(text);
+        return http_respond(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+    http_respond(req, status, resp);
+    http_header_add(req, "Content-Type", "application/json; charset=utf-8");
+    return status;
+}
+
+int http_error(struct request *req, int status, const char *code,
+               const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return http_json(req, status,
+                     json_pack("{s:s, s:s}", "error", code, "message", msg));
+}
+
+int http_empty(struct request *req, int status)
+{
+    return http_respond(req, status, NULL);
+}
+
+const char *http_header(const struct request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(const struct request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+json_t *http_body_object(struct request *req)
+{
+    const char *ct = http_header(req, "Content-Type");
+    json_error_t jerr;
+    json_t *obj;
+
+    if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
+        (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
+        http_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media",
+                   "send the body as application/json");
+        return NULL;
+    }
+    obj = json_loadb(req->body != NULL ? req->body : "", req->body_len,
+                     JSON_REJECT_DUPLICATES, &jerr);
+    if (obj == NULL || !json_is_object(obj)) {
+        json_decref(obj);
+        http_error(req, MHD_HTTP_BAD_REQUEST, "bad_json",
+                   "the body is not a JSON object");
+        return NULL;
+    }
+    return obj;
+}
+
+int http_healthz(struct request *req)
+{
+    struct db *db = db_pool_get(req->app->db);
+    struct db_stmt *st = db_stmt(db, STMT_PING);
+    int ok = st != NULL && db_step(st) == DB_ROW;
+
+    db_reset(st);
+    db_pool_put(req->app->db, db);
+    if (!ok)
+        return http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "db_unavailable",
+                          "the database does not answer");
+    return http_json(req, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+}
+
+/* Adds the headers every response carries, unless the handler set them. */
+static void add_common_headers(struct MHD_Response *resp)
+{
+    for (size_t i = 0; i < ARRAY_LEN(security_headers); i++)
+        if (MHD_get_response_header(resp, security_headers[i][0]) == NULL)
+            MHD_add_response_header(resp, security_headers[i][0],
+                                    security_headers[i][1]);
+    if (MHD_get_response_header(resp, "Cache-Control") == NULL)
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+}
+
+static enum MHD_Result queue(struct request *req)
+{
+    enum MHD_Result r;
+
+    if (req->response == NULL)
+        http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                   "the request was not answered");
+    add_common_headers(req->response);
+    r = MHD_queue_response(req->conn, (unsigned int)req->status, req->response);
+    MHD_destroy_response(req->response);
+    req->response = NULL;
+    req->queued = true;
+    return r;
+}
+
+static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind,
+                                  const char *key, size_t key_size,
+                                  const char *value, size_t value_size)
+{
+    size_t *total = cls;
+
+    (void)kind;
+    (void)key;
+    (void)value;
+    *total += key_size + value_size + 4;
+    return MHD_YES;
+}
+
+/*
+ * The first call for a request: headers are in. Routes it, checks the
+ * bounds and the route's access, and lets a streaming route look at its
+ * headers. Leaves req->status 0 if the body (if any) should be read.
+ */
+static void begin_request(struct request *req)
+{
+    char allow[64];
+    size_t headers = strlen(req->path);
+    const char *cl;
+    int rc;
+
+    MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, sum_header,
+                                &headers);
+    if (headers > HEADERS_MAX) {
+        http_error(req, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                   "headers_too_large", "the request headers are too large");
+        return;
+    }
+    rc = router_match(chorus_routes, chorus_routes_count, req->method,
+                      req->path, &req->match, allow, sizeof(allow));
+    if (rc == ROUTER_NOT_FOUND) {
+        http_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such resource");
+        return;
+    }
+    if (rc == ROUTER_BAD_METHOD) {
+        http_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                   "%s is not allowed here", req->method);
+        http_header_add(req, "Allow", allow);
+        return;
+    }
+    cl = http_header(req, "Content-Length");
+    if (req->match.route->body_mode == BODY_JSON && cl != NULL &&
+        strtoull(cl, NULL, 10) > HTTP_JSON_BODY_MAX) {
+        http_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
+                   "the request body is over %d bytes", HTTP_JSON_BODY_MAX);
+        return;
+    }
+    if (req->match.route->begin != NULL &&
+        (rc = req->match.route->begin(req)) != 0 && req->status == 0)
+        http_empty(req, rc);
+}
+
+/* A chunk of the request body; returns a status to stop, else 0. */
+static int take_body(struct request *req, const char *data, size_t size)
+{
+    const struct route *route = req->match.route;
+
+    switch (route->body_mode) {
+    case BODY_NONE:
+        return http_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "unexpected_body",
+                          "this request takes no body");
+    case BODY_JSON: {
+        char *p;
+
+        if (req->body_len + size > HTTP_JSON_BODY_MAX)
+            return http_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
+                              "the request body is over %d "
+                              "bytes",
+                              HTTP_JSON_BODY_MAX);
+        p = realloc(req->body, req->body_len + size + 1);
+        if (p == NULL)
+            return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                              "out of memory");
+        memcpy(p + req->body_len, data, size);
+        req->body = p;
+        req->body_len += size;
+        p[req->body_len] = '\0';
+        return 0;
+    }
+    case BODY_STREAM: {
+        int rc = route->body(req, data, size);
+
+        if (rc != 0 && req->status == 0)
+            http_empty(req, rc);
+        return rc;
+    }
+    }
+    return 0;
+}
+
+/* True if the request announced a body. */
+static bool has_body(const struct request *req)
+{
+    const char *cl = http_header(req, "Content-Length");
+
+    return (cl != NULL && strcmp(cl, "0") != 0) ||
+           http_header(req, "Transfer-Encoding") != NULL;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct http_server *srv = cls;
+    struct request *req = *con_cls;
+
+    (void)version;
+    if (req == NULL) {
+        req = calloc(1, sizeof(*req));
+        if (req == NULL)
+            return MHD_NO;
+        req->conn = conn;
+        req->app = srv->app;
+        req->method = method;
+        req->path = url;
+        req->start_ms = util_mono_ms();
+        *con_cls = req;
+        atomic_fetch_add(&srv->in_flight, 1);
+        begin_request(req);
+        /*
+         * An early answer to a request with a body goes out now, and the
+         * connection is closed rather than the body read; one without a
+         * body waits for the final call so the connection stays open.
+         */
+        if (req->status != 0 && has_body(req))
+            return queue(req);
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        /* After an early answer the rest of the body is dropped. */
+        if (req->status == 0)
+            take_body(req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->queued)
+        return MHD_YES;
+    if (req->status == 0)
+        req->match.route->handler(req);
+    return queue(req);
+}
+
+/* Copies s into out with control and non-ASCII bytes escaped. */
+static void log_safe(const char *s, char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    for (; *s != '\0' && o + 5 < outlen; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c >= 0x7f || c == '\\')
+            o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = '\0';
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *srv = cls;
+    struct request *req = *con_cls;
+    char path[256];
+
+    (void)conn;
+    if (req == NULL)
+        return;
+    /* The access log: no client address, no query string. */
+    log_safe(req->path, path, sizeof(path));
+    log_info("%s %s %d %lldms%s", req->method, path, req->status,
+             (long long)(util_mono_ms() - req->start_ms),
+             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK      ? ""
+             : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? " (timed out)"
+                                                             : " (cut off)");
+    if (req->ctx_free != NULL)
+        req->ctx_free(req->ctx);
+    if (req->response != NULL)
+        MHD_destroy_response(req->response);
+    free(req->body);
+    free(req);
+    *con_cls = NULL;
+    atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    /* libmicrohttpd's messages may name a client: debug level only. */
+    log_vmsg(LOG_LVL_DEBUG, 0, fmt, ap);
+}
+
+int http_start(struct app *app, struct http_server **out)
+{
+    const struct config *cfg = app->cfg;
+    struct http_server *srv = NULL;
+    struct sockaddr_storage ss;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD |
+                         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                         MHD_USE_ITC | MHD_USE_ERROR_LOG;
+
+    *out = NULL;
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(cfg->listen_host, ':') != NULL) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)cfg->listen_port);
+        inet_pton(AF_INET6, cfg->listen_host, &s6->sin6_addr);
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)cfg->listen_port);
+        inet_pton(AF_INET, cfg->listen_host, &s4->sin_addr);
+    }
+    srv = calloc(1, sizeof(*srv));
+    if (srv == NULL)
+        return -1;
+    srv->app = app;
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 256u, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+        MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, NULL, MHD_OPTION_END);
+    if (srv->daemon == NULL) {
+        log_warnx("cannot listen on %s", cfg->listen);
+        free(srv);
+        return -1;
+    }
+    *out = srv;
+    return 0;
+}
+
+int http_port(const struct http_server *srv)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+
+    return info != NULL ? info->port : -1;
+}
+
+void http_stop(struct http_server *srv, int grace_ms)
+{
+    MHD_socket fd;
+    int64_t deadline;
+
+    if (srv == NULL)
+        return;
+    fd = MHD_quiesce_daemon(srv->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    deadline = util_mono_ms() + grace_ms;
+    while (atomic_load(&srv->in_flight) > 0 && util_mono_ms() < deadline)
+        usleep(20 * 1000);
+    if (atomic_load(&srv->in_flight) > 0)
+        log_info("cutting %d requests still in flight",
+                 atomic_load(&srv->in_flight));
+    MHD_stop_daemon(srv->daemon);
+    free(srv);
+}

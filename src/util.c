@@ -1,0 +1,127 @@
+#include "chorus/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+int util_init(void)
+{
+    return sodium_init() < 0 ? -1 : 0;
+}
+
+static void random_b64(char *out, size_t outlen, size_t nbytes)
+{
+    unsigned char buf[32];
+
+    randombytes_buf(buf, nbytes);
+    sodium_bin2base64(out, outlen, buf, nbytes,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(buf, sizeof(buf));
+}
+
+void util_random_id(char out[UTIL_ID_LEN + 1])
+{
+    random_b64(out, UTIL_ID_LEN + 1, 16);
+}
+
+void util_random_token(char out[UTIL_TOKEN_LEN + 1])
+{
+    random_b64(out, UTIL_TOKEN_LEN + 1, 32);
+}
+
+int util_is_id(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++) {
+        char c = s[i];
+        if (i >= UTIL_ID_LEN ||
+            !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return 0;
+    }
+    return i == UTIL_ID_LEN;
+}
+
+int64_t util_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+int64_t util_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void util_iso8601(int64_t t, char out[21])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&tt, &tm);
+    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int util_mkdirs(const char *path, mode_t mode)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+
+    if (len == 0 || len >= sizeof(buf)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        buf[i] = '\0';
+        if (mkdir(buf, mode) != 0 && errno != EEXIST)
+            return -1;
+        if (i < len)
+            buf[i] = '/';
+    }
+    return 0;
+}
+
+int util_fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int util_fmt(char *out, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(out, size, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+int util_memcmp_ct(const void *a, const void *b, size_t len)
+{
+    return sodium_memcmp(a, b, len);
+}

@@ -1,0 +1,90 @@
+/* Migrations: a fresh database gets every table; a second run changes
+ * nothing; a failing migration leaves the database exactly as it was. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "chorus/db.h"
+#include "chorus/migrate.h"
+#include "test.h"
+
+static int has_table(struct db *db, const char *table)
+{
+    char sql[128], err[256];
+
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+    return db_exec_script(db, sql, err, sizeof(err)) == 0;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/chorus-test-migrate-XXXXXX";
+    char path[256], err[512];
+    struct db *db = NULL;
+    int version = -1;
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/chorus.db", dir);
+    CHECK_INT(db_open(path, &db, err, sizeof(err)), 0);
+
+    /* Fresh: everything applied, every table of the design there. */
+    CHECK_INT(migrate_apply(db, chorus_migrations, chorus_migrations_count, err,
+                            sizeof(err)),
+              (long long)chorus_migrations_count);
+    CHECK_INT(db_user_version(db, &version), 0);
+    CHECK_INT(version, (long long)chorus_migrations_count);
+    CHECK(has_table(db, "messages"));
+    CHECK(has_table(db, "jobs"));
+    CHECK(has_table(db, "users"));
+    CHECK(has_table(db, "sessions"));
+    CHECK(has_table(db, "audit"));
+    /* Constraints hold: an unknown message status is refused. */
+    CHECK(db_exec_script(db,
+                         "INSERT INTO messages (id, status, created_at,"
+                         " updated_at) VALUES ('aaaaaaaaaaaaaaaaaaaaaa',"
+                         " 'bogus', 0, 0)",
+                         err, sizeof(err)) != 0);
+
+    /* Second run: a no-op. */
+    CHECK_INT(migrate_apply(db, chorus_migrations, chorus_migrations_count, err,
+                            sizeof(err)),
+              0);
+
+    /* A broken migration: its first statement succeeds, its second
+     * fails; both must be rolled back and the version kept. */
+    {
+        struct migration list[16];
+        size_t n = chorus_migrations_count;
+
+        CHECK(n + 1 < 16);
+        for (size_t i = 0; i < n; i++)
+            list[i] = chorus_migrations[i];
+        list[n].version = (int)n + 1;
+        list[n].name = "9999_broken";
+        list[n].sql = "CREATE TABLE half_done (x INTEGER);\n"
+                      "INSERT INTO half_done VALUES (1);\n"
+                      "ALTER TABLE no_such_table ADD COLUMN y TEXT;\n";
+        err[0] = '\0';
+        CHECK_INT(migrate_apply(db, list, n + 1, err, sizeof(err)), -1);
+        CHECK(strstr(err, "9999_broken") != NULL);
+        CHECK(strstr(err, "no_such_table") != NULL);
+        CHECK(!has_table(db, "half_done"));
+        CHECK_INT(db_user_version(db, &version), 0);
+        CHECK_INT(version, (long long)n);
+
+        /* A gap in the numbering is refused before anything runs. */
+        list[n].version = (int)n + 2;
+        CHECK_INT(migrate_apply(db, list, n + 1, err, sizeof(err)), -1);
+    }
+
+    /* A database newer than the binary is refused. */
+    CHECK_INT(db_set_user_version(db, (int)chorus_migrations_count + 5), 0);
+    CHECK_INT(migrate_apply(db, chorus_migrations, chorus_migrations_count, err,
+                            sizeof(err)),
+              -1);
+    CHECK(strstr(err, "newer") != NULL);
+
+    db_close(db);
+    snprintf(err, sizeof(err), "rm -rf '%s'", dir);
+    CHECK_INT(system(err), 0);
+    return TEST_RESULT();
+}
