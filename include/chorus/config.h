@@ -48,8 +48,11 @@ struct config {
     int max_connections_per_ip;
     int idle_timeout; /* seconds */
 
-    /* Worker. */
+    /* Worker and media pipeline. */
     int workers;
+    int max_side;     /* longer side of outputs, pixels */
+    int max_duration; /* seconds */
+    bool keep_originals;
 
     /* user add / passwd. */
     const char *role;
