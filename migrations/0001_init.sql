@@ -66,7 +66,7 @@ CREATE TABLE messages (
     CHECK ((status IN ('approved', 'rejected')) = (decided_at IS NOT NULL)
         OR status = 'withdrawn'),
     CHECK (status <> 'withdrawn' OR (name IS NULL AND organization IS NULL
-        AND message IS NULL AND receipt_hash IS NULL))
+        AND message IS NULL))
 );
 -- The review queue and the library: newest or oldest first by status,
 -- and by country or language within a status.

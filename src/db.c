@@ -42,6 +42,47 @@ static const char *const sql_text[STMT__COUNT] = {
         " hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [STMT_AUDIT_ALL] = "SELECT id, at, actor, action, target, reason,"
                        " prev_hash, hash FROM audit ORDER BY id",
+    [STMT_MESSAGE_INSERT] =
+        "INSERT INTO messages (id, status, receipt_hash, name, organization,"
+        " country, language, message, filetype, consent_version,"
+        " consent_scope, consent_at, upload_length, upload_offset,"
+        " upload_expires_at, created_at, updated_at, received_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+        " ?14, ?15, ?12, ?12, ?16)",
+    [STMT_UPLOAD_GET] = "SELECT status, upload_length, upload_offset,"
+                        " upload_expires_at FROM messages WHERE id = ?1",
+    [STMT_UPLOAD_PROGRESS] =
+        "UPDATE messages SET upload_offset = ?2, upload_expires_at = ?3,"
+        " updated_at = ?4 WHERE id = ?1 AND status = 'uploading'",
+    [STMT_UPLOAD_FINISH] =
+        "UPDATE messages SET status = 'processing', upload_offset ="
+        " upload_length, upload_expires_at = NULL, received_at = ?2,"
+        " updated_at = ?2 WHERE id = ?1 AND status = 'uploading'",
+    [STMT_UPLOAD_DELETE] =
+        "DELETE FROM messages WHERE id = ?1 AND status = 'uploading'",
+    [STMT_UPLOADS_EXPIRED] =
+        "SELECT id FROM messages WHERE status = 'uploading'"
+        " AND upload_expires_at < ?1 LIMIT 200",
+    [STMT_UPLOADS_OPEN] =
+        "SELECT id, upload_length FROM messages WHERE status = 'uploading'",
+    [STMT_RECEIPT_GET] =
+        "SELECT m.id, m.status, m.consent_scope, m.created_at,"
+        " m.received_at, m.decided_at, m.withdrawn_at,"
+        " (SELECT j.state FROM jobs j WHERE j.message_id = m.id"
+        "  AND j.state IN ('queued', 'running') LIMIT 1)"
+        " FROM messages m WHERE m.receipt_hash = ?1",
+    [STMT_MESSAGE_WITHDRAW] =
+        "UPDATE messages SET status = 'withdrawn', name = NULL,"
+        " organization = NULL, message = NULL, filetype = NULL,"
+        " upload_expires_at = NULL, withdrawn_at = ?2, updated_at = ?2"
+        " WHERE id = ?1 AND status <> 'withdrawn'",
+    [STMT_JOBS_CANCEL] =
+        "UPDATE jobs SET state = 'failed', error = ?3, lease_until = NULL,"
+        " updated_at = ?2 WHERE message_id = ?1"
+        " AND state IN ('queued', 'running')",
+    [STMT_JOB_ENQUEUE] =
+        "INSERT INTO jobs (message_id, state, run_after, created_at,"
+        " updated_at) VALUES (?1, 'queued', ?2, ?2, ?2)",
 };
 
 static sqlite3_stmt *raw(struct db_stmt *st)

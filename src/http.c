@@ -112,6 +112,14 @@ const char *http_header(const struct request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+const struct sockaddr *http_client_addr(const struct request *req)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+    return info != NULL ? info->client_addr : NULL;
+}
+
 const char *http_query(const struct request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -154,6 +162,79 @@ int http_healthz(struct request *req)
     return http_json(req, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
 }
 
+/*
+ * True if origin is one of --cors-origin's comma-separated origins (or
+ * the list holds "*"). Only public routes ever answer cross-origin.
+ */
+static bool cors_allowed(const struct config *cfg, const char *origin)
+{
+    const char *p = cfg->cors_origin;
+    size_t olen;
+
+    if (origin == NULL || p == NULL || *p == '\0')
+        return false;
+    olen = strlen(origin);
+    while (*p != '\0') {
+        size_t n;
+        while (*p == ' ' || *p == ',')
+            p++;
+        n = strcspn(p, ", ");
+        if ((n == 1 && *p == '*') || (n == olen && strncmp(p, origin, n) == 0))
+            return n > 0;
+        p += n;
+    }
+    return false;
+}
+
+static const char cors_expose[] =
+    "Location, Upload-Offset, Upload-Length, Upload-Expires, Tus-Resumable, "
+    "Tus-Version, Tus-Extension, Tus-Max-Size, Chorus-Receipt";
+
+/* Adds CORS headers to req's response if its origin may have them. */
+static void add_cors_headers(struct request *req)
+{
+    const char *origin = http_header(req, "Origin");
+
+    if (req->match.route == NULL || req->match.route->access != ACCESS_PUBLIC ||
+        !cors_allowed(req->app->cfg, origin))
+        return;
+    MHD_add_response_header(req->response, "Access-Control-Allow-Origin",
+                            origin);
+    MHD_add_response_header(req->response, "Vary", "Origin");
+    MHD_add_response_header(req->response, "Access-Control-Expose-Headers",
+                            cors_expose);
+}
+
+/*
+ * Answers a CORS preflight (OPTIONS with Access-Control-Request-Method)
+ * for a public route: 204 with what may be sent, or 403.
+ */
+static void cors_preflight(struct request *req, const char *want)
+{
+    struct route_match m;
+    const char *origin = http_header(req, "Origin");
+
+    if (router_match(chorus_routes, chorus_routes_count, want, req->path, &m,
+                     NULL, 0) != ROUTER_FOUND ||
+        m.route->access != ACCESS_PUBLIC ||
+        !cors_allowed(req->app->cfg, origin)) {
+        http_error(req, MHD_HTTP_FORBIDDEN, "cors_refused",
+                   "this origin may not call this resource");
+        return;
+    }
+    http_empty(req, MHD_HTTP_NO_CONTENT);
+    http_header_add(req, "Access-Control-Allow-Origin", origin);
+    http_header_add(req, "Vary", "Origin");
+    http_header_add(req, "Access-Control-Allow-Methods",
+                    "GET, HEAD, POST, PATCH, DELETE, OPTIONS");
+    http_header_add(req, "Access-Control-Allow-Headers",
+                    "Authorization, Content-Type, Tus-Resumable, "
+                    "Upload-Length, Upload-Metadata, Upload-Offset, "
+                    "Upload-Defer-Length, Upload-Concat, "
+                    "X-HTTP-Method-Override, X-Requested-With");
+    http_header_add(req, "Access-Control-Max-Age", "86400");
+}
+
 /* Adds the headers every response carries, unless the handler set them. */
 static void add_common_headers(struct MHD_Response *resp)
 {
@@ -173,6 +254,7 @@ static enum MHD_Result queue(struct request *req)
         http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                    "the request was not answered");
     add_common_headers(req->response);
+    add_cors_headers(req);
     r = MHD_queue_response(req->conn, (unsigned int)req->status, req->response);
     MHD_destroy_response(req->response);
     req->response = NULL;
@@ -202,7 +284,7 @@ static void begin_request(struct request *req)
 {
     char allow[64];
     size_t headers = strlen(req->path);
-    const char *cl;
+    const char *cl, *override, *preflight;
     int rc;
 
     MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, sum_header,
@@ -210,6 +292,16 @@ static void begin_request(struct request *req)
     if (headers > HEADERS_MAX) {
         http_error(req, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
                    "headers_too_large", "the request headers are too large");
+        return;
+    }
+    /* tus lets clients that cannot send PATCH or DELETE tunnel them. */
+    override = http_header(req, "X-HTTP-Method-Override");
+    if (override != NULL && strcmp(req->method, "POST") == 0 &&
+        (strcmp(override, "PATCH") == 0 || strcmp(override, "DELETE") == 0))
+        req->method = override;
+    preflight = http_header(req, "Access-Control-Request-Method");
+    if (preflight != NULL && strcmp(req->method, "OPTIONS") == 0) {
+        cors_preflight(req, preflight);
         return;
     }
     rc = router_match(chorus_routes, chorus_routes_count, req->method,
@@ -315,9 +407,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     }
     if (*upload_data_size > 0) {
         /* After an early answer the rest of the body is dropped. */
-        if (req->status == 0)
-            take_body(req, upload_data, *upload_data_size);
+        int rc = req->status == 0
+                     ? take_body(req, upload_data, *upload_data_size)
+                     : 0;
+
         *upload_data_size = 0;
+        /*
+         * libmicrohttpd cannot answer in the middle of a body. A full disk
+         * is answered once the body is drained (the client should learn
+         * why); anything else (too long, too slow) cuts the connection.
+         */
+        if (rc != 0 && rc != MHD_HTTP_INSUFFICIENT_STORAGE)
+            return MHD_NO;
         return MHD_YES;
     }
     if (req->queued)

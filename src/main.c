@@ -32,6 +32,8 @@
 #include "chorus/http.h"
 #include "chorus/log.h"
 #include "chorus/migrate.h"
+#include "chorus/storage.h"
+#include "chorus/upload.h"
 #include "chorus/util.h"
 
 /* How long requests in flight may finish after SIGTERM. */
@@ -86,6 +88,27 @@ static int open_data(const struct config *cfg, struct db **out, char *db_path,
     return 0;
 }
 
+/*
+ * The main thread's loop while serving: waits for SIGINT or SIGTERM and
+ * meanwhile runs the periodic sweeps. Returns the signal.
+ */
+static int run_loop(struct app *app, struct db *db, const sigset_t *sigs)
+{
+    const struct timespec tick = {1, 0};
+    int64_t next_sweep = util_mono_ms();
+
+    for (;;) {
+        int sig = sigtimedwait(sigs, NULL, &tick);
+
+        if (sig == SIGINT || sig == SIGTERM)
+            return sig;
+        if (util_mono_ms() >= next_sweep) {
+            upload_sweep(app, db);
+            next_sweep = util_mono_ms() + app->cfg->sweep_interval * 1000;
+        }
+    }
+}
+
 static int cmd_serve(const struct config *cfg)
 {
     struct app app;
@@ -103,10 +126,18 @@ static int cmd_serve(const struct config *cfg)
     }
     if (open_data(cfg, &db, app.db_path, sizeof(app.db_path)) != 0)
         goto out;
+    if (storage_init(cfg->data_dir) != 0) {
+        log_warn("cannot create the directories of %s", cfg->data_dir);
+        goto out;
+    }
     if (db_pool_new(app.db_path, 8, &app.db, err, sizeof(err)) != 0) {
         log_error("%s", err);
         goto out;
     }
+    app.max_upload_bytes = (int64_t)cfg->max_upload_mb * 1024 * 1024;
+    if ((app.uploads = upload_registry_new(cfg->max_uploads_per_ip)) == NULL)
+        goto out;
+    upload_recover(&app, db);
 
     /* Signals are taken by sigwait below, never by the server threads. */
     sigemptyset(&sigs);
@@ -119,12 +150,12 @@ static int cmd_serve(const struct config *cfg)
     log_info("listening on http://%s%s%s:%d/",
              strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
              strchr(cfg->listen_host, ':') ? "]" : "", http_port(srv));
-    if (sigwait(&sigs, &sig) != 0)
-        goto out;
+    sig = run_loop(&app, db, &sigs);
     log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 out:
     http_stop(srv, SHUTDOWN_GRACE_MS);
+    upload_registry_free(app.uploads);
     db_pool_free(app.db);
     db_close(db);
     if (rc == 0)

@@ -4,7 +4,10 @@
 #include <string.h>
 
 #include "chorus/http.h"
+#include "chorus/multipart.h"
+#include "chorus/receipt.h"
 #include "chorus/static.h"
+#include "chorus/tus.h"
 
 /* The routes of Chorus, matched in order. */
 const struct route chorus_routes[] = {
@@ -12,6 +15,24 @@ const struct route chorus_routes[] = {
     {"GET", "/", static_index, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
     {"GET", "/panel", static_panel, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
     {"GET", "/static/*", static_file, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+
+    /* Contributors: tus uploads, the plain form, receipts. */
+    {"OPTIONS", "/api/v1/uploads", tus_options, ACCESS_PUBLIC, BODY_NONE, NULL,
+     NULL},
+    {"POST", "/api/v1/uploads", tus_create, ACCESS_PUBLIC, BODY_STREAM,
+     tus_create_begin, tus_body},
+    {"HEAD", "/api/v1/uploads/{id}", tus_head, ACCESS_PUBLIC, BODY_NONE, NULL,
+     NULL},
+    {"PATCH", "/api/v1/uploads/{id}", tus_patch, ACCESS_PUBLIC, BODY_STREAM,
+     tus_patch_begin, tus_body},
+    {"DELETE", "/api/v1/uploads/{id}", tus_delete, ACCESS_PUBLIC, BODY_NONE,
+     NULL, NULL},
+    {"POST", "/api/v1/messages", multipart_finish, ACCESS_PUBLIC, BODY_STREAM,
+     multipart_begin, multipart_body},
+    {"GET", "/api/v1/receipt", receipt_get, ACCESS_PUBLIC, BODY_NONE, NULL,
+     NULL},
+    {"DELETE", "/api/v1/receipt", receipt_delete, ACCESS_PUBLIC, BODY_NONE,
+     NULL, NULL},
 };
 const size_t chorus_routes_count =
     sizeof(chorus_routes) / sizeof(chorus_routes[0]);

@@ -7,15 +7,20 @@
 #ifndef CHORUS_APP_H
 #define CHORUS_APP_H
 
+#include <stdint.h>
+
 #include "chorus/config.h"
 
 struct db_pool;
+struct upload_registry;
 
 struct app {
     const struct config *cfg;
     struct db_pool *db;
     char db_path[4096];
     char web_dir[4096]; /* realpath of --web-dir */
+    struct upload_registry *uploads;
+    int64_t max_upload_bytes;
 };
 
 #endif

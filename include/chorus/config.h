@@ -48,6 +48,16 @@ struct config {
     int max_connections_per_ip;
     int idle_timeout; /* seconds */
 
+    /* Uploads. */
+    int max_upload_mb;
+    int upload_expiry;  /* seconds after the last byte */
+    int sweep_interval; /* seconds */
+    int max_uploads_per_ip;
+    int min_upload_rate;    /* bytes per second, 0: none */
+    int upload_rate_window; /* seconds */
+    int min_free_mb;
+    const char *cors_origin;
+
     /* Worker and media pipeline. */
     int workers;
     int max_side;     /* longer side of outputs, pixels */

@@ -80,6 +80,8 @@ int http_empty(struct request *req, int status);
 /* Adds a header to the pending response; 0, or -1. */
 int http_header_add(struct request *req, const char *name, const char *value);
 
+/* The client's address (for in-memory limits only; never stored). */
+const struct sockaddr *http_client_addr(const struct request *req);
 /* A request header, or NULL. */
 const char *http_header(const struct request *req, const char *name);
 /* A query argument, or NULL. */

@@ -1,0 +1,268 @@
+#include "chorus/multipart.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "chorus/app.h"
+#include "chorus/db.h"
+#include "chorus/http.h"
+#include "chorus/log.h"
+#include "chorus/message.h"
+#include "chorus/meta.h"
+#include "chorus/storage.h"
+#include "chorus/upload.h"
+
+#define FIELD_MAX 4096 /* bytes of one metadata field */
+
+struct multipart_ctx {
+    struct request *req;
+    struct MHD_PostProcessor *pp;
+    struct message_meta meta;
+    struct meta_error merr;
+    char id[UTIL_ID_LEN + 1];
+    struct upload *up;
+    int64_t limit; /* bytes the video may have */
+    bool done;     /* the message exists: keep its file */
+    int status;    /* a failure found while parsing */
+    char key[40];  /* the field being collected */
+    char value[FIELD_MAX];
+    size_t vlen;
+    bool in_field;
+};
+
+static void ctx_free(void *p)
+{
+    struct multipart_ctx *ctx = p;
+
+    if (ctx->pp != NULL)
+        MHD_destroy_post_processor(ctx->pp);
+    upload_close(ctx->up);
+    if (!ctx->done && ctx->id[0] != '\0')
+        storage_delete_all(ctx->req->app->cfg->data_dir, ctx->id);
+    free(ctx);
+}
+
+/* Hands the collected field to meta_set(); 0, or -1 (ctx->status 400). */
+static int flush_field(struct multipart_ctx *ctx)
+{
+    if (!ctx->in_field)
+        return 0;
+    ctx->in_field = false;
+    if (meta_set(&ctx->meta, ctx->key, ctx->value, ctx->vlen, &ctx->merr) !=
+        0) {
+        ctx->status = 400;
+        return -1;
+    }
+    return 0;
+}
+
+static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind,
+                                const char *key, const char *filename,
+                                const char *content_type,
+                                const char *transfer_encoding, const char *data,
+                                uint64_t off, size_t size)
+{
+    struct multipart_ctx *ctx = cls;
+    struct app *app = ctx->req->app;
+    int rc;
+
+    (void)kind;
+    (void)filename;
+    (void)content_type;
+    (void)transfer_encoding;
+    if (strcmp(key, "video") == 0) {
+        if (flush_field(ctx) != 0)
+            return MHD_NO;
+        if (ctx->up == NULL) {
+            if (ctx->id[0] != '\0') {
+                ctx->merr.field = "video";
+                snprintf(ctx->merr.message, sizeof(ctx->merr.message),
+                         "video: send one file only");
+                ctx->status = 400;
+                return MHD_NO;
+            }
+            util_random_id(ctx->id);
+            rc = upload_open(app, http_client_addr(ctx->req), ctx->id, 0,
+                             ctx->limit, false, &ctx->up);
+            if (rc != 0) {
+                ctx->status = rc;
+                return MHD_NO;
+            }
+        }
+        if (size > 0 && (rc = upload_write(ctx->up, data, size)) != 0) {
+            ctx->status = rc;
+            return MHD_NO;
+        }
+        return MHD_YES;
+    }
+    /* A text field, possibly in several pieces. */
+    if (!ctx->in_field || off == 0 || strcmp(ctx->key, key) != 0) {
+        if (flush_field(ctx) != 0)
+            return MHD_NO;
+        if (strlen(key) >= sizeof(ctx->key)) {
+            ctx->merr.field = "form";
+            snprintf(ctx->merr.message, sizeof(ctx->merr.message),
+                     "unknown field");
+            ctx->status = 400;
+            return MHD_NO;
+        }
+        strcpy(ctx->key, key);
+        ctx->vlen = 0;
+        ctx->in_field = true;
+    }
+    if (ctx->vlen + size > sizeof(ctx->value)) {
+        ctx->merr.field = ctx->key;
+        snprintf(ctx->merr.message, sizeof(ctx->merr.message),
+                 "a form field is too long");
+        ctx->status = 400;
+        return MHD_NO;
+    }
+    memcpy(ctx->value + ctx->vlen, data, size);
+    ctx->vlen += size;
+    return MHD_YES;
+}
+
+/* Answers ctx->status (with the metadata error for a 400). */
+static int fail(struct request *req, struct multipart_ctx *ctx)
+{
+    switch (ctx->status) {
+    case 400:
+        return http_json(
+            req, MHD_HTTP_BAD_REQUEST,
+            json_pack("{s:s, s:s, s:s}", "error", "invalid_metadata", "field",
+                      ctx->merr.field != NULL ? ctx->merr.field : "form",
+                      "message", ctx->merr.message));
+    case 408:
+        return http_error(req, MHD_HTTP_REQUEST_TIMEOUT, "too_slow",
+                          "the upload is slower than the minimum rate");
+    case 413:
+        return http_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                          "the video is larger than this server takes");
+    case 429:
+        http_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_uploads",
+                   "too many uploads at once from this address");
+        http_header_add(req, "Retry-After", "10");
+        return req->status;
+    case 507:
+        return http_error(req, MHD_HTTP_INSUFFICIENT_STORAGE, "disk_full",
+                          "the server has no room; try again later");
+    default:
+        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                          "the upload could not be stored");
+    }
+}
+
+int multipart_begin(struct request *req)
+{
+    const char *ct = http_header(req, "Content-Type");
+    const char *cl = http_header(req, "Content-Length");
+    struct multipart_ctx *ctx;
+
+    if (ct == NULL || strncasecmp(ct, "multipart/form-data", 19) != 0)
+        return http_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                          "unsupported_media",
+                          "send the video as multipart/form-data");
+    /* The form's fields are small; the video is the bulk. */
+    if (cl != NULL &&
+        strtoull(cl, NULL, 10) >
+            (unsigned long long)req->app->max_upload_bytes + 64 * 1024)
+        return http_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                          "the video is larger than this server takes");
+    ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL)
+        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                          "out of memory");
+    ctx->req = req;
+    ctx->limit = req->app->max_upload_bytes;
+    if (cl != NULL && strtoll(cl, NULL, 10) > 0 &&
+        strtoll(cl, NULL, 10) < ctx->limit)
+        ctx->limit = strtoll(cl, NULL, 10);
+    meta_init(&ctx->meta);
+    req->ctx = ctx;
+    req->ctx_free = ctx_free;
+    ctx->pp = MHD_create_post_processor(req->conn, 64 * 1024, on_field, ctx);
+    if (ctx->pp == NULL)
+        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_form",
+                          "the multipart body cannot be parsed (boundary?)");
+    return 0;
+}
+
+int multipart_body(struct request *req, const char *data, size_t size)
+{
+    struct multipart_ctx *ctx = req->ctx;
+
+    if (MHD_post_process(ctx->pp, data, size) != MHD_YES) {
+        if (ctx->status == 0) {
+            ctx->status = 400;
+            ctx->merr.field = "form";
+            snprintf(ctx->merr.message, sizeof(ctx->merr.message),
+                     "the multipart body is malformed");
+        }
+        return fail(req, ctx);
+    }
+    return 0;
+}
+
+/* True if the client is a browser form that wants a page, not JSON. */
+static bool wants_html(const struct request *req)
+{
+    const char *accept = http_header(req, "Accept");
+
+    return accept != NULL && strstr(accept, "text/html") != NULL;
+}
+
+int multipart_finish(struct request *req)
+{
+    struct multipart_ctx *ctx = req->ctx;
+    const char *dir = req->app->cfg->data_dir;
+    char receipt[UTIL_TOKEN_LEN + 1], location[64];
+    unsigned char hash[MESSAGE_HASH_LEN];
+    struct db *db;
+    int rc;
+
+    if (flush_field(ctx) != 0 || ctx->status != 0)
+        return fail(req, ctx);
+    if (ctx->up == NULL || ctx->up->offset == 0) {
+        ctx->status = 400;
+        ctx->merr.field = "video";
+        snprintf(ctx->merr.message, sizeof(ctx->merr.message),
+                 "video: choose a video file to send");
+        return fail(req, ctx);
+    }
+    if (meta_finish(&ctx->meta, &ctx->merr) != 0) {
+        ctx->status = 400;
+        return fail(req, ctx);
+    }
+    if ((rc = upload_checkpoint(ctx->up)) != 0) {
+        ctx->status = rc;
+        return fail(req, ctx);
+    }
+    if (storage_commit_upload(dir, ctx->id) != 0)
+        return fail(req, ctx);
+    util_random_token(receipt);
+    message_token_hash(receipt, hash);
+    db = db_pool_get(req->app->db);
+    rc =
+        message_create(db, ctx->id, &ctx->meta, hash, ctx->up->offset, 0, true);
+    db_pool_put(req->app->db, db);
+    if (rc < 0)
+        return fail(req, ctx);
+    ctx->done = true;
+    log_info("upload %s: received whole (multipart), %lld bytes", ctx->id,
+             (long long)ctx->up->offset);
+    if (wants_html(req)) {
+        /* The receipt stays in the fragment: never sent to a server. */
+        http_empty(req, MHD_HTTP_SEE_OTHER);
+        snprintf(location, sizeof(location), "/receipt#%s", receipt);
+        http_header_add(req, "Location", location);
+    } else {
+        http_json(req, MHD_HTTP_CREATED,
+                  json_pack("{s:s, s:s}", "id", ctx->id, "receipt", receipt));
+        http_header_add(req, "Chorus-Receipt", receipt);
+    }
+    sodium_memzero(receipt, sizeof(receipt));
+    return req->status;
+}
