@@ -89,6 +89,7 @@ CREATE TABLE jobs (
     lease_until INTEGER,
     worker TEXT,
     progress REAL NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 1),
+    seconds REAL, -- wall time of the successful attempt
     error TEXT,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
@@ -131,4 +132,27 @@ END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+
+-- Messages per status, kept by triggers so the panel's counts cost one
+-- small read however many messages there are.
+CREATE TABLE status_counts (
+    status TEXT PRIMARY KEY,
+    n INTEGER NOT NULL DEFAULT 0 CHECK (n >= 0)
+) WITHOUT ROWID;
+INSERT INTO status_counts (status) VALUES ('uploading'), ('processing'),
+    ('pending'), ('approved'), ('rejected'), ('failed'), ('withdrawn');
+CREATE TRIGGER status_count_insert AFTER INSERT ON messages
+BEGIN
+    UPDATE status_counts SET n = n + 1 WHERE status = NEW.status;
+END;
+CREATE TRIGGER status_count_delete AFTER DELETE ON messages
+BEGIN
+    UPDATE status_counts SET n = n - 1 WHERE status = OLD.status;
+END;
+CREATE TRIGGER status_count_update AFTER UPDATE OF status ON messages
+    WHEN OLD.status <> NEW.status
+BEGIN
+    UPDATE status_counts SET n = n - 1 WHERE status = OLD.status;
+    UPDATE status_counts SET n = n + 1 WHERE status = NEW.status;
 END;

@@ -81,9 +81,40 @@ static const struct option_spec options[] = {
     {"cors-origin", "CHORUS_CORS_ORIGIN", OPT_STRING, OFF(cors_origin), "", 0,
      0, BIT(CMD_SERVE),
      "origins (comma-separated) whose pages may upload from the browser"},
-    {"workers", "CHORUS_WORKERS", OPT_INT, OFF(workers), "0", 0, 256,
+    {"campaign-title", "CHORUS_CAMPAIGN_TITLE", OPT_STRING, OFF(campaign_title),
+     "", 0, 0, BIT(CMD_SERVE),
+     "the upload page's title (else data/campaign.json, else a default)"},
+    {"campaign-intro", "CHORUS_CAMPAIGN_INTRO", OPT_STRING, OFF(campaign_intro),
+     "", 0, 0, BIT(CMD_SERVE),
+     "the upload page's introduction (else data/campaign.json)"},
+    {"consent-version", "CHORUS_CONSENT_VERSION", OPT_STRING,
+     OFF(consent_version), "2026-11", 0, 0, BIT(CMD_SERVE),
+     "version of the consent text contributors agree to; change it when "
+     "the text changes"},
+    {"session-idle", "CHORUS_SESSION_IDLE", OPT_INT, OFF(session_idle), "3600",
+     10, 30 * 86400, BIT(CMD_SERVE),
+     "seconds without a request after which a panel session ends"},
+    {"session-max", "CHORUS_SESSION_MAX", OPT_INT, OFF(session_max), "43200",
+     10, 90 * 86400, BIT(CMD_SERVE),
+     "seconds after login after which a panel session ends anyway"},
+    {"metrics-token", "CHORUS_METRICS_TOKEN", OPT_STRING, OFF(metrics_token),
+     "", 0, 0, BIT(CMD_SERVE),
+     "bearer token that opens /metrics to other hosts (loopback always "
+     "may)"},
+    {"workers", "CHORUS_WORKERS", OPT_INT, OFF(workers), "-1", -1, 256,
      BIT(CMD_SERVE) | BIT(CMD_WORKER),
-     "transcoding worker processes (0: one per core)"},
+     "transcoding worker processes (-1: one per core; 0: none, serve "
+     "only)"},
+    {"job-lease", "CHORUS_JOB_LEASE", OPT_INT, OFF(job_lease), "30", 2, 3600,
+     BIT(CMD_SERVE) | BIT(CMD_WORKER),
+     "seconds a job stays claimed without a heartbeat (a dead worker's "
+     "job is retried after this)"},
+    {"job-timeout-factor", "CHORUS_JOB_TIMEOUT_FACTOR", OPT_INT,
+     OFF(job_timeout_factor), "10", 1, 1000, BIT(CMD_SERVE) | BIT(CMD_WORKER),
+     "a job is killed after 60 s plus this many times the video's duration"},
+    {"job-memory-mb", "CHORUS_JOB_MEMORY_MB", OPT_INT, OFF(job_memory_mb),
+     "3072", 256, 1048576, BIT(CMD_SERVE) | BIT(CMD_WORKER),
+     "address space a transcoding process may use, in MiB"},
     {"max-side", "CHORUS_MAX_SIDE", OPT_INT, OFF(max_side), "1280", 16, 8192,
      BIT(CMD_SERVE) | BIT(CMD_WORKER) | BIT(CMD_TRANSCODE),
      "longer side of output videos in pixels (never upscaled)"},
@@ -317,7 +348,7 @@ int config_parse(struct config *cfg, enum command cmd, int argc,
             return -1;
     }
 
-    if (cfg->workers == 0) {
+    if (cfg->workers < 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->workers = n > 0 && n < 256 ? (int)n : 1;
     }

@@ -83,6 +83,141 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_JOB_ENQUEUE] =
         "INSERT INTO jobs (message_id, state, run_after, created_at,"
         " updated_at) VALUES (?1, 'queued', ?2, ?2, ?2)",
+    [STMT_JOB_NEXT] =
+        "SELECT id, message_id, attempts, state, error FROM jobs"
+        " WHERE (state = 'queued' AND run_after <= ?1)"
+        " OR (state = 'running' AND lease_until < ?1) ORDER BY id LIMIT 1",
+    [STMT_JOB_START] =
+        "UPDATE jobs SET state = 'running', lease_until = ?2, worker = ?3,"
+        " attempts = attempts + 1, progress = 0, updated_at = ?4,"
+        " error = CASE WHEN state = 'running'"
+        " THEN 'its worker stopped answering' ELSE error END WHERE id = ?1",
+    [STMT_JOB_HEARTBEAT] =
+        "UPDATE jobs SET lease_until = ?3, progress = ?4, updated_at = ?5"
+        " WHERE id = ?1 AND worker = ?2 AND state = 'running'",
+    [STMT_JOB_DONE] =
+        "UPDATE jobs SET state = 'done', lease_until = NULL, progress = 1,"
+        " error = NULL, updated_at = ?3, seconds = ?4"
+        " WHERE id = ?1 AND worker = ?2 AND state = 'running'",
+    [STMT_JOB_RETRY] = "UPDATE jobs SET state = 'queued', lease_until = NULL,"
+                       " run_after = ?3, error = ?4, updated_at = ?5"
+                       " WHERE id = ?1 AND worker = ?2 AND state = 'running'",
+    [STMT_JOB_FAIL] =
+        "UPDATE jobs SET state = 'failed', lease_until = NULL, error = ?3,"
+        " updated_at = ?4 WHERE id = ?1 AND (worker = ?2 OR ?2 IS NULL)"
+        " AND state IN ('queued', 'running')",
+    [STMT_JOB_RELEASE] =
+        "UPDATE jobs SET state = 'queued', lease_until = NULL,"
+        " attempts = max(attempts - 1, 0), run_after = ?3, updated_at = ?3"
+        " WHERE id = ?1 AND worker = ?2 AND state = 'running'",
+    [STMT_MESSAGE_PROCESSED] =
+        "UPDATE messages SET status = 'pending', duration_ms = ?2,"
+        " width = ?3, height = ?4, has_audio = ?5, video_bytes = ?6,"
+        " facts = ?7, failure_reason = NULL, updated_at = ?8"
+        " WHERE id = ?1 AND status = 'processing'",
+    [STMT_MESSAGE_FAILED] =
+        "UPDATE messages SET status = 'failed', failure_reason = ?2,"
+        " updated_at = ?3 WHERE id = ?1 AND status = 'processing'",
+    [STMT_SESSION_INSERT] =
+        "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at,"
+        " last_seen, expires_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+    [STMT_SESSION_GET] =
+        "SELECT s.user_id, u.username, u.role, s.csrf_token, s.last_seen,"
+        " s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.token_hash = ?1 AND u.disabled = 0",
+    [STMT_SESSION_TOUCH] =
+        "UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1",
+    [STMT_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?1",
+    [STMT_SESSIONS_EXPIRE] =
+        "DELETE FROM sessions WHERE expires_at < ?1 OR last_seen < ?2",
+    [STMT_SESSIONS_DELETE_USER] = "DELETE FROM sessions WHERE user_id = ?1",
+    [STMT_USER_SET_ROLE] = "UPDATE users SET role = ?2, updated_at = ?3"
+                           " WHERE id = ?1",
+    [STMT_USER_SET_DISABLED] = "UPDATE users SET disabled = ?2,"
+                               " updated_at = ?3 WHERE id = ?1",
+    [STMT_MSG_LIST_ASC] =
+        "SELECT m.id, m.status, m.name, m.organization, m.country,"
+        " m.language, m.message, m.consent_scope, m.consent_version,"
+        " m.created_at, m.received_at, m.duration_ms, m.width, m.height,"
+        " m.has_audio, m.decided_at, m.failure_reason,"
+        " (SELECT count(*) FROM reshares r WHERE r.message_id = m.id),"
+        " (SELECT j.progress FROM jobs j WHERE j.message_id = m.id"
+        "  AND j.state IN ('queued', 'running') LIMIT 1)"
+        " FROM messages m WHERE m.status = ?1"
+        " AND (?2 IS NULL OR m.country = ?2) AND (?3 IS NULL OR m.language = "
+        "?3)"
+        " AND (?4 IS NULL OR m.name LIKE ?4 ESCAPE '\\'"
+        "  OR m.organization LIKE ?4 ESCAPE '\\' OR m.message LIKE ?4 ESCAPE "
+        "'\\')"
+        " AND (?5 IS NULL OR m.created_at >= ?5)"
+        " AND (?6 IS NULL OR m.created_at < ?6)"
+        " AND (?7 IS NULL OR m.consent_scope = ?7)"
+        " AND (?8 IS NULL OR ?8 = EXISTS (SELECT 1 FROM reshares r"
+        "  WHERE r.message_id = m.id))"
+        " AND (m.created_at, m.id) > (?9, ?10)"
+        " ORDER BY m.created_at, m.id LIMIT ?11",
+    [STMT_MSG_LIST_DESC] =
+        "SELECT m.id, m.status, m.name, m.organization, m.country,"
+        " m.language, m.message, m.consent_scope, m.consent_version,"
+        " m.created_at, m.received_at, m.duration_ms, m.width, m.height,"
+        " m.has_audio, m.decided_at, m.failure_reason,"
+        " (SELECT count(*) FROM reshares r WHERE r.message_id = m.id),"
+        " (SELECT j.progress FROM jobs j WHERE j.message_id = m.id"
+        "  AND j.state IN ('queued', 'running') LIMIT 1)"
+        " FROM messages m WHERE m.status = ?1"
+        " AND (?2 IS NULL OR m.country = ?2) AND (?3 IS NULL OR m.language = "
+        "?3)"
+        " AND (?4 IS NULL OR m.name LIKE ?4 ESCAPE '\\'"
+        "  OR m.organization LIKE ?4 ESCAPE '\\' OR m.message LIKE ?4 ESCAPE "
+        "'\\')"
+        " AND (?5 IS NULL OR m.created_at >= ?5)"
+        " AND (?6 IS NULL OR m.created_at < ?6)"
+        " AND (?7 IS NULL OR m.consent_scope = ?7)"
+        " AND (?8 IS NULL OR ?8 = EXISTS (SELECT 1 FROM reshares r"
+        "  WHERE r.message_id = m.id))"
+        " AND (m.created_at, m.id) < (?9, ?10)"
+        " ORDER BY m.created_at DESC, m.id DESC LIMIT ?11",
+    [STMT_MSG_COUNTS] = "SELECT status, n FROM status_counts",
+    [STMT_MSG_GET] =
+        "SELECT m.id, m.status, m.name, m.organization, m.country,"
+        " m.language, m.message, m.consent_scope, m.consent_version,"
+        " m.consent_at, m.created_at, m.received_at, m.duration_ms, m.width,"
+        " m.height, m.has_audio, m.video_bytes, m.facts, m.failure_reason,"
+        " u.username, m.decided_at, m.decision_reason, m.withdrawn_at,"
+        " j.state, j.progress, j.attempts, j.error, m.upload_length,"
+        " m.upload_offset FROM messages m"
+        " LEFT JOIN users u ON u.id = m.decided_by"
+        " LEFT JOIN jobs j ON j.id = (SELECT max(id) FROM jobs"
+        "  WHERE message_id = m.id) WHERE m.id = ?1",
+    [STMT_MSG_STATUS] = "SELECT status, created_at, country, language"
+                        " FROM messages WHERE id = ?1",
+    [STMT_MSG_HISTORY] = "SELECT at, actor, action, reason FROM audit"
+                         " WHERE target = ?1 ORDER BY id",
+    [STMT_MSG_DECIDE] =
+        "UPDATE messages SET status = ?2, decided_by = ?3, decided_at = ?4,"
+        " decision_reason = ?5, updated_at = ?4"
+        " WHERE id = ?1 AND status = 'pending'",
+    [STMT_MSG_REOPEN] =
+        "UPDATE messages SET status = 'pending', decided_by = NULL,"
+        " decided_at = NULL, decision_reason = NULL, updated_at = ?2"
+        " WHERE id = ?1 AND status IN ('approved', 'rejected')",
+    [STMT_MSG_RETRY] =
+        "UPDATE messages SET status = 'processing', failure_reason = NULL,"
+        " updated_at = ?2 WHERE id = ?1 AND status = 'failed'",
+    [STMT_AUDIT_LIST] =
+        "SELECT id, at, actor, action, target, reason FROM audit"
+        " WHERE (?1 IS NULL OR action = ?1) AND (?2 IS NULL OR target = ?2)"
+        " AND (?3 IS NULL OR actor = ?3) AND id < ?4"
+        " ORDER BY id DESC LIMIT ?5",
+    [STMT_JOB_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
+    [STMT_JOB_SECONDS] =
+        "SELECT count(*), total(seconds), total(seconds <= 1),"
+        " total(seconds <= 5), total(seconds <= 15), total(seconds <= 30),"
+        " total(seconds <= 60), total(seconds <= 120), total(seconds <= 300),"
+        " total(seconds <= 600) FROM jobs WHERE state = 'done'"
+        " AND seconds IS NOT NULL",
+    [STMT_ADMINS_OTHER] = "SELECT count(*) FROM users WHERE role = 'admin'"
+                          " AND disabled = 0 AND id <> ?1",
 };
 
 static sqlite3_stmt *raw(struct db_stmt *st)

@@ -275,6 +275,64 @@ static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind,
     return MHD_YES;
 }
 
+static bool is_safe_method(const char *m)
+{
+    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 ||
+           strcmp(m, "OPTIONS") == 0;
+}
+
+/*
+ * The access column of the route table, checked here and nowhere else:
+ * 401 without a live session, 403 with the wrong role, and for anything
+ * that changes state 403 without the session's X-CSRF-Token or from
+ * another site. Returns 0 if the request may go on.
+ */
+static int check_access(struct request *req)
+{
+    const struct route *route = req->match.route;
+    const char *site = http_header(req, "Sec-Fetch-Site");
+    const char *cookie, *csrf;
+    struct db *db;
+    int rc;
+
+    /* Browsers say where a request comes from; no other site may change
+     * anything here, logged in or not. */
+    if (!is_safe_method(req->method) && site != NULL &&
+        strcmp(site, "cross-site") == 0)
+        return http_error(req, MHD_HTTP_FORBIDDEN, "cross_site",
+                          "requests from other sites may not change "
+                          "anything");
+    if (route->access == ACCESS_PUBLIC)
+        return 0;
+    cookie = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND,
+                                         "chorus_session");
+    if (cookie == NULL || strlen(cookie) != UTIL_TOKEN_LEN)
+        return http_error(req, MHD_HTTP_UNAUTHORIZED, "login_required",
+                          "log in first");
+    db = db_pool_get(req->app->db);
+    rc = auth_session_get(db, cookie, req->app->cfg->session_idle,
+                          &req->session);
+    db_pool_put(req->app->db, db);
+    if (rc < 0)
+        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                          "database error");
+    if (rc == 0)
+        return http_error(req, MHD_HTTP_UNAUTHORIZED, "login_required",
+                          "the session ended; log in again");
+    req->has_session = true;
+    if (!auth_allows(req->session.role, (int)route->access))
+        return http_error(req, MHD_HTTP_FORBIDDEN, "forbidden",
+                          "your role may not do this");
+    if (!is_safe_method(req->method)) {
+        csrf = http_header(req, "X-CSRF-Token");
+        if (csrf == NULL || strlen(csrf) != UTIL_TOKEN_LEN ||
+            util_memcmp_ct(csrf, req->session.csrf, UTIL_TOKEN_LEN) != 0)
+            return http_error(req, MHD_HTTP_FORBIDDEN, "csrf",
+                              "the X-CSRF-Token header is missing or wrong");
+    }
+    return 0;
+}
+
 /*
  * The first call for a request: headers are in. Routes it, checks the
  * bounds and the route's access, and lets a streaming route look at its
@@ -316,6 +374,8 @@ static void begin_request(struct request *req)
         http_header_add(req, "Allow", allow);
         return;
     }
+    if (check_access(req) != 0)
+        return;
     cl = http_header(req, "Content-Length");
     if (req->match.route->body_mode == BODY_JSON && cl != NULL &&
         strtoull(cl, NULL, 10) > HTTP_JSON_BODY_MAX) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,8 +34,10 @@
 #include "chorus/log.h"
 #include "chorus/migrate.h"
 #include "chorus/storage.h"
+#include "chorus/throttle.h"
 #include "chorus/upload.h"
 #include "chorus/util.h"
+#include "chorus/worker.h"
 
 /* How long requests in flight may finish after SIGTERM. */
 #define SHUTDOWN_GRACE_MS 3000
@@ -92,21 +95,57 @@ static int open_data(const struct config *cfg, struct db **out, char *db_path,
  * The main thread's loop while serving: waits for SIGINT or SIGTERM and
  * meanwhile runs the periodic sweeps. Returns the signal.
  */
-static int run_loop(struct app *app, struct db *db, const sigset_t *sigs)
+static int run_loop(struct app *app, struct db *db, const sigset_t *sigs,
+                    pid_t *workers)
 {
     const struct timespec tick = {1, 0};
-    int64_t next_sweep = util_mono_ms();
+    int64_t next_sweep = util_mono_ms(), worker_started = util_mono_ms();
 
     for (;;) {
         int sig = sigtimedwait(sigs, NULL, &tick);
+        int status;
 
         if (sig == SIGINT || sig == SIGTERM)
             return sig;
         if (util_mono_ms() >= next_sweep) {
             upload_sweep(app, db);
+            auth_sessions_sweep(db, app->cfg->session_idle);
             next_sweep = util_mono_ms() + app->cfg->sweep_interval * 1000;
         }
+        /* The workers' supervisor died: start another, at most one a
+         * second. */
+        if (*workers > 0 && waitpid(*workers, &status, WNOHANG) == *workers) {
+            log_warnx("the workers stopped; starting them again");
+            *workers = 0;
+        }
+#ifndef CHORUS_HAVE_TRANSCODE
+        (void)worker_started;
+#else
+        if (*workers == 0 && util_mono_ms() - worker_started >= 1000) {
+            *workers = worker_spawn();
+            worker_started = util_mono_ms();
+        }
+#endif
     }
+}
+
+/* Asks the workers to stop (their jobs go back to the queue) and waits
+ * up to ms, then kills them. */
+static void stop_workers(pid_t pid, int ms)
+{
+    int64_t end = util_mono_ms() + ms;
+
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    while (util_mono_ms() < end) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        usleep(20 * 1000);
+    }
+    log_warnx("the workers did not stop in time; killing them");
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
 }
 
 static int cmd_serve(const struct config *cfg)
@@ -116,6 +155,7 @@ static int cmd_serve(const struct config *cfg)
     struct http_server *srv = NULL;
     char err[512];
     sigset_t sigs;
+    pid_t workers = -1;
     int sig, rc = 1;
 
     memset(&app, 0, sizeof(app));
@@ -137,7 +177,21 @@ static int cmd_serve(const struct config *cfg)
     app.max_upload_bytes = (int64_t)cfg->max_upload_mb * 1024 * 1024;
     if ((app.uploads = upload_registry_new(cfg->max_uploads_per_ip)) == NULL)
         goto out;
+    /* Five wrong passwords per name, twenty per address, in 15 minutes. */
+    app.login_by_name = throttle_new(5, 900, 4096);
+    app.login_by_client = throttle_new(20, 900, 4096);
+    if (app.login_by_name == NULL || app.login_by_client == NULL)
+        goto out;
     upload_recover(&app, db);
+#ifndef CHORUS_HAVE_TRANSCODE
+#define worker_prepare_spawn(c) 0
+#define worker_spawn() 0
+#define worker_main(c) 1
+#endif
+    if (cfg->workers > 0 && worker_prepare_spawn(cfg) != 0) {
+        log_warn("cannot prepare the workers' environment");
+        goto out;
+    }
 
     /* Signals are taken by sigwait below, never by the server threads. */
     sigemptyset(&sigs);
@@ -145,22 +199,45 @@ static int cmd_serve(const struct config *cfg)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+    if (cfg->workers > 0 && (workers = worker_spawn()) < 0)
+        goto out;
     if (http_start(&app, &srv) != 0)
         goto out;
     log_info("listening on http://%s%s%s:%d/",
              strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
              strchr(cfg->listen_host, ':') ? "]" : "", http_port(srv));
-    sig = run_loop(&app, db, &sigs);
+    sig = run_loop(&app, db, &sigs, &workers);
     log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 out:
+    if (workers > 0)
+        kill(workers, SIGTERM); /* they stop while requests finish */
     http_stop(srv, SHUTDOWN_GRACE_MS);
+    stop_workers(workers, 1500);
     upload_registry_free(app.uploads);
+    throttle_free(app.login_by_name);
+    throttle_free(app.login_by_client);
     db_pool_free(app.db);
     db_close(db);
     if (rc == 0)
         log_info("stopped");
     return rc;
+}
+
+static int cmd_worker(const struct config *cfg)
+{
+    char path[PATH_MAX];
+    struct db *db = NULL;
+
+    /* Migrated and ready before any worker touches it. */
+    if (open_data(cfg, &db, path, sizeof(path)) != 0)
+        return 1;
+    db_close(db);
+    if (storage_init(cfg->data_dir) != 0) {
+        log_warn("cannot create the directories of %s", cfg->data_dir);
+        return 1;
+    }
+    return worker_main(cfg);
 }
 
 static int cmd_migrate(const struct config *cfg)
@@ -443,6 +520,7 @@ int main(int argc, char **argv)
     case CMD_VERSION:
         return cmd_version();
     case CMD_WORKER:
+        return cmd_worker(&cfg);
     case CMD_TRANSCODE:
     case CMD__COUNT:
         break;

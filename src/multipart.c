@@ -24,10 +24,11 @@ struct multipart_ctx {
     struct meta_error merr;
     char id[UTIL_ID_LEN + 1];
     struct upload *up;
-    int64_t limit; /* bytes the video may have */
-    bool done;     /* the message exists: keep its file */
-    int status;    /* a failure found while parsing */
-    char key[40];  /* the field being collected */
+    int64_t limit;   /* bytes the video may have */
+    int64_t drained; /* bytes dropped after a bad field */
+    bool done;       /* the message exists: keep its file */
+    int status;      /* a failure found while parsing */
+    char key[40];    /* the field being collected */
     char value[FIELD_MAX];
     size_t vlen;
     bool in_field;
@@ -76,14 +77,16 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind,
     if (strcmp(key, "video") == 0) {
         if (flush_field(ctx) != 0)
             return MHD_NO;
+        /* Each part starts again at offset 0: a second file. */
+        if ((ctx->up == NULL && ctx->id[0] != '\0') ||
+            (off == 0 && ctx->up != NULL && ctx->up->offset > 0)) {
+            ctx->merr.field = "video";
+            snprintf(ctx->merr.message, sizeof(ctx->merr.message),
+                     "video: send one file only");
+            ctx->status = 400;
+            return MHD_NO;
+        }
         if (ctx->up == NULL) {
-            if (ctx->id[0] != '\0') {
-                ctx->merr.field = "video";
-                snprintf(ctx->merr.message, sizeof(ctx->merr.message),
-                         "video: send one file only");
-                ctx->status = 400;
-                return MHD_NO;
-            }
             util_random_id(ctx->id);
             rc = upload_open(app, http_client_addr(ctx->req), ctx->id, 0,
                              ctx->limit, false, &ctx->up);
@@ -194,6 +197,16 @@ int multipart_body(struct request *req, const char *data, size_t size)
 {
     struct multipart_ctx *ctx = req->ctx;
 
+    /*
+     * A bad field is answered (naming it) by multipart_finish once the
+     * rest of the body, up to the size allowed, has been read and
+     * dropped: libmicrohttpd can only cut a connection in the middle of
+     * a body, and a browser would show a network error instead.
+     */
+    if (ctx->status == 400) {
+        ctx->drained += (int64_t)size;
+        return ctx->drained > ctx->limit + 64 * 1024 ? fail(req, ctx) : 0;
+    }
     if (MHD_post_process(ctx->pp, data, size) != MHD_YES) {
         if (ctx->status == 0) {
             ctx->status = 400;
@@ -201,7 +214,7 @@ int multipart_body(struct request *req, const char *data, size_t size)
             snprintf(ctx->merr.message, sizeof(ctx->merr.message),
                      "the multipart body is malformed");
         }
-        return fail(req, ctx);
+        return ctx->status == 400 ? 0 : fail(req, ctx);
     }
     return 0;
 }
@@ -251,6 +264,8 @@ int multipart_finish(struct request *req)
     if (rc < 0)
         return fail(req, ctx);
     ctx->done = true;
+    atomic_fetch_add(&req->app->uploads_started, 1);
+    atomic_fetch_add(&req->app->uploads_finished, 1);
     log_info("upload %s: received whole (multipart), %lld bytes", ctx->id,
              (long long)ctx->up->offset);
     if (wants_html(req)) {

@@ -3,8 +3,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chorus/account.h"
+#include "chorus/campaign.h"
 #include "chorus/http.h"
+#include "chorus/media.h"
 #include "chorus/multipart.h"
+#include "chorus/panel.h"
 #include "chorus/receipt.h"
 #include "chorus/static.h"
 #include "chorus/tus.h"
@@ -14,6 +18,9 @@ const struct route chorus_routes[] = {
     {"GET", "/healthz", http_healthz, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
     {"GET", "/", static_index, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
     {"GET", "/panel", static_panel, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+    {"GET", "/receipt", static_receipt, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+    {"GET", "/api/v1/campaign", campaign_get, ACCESS_PUBLIC, BODY_NONE, NULL,
+     NULL},
     {"GET", "/static/*", static_file, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
 
     /* Contributors: tus uploads, the plain form, receipts. */
@@ -33,6 +40,37 @@ const struct route chorus_routes[] = {
      NULL},
     {"DELETE", "/api/v1/receipt", receipt_delete, ACCESS_PUBLIC, BODY_NONE,
      NULL, NULL},
+
+    /* The panel: sessions, review, media, users, audit, metrics. */
+    {"POST", "/api/v1/session", account_login, ACCESS_PUBLIC, BODY_JSON, NULL,
+     NULL},
+    {"GET", "/api/v1/session", account_whoami, ACCESS_USER, BODY_NONE, NULL,
+     NULL},
+    {"DELETE", "/api/v1/session", account_logout, ACCESS_USER, BODY_NONE, NULL,
+     NULL},
+    {"GET", "/api/v1/messages", panel_list, ACCESS_USER, BODY_NONE, NULL, NULL},
+    {"GET", "/api/v1/messages/{id}", panel_get, ACCESS_USER, BODY_NONE, NULL,
+     NULL},
+    {"POST", "/api/v1/messages/{id}/approve", panel_approve, ACCESS_MODERATOR,
+     BODY_JSON, NULL, NULL},
+    {"POST", "/api/v1/messages/{id}/reject", panel_reject, ACCESS_MODERATOR,
+     BODY_JSON, NULL, NULL},
+    {"POST", "/api/v1/messages/{id}/reopen", panel_reopen, ACCESS_ADMIN,
+     BODY_JSON, NULL, NULL},
+    {"POST", "/api/v1/messages/{id}/retry", panel_retry, ACCESS_ADMIN,
+     BODY_JSON, NULL, NULL},
+    {"GET", "/media/{id}/{file}", media_get, ACCESS_USER, BODY_NONE, NULL,
+     NULL},
+    {"GET", "/api/v1/users", account_users_list, ACCESS_ADMIN, BODY_NONE, NULL,
+     NULL},
+    {"POST", "/api/v1/users", account_users_create, ACCESS_ADMIN, BODY_JSON,
+     NULL, NULL},
+    {"PATCH", "/api/v1/users/{name}", account_users_update, ACCESS_ADMIN,
+     BODY_JSON, NULL, NULL},
+    {"DELETE", "/api/v1/users/{name}", account_users_disable, ACCESS_ADMIN,
+     BODY_NONE, NULL, NULL},
+    {"GET", "/api/v1/audit", panel_audit, ACCESS_ADMIN, BODY_NONE, NULL, NULL},
+    {"GET", "/metrics", panel_metrics, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
 };
 const size_t chorus_routes_count =
     sizeof(chorus_routes) / sizeof(chorus_routes[0]);

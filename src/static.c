@@ -146,12 +146,27 @@ int static_panel(struct request *req)
     return serve(req, "panel.html");
 }
 
+int static_receipt(struct request *req)
+{
+    return serve(req, "receipt.html");
+}
+
+/* Runtime libraries installed by npm, served under vendor/ names. */
+static const char *const vendor_map[][2] = {
+    {"vendor/tus.min.js", "node_modules/tus-js-client/dist/tus.min.js"},
+    {"vendor/tus.min.js.map", "node_modules/tus-js-client/dist/tus.min.js.map"},
+};
+
 int static_file(struct request *req)
 {
     char rel[STATIC_PATH_MAX];
 
-    if (router_param(&req->match, "*", rel, sizeof(rel)) < 0 ||
-        !static_path_ok(rel))
+    if (router_param(&req->match, "*", rel, sizeof(rel)) < 0)
+        return http_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such file");
+    for (size_t i = 0; i < ARRAY_LEN(vendor_map); i++)
+        if (strcmp(rel, vendor_map[i][0]) == 0)
+            return serve(req, vendor_map[i][1]);
+    if (!static_path_ok(rel))
         return http_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such file");
     return serve(req, rel);
 }

@@ -258,11 +258,20 @@ int tus_create_begin(struct request *req)
     }
     log_info("upload %s: created, %lld bytes announced", ctx->id,
              (long long)length);
+    atomic_fetch_add(&req->app->uploads_started, 1);
+    if (ctx->complete)
+        atomic_fetch_add(&req->app->uploads_finished, 1);
     if (with_body) {
         rc = upload_open(req->app, http_client_addr(req), ctx->id, 0, length,
                          true, &ctx->up);
-        if (rc != 0)
+        if (rc != 0) {
+            /* Refused (429, 507): the client never learns this upload's
+             * address, so neither its row nor its file may stay. */
+            db = db_pool_get(req->app->db);
+            upload_delete_unfinished(req->app, db, ctx->id);
+            db_pool_put(req->app->db, db);
             return upload_failure(req, rc);
+        }
     }
     return 0;
 }

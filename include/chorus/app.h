@@ -7,12 +7,15 @@
 #ifndef CHORUS_APP_H
 #define CHORUS_APP_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "chorus/config.h"
 
 struct db_pool;
 struct upload_registry;
+struct throttle;
+struct metrics;
 
 struct app {
     const struct config *cfg;
@@ -21,6 +24,10 @@ struct app {
     char web_dir[4096]; /* realpath of --web-dir */
     struct upload_registry *uploads;
     int64_t max_upload_bytes;
+    struct throttle *login_by_name;   /* failed logins per username */
+    struct throttle *login_by_client; /* failed logins per address */
+    atomic_llong uploads_started;     /* since start, for /metrics */
+    atomic_llong uploads_finished;
 };
 
 #endif

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chorus/util.h"
+
 struct db;
 
 #define AUTH_HASH_MAX 128 /* crypto_pwhash_STRBYTES */
@@ -47,7 +49,59 @@ int64_t auth_user_add(struct db *db, const char *actor, const char *name,
 /* Sets a new password: 1 done, 0 no such user, -1 failure. Audited. */
 int auth_user_passwd(struct db *db, const char *actor, const char *name,
                      const char *password);
+/* What auth_user_update() changes: NULL / -1 leave a field alone. */
+struct user_change {
+    enum role role;       /* ROLE_NONE: unchanged */
+    int disabled;         /* -1: unchanged */
+    const char *password; /* NULL: unchanged */
+};
+
+/*
+ * Applies change to user name, each part audited by actor; disabling or
+ * a new password ends the user's sessions. Returns 1, 0 if there is no
+ * such user, -2 if it would leave no active admin, -1.
+ */
+int auth_user_update(struct db *db, const char *actor, const char *name,
+                     const struct user_change *change);
+
 /* Number of users, or -1. */
 int64_t auth_user_count(struct db *db);
+
+/* ---- sessions ----
+ * A session token is 256 random bits, given to the browser once in the
+ * chorus_session cookie and stored only as its SHA-256. Each session has
+ * its own CSRF token, which every state-changing request must echo in
+ * X-CSRF-Token. A session ends at logout, after idle_s without a request,
+ * or max_s after login, whichever comes first. */
+
+struct session {
+    int64_t user_id;
+    char username[AUTH_USERNAME_MAX + 1];
+    enum role role;
+    char csrf[UTIL_TOKEN_LEN + 1];
+    unsigned char token_hash[32];
+};
+
+/*
+ * Checks username and password. On success creates a session: token
+ * (UTIL_TOKEN_LEN + 1 bytes) receives the new cookie value and *s its
+ * details; an outdated hash is upgraded; the login is audited. A failure
+ * is audited too, and takes as long for an unknown user as for a wrong
+ * password. Returns 1, 0 for bad credentials (or a disabled user), -1.
+ */
+int auth_login(struct db *db, const char *username, const char *password,
+               int max_s, char token[UTIL_TOKEN_LEN + 1], struct session *s);
+/*
+ * Finds the live session of token. Returns 1 with *s filled (and its
+ * last use recorded), 0 if there is none or it expired, -1.
+ */
+int auth_session_get(struct db *db, const char *token, int idle_s,
+                     struct session *s);
+/* Ends the session with this token hash; audited as a logout. */
+int auth_logout(struct db *db, const struct session *s);
+/* Deletes sessions past their expiry or idle time. */
+int auth_sessions_sweep(struct db *db, int idle_s);
+/* True if a user of role may use a route needing access. */
+int auth_allows(enum role role, int access);
 
 #endif

@@ -57,9 +57,20 @@ struct config {
     int upload_rate_window; /* seconds */
     int min_free_mb;
     const char *cors_origin;
+    const char *campaign_title;
+    const char *campaign_intro;
+    const char *consent_version;
+
+    /* Panel. */
+    int session_idle; /* seconds */
+    int session_max;  /* seconds */
+    const char *metrics_token;
 
     /* Worker and media pipeline. */
     int workers;
+    int job_lease;          /* seconds */
+    int job_timeout_factor; /* times the duration */
+    int job_memory_mb;
     int max_side;     /* longer side of outputs, pixels */
     int max_duration; /* seconds */
     bool keep_originals;

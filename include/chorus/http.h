@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "chorus/auth.h"
 #include "chorus/router.h"
 
 struct app;
@@ -36,6 +37,10 @@ struct request {
     const char *path; /* decoded by libmicrohttpd, without the query */
     struct route_match match;
     int64_t start_ms;
+
+    /* The logged-in user, for routes that need one. */
+    struct session session;
+    bool has_session;
 
     /* BODY_JSON: the collected body, NUL-terminated. */
     char *body;

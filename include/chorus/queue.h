@@ -6,21 +6,71 @@
  * A worker claims the oldest due job in one BEGIN IMMEDIATE transaction
  * and holds it with a lease that it renews while it works (heartbeat).
  * A running job whose lease expired - its worker died - is claimed again.
- * Every claim counts an attempt; a job whose attempts crashed or timed
- * out QUEUE_MAX_ATTEMPTS times fails for good and fails its message,
- * so a poison input never loops.
+ * Every claim counts an attempt. An attempt that crashed, timed out or
+ * lost its worker is retried after a backoff; after QUEUE_MAX_ATTEMPTS
+ * of them the job and its message fail for good, so a poison input
+ * never loops. A clean refusal (the file is not a video we take) fails
+ * at once: trying again would not change the answer.
  */
 #ifndef CHORUS_QUEUE_H
 #define CHORUS_QUEUE_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "chorus/util.h"
 
 struct db;
 
 #define QUEUE_MAX_ATTEMPTS 3
 
+struct job {
+    int64_t id;
+    char message_id[UTIL_ID_LEN + 1];
+    int attempts; /* including this one */
+};
+
+/* What a successful job learnt of its output, stored on the message. */
+struct job_facts {
+    int64_t duration_ms;
+    int width, height;
+    bool has_audio;
+    int64_t video_bytes;
+    double seconds;   /* wall time of the job */
+    const char *json; /* the full facts, or NULL */
+};
+
 /* Queues a transcode job for message id, due now. Call inside the
  * caller's transaction. Returns 0, or a DB_* code < 0. */
 int queue_enqueue(struct db *db, const char *message_id);
+
+/*
+ * Claims the next due job (queued, or running with an expired lease) for
+ * worker with a lease of lease_s seconds. Jobs that used up their
+ * attempts on the way are failed. Returns 1 with *job filled, 0 if none
+ * is due, -1 on error.
+ */
+int queue_claim(struct db *db, const char *worker, int lease_s,
+                struct job *job);
+/* Renews the lease and records progress (0..1). 1, 0 if the job is no
+ * longer ours (e.g. withdrawn), -1. */
+int queue_heartbeat(struct db *db, const struct job *job, const char *worker,
+                    int lease_s, double progress);
+/*
+ * The job succeeded: done, and its message "pending" with facts, in one
+ * transaction. Returns 1, 0 if the message is no longer processing
+ * (withdrawn meanwhile: the caller deletes the outputs), or -1.
+ */
+int queue_succeed(struct db *db, const struct job *job, const char *worker,
+                  const struct job_facts *facts);
+/*
+ * The attempt failed with reason. If retryable and attempts remain, the
+ * job is queued again after a backoff; else it and its message fail with
+ * reason. Returns 1 if it will be retried, 0 if it failed for good, -1.
+ */
+int queue_fail(struct db *db, const struct job *job, const char *worker,
+               const char *reason, bool retryable);
+/* Gives the job back without counting the attempt (orderly shutdown). */
+int queue_release(struct db *db, const struct job *job, const char *worker);
 
 #endif

@@ -15,7 +15,10 @@ struct request;
 int static_index(struct request *req);
 /* GET /panel: web/panel.html. */
 int static_panel(struct request *req);
-/* GET /static/{path}: web/{path}; 404 for anything not plainly inside. */
+/* GET /receipt: web/receipt.html (the receipt is in the fragment). */
+int static_receipt(struct request *req);
+/* GET /static/{path}: web/{path}; 404 for anything not plainly inside.
+ * vendor/tus.min.js is tus-js-client as npm installed it. */
 int static_file(struct request *req);
 
 /* 1 if rel (relative to web/) is a path static_file may serve, else 0. */

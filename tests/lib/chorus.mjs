@@ -58,7 +58,9 @@ export function assertNoSanitizerReport(text) {
 export async function startChorus({ dataDir, args = [], env = {}, keepDir = false } = {}) {
   const ownDir = !dataDir;
   dataDir = dataDir || tempDir();
-  const proc = spawn(BIN, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...args], {
+  // No transcoding workers unless a test asks for them.
+  const workers = args.includes('--workers') ? [] : ['--workers', '0'];
+  const proc = spawn(BIN, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...workers, ...args], {
     env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';

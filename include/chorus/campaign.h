@@ -1,0 +1,16 @@
+/*
+ * What the upload page needs to know of this campaign: its title and
+ * introduction (--campaign-title / --campaign-intro, else
+ * data/campaign.json {"title","intro"}, else a default), the consent
+ * version, and the limits to check before a byte is sent.
+ */
+#ifndef CHORUS_CAMPAIGN_H
+#define CHORUS_CAMPAIGN_H
+
+struct request;
+
+/* GET /api/v1/campaign: {"title","intro","consent_version",
+ * "max_upload_bytes","max_duration_s"}. */
+int campaign_get(struct request *req);
+
+#endif

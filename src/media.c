@@ -1,0 +1,228 @@
+#include "chorus/media.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chorus/app.h"
+#include "chorus/db.h"
+#include "chorus/http.h"
+#include "chorus/storage.h"
+
+/* Parses decimal digits at *p into *out, advancing *p; 0, or -1. */
+static int parse_u64(const char **p, uint64_t *out)
+{
+    uint64_t v = 0;
+    const char *s = *p;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *p = s;
+    *out = v;
+    return 0;
+}
+
+int media_parse_range(const char *header, uint64_t size, uint64_t *start,
+                      uint64_t *len)
+{
+    const char *p = header;
+    uint64_t a, b;
+
+    if (header == NULL || strncmp(p, "bytes=", 6) != 0)
+        return RANGE_FULL;
+    p += 6;
+    while (*p == ' ')
+        p++;
+    if (*p == '-') { /* the last n bytes */
+        p++;
+        if (parse_u64(&p, &b) != 0)
+            return RANGE_FULL;
+        while (*p == ' ')
+            p++;
+        if (*p != '\0')
+            return RANGE_FULL;
+        if (b == 0 || size == 0)
+            return RANGE_UNSATISFIABLE;
+        if (b > size)
+            b = size;
+        *start = size - b;
+        *len = b;
+        return RANGE_PARTIAL;
+    }
+    if (parse_u64(&p, &a) != 0 || *p++ != '-')
+        return RANGE_FULL;
+    if (*p >= '0' && *p <= '9') {
+        if (parse_u64(&p, &b) != 0)
+            return RANGE_FULL;
+        if (b < a)
+            return RANGE_FULL; /* syntactically invalid: ignore it */
+    } else {
+        b = UINT64_MAX;
+    }
+    while (*p == ' ')
+        p++;
+    if (*p != '\0')
+        return RANGE_FULL; /* several ranges: send it all */
+    if (a >= size)
+        return RANGE_UNSATISFIABLE;
+    if (b >= size)
+        b = size - 1;
+    *start = a;
+    *len = b - a + 1;
+    return RANGE_PARTIAL;
+}
+
+void media_file_name(const char *id, int64_t created, const char *country,
+                     const char *language, const char *ext, char out[64])
+{
+    char date[16] = "undated", tail[7];
+    time_t t = (time_t)created;
+    struct tm tm;
+    size_t i;
+
+    if (created > 0 && gmtime_r(&t, &tm) != NULL)
+        strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+    /* Six characters of the id keep names apart; only [a-z0-9]. */
+    for (i = 0; i < 6 && id[i] != '\0'; i++) {
+        char c = id[i];
+        tail[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a')
+                  : (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c
+                                                                     : 'x';
+    }
+    tail[i] = '\0';
+    snprintf(out, 64, "chorus-%s-%.2s-%.3s-%s.%s", date,
+             country != NULL && strlen(country) == 2 ? country : "xx",
+             language != NULL && strlen(language) >= 2 ? language : "und", tail,
+             ext);
+    /* A language tag's '-' stays; nothing else but [A-Za-z0-9.-]. */
+    for (char *c = out; *c != '\0'; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              (*c >= '0' && *c <= '9') || *c == '.' || *c == '-'))
+            *c = 'x';
+}
+
+int media_get(struct request *req)
+{
+    char id[UTIL_ID_LEN + 1], file[16], path[PATH_MAX], etag[64], name[64];
+    char disp[128], range_hdr[96], country[3] = "", language[36] = "";
+    const char *ext, *mime, *inm, *if_range, *range;
+    enum storage_kind kind;
+    struct MHD_Response *resp;
+    struct db_stmt *st;
+    struct db *db;
+    struct stat sb;
+    uint64_t start = 0, len;
+    int64_t created = 0;
+    int rc, fd = -1, status_ok = 0;
+
+    if (router_param(&req->match, "id", id, sizeof(id)) < 0 ||
+        !util_is_id(id) ||
+        router_param(&req->match, "file", file, sizeof(file)) < 0)
+        goto not_found;
+    if (strcmp(file, "video.mp4") == 0) {
+        kind = STORAGE_VIDEO;
+        ext = "mp4";
+        mime = "video/mp4";
+    } else if (strcmp(file, "thumb.jpg") == 0) {
+        kind = STORAGE_THUMB;
+        ext = "jpg";
+        mime = "image/jpeg";
+    } else {
+        goto not_found;
+    }
+
+    db = db_pool_get(req->app->db);
+    if ((st = db_stmt(db, STMT_MSG_STATUS)) != NULL) {
+        db_bind_text(st, 1, id);
+        if (db_step(st) == DB_ROW) {
+            const char *s = db_col_text(st, 0);
+            /* What each role may see. */
+            status_ok = req->session.role == ROLE_COMMS
+                            ? strcmp(s, "approved") == 0
+                            : strcmp(s, "pending") == 0 ||
+                                  strcmp(s, "approved") == 0 ||
+                                  strcmp(s, "rejected") == 0;
+            created = db_col_int(st, 1);
+            snprintf(country, sizeof(country), "%s",
+                     db_col_text(st, 2) ? db_col_text(st, 2) : "");
+            snprintf(language, sizeof(language), "%s",
+                     db_col_text(st, 3) ? db_col_text(st, 3) : "");
+            db_reset(st);
+        }
+    }
+    db_pool_put(req->app->db, db);
+    if (!status_ok ||
+        storage_path(req->app->cfg->data_dir, kind, id, path, sizeof(path)) !=
+            0 ||
+        (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+        fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+        goto not_found;
+
+    snprintf(etag, sizeof(etag), "\"%llx-%llx\"",
+             (unsigned long long)sb.st_size,
+             (unsigned long long)sb.st_mtim.tv_sec);
+    inm = http_header(req, "If-None-Match");
+    if (inm != NULL && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
+        close(fd);
+        http_empty(req, MHD_HTTP_NOT_MODIFIED);
+        http_header_add(req, "ETag", etag);
+        http_header_add(req, "Cache-Control", "private, no-cache");
+        return req->status;
+    }
+    len = (uint64_t)sb.st_size;
+    range = http_header(req, "Range");
+    if_range = http_header(req, "If-Range");
+    /* A stale If-Range: the client's partial copy is of another file. */
+    if (if_range != NULL && strcmp(if_range, etag) != 0)
+        range = NULL;
+    rc = media_parse_range(range, (uint64_t)sb.st_size, &start, &len);
+    if (rc == RANGE_UNSATISFIABLE) {
+        close(fd);
+        http_error(req, MHD_HTTP_RANGE_NOT_SATISFIABLE, "bad_range",
+                   "the range is outside the file");
+        snprintf(range_hdr, sizeof(range_hdr), "bytes */%lld",
+                 (long long)sb.st_size);
+        http_header_add(req, "Content-Range", range_hdr);
+        return req->status;
+    }
+    resp = MHD_create_response_from_fd_at_offset64(len, fd, start);
+    if (resp == NULL) {
+        close(fd);
+        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                          "cannot send the file");
+    }
+    http_respond(req,
+                 rc == RANGE_PARTIAL ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK,
+                 resp);
+    if (rc == RANGE_PARTIAL) {
+        snprintf(range_hdr, sizeof(range_hdr), "bytes %llu-%llu/%lld",
+                 (unsigned long long)start,
+                 (unsigned long long)(start + len - 1), (long long)sb.st_size);
+        http_header_add(req, "Content-Range", range_hdr);
+    }
+    media_file_name(id, created, country, language, ext, name);
+    snprintf(disp, sizeof(disp), "%s; filename=\"%s\"",
+             http_query(req, "download") != NULL ? "attachment" : "inline",
+             name);
+    http_header_add(req, "Content-Type", mime);
+    http_header_add(req, "Content-Disposition", disp);
+    http_header_add(req, "Accept-Ranges", "bytes");
+    http_header_add(req, "ETag", etag);
+    http_header_add(req, "Cache-Control", "private, no-cache");
+    return req->status;
+not_found:
+    if (fd >= 0)
+        close(fd);
+    return http_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such file");
+}

@@ -1,0 +1,577 @@
+#include "chorus/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "chorus/config.h"
+#include "chorus/db.h"
+#include "chorus/log.h"
+#include "chorus/queue.h"
+#include "chorus/storage.h"
+#include "chorus/transcode.h"
+#include "chorus/util.h"
+
+/* Seconds a job may spend opening and probing before its duration is
+ * known, and the base added to duration x factor afterwards. */
+#define JOB_BASE_TIMEOUT 60
+/* How often an idle worker looks for work, in milliseconds. */
+#define IDLE_POLL_MS 500
+/* Longest line the child may send over its pipe. */
+#define PIPE_LINE_MAX (64 * 1024)
+
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+/* What the worker hears from a job's child. */
+struct job_report {
+    double progress;
+    double duration_s; /* 0 until known */
+    char *result_json; /* "R" line: the facts (malloc'd) */
+    char error[512];   /* "E" line: why it refused the file */
+    struct job_facts facts;
+    bool have_facts;
+};
+
+/* ---- the child ------------------------------------------------------- */
+
+static int report_fd = -1;
+
+/* Writes all of buf to the report pipe; errors end the child. */
+static void report(const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(report_fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            _exit(3);
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+static void on_progress(void *opaque, double fraction)
+{
+    char line[64];
+    int n = snprintf(line, sizeof(line), "P %.4f\n", fraction);
+
+    (void)opaque;
+    report(line, (size_t)n);
+}
+
+static void on_duration(void *opaque, double seconds)
+{
+    char line[64];
+    int n = snprintf(line, sizeof(line), "D %.3f\n", seconds);
+
+    (void)opaque;
+    report(line, (size_t)n);
+}
+
+static void set_limit(int resource, rlim_t value)
+{
+    struct rlimit rl = {value, value};
+
+    if (setrlimit(resource, &rl) != 0)
+        log_warn("setrlimit %d", resource);
+}
+
+/*
+ * The child: limits itself, transcodes, reports and exits. Never returns;
+ * never touches the database.
+ */
+static void run_child(const struct config *cfg, const struct job *job,
+                      const char *in, const char *out_dir, int fd)
+{
+    struct transcode_options opts;
+    struct transcode_result res;
+    char tag[48], line[128];
+    json_t *facts;
+    char *text;
+    int n;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    prctl(PR_SET_NAME, "chorus-job");
+    snprintf(tag, sizeof(tag), "job %lld", (long long)job->id);
+    log_init(LOG_LVL_INFO, tag);
+    signal(SIGTERM, SIG_DFL);
+    /* Nothing inherited but stdio and the report pipe (as fd 3). */
+    if (fd != 3 && (dup2(fd, 3) < 0 || close(fd) != 0))
+        _exit(3);
+    report_fd = 3;
+    if (close_range(4, ~0U, 0) != 0)
+        for (int i = 4; i < 1024; i++)
+            close(i);
+
+#ifndef __SANITIZE_ADDRESS__
+    /* AddressSanitizer reserves terabytes of address space. */
+    set_limit(RLIMIT_AS, (rlim_t)cfg->job_memory_mb * 1024 * 1024);
+#endif
+    set_limit(RLIMIT_CORE, 0);
+    set_limit(RLIMIT_FSIZE, (rlim_t)4 * 1024 * 1024 * 1024);
+    set_limit(RLIMIT_NOFILE, 64);
+    /* CPU seconds across all threads; the wall-clock timeout is the
+     * parent's. */
+    set_limit(RLIMIT_CPU,
+              (rlim_t)(JOB_BASE_TIMEOUT +
+                       (int64_t)cfg->max_duration * cfg->job_timeout_factor) *
+                  8);
+
+    transcode_options_default(&opts);
+    opts.max_side = cfg->max_side;
+    opts.max_duration_s = cfg->max_duration;
+    opts.progress = on_progress;
+    opts.duration = on_duration;
+    opts.opaque = NULL;
+    if (transcode_file(in, out_dir, &opts, &res) != 0) {
+        n = snprintf(line, sizeof(line), "E ");
+        report(line, (size_t)n);
+        report(res.error, strlen(res.error));
+        report("\n", 1);
+        transcode_result_release(&res);
+        _exit(1);
+    }
+    n = snprintf(line, sizeof(line), "F %lld %d %d %d %lld\n",
+                 (long long)res.out_duration_ms, res.out_width, res.out_height,
+                 res.has_audio ? 1 : 0, (long long)res.out_bytes);
+    report(line, (size_t)n);
+    facts = transcode_result_json(&res);
+    text = facts != NULL ? json_dumps(facts, JSON_COMPACT) : NULL;
+    if (text != NULL) {
+        report("R ", 2);
+        report(text, strlen(text));
+        report("\n", 1);
+    }
+    free(text);
+    json_decref(facts);
+    transcode_result_release(&res);
+    _exit(0);
+}
+
+/* ---- the worker ------------------------------------------------------ */
+
+/* Handles one line from the child. */
+static void parse_line(char *line, struct job_report *r)
+{
+    switch (line[0]) {
+    case 'P':
+        r->progress = strtod(line + 1, NULL);
+        break;
+    case 'D':
+        r->duration_s = strtod(line + 1, NULL);
+        break;
+    case 'F': {
+        long long dur, bytes;
+        int w, h, audio;
+        if (sscanf(line + 1, "%lld %d %d %d %lld", &dur, &w, &h, &audio,
+                   &bytes) == 5) {
+            r->facts.duration_ms = dur;
+            r->facts.width = w;
+            r->facts.height = h;
+            r->facts.has_audio = audio != 0;
+            r->facts.video_bytes = bytes;
+            r->have_facts = true;
+        }
+        break;
+    }
+    case 'R':
+        free(r->result_json);
+        r->result_json = strdup(line + 2);
+        break;
+    case 'E':
+        snprintf(r->error, sizeof(r->error), "%s", line + 2);
+        break;
+    default:
+        break;
+    }
+}
+
+struct worker {
+    const struct config *cfg;
+    struct db *db;
+    char name[32];
+};
+
+/* Deletes the outputs of a job that did not succeed. */
+static void discard_outputs(const struct worker *w, const char *id)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+
+    if (storage_path(w->cfg->data_dir, STORAGE_VIDEO, id, path, sizeof(path)) ==
+        0)
+        unlink(path);
+    if (storage_path(w->cfg->data_dir, STORAGE_THUMB, id, path, sizeof(path)) ==
+        0)
+        unlink(path);
+    if (storage_path(w->cfg->data_dir, STORAGE_MEDIA_DIR, id, dir,
+                     sizeof(dir)) == 0)
+        rmdir(dir);
+}
+
+/* The original after success: deleted, or kept with --keep-originals. */
+static void dispose_original(const struct worker *w, const char *id)
+{
+    char in[PATH_MAX], keep[PATH_MAX];
+
+    if (storage_path(w->cfg->data_dir, STORAGE_INCOMING, id, in, sizeof(in)) !=
+        0)
+        return;
+    if (w->cfg->keep_originals &&
+        storage_path(w->cfg->data_dir, STORAGE_ORIGINAL, id, keep,
+                     sizeof(keep)) == 0) {
+        if (rename(in, keep) != 0)
+            log_warn("job: keep original of %s", id);
+        return;
+    }
+    if (unlink(in) != 0 && errno != ENOENT)
+        log_warn("job: delete original of %s", id);
+}
+
+/*
+ * Runs one claimed job to its end and records the outcome. Returns 0, or
+ * -1 if the worker is stopping (the job was given back).
+ */
+static int run_job(struct worker *w, const struct job *job)
+{
+    const struct config *cfg = w->cfg;
+    struct job_report r;
+    char in[PATH_MAX], out_dir[PATH_MAX], buf[PIPE_LINE_MAX + 1];
+    size_t used = 0;
+    int64_t started = util_mono_ms(), deadline, next_beat;
+    int fds[2] = {-1, -1}, status = 0, rc = 0;
+    bool killed_timeout = false, lost = false, eof = false;
+    pid_t pid;
+
+    memset(&r, 0, sizeof(r));
+    log_info("job %lld: message %s, attempt %d", (long long)job->id,
+             job->message_id, job->attempts);
+    if (storage_path(cfg->data_dir, STORAGE_INCOMING, job->message_id, in,
+                     sizeof(in)) != 0 ||
+        storage_path(cfg->data_dir, STORAGE_MEDIA_DIR, job->message_id, out_dir,
+                     sizeof(out_dir)) != 0) {
+        queue_fail(w->db, job, w->name, "bad message id", false);
+        return 0;
+    }
+    if (access(in, R_OK) != 0) {
+        queue_fail(w->db, job, w->name,
+                   "the uploaded file is missing on the server", false);
+        return 0;
+    }
+    if ((mkdir(out_dir, 0700) != 0 && errno != EEXIST) ||
+        pipe2(fds, O_CLOEXEC) != 0) {
+        log_warn("job %lld: cannot prepare", (long long)job->id);
+        queue_fail(w->db, job, w->name,
+                   "the server could not prepare the "
+                   "job (disk full?)",
+                   true);
+        goto out;
+    }
+    pid = fork();
+    if (pid < 0) {
+        log_warn("job %lld: fork", (long long)job->id);
+        queue_fail(w->db, job, w->name, "the server could not start the job",
+                   true);
+        goto out;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        run_child(cfg, job, in, out_dir, fds[1]);
+    }
+    close(fds[1]);
+    fds[1] = -1;
+
+    deadline = started + JOB_BASE_TIMEOUT * 1000;
+    next_beat = started + cfg->job_lease * 1000 / 3;
+    while (!eof) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        int64_t now = util_mono_ms();
+
+        if (stopping || now >= deadline || lost) {
+            killed_timeout = !stopping && !lost && now >= deadline;
+            kill(pid, SIGKILL);
+            break;
+        }
+        if (now >= next_beat) {
+            if (queue_heartbeat(w->db, job, w->name, cfg->job_lease,
+                                r.progress) == 0) {
+                log_info("job %lld: no longer ours (withdrawn?); stopping",
+                         (long long)job->id);
+                lost = true;
+                continue;
+            }
+            next_beat = now + cfg->job_lease * 1000 / 3;
+        }
+        if (poll(&p, 1, 250) <= 0)
+            continue;
+        for (;;) {
+            ssize_t n = read(fds[0], buf + used, PIPE_LINE_MAX - used);
+            char *nl;
+
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                eof = true;
+                break;
+            }
+            used += (size_t)n;
+            buf[used] = '\0';
+            while ((nl = memchr(buf, '\n', used)) != NULL) {
+                *nl = '\0';
+                parse_line(buf, &r);
+                used -= (size_t)(nl + 1 - buf);
+                memmove(buf, nl + 1, used);
+            }
+            if (used == PIPE_LINE_MAX)
+                used = 0; /* an overlong line: drop it */
+            break;
+        }
+        if (r.duration_s > 0)
+            deadline =
+                started + (int64_t)((JOB_BASE_TIMEOUT +
+                                     r.duration_s * cfg->job_timeout_factor) *
+                                    1000);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+
+    if (stopping) {
+        log_info("job %lld: stopping; the job goes back to the queue",
+                 (long long)job->id);
+        discard_outputs(w, job->message_id);
+        queue_release(w->db, job, w->name);
+        rc = -1;
+    } else if (lost) {
+        discard_outputs(w, job->message_id);
+    } else if (killed_timeout) {
+        log_warnx("job %lld: timed out after %lld s", (long long)job->id,
+                  (long long)((util_mono_ms() - started) / 1000));
+        discard_outputs(w, job->message_id);
+        queue_fail(w->db, job, w->name,
+                   "processing took too long and was stopped", true);
+    } else if (WIFSIGNALED(status)) {
+        char why[128];
+        int sig = WTERMSIG(status);
+        snprintf(why, sizeof(why), "processing crashed (%s)%s", strsignal(sig),
+                 sig == SIGKILL || sig == SIGSEGV ? "; out of memory or a "
+                                                    "harmful file?"
+                                                  : "");
+        log_warnx("job %lld: %s", (long long)job->id, why);
+        discard_outputs(w, job->message_id);
+        queue_fail(w->db, job, w->name, why, true);
+    } else if (WEXITSTATUS(status) == 0 && r.have_facts) {
+        r.facts.json = r.result_json;
+        r.facts.seconds = (double)(util_mono_ms() - started) / 1000.0;
+        rc = queue_succeed(w->db, job, w->name, &r.facts);
+        if (rc == 1) {
+            dispose_original(w, job->message_id);
+            log_info("job %lld: done in %.1f s", (long long)job->id,
+                     (double)(util_mono_ms() - started) / 1000.0);
+        } else if (rc == 0) {
+            /* Withdrawn while it was processed. */
+            storage_delete_all(cfg->data_dir, job->message_id);
+        }
+        rc = 0;
+    } else if (WEXITSTATUS(status) == 1 && r.error[0] != '\0') {
+        log_info("job %lld: refused: %s", (long long)job->id, r.error);
+        discard_outputs(w, job->message_id);
+        queue_fail(w->db, job, w->name, r.error, false);
+    } else {
+        char why[64];
+        snprintf(why, sizeof(why), "processing ended abnormally (status %d)",
+                 WEXITSTATUS(status));
+        discard_outputs(w, job->message_id);
+        queue_fail(w->db, job, w->name, why, true);
+    }
+out:
+    if (fds[0] >= 0)
+        close(fds[0]);
+    if (fds[1] >= 0)
+        close(fds[1]);
+    free(r.result_json);
+    return rc;
+}
+
+/* One worker process: claims and runs jobs until asked to stop. */
+static int worker_loop(const struct config *cfg)
+{
+    struct worker w;
+    struct sigaction sa;
+    char path[PATH_MAX], err[512];
+
+    memset(&w, 0, sizeof(w));
+    w.cfg = cfg;
+    snprintf(w.name, sizeof(w.name), "w%ld", (long)getpid());
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    prctl(PR_SET_NAME, "chorus-worker");
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    if (util_fmt(path, sizeof(path), "%s/chorus.db", cfg->data_dir) != 0 ||
+        db_open(path, &w.db, err, sizeof(err)) != 0) {
+        log_error("worker: %s", err);
+        return 1;
+    }
+    while (!stopping) {
+        struct job job;
+        int rc = queue_claim(w.db, w.name, cfg->job_lease, &job);
+
+        if (rc == 1) {
+            if (run_job(&w, &job) != 0)
+                break;
+            continue;
+        }
+        if (rc < 0)
+            log_warnx("worker: cannot claim a job; retrying");
+        usleep(IDLE_POLL_MS * 1000);
+    }
+    db_close(w.db);
+    return 0;
+}
+
+/* ---- the supervisor --------------------------------------------------- */
+
+static pid_t start_loop(const struct config *cfg, const sigset_t *oldmask)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        sigprocmask(SIG_SETMASK, oldmask, NULL);
+        _exit(worker_loop(cfg));
+    }
+    if (pid < 0)
+        log_warn("worker: fork");
+    return pid;
+}
+
+int worker_main(const struct config *cfg)
+{
+    pid_t *pids = NULL;
+    int64_t *started = NULL;
+    sigset_t sigs, old;
+    int n = cfg->workers, rc = 1;
+    const char *parent = getenv("CHORUS_PARENT_PID");
+
+    if (n <= 0) {
+        log_info("no workers configured");
+        return 0;
+    }
+    /* Started by chorus serve: end with it. */
+    if (parent != NULL) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if ((long)getppid() != strtol(parent, NULL, 10))
+            return 0;
+    }
+    pids = calloc((size_t)n, sizeof(*pids));
+    started = calloc((size_t)n, sizeof(*started));
+    if (pids == NULL || started == NULL)
+        goto out;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &sigs, &old);
+    for (int i = 0; i < n; i++) {
+        pids[i] = start_loop(cfg, &old);
+        started[i] = util_mono_ms();
+    }
+    log_info("%d workers started", n);
+    for (;;) {
+        const struct timespec tick = {1, 0};
+        int sig = sigtimedwait(&sigs, NULL, &tick);
+        pid_t dead;
+        int status;
+
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        while ((dead = waitpid(-1, &status, WNOHANG)) > 0) {
+            for (int i = 0; i < n; i++) {
+                if (pids[i] != dead)
+                    continue;
+                log_warnx("worker %ld ended (%s %d); starting another",
+                          (long)dead, WIFSIGNALED(status) ? "signal" : "status",
+                          WIFSIGNALED(status) ? WTERMSIG(status)
+                                              : WEXITSTATUS(status));
+                pids[i] = 0;
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            /* At most one restart a second per slot: no hot loop. */
+            if (pids[i] <= 0 && util_mono_ms() - started[i] >= 1000) {
+                pids[i] = start_loop(cfg, &old);
+                started[i] = util_mono_ms();
+            }
+        }
+    }
+    /* Orderly stop: running jobs go back to the queue. */
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0)
+            kill(pids[i], SIGTERM);
+    for (int64_t end = util_mono_ms() + 10000; util_mono_ms() < end;) {
+        pid_t dead = waitpid(-1, NULL, WNOHANG);
+        if (dead < 0 && errno == ECHILD)
+            break;
+        if (dead <= 0)
+            usleep(20 * 1000);
+    }
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0 && kill(pids[i], SIGKILL) == 0)
+            waitpid(pids[i], NULL, 0);
+    rc = 0;
+out:
+    free(pids);
+    free(started);
+    return rc;
+}
+
+int worker_prepare_spawn(const struct config *cfg)
+{
+    char parent[24];
+
+    snprintf(parent, sizeof(parent), "%ld", (long)getpid());
+    if (config_export(cfg) != 0 || setenv("CHORUS_PARENT_PID", parent, 1) != 0)
+        return -1;
+    return 0;
+}
+
+pid_t worker_spawn(void)
+{
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    char *argv[] = {"chorus", "worker", NULL};
+    extern char **environ;
+    pid_t pid = -1;
+
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (posix_spawn(&pid, "/proc/self/exe", NULL, &attr, argv, environ) != 0) {
+        log_warn("cannot start the workers");
+        pid = -1;
+    }
+    posix_spawnattr_destroy(&attr);
+    return pid;
+}

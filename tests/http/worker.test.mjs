@@ -1,0 +1,197 @@
+// The media worker inside chorus serve: jobs claimed, transcoded in a
+// child, recorded; hostile files fail their job, never the server; a
+// crashing child is retried then failed; a killed worker's job is claimed
+// again after its lease; two workers never share a job.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { assertNoSanitizerReport, removeDir, sleep, startChorus, tempDir } from '../lib/chorus.mjs';
+import {
+  descendants, ffmpeg, ffprobe, makeClip, sendMessage, sql, waitStatus,
+} from '../lib/fixtures.mjs';
+
+const dir = tempDir('chorus-worker-');
+after(() => removeDir(dir));
+let clip, longClip;
+before(() => {
+  clip = makeClip(path.join(dir, 'clip.mp4'));
+  // Long enough to be caught mid-transcode by the crash tests.
+  longClip = makeClip(path.join(dir, 'long.mp4'), { seconds: 30, size: '1280x720' });
+});
+
+async function withServer(args, fn) {
+  const s = await startChorus({ args: ['--workers', '1', '--job-lease', '3', ...args] });
+  try {
+    await fn(s);
+  } finally {
+    const r = await s.stop();
+    assert.equal(r.code, 0, r.log.slice(-3000));
+    assertNoSanitizerReport(r.log);
+  }
+}
+
+async function healthy(s) {
+  const r = await fetch(`${s.url}/healthz`);
+  assert.equal(r.status, 200);
+}
+
+test('a clip is transcoded: pending, outputs in media/, original gone, facts stored', async () => {
+  await withServer([], async (s) => {
+    const { id, receipt } = await sendMessage(s.url, clip);
+    assert.equal(await waitStatus(s.dataDir, id, ['pending', 'failed']), 'pending',
+      sql(s.dataDir, `SELECT failure_reason FROM messages WHERE id='${id}'`));
+    const media = path.join(s.dataDir, 'media', id);
+    assert.deepEqual(readdirSync(media).sort(), ['thumb.jpg', 'video.mp4']);
+    const probe = ffprobe(path.join(media, 'video.mp4'));
+    assert.equal(probe.streams.find((x) => x.codec_type === 'video').codec_name, 'h264');
+    assert.ok(!existsSync(path.join(s.dataDir, 'incoming', id)), 'original deleted');
+    const row = sql(s.dataDir, `SELECT duration_ms, width, height, has_audio, video_bytes FROM messages WHERE id='${id}'`).split('|').map(Number);
+    assert.ok(Math.abs(row[0] - 2000) < 200, `duration ${row[0]}`);
+    assert.deepEqual(row.slice(1, 4), [320, 240, 1]);
+    assert.equal(row[4], statSync(path.join(media, 'video.mp4')).size);
+    assert.equal(sql(s.dataDir, `SELECT state || ' ' || attempts || ' ' || progress FROM jobs WHERE message_id='${id}'`), 'done 1 1.0');
+    const rec = await (await fetch(`${s.url}/api/v1/receipt`, { headers: { Authorization: `Bearer ${receipt}` } })).json();
+    assert.equal(rec.status, 'in_review');
+  });
+});
+
+test('--keep-originals keeps the upload in originals/', async () => {
+  await withServer(['--keep-originals'], async (s) => {
+    const { id } = await sendMessage(s.url, clip);
+    assert.equal(await waitStatus(s.dataDir, id, ['pending', 'failed']), 'pending');
+    assert.deepEqual(readFileSync(path.join(s.dataDir, 'originals', id)), readFileSync(clip));
+  });
+});
+
+test('hostile and broken files fail their job with a reason; the server keeps answering', async () => {
+  const secret = `SECRET-${Date.now()}-do-not-leak`;
+  const secretFile = path.join(dir, 'secret.ts');
+  writeFileSync(secretFile, `${secret}\n`.repeat(50));
+  const files = {
+    text: Buffer.from('just some text, not a video\n'.repeat(20)),
+    empty: Buffer.alloc(0),
+    truncated: readFileSync(clip).subarray(0, 3000),
+    hls: Buffer.from(`#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile://${secretFile}\n#EXTINF:10,\n${secretFile}\n#EXT-X-ENDLIST\n`),
+    ffconcat: Buffer.from(`ffconcat version 1.0\nfile '${secretFile}'\nfile '${clip}'\n`),
+  };
+  await withServer(['--max-duration', '10'], async (s) => {
+    const ids = {};
+    for (const [name, bytes] of Object.entries(files)) {
+      const f = path.join(dir, `hostile-${name}`);
+      writeFileSync(f, bytes);
+      ids[name] = (await sendMessage(s.url, f)).id;
+    }
+    ids.tooLong = (await sendMessage(s.url, longClip)).id; // 30 s > 10 s
+    for (const [name, id] of Object.entries(ids)) {
+      await healthy(s);
+      assert.equal(await waitStatus(s.dataDir, id, ['pending', 'failed']), 'failed', name);
+      const reason = sql(s.dataDir, `SELECT failure_reason FROM messages WHERE id='${id}'`);
+      assert.ok(reason.length > 5, `${name}: reason "${reason}"`);
+      assert.ok(!existsSync(path.join(s.dataDir, 'media', id, 'video.mp4')), name);
+      // A clean refusal is not retried.
+      assert.equal(sql(s.dataDir, `SELECT attempts FROM jobs WHERE message_id='${id}'`), '1', name);
+    }
+    assert.match(sql(s.dataDir, `SELECT failure_reason FROM messages WHERE id='${ids.tooLong}'`), /long|duration/i);
+    await healthy(s);
+    // The secret file's contents reached no output, log or database row.
+    const dump = sql(s.dataDir, '.dump');
+    assert.ok(!dump.includes(secret), 'secret in the database');
+    assert.ok(!s.log().includes(secret), 'secret in the log');
+    for (const id of Object.values(ids)) {
+      const m = path.join(s.dataDir, 'media', id);
+      if (existsSync(m)) {
+        for (const f of readdirSync(m)) assert.ok(!readFileSync(path.join(m, f)).includes(secret));
+      }
+    }
+  });
+});
+
+test('a crashing child is retried, then the message fails with a reason', async () => {
+  await withServer([], async (s) => {
+    const { id } = await sendMessage(s.url, longClip);
+    const killed = new Set();
+    while (killed.size < 3) {
+      const status = sql(s.dataDir, `SELECT status FROM messages WHERE id='${id}'`);
+      assert.equal(status, 'processing', `killed ${killed.size} children so far`);
+      for (const pid of descendants(s.proc.pid, 'chorus-job')) {
+        if (killed.has(pid)) continue;
+        process.kill(pid, 'SIGSEGV');
+        killed.add(pid);
+      }
+      await healthy(s);
+      await sleep(50);
+    }
+    assert.equal(await waitStatus(s.dataDir, id, ['failed', 'pending'], 30000), 'failed');
+    assert.match(sql(s.dataDir, `SELECT failure_reason FROM messages WHERE id='${id}'`), /crashed/);
+    assert.equal(sql(s.dataDir, `SELECT state || ' ' || attempts FROM jobs WHERE message_id='${id}'`), 'failed 3');
+  });
+});
+
+test('a worker killed mid-job: its job is claimed again after the lease and finishes', async () => {
+  await withServer([], async (s) => {
+    const { id } = await sendMessage(s.url, longClip);
+    let worker;
+    for (let i = 0; i < 600 && !worker; i++) {
+      if (descendants(s.proc.pid, 'chorus-job').length > 0) [worker] = descendants(s.proc.pid, 'chorus-worker');
+      else await sleep(20);
+    }
+    assert.ok(worker, 'a worker ran the job');
+    process.kill(worker, 'SIGKILL');
+    // Its child dies with it; the job stays running until the lease ends.
+    await sleep(300);
+    assert.equal(descendants(s.proc.pid, 'chorus-job').filter((p) => p !== worker).length <= 1, true);
+    assert.equal(await waitStatus(s.dataDir, id, ['pending', 'failed'], 180000), 'pending');
+    assert.equal(sql(s.dataDir, `SELECT state || ' ' || attempts FROM jobs WHERE message_id='${id}'`), 'done 2');
+    assert.match(s.log(), /lease expired; claiming it again/);
+  });
+});
+
+test('two workers never take the same job', async () => {
+  const s = await startChorus({ args: ['--workers', '2', '--job-lease', '3'] });
+  try {
+    const ids = [];
+    for (let i = 0; i < 6; i++) ids.push((await sendMessage(s.url, clip)).id);
+    for (const id of ids) assert.equal(await waitStatus(s.dataDir, id, ['pending', 'failed']), 'pending');
+    assert.equal(sql(s.dataDir, 'SELECT count(*) FROM jobs WHERE attempts = 1 AND state = \'done\''), '6');
+    const starts = s.log().match(/job \d+: message \S+, attempt \d/g);
+    assert.equal(starts.length, 6);
+    assert.equal(new Set(starts).size, 6);
+  } finally {
+    const r = await s.stop();
+    assert.equal(r.code, 0);
+    assertNoSanitizerReport(r.log);
+  }
+});
+
+test('SIGTERM mid-job gives the job back; after a restart it finishes', async () => {
+  const s = await startChorus({ args: ['--workers', '1', '--job-lease', '3'], keepDir: true });
+  const { id } = await sendMessage(s.url, longClip);
+  for (let i = 0; i < 600 && descendants(s.proc.pid, 'chorus-job').length === 0; i++) await sleep(20);
+  const r = await s.stop('SIGTERM');
+  assert.equal(r.code, 0, r.log.slice(-2000));
+  assert.ok(r.ms < 5000, `stopped in ${r.ms} ms`);
+  assert.equal(sql(s.dataDir, `SELECT state || ' ' || attempts FROM jobs WHERE message_id='${id}'`), 'queued 0');
+  const again = await startChorus({ dataDir: s.dataDir, args: ['--workers', '1'] });
+  try {
+    assert.equal(await waitStatus(again.dataDir, id, ['pending', 'failed'], 180000), 'pending');
+  } finally {
+    assertNoSanitizerReport((await again.stop()).log);
+    removeDir(s.dataDir);
+  }
+});
+
+test('a message withdrawn while it is processed leaves no outputs', async () => {
+  await withServer([], async (s) => {
+    const { id, receipt } = await sendMessage(s.url, longClip);
+    for (let i = 0; i < 600 && descendants(s.proc.pid, 'chorus-job').length === 0; i++) await sleep(20);
+    const r = await fetch(`${s.url}/api/v1/receipt`, { method: 'DELETE', headers: { Authorization: `Bearer ${receipt}` } });
+    assert.equal(r.status, 200);
+    for (let i = 0; i < 200 && descendants(s.proc.pid, 'chorus-job').length > 0; i++) await sleep(50);
+    await sleep(500);
+    assert.equal(sql(s.dataDir, `SELECT status FROM messages WHERE id='${id}'`), 'withdrawn');
+    assert.ok(!existsSync(path.join(s.dataDir, 'media', id, 'video.mp4')));
+    assert.ok(!existsSync(path.join(s.dataDir, 'incoming', id)));
+  });
+});
