@@ -62,6 +62,9 @@ CREATE TABLE messages (
     decided_at INTEGER,
     decision_reason TEXT CHECK (length(decision_reason) <= 1000),
     withdrawn_at INTEGER,
+    -- Last time the clip left in a ZIP export (to find posts to take
+    -- down if the contributor withdraws it later).
+    exported_at INTEGER,
     CHECK (upload_length IS NULL OR upload_offset <= upload_length),
     CHECK ((status IN ('approved', 'rejected')) = (decided_at IS NOT NULL)
         OR status = 'withdrawn'),

@@ -154,6 +154,8 @@ static const char *const sql_text[STMT__COUNT] = {
         " AND (?7 IS NULL OR m.consent_scope = ?7)"
         " AND (?8 IS NULL OR ?8 = EXISTS (SELECT 1 FROM reshares r"
         "  WHERE r.message_id = m.id))"
+        " AND (?12 IS NULL OR m.exported_at IS NOT NULL OR EXISTS"
+        "  (SELECT 1 FROM reshares r WHERE r.message_id = m.id))"
         " AND (m.created_at, m.id) > (?9, ?10)"
         " ORDER BY m.created_at, m.id LIMIT ?11",
     [STMT_MSG_LIST_DESC] =
@@ -175,6 +177,8 @@ static const char *const sql_text[STMT__COUNT] = {
         " AND (?7 IS NULL OR m.consent_scope = ?7)"
         " AND (?8 IS NULL OR ?8 = EXISTS (SELECT 1 FROM reshares r"
         "  WHERE r.message_id = m.id))"
+        " AND (?12 IS NULL OR m.exported_at IS NOT NULL OR EXISTS"
+        "  (SELECT 1 FROM reshares r WHERE r.message_id = m.id))"
         " AND (m.created_at, m.id) < (?9, ?10)"
         " ORDER BY m.created_at DESC, m.id DESC LIMIT ?11",
     [STMT_MSG_COUNTS] = "SELECT status, n FROM status_counts",
@@ -216,6 +220,33 @@ static const char *const sql_text[STMT__COUNT] = {
         " total(seconds <= 60), total(seconds <= 120), total(seconds <= 300),"
         " total(seconds <= 600) FROM jobs WHERE state = 'done'"
         " AND seconds IS NOT NULL",
+    [STMT_RESHARE_INSERT] =
+        "INSERT INTO reshares (message_id, channel, url, user_id, at)"
+        " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM messages"
+        " WHERE id = ?1 AND status = 'approved')",
+    [STMT_RESHARES_OF] =
+        "SELECT r.channel, r.url, u.username, r.at FROM reshares r"
+        " JOIN users u ON u.id = r.user_id WHERE r.message_id = ?1"
+        " ORDER BY r.id",
+    [STMT_EXPORT_PAGE] =
+        "SELECT m.id, m.name, m.organization, m.country, m.language,"
+        " m.message, m.duration_ms, m.consent_version, m.consent_scope,"
+        " m.consent_at, u.username, m.decided_at, m.created_at"
+        " FROM messages m LEFT JOIN users u ON u.id = m.decided_by"
+        " WHERE m.status = 'approved'"
+        " AND (?1 IS NULL OR instr(?1, ',' || m.id || ',') > 0)"
+        " AND (?2 IS NULL OR m.country = ?2) AND (?3 IS NULL OR m.language = "
+        "?3)"
+        " AND (?4 IS NULL OR m.name LIKE ?4 ESCAPE '\\'"
+        "  OR m.organization LIKE ?4 ESCAPE '\\' OR m.message LIKE ?4 ESCAPE "
+        "'\\')"
+        " AND (?5 IS NULL OR m.consent_scope = ?5)"
+        " AND (?6 IS NULL OR ?6 = EXISTS (SELECT 1 FROM reshares r"
+        "  WHERE r.message_id = m.id))"
+        " AND (m.created_at, m.id) > (?7, ?8)"
+        " ORDER BY m.created_at, m.id LIMIT ?9",
+    [STMT_MESSAGE_EXPORTED] =
+        "UPDATE messages SET exported_at = ?2 WHERE id = ?1",
     [STMT_ADMINS_OTHER] = "SELECT count(*) FROM users WHERE role = 'admin'"
                           " AND disabled = 0 AND id <> ?1",
 };

@@ -296,9 +296,12 @@ static int check_access(struct request *req)
     int rc;
 
     /* Browsers say where a request comes from; no other site may change
-     * anything here, logged in or not. */
+     * anything here, logged in or not, but the pages of --cors-origin
+     * may call the public API (uploads and receipts). */
     if (!is_safe_method(req->method) && site != NULL &&
-        strcmp(site, "cross-site") == 0)
+        strcmp(site, "cross-site") == 0 &&
+        !(route->access == ACCESS_PUBLIC &&
+          cors_allowed(req->app->cfg, http_header(req, "Origin"))))
         return http_error(req, MHD_HTTP_FORBIDDEN, "cross_site",
                           "requests from other sites may not change "
                           "anything");

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "chorus/app.h"
 #include "chorus/db.h"
 #include "chorus/http.h"
@@ -86,25 +88,20 @@ int media_parse_range(const char *header, uint64_t size, uint64_t *start,
 void media_file_name(const char *id, int64_t created, const char *country,
                      const char *language, const char *ext, char out[64])
 {
-    char date[16] = "undated", tail[7];
+    unsigned char bytes[16] = {0};
+    char date[16] = "undated";
     time_t t = (time_t)created;
     struct tm tm;
-    size_t i;
 
     if (created > 0 && gmtime_r(&t, &tm) != NULL)
         strftime(date, sizeof(date), "%Y-%m-%d", &tm);
-    /* Six characters of the id keep names apart; only [a-z0-9]. */
-    for (i = 0; i < 6 && id[i] != '\0'; i++) {
-        char c = id[i];
-        tail[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a')
-                  : (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c
-                                                                     : 'x';
-    }
-    tail[i] = '\0';
-    snprintf(out, 64, "chorus-%s-%.2s-%.3s-%s.%s", date,
+    /* 48 bits of the id keep names apart within any export. */
+    sodium_base642bin(bytes, sizeof(bytes), id, strlen(id), NULL, NULL, NULL,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(out, 64, "chorus-%s-%.2s-%.3s-%02x%02x%02x%02x%02x%02x.%s", date,
              country != NULL && strlen(country) == 2 ? country : "xx",
-             language != NULL && strlen(language) >= 2 ? language : "und", tail,
-             ext);
+             language != NULL && strlen(language) >= 2 ? language : "und",
+             bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], ext);
     /* A language tag's '-' stays; nothing else but [A-Za-z0-9.-]. */
     for (char *c = out; *c != '\0'; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -157,6 +158,7 @@ int panel_list(struct request *req)
     const char *order = http_query(req, "order");
     const char *cursor = http_query(req, "cursor");
     const char *limit_s = http_query(req, "limit");
+    const char *used = http_query(req, "used");
     char pattern[512], cid[UTIL_ID_LEN + 1] = "", next[128] = "", lang[36];
     int64_t cdate = 0, tfrom = 0, tto = 0, last_date = 0;
     char last_id[UTIL_ID_LEN + 1] = "";
@@ -243,6 +245,10 @@ int panel_list(struct request *req)
     db_bind_int(st, 9, cdate);
     db_bind_text(st, 10, cid);
     db_bind_int(st, 11, limit + 1);
+    /* Withdrawn clips the comms team had used: posts to take down. */
+    if ((used != NULL && strcmp(used, "yes") == 0) ||
+        (req->session.role == ROLE_COMMS && strcmp(status, "withdrawn") == 0))
+        db_bind_int(st, 12, 1);
     while ((rc = db_step(st)) == DB_ROW) {
         json_t *it;
         const char *id = db_col_text(st, 0);
@@ -297,6 +303,26 @@ done:
     json_decref(items);
     return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                       "database error");
+}
+
+/* The reshare marks of message id, oldest first. */
+static json_t *reshares_of(struct db *db, const char *id)
+{
+    struct db_stmt *st = db_stmt(db, STMT_RESHARES_OF);
+    json_t *list = json_array();
+
+    if (st == NULL)
+        return list;
+    db_bind_text(st, 1, id);
+    while (db_step(st) == DB_ROW) {
+        json_t *r = json_object();
+        set_text(r, "channel", st, 0);
+        set_text(r, "url", st, 1);
+        set_text(r, "by", st, 2);
+        set_time(r, "at", db_col_int(st, 3));
+        json_array_append_new(list, r);
+    }
+    return list;
 }
 
 int panel_get(struct request *req)
@@ -385,6 +411,7 @@ int panel_get(struct request *req)
             }
         }
         json_object_set_new(obj, "history", history);
+        json_object_set_new(obj, "reshares", reshares_of(db, id));
     }
     db_pool_put(req->app->db, db);
     if (rc < 0)
@@ -540,6 +567,82 @@ int panel_retry(struct request *req)
                           "the uploaded file is gone; it cannot be retried");
     return transition(req, STMT_MSG_RETRY, "processing", "message.retry",
                       "retried", false);
+}
+
+int panel_reshared(struct request *req)
+{
+    static const char *const channels[] = {
+        "Facebook", "Instagram", "X",    "Telegram", "YouTube",
+        "TikTok",   "website",   "VK",   "WhatsApp", "Bluesky",
+        "Mastodon", "press",     "other"};
+    char id[UTIL_ID_LEN + 1], reason[2100];
+    json_t *body;
+    const char *channel, *url;
+    struct db_stmt *st;
+    struct db *db;
+    long chars;
+    int changed = -1;
+
+    if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
+        return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
+                          "no such message");
+    if ((body = http_body_object(req)) == NULL)
+        return req->status;
+    channel = json_string_value(json_object_get(body, "channel"));
+    url = json_string_value(json_object_get(body, "url"));
+    /* A known channel, or a short free-text one. */
+    chars =
+        channel != NULL ? meta_utf8_check(channel, strlen(channel), false) : -1;
+    if (chars < 1 || chars > 64) {
+        json_decref(body);
+        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_channel",
+                          "channel: where it was posted, e.g. Telegram");
+    }
+    for (size_t i = 0; i < ARRAY_LEN(channels); i++)
+        if (strcasecmp(channel, channels[i]) == 0)
+            channel = channels[i];
+    if (url != NULL && url[0] == '\0')
+        url = NULL;
+    if (url != NULL &&
+        ((strncmp(url, "https://", 8) != 0 &&
+          strncmp(url, "http://", 7) != 0) ||
+         strlen(url) > 2000 || meta_utf8_check(url, strlen(url), false) < 0 ||
+         strchr(url, ' ') != NULL)) {
+        json_decref(body);
+        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_url",
+                          "url: an http(s) address of the post");
+    }
+    snprintf(reason, sizeof(reason), "%s%s%s", channel, url ? " " : "",
+             url ? url : "");
+    db = db_pool_get(req->app->db);
+    if (db_begin(db) < 0 || (st = db_stmt(db, STMT_RESHARE_INSERT)) == NULL)
+        goto out;
+    db_bind_text(st, 1, id);
+    db_bind_text(st, 2, channel);
+    db_bind_text(st, 3, url);
+    db_bind_int(st, 4, req->session.user_id);
+    db_bind_int(st, 5, util_now());
+    if (db_step(st) < 0)
+        goto out;
+    changed = db_changes(db) > 0;
+    if (changed == 1 && (audit_append(db, req->session.username,
+                                      "message.reshared", id, reason) < 0 ||
+                         db_commit(db) < 0))
+        changed = -1;
+out:
+    db_rollback(db);
+    if (changed == 0)
+        not_applicable(req, db, id, "marked reshared");
+    db_pool_put(req->app->db, db);
+    if (changed < 0)
+        http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                   "database error");
+    else if (changed == 1)
+        http_json(req, MHD_HTTP_CREATED,
+                  json_pack("{s:s, s:s, s:s?}", "id", id, "channel", channel,
+                            "url", url));
+    json_decref(body); /* channel and url point into it */
+    return req->status;
 }
 
 int panel_audit(struct request *req)

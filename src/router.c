@@ -5,6 +5,7 @@
 
 #include "chorus/account.h"
 #include "chorus/campaign.h"
+#include "chorus/export.h"
 #include "chorus/http.h"
 #include "chorus/media.h"
 #include "chorus/multipart.h"
@@ -59,6 +60,10 @@ const struct route chorus_routes[] = {
      BODY_JSON, NULL, NULL},
     {"POST", "/api/v1/messages/{id}/retry", panel_retry, ACCESS_ADMIN,
      BODY_JSON, NULL, NULL},
+    {"POST", "/api/v1/messages/{id}/reshared", panel_reshared, ACCESS_COMMS,
+     BODY_JSON, NULL, NULL},
+    {"GET", "/api/v1/export.zip", export_zip, ACCESS_COMMS, BODY_NONE, NULL,
+     NULL},
     {"GET", "/media/{id}/{file}", media_get, ACCESS_USER, BODY_NONE, NULL,
      NULL},
     {"GET", "/api/v1/users", account_users_list, ACCESS_ADMIN, BODY_NONE, NULL,

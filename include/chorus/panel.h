@@ -26,6 +26,9 @@ int panel_reject(struct request *req);
 int panel_reopen(struct request *req);
 /* POST /api/v1/messages/{id}/retry: admin; a failed one is queued again. */
 int panel_retry(struct request *req);
+/* POST /api/v1/messages/{id}/reshared {"channel","url"?}: comms, admin;
+ * approved messages only (409). */
+int panel_reshared(struct request *req);
 /* GET /api/v1/audit?action=&target=&actor=&limit=&cursor=: admin. */
 int panel_audit(struct request *req);
 /* GET /metrics: Prometheus text; loopback or --metrics-token only. */

@@ -1,0 +1,613 @@
+#include "chorus/export.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "chorus/app.h"
+#include "chorus/audit.h"
+#include "chorus/db.h"
+#include "chorus/http.h"
+#include "chorus/log.h"
+#include "chorus/media.h"
+#include "chorus/meta.h"
+#include "chorus/storage.h"
+
+#define PAGE_ROWS 100
+#define PIECE (64 * 1024)
+#define IDS_MAX 1000
+
+/* One approved message on its way into the archive. */
+struct row {
+    char id[UTIL_ID_LEN + 1];
+    char name[64]; /* base of its file names */
+    int64_t decided_at;
+    json_t *manifest; /* its manifest entry */
+};
+
+enum part { PART_VIDEO, PART_THUMB, PART_MANIFEST, PART_NEXT };
+
+struct export_ctx {
+    struct app *app;
+    struct archive *a;
+    /* Bytes libarchive wrote that libmicrohttpd has not taken yet. */
+    char *out;
+    size_t out_len, out_off, out_cap;
+    /* The selection. */
+    char *ids; /* ",id,id," or NULL */
+    char country[3], language[36], pattern[512], scope[8];
+    int reshared; /* -1: either */
+    /* Where the paging stands. */
+    int64_t cur_date;
+    char cur_id[UTIL_ID_LEN + 1];
+    struct row rows[PAGE_ROWS];
+    int nrows, row;
+    enum part part;
+    bool rows_done, manifests_added, closed, failed;
+    /* The entry being copied. */
+    int fd;
+    int64_t remaining;
+    /* The manifests, built as rows pass (unlinked temp files). */
+    FILE *csv, *json;
+    int count;
+};
+
+static la_ssize_t on_write(struct archive *a, void *cls, const void *buf,
+                           size_t len)
+{
+    struct export_ctx *ctx = cls;
+
+    (void)a;
+    if (ctx->out_off > 0 && ctx->out_off == ctx->out_len)
+        ctx->out_off = ctx->out_len = 0;
+    if (ctx->out_len + len > ctx->out_cap) {
+        size_t cap = ctx->out_len + len + PIECE;
+        char *p = realloc(ctx->out, cap);
+        if (p == NULL)
+            return -1;
+        ctx->out = p;
+        ctx->out_cap = cap;
+    }
+    memcpy(ctx->out + ctx->out_len, buf, len);
+    ctx->out_len += len;
+    return (la_ssize_t)len;
+}
+
+/* A temp file in the data directory, unlinked at once: nothing is left
+ * behind whatever happens. */
+static FILE *temp_file(const char *dir)
+{
+    char path[PATH_MAX];
+    FILE *f = NULL;
+    int fd;
+
+    if (util_fmt(path, sizeof(path), "%s/export-XXXXXX", dir) != 0 ||
+        (fd = mkstemp(path)) < 0)
+        return NULL;
+    unlink(path);
+    if ((f = fdopen(fd, "w+")) == NULL)
+        close(fd);
+    return f;
+}
+
+static void free_rows(struct export_ctx *ctx)
+{
+    for (int i = 0; i < ctx->nrows; i++)
+        json_decref(ctx->rows[i].manifest);
+    ctx->nrows = ctx->row = 0;
+}
+
+static void ctx_free(void *cls)
+{
+    struct export_ctx *ctx = cls;
+
+    if (ctx == NULL)
+        return;
+    if (ctx->a != NULL)
+        archive_write_free(ctx->a);
+    if (ctx->fd >= 0)
+        close(ctx->fd);
+    if (ctx->csv != NULL)
+        fclose(ctx->csv);
+    if (ctx->json != NULL)
+        fclose(ctx->json);
+    free_rows(ctx);
+    free(ctx->ids);
+    free(ctx->out);
+    free(ctx);
+}
+
+/* Sets key to column i (text or null). */
+static void put_text(json_t *o, const char *key, struct db_stmt *st, int i)
+{
+    const char *s = db_col_text(st, i);
+
+    json_object_set_new(o, key, s != NULL ? json_string(s) : json_null());
+}
+
+static void put_time(json_t *o, const char *key, struct db_stmt *st, int i)
+{
+    char when[21];
+
+    if (db_col_is_null(st, i)) {
+        json_object_set_new(o, key, json_null());
+        return;
+    }
+    util_iso8601(db_col_int(st, i), when);
+    json_object_set_new(o, key, json_string(when));
+}
+
+/* Reads the next page of rows; marks them exported. 0, or -1. */
+static int fetch_page(struct export_ctx *ctx)
+{
+    struct db *db = db_pool_get(ctx->app->db);
+    struct db_stmt *st = db_stmt(db, STMT_EXPORT_PAGE);
+    int rc = -1, step;
+
+    free_rows(ctx);
+    if (st == NULL)
+        goto out;
+    db_bind_text(st, 1, ctx->ids);
+    db_bind_text(st, 2, ctx->country[0] ? ctx->country : NULL);
+    db_bind_text(st, 3, ctx->language[0] ? ctx->language : NULL);
+    db_bind_text(st, 4, ctx->pattern[0] ? ctx->pattern : NULL);
+    db_bind_text(st, 5, ctx->scope[0] ? ctx->scope : NULL);
+    if (ctx->reshared >= 0)
+        db_bind_int(st, 6, ctx->reshared);
+    db_bind_int(st, 7, ctx->cur_date);
+    db_bind_text(st, 8, ctx->cur_id);
+    db_bind_int(st, 9, PAGE_ROWS);
+    while ((step = db_step(st)) == DB_ROW) {
+        struct row *r = &ctx->rows[ctx->nrows];
+        json_t *m = json_object();
+        double dur = db_col_is_null(st, 6) ? 0 : (double)db_col_int(st, 6);
+
+        snprintf(r->id, sizeof(r->id), "%s", db_col_text(st, 0));
+        media_file_name(r->id, db_col_int(st, 12), db_col_text(st, 3),
+                        db_col_text(st, 4), "mp4", r->name);
+        r->name[strlen(r->name) - 4] = '\0'; /* the base, without .mp4 */
+        r->decided_at = db_col_int(st, 11);
+        json_object_set_new(m, "id", json_string(r->id));
+        put_text(m, "name", st, 1);
+        put_text(m, "organization", st, 2);
+        put_text(m, "country", st, 3);
+        put_text(m, "language", st, 4);
+        put_text(m, "message", st, 5);
+        json_object_set_new(m, "duration_s", json_real(dur / 1000.0));
+        put_text(m, "consent_version", st, 7);
+        put_text(m, "consent_scope", st, 8);
+        put_time(m, "consent_at", st, 9);
+        put_text(m, "approved_by", st, 10);
+        put_time(m, "approved_at", st, 11);
+        r->manifest = m;
+        ctx->cur_date = db_col_int(st, 12);
+        memcpy(ctx->cur_id, r->id, sizeof(ctx->cur_id));
+        ctx->nrows++;
+    }
+    if (step < 0)
+        goto out;
+    /* Reshare marks, and the export recorded, row by row. */
+    for (int i = 0; i < ctx->nrows; i++) {
+        json_t *marks = json_array();
+        if ((st = db_stmt(db, STMT_RESHARES_OF)) != NULL) {
+            db_bind_text(st, 1, ctx->rows[i].id);
+            while (db_step(st) == DB_ROW) {
+                json_t *mk = json_object();
+                put_text(mk, "channel", st, 0);
+                put_text(mk, "url", st, 1);
+                put_time(mk, "at", st, 3);
+                json_array_append_new(marks, mk);
+            }
+        }
+        json_object_set_new(ctx->rows[i].manifest, "reshared", marks);
+        if ((st = db_stmt(db, STMT_MESSAGE_EXPORTED)) != NULL) {
+            db_bind_text(st, 1, ctx->rows[i].id);
+            db_bind_int(st, 2, util_now());
+            db_step(st);
+        }
+    }
+    ctx->rows_done = ctx->nrows == 0;
+    rc = 0;
+out:
+    db_pool_put(ctx->app->db, db);
+    return rc;
+}
+
+/* Writes s as one CSV field: quoted, quotes doubled, and a leading
+ * character a spreadsheet would run as a formula defused with a '. */
+static void csv_field(FILE *f, const char *s, bool last)
+{
+    fputc('"', f);
+    if (s != NULL && (s[0] == '=' || s[0] == '+' || s[0] == '-' ||
+                      s[0] == '@' || s[0] == '\t' || s[0] == '\r'))
+        fputc('\'', f);
+    for (; s != NULL && *s != '\0'; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+    fputc(last ? '\n' : ',', f);
+}
+
+static void manifest_add(struct export_ctx *ctx, const struct row *r,
+                         const char *video, const char *thumb)
+{
+    static const char *const cols[] = {"id",
+                                       "name",
+                                       "organization",
+                                       "country",
+                                       "language",
+                                       "message",
+                                       NULL, /* duration */
+                                       "consent_version",
+                                       "consent_scope",
+                                       "consent_at",
+                                       "approved_by",
+                                       "approved_at"};
+    json_t *m = r->manifest, *marks = json_object_get(m, "reshared"), *mk;
+    char dur[32], *text, reshared[4096] = "";
+    size_t i, used = 0;
+
+    json_object_set_new(m, "file", json_string(video));
+    json_object_set_new(m, "thumbnail",
+                        thumb != NULL ? json_string(thumb) : json_null());
+    text = json_dumps(m, JSON_COMPACT);
+    if (text != NULL) {
+        fprintf(ctx->json, "%s\n  %s", ctx->count > 0 ? "," : "", text);
+        free(text);
+    }
+    for (i = 0; i < ARRAY_LEN(cols); i++) {
+        if (cols[i] == NULL) {
+            snprintf(dur, sizeof(dur), "%.3f",
+                     json_real_value(json_object_get(m, "duration_s")));
+            csv_field(ctx->csv, dur, false);
+        } else {
+            csv_field(ctx->csv, json_string_value(json_object_get(m, cols[i])),
+                      false);
+        }
+        if (i == 0)
+            csv_field(ctx->csv, video, false);
+    }
+    json_array_foreach(marks, i, mk)
+    {
+        int n = snprintf(reshared + used, sizeof(reshared) - used, "%s%s %s",
+                         used > 0 ? "; " : "",
+                         json_string_value(json_object_get(mk, "channel")),
+                         json_string_value(json_object_get(mk, "url"))
+                             ? json_string_value(json_object_get(mk, "url"))
+                             : "");
+        if (n > 0 && (size_t)n < sizeof(reshared) - used)
+            used += (size_t)n;
+    }
+    csv_field(ctx->csv, reshared, true);
+    ctx->count++;
+}
+
+/* Starts an entry for the open file fd under name; 0, or -1. */
+static int begin_entry(struct export_ctx *ctx, const char *name, int fd,
+                       int64_t mtime)
+{
+    struct archive_entry *e;
+    struct stat sb;
+    int rc;
+
+    if (fstat(fd, &sb) != 0)
+        return -1;
+    e = archive_entry_new();
+    if (e == NULL)
+        return -1;
+    archive_entry_set_pathname_utf8(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, sb.st_size);
+    archive_entry_set_mtime(e, mtime > 0 ? mtime : util_now(), 0);
+    rc = archive_write_header(ctx->a, e);
+    archive_entry_free(e);
+    if (rc != ARCHIVE_OK) {
+        log_warnx("export: %s", archive_error_string(ctx->a));
+        return -1;
+    }
+    ctx->fd = fd;
+    ctx->remaining = sb.st_size;
+    return 0;
+}
+
+/* Opens file kind of id; -1 if it is gone (withdrawn meanwhile). */
+static int open_media(struct export_ctx *ctx, enum storage_kind kind,
+                      const char *id)
+{
+    char path[PATH_MAX];
+
+    if (storage_path(ctx->app->cfg->data_dir, kind, id, path, sizeof(path)) !=
+        0)
+        return -1;
+    return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* Adds a manifest temp file as an entry. */
+static int add_manifest(struct export_ctx *ctx, FILE *f, const char *name)
+{
+    int fd;
+
+    if (fflush(f) != 0 || (fd = dup(fileno(f))) < 0)
+        return -1;
+    if (lseek(fd, 0, SEEK_SET) != 0 ||
+        begin_entry(ctx, name, fd, util_now()) != 0) {
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+/* Does one bounded piece of work; 0, or -1 on failure. */
+static int step(struct export_ctx *ctx)
+{
+    char buf[PIECE], video[96], thumb[96];
+    struct row *r;
+    int fd;
+
+    if (ctx->fd >= 0) {
+        ssize_t n =
+            read(ctx->fd, buf,
+                 ctx->remaining < PIECE ? (size_t)ctx->remaining : PIECE);
+        if (n <= 0) {
+            log_warn("export: a file ended early");
+            return -1;
+        }
+        if (archive_write_data(ctx->a, buf, (size_t)n) != n)
+            return -1;
+        ctx->remaining -= n;
+        if (ctx->remaining == 0) {
+            close(ctx->fd);
+            ctx->fd = -1;
+        }
+        return 0;
+    }
+    if (ctx->row < ctx->nrows) {
+        r = &ctx->rows[ctx->row];
+        snprintf(video, sizeof(video), "clips/%s.mp4", r->name);
+        snprintf(thumb, sizeof(thumb), "thumbs/%s.jpg", r->name);
+        switch (ctx->part) {
+        case PART_VIDEO:
+            fd = open_media(ctx, STORAGE_VIDEO, r->id);
+            if (fd < 0) {
+                ctx->part = PART_NEXT; /* gone: leave it out */
+                return 0;
+            }
+            ctx->part = PART_THUMB;
+            if (begin_entry(ctx, video, fd, r->decided_at) != 0) {
+                close(fd);
+                return -1;
+            }
+            return 0;
+        case PART_THUMB:
+            ctx->part = PART_MANIFEST;
+            fd = open_media(ctx, STORAGE_THUMB, r->id);
+            if (fd >= 0 && begin_entry(ctx, thumb, fd, r->decided_at) != 0) {
+                close(fd);
+                return -1;
+            }
+            if (fd < 0)
+                thumb[0] = '\0';
+            return 0;
+        case PART_MANIFEST:
+            manifest_add(ctx, r, video + 6, thumb[0] ? thumb + 7 : NULL);
+            ctx->part = PART_NEXT;
+            return 0;
+        case PART_NEXT:
+            ctx->row++;
+            ctx->part = PART_VIDEO;
+            return 0;
+        }
+    }
+    if (!ctx->rows_done)
+        return fetch_page(ctx);
+    if (!ctx->manifests_added) {
+        ctx->manifests_added = true;
+        fprintf(ctx->json, "\n]\n");
+        if (add_manifest(ctx, ctx->csv, "manifest.csv") != 0)
+            return -1;
+        /* The JSON manifest goes next, after the CSV's bytes. */
+        return 0;
+    }
+    if (ctx->json != NULL) {
+        FILE *f = ctx->json;
+        ctx->json = NULL;
+        if (add_manifest(ctx, f, "manifest.json") != 0) {
+            fclose(f);
+            return -1;
+        }
+        fclose(f);
+        return 0;
+    }
+    if (archive_write_close(ctx->a) != ARCHIVE_OK)
+        return -1;
+    ctx->closed = true;
+    log_info("export: %d clips sent", ctx->count);
+    return 0;
+}
+
+static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct export_ctx *ctx = cls;
+    size_t avail;
+
+    (void)pos;
+    while (ctx->out_len == ctx->out_off && !ctx->closed && !ctx->failed)
+        if (step(ctx) != 0)
+            ctx->failed = true;
+    avail = ctx->out_len - ctx->out_off;
+    if (avail == 0) {
+        if (ctx->failed) {
+            log_warnx("export: failed; the download is cut short");
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (avail > max)
+        avail = max;
+    memcpy(buf, ctx->out + ctx->out_off, avail);
+    ctx->out_off += avail;
+    return (ssize_t)avail;
+}
+
+/* Reads ?ids= into ",a,b,"; 0, or -1 if malformed. */
+static int parse_ids(const char *s, char **out)
+{
+    size_t n = 0, len = strlen(s);
+    char *p;
+
+    *out = NULL;
+    if (len > (size_t)IDS_MAX * (UTIL_ID_LEN + 1))
+        return -1;
+    p = malloc(len + 3);
+    if (p == NULL)
+        return -1;
+    p[n++] = ',';
+    while (*s != '\0') {
+        char id[UTIL_ID_LEN + 1];
+        size_t k = strcspn(s, ",");
+        if (k != UTIL_ID_LEN) {
+            free(p);
+            return -1;
+        }
+        memcpy(id, s, k);
+        id[k] = '\0';
+        if (!util_is_id(id)) {
+            free(p);
+            return -1;
+        }
+        memcpy(p + n, id, k);
+        n += k;
+        p[n++] = ',';
+        s += k;
+        if (*s == ',')
+            s++;
+    }
+    p[n] = '\0';
+    *out = p;
+    return 0;
+}
+
+int export_zip(struct request *req)
+{
+    const char *ids = http_query(req, "ids");
+    const char *country = http_query(req, "country");
+    const char *language = http_query(req, "language");
+    const char *q = http_query(req, "q"), *scope = http_query(req, "scope");
+    const char *reshared = http_query(req, "reshared");
+    const char *status = http_query(req, "status");
+    struct export_ctx *ctx;
+    struct MHD_Response *resp;
+    struct db *db;
+    char name[24], disp[128], why[600];
+
+    /* Only approved clips ever leave. */
+    if (status != NULL && strcmp(status, "approved") != 0)
+        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_status",
+                          "only approved clips can be exported");
+    ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL)
+        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                          "out of memory");
+    ctx->app = req->app;
+    ctx->fd = -1;
+    ctx->reshared = -1;
+    ctx->cur_date = INT64_MIN;
+    if (ids != NULL && parse_ids(ids, &ctx->ids) != 0) {
+        ctx_free(ctx);
+        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_ids",
+                          "ids: message ids separated by commas");
+    }
+    if ((country != NULL && !meta_country_known(country)) ||
+        (language != NULL &&
+         meta_language_normalize(language, ctx->language) != 0) ||
+        (scope != NULL && strcmp(scope, "public") != 0 &&
+         strcmp(scope, "union") != 0) ||
+        (reshared != NULL && strcmp(reshared, "yes") != 0 &&
+         strcmp(reshared, "no") != 0) ||
+        (q != NULL && strlen(q) > 100)) {
+        ctx_free(ctx);
+        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_filter",
+                          "a filter is malformed (see GET /api/v1/messages)");
+    }
+    if (country != NULL)
+        snprintf(ctx->country, sizeof(ctx->country), "%s", country);
+    if (scope != NULL)
+        snprintf(ctx->scope, sizeof(ctx->scope), "%s", scope);
+    if (reshared != NULL)
+        ctx->reshared = strcmp(reshared, "yes") == 0;
+    if (q != NULL) {
+        size_t o = 0;
+        ctx->pattern[o++] = '%';
+        for (; *q != '\0' && o + 3 < sizeof(ctx->pattern); q++) {
+            if (*q == '%' || *q == '_' || *q == '\\')
+                ctx->pattern[o++] = '\\';
+            ctx->pattern[o++] = *q;
+        }
+        ctx->pattern[o++] = '%';
+        ctx->pattern[o] = '\0';
+    }
+    ctx->csv = temp_file(req->app->cfg->data_dir);
+    ctx->json = temp_file(req->app->cfg->data_dir);
+    ctx->a = archive_write_new();
+    if (ctx->csv == NULL || ctx->json == NULL || ctx->a == NULL ||
+        archive_write_set_format_zip(ctx->a) != ARCHIVE_OK ||
+        archive_write_set_options(ctx->a, "zip:compression=store") !=
+            ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(ctx->a, 1) != ARCHIVE_OK ||
+        archive_write_open2(ctx->a, ctx, NULL, on_write, NULL, NULL) !=
+            ARCHIVE_OK) {
+        log_warnx("export: cannot start: %s",
+                  ctx->a != NULL ? archive_error_string(ctx->a) : "no memory");
+        ctx_free(ctx);
+        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                          "cannot start the export");
+    }
+    fputs("id,file,name,organization,country,language,message,duration_s,"
+          "consent_version,consent_scope,consent_at,approved_by,approved_at,"
+          "reshared\n",
+          ctx->csv);
+    fputs("[", ctx->json);
+
+    /* Who took what, on the record. */
+    snprintf(why, sizeof(why), "ids=%.400s country=%s language=%s scope=%s",
+             ids != NULL ? ids : "*", country ? country : "*",
+             language ? language : "*", scope ? scope : "*");
+    db = db_pool_get(req->app->db);
+    if (db_begin(db) < 0 ||
+        audit_append(db, req->session.username, "export", NULL, why) < 0 ||
+        db_commit(db) < 0) {
+        db_rollback(db);
+        db_pool_put(req->app->db, db);
+        ctx_free(ctx);
+        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                          "database error");
+    }
+    db_pool_put(req->app->db, db);
+
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, PIECE, on_read,
+                                             ctx, ctx_free);
+    if (resp == NULL) {
+        ctx_free(ctx);
+        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                          "out of memory");
+    }
+    http_respond(req, MHD_HTTP_OK, resp);
+    util_iso8601(util_now(), name);
+    snprintf(disp, sizeof(disp),
+             "attachment; filename=\"chorus-export-%.10s.zip\"", name);
+    http_header_add(req, "Content-Type", "application/zip");
+    http_header_add(req, "Content-Disposition", disp);
+    http_header_add(req, "Cache-Control", "private, no-store");
+    return req->status;
+}
