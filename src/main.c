@@ -32,6 +32,7 @@
 #include "chorus/http.h"
 #include "chorus/log.h"
 #include "chorus/migrate.h"
+#include "chorus/transcode.h"
 #include "chorus/util.h"
 
 /* How long requests in flight may finish after SIGTERM. */
@@ -349,6 +350,46 @@ static int cmd_backup(const struct config *cfg)
     return rc;
 }
 
+/*
+ * chorus transcode IN OUTDIR: the media pipeline on one file, no
+ * database. Prints one JSON object on stdout: the facts, or {"error"}.
+ */
+static int cmd_transcode(const struct config *cfg)
+{
+    struct transcode_options opts;
+    struct transcode_result res;
+    json_t *out = NULL;
+    int rc = 1;
+
+    if (cfg->nargs != 2) {
+        fprintf(stderr, "usage: chorus transcode IN OUTDIR [--max-side N] "
+                        "[--max-duration S]\n");
+        return 2;
+    }
+    /* libav's own chatter only when asked for. */
+    av_log_set_level(strcmp(cfg->log_level, "debug") == 0 ? AV_LOG_INFO
+                                                          : AV_LOG_ERROR);
+    transcode_options_default(&opts);
+    opts.max_side = cfg->max_side;
+    opts.max_duration_s = cfg->max_duration;
+    if (util_mkdirs(cfg->args[1], 0700) != 0) {
+        memset(&res, 0, sizeof(res));
+        snprintf(res.error, sizeof(res.error), "cannot create %s: %s",
+                 cfg->args[1], strerror(errno));
+    } else if (transcode_file(cfg->args[0], cfg->args[1], &opts, &res) == 0) {
+        out = transcode_result_json(&res);
+        rc = out != NULL ? 0 : 1;
+    }
+    if (out == NULL)
+        out = json_pack("{s:s}", "error",
+                        res.error[0] != '\0' ? res.error : "out of memory");
+    if (out != NULL && json_dumpf(out, stdout, JSON_COMPACT) == 0)
+        putchar('\n');
+    json_decref(out);
+    transcode_result_release(&res);
+    return rc;
+}
+
 static int cmd_version(void)
 {
     printf("chorus %s\n", CHORUS_VERSION);
@@ -411,8 +452,9 @@ int main(int argc, char **argv)
         return cmd_backup(&cfg);
     case CMD_VERSION:
         return cmd_version();
-    case CMD_WORKER:
     case CMD_TRANSCODE:
+        return cmd_transcode(&cfg);
+    case CMD_WORKER:
     case CMD__COUNT:
         break;
     }
