@@ -1775,44 +1775,82 @@ static json_t *str_or_null(const char *s)
 
 json_t *transcode_result_json(const struct transcode_result *r)
 {
-    json_t *warnings = json_array(), *loud = json_null();
+    json_t *j = json_object(), *in = json_object(), *out = json_object();
+    json_t *thumb = json_object(), *filters = json_object();
+    json_t *warnings = json_array(), *loud = NULL;
     double fps =
         r->out_fps_den > 0 ? (double)r->out_fps_num / r->out_fps_den : 0;
 
-    if (warnings == NULL)
+    if (r->has_audio && (loud = json_object()) != NULL) {
+        json_object_set_new(loud, "before_lufs", num(r->loudness_in, 1));
+        json_object_set_new(loud, "before_lra", num(r->lra_in, 1));
+        json_object_set_new(loud, "before_true_peak_dbtp",
+                            num(r->true_peak_in, 1));
+        json_object_set_new(loud, "after_lufs", num(r->loudness_out, 1));
+        json_object_set_new(loud, "after_true_peak_dbtp",
+                            num(r->true_peak_out, 1));
+        json_object_set_new(loud, "mode", json_string(r->loudnorm_mode));
+    }
+    if (j == NULL || in == NULL || out == NULL || thumb == NULL ||
+        filters == NULL || warnings == NULL || (r->has_audio && !loud)) {
+        json_decref(j);
+        json_decref(in);
+        json_decref(out);
+        json_decref(thumb);
+        json_decref(filters);
+        json_decref(warnings);
+        json_decref(loud);
         return NULL;
+    }
+    json_object_set_new(in, "format", json_string(r->in_format));
+    json_object_set_new(in, "video_codec", json_string(r->in_video_codec));
+    json_object_set_new(in, "pix_fmt", str_or_null(r->in_pix_fmt));
+    json_object_set_new(in, "color_transfer",
+                        str_or_null(r->in_color_transfer));
+    json_object_set_new(in, "hdr", json_boolean(r->in_hdr));
+    json_object_set_new(in, "width", json_integer(r->in_width));
+    json_object_set_new(in, "height", json_integer(r->in_height));
+    json_object_set_new(in, "rotation", json_integer(r->in_rotation));
+    json_object_set_new(in, "fps", num(r->in_fps, 3));
+    json_object_set_new(in, "duration_s",
+                        num((double)r->in_duration_ms / 1000, 3));
+    json_object_set_new(in, "bytes", json_integer(r->in_bytes));
+    json_object_set_new(in, "audio_codec", str_or_null(r->in_audio_codec));
+    json_object_set_new(in, "sample_rate", json_integer(r->in_sample_rate));
+    json_object_set_new(in, "channels", json_integer(r->in_channels));
+
+    json_object_set_new(out, "video_codec", json_string("h264"));
+    json_object_set_new(out, "profile", json_string("High"));
+    json_object_set_new(out, "pix_fmt", json_string("yuv420p"));
+    json_object_set_new(out, "width", json_integer(r->out_width));
+    json_object_set_new(out, "height", json_integer(r->out_height));
+    json_object_set_new(out, "fps", num(fps, 3));
+    json_object_set_new(out, "frames", json_integer(r->out_frames));
+    json_object_set_new(out, "duration_s",
+                        num((double)r->out_duration_ms / 1000, 3));
+    json_object_set_new(out, "bytes", json_integer(r->out_bytes));
+    json_object_set_new(out, "audio_codec",
+                        r->has_audio ? json_string("aac") : json_null());
+    json_object_set_new(out, "sample_rate",
+                        r->has_audio ? json_integer(AUDIO_RATE) : json_null());
+    json_object_set_new(out, "channels",
+                        r->has_audio ? json_integer(2) : json_null());
+    json_object_set_new(thumb, "width", json_integer(r->thumb_width));
+    json_object_set_new(thumb, "height", json_integer(r->thumb_height));
+    json_object_set_new(thumb, "bytes", json_integer(r->thumb_bytes));
+    json_object_set_new(out, "thumb", thumb);
+
+    json_object_set_new(filters, "video", json_string(r->video_filter));
+    json_object_set_new(filters, "audio", json_string(r->audio_filter));
     for (int i = 0; i < r->nwarnings; i++)
         json_array_append_new(warnings, json_string(r->warnings[i]));
-    if (r->has_audio)
-        loud = json_pack("{s:o, s:o, s:o, s:o, s:o, s:s}", "before_lufs",
-                         num(r->loudness_in, 1), "before_lra",
-                         num(r->lra_in, 1), "before_true_peak_dbtp",
-                         num(r->true_peak_in, 1), "after_lufs",
-                         num(r->loudness_out, 1), "after_true_peak_dbtp",
-                         num(r->true_peak_out, 1), "mode", r->loudnorm_mode);
-    return json_pack(
-        "{s:{s:s, s:s, s:o, s:o, s:o, s:b, s:i, s:i, s:i, s:o, s:o, s:I,"
-        "    s:o, s:i, s:i},"
-        " s:{s:s, s:s, s:s, s:i, s:i, s:o, s:I, s:o, s:I, s:o, s:o, s:o,"
-        "    s:{s:i, s:i, s:I}},"
-        " s:b, s:o, s:o, s:{s:s, s:s}, s:o}",
-        "input", "format", r->in_format, "video_codec", r->in_video_codec,
-        "pix_fmt", str_or_null(r->in_pix_fmt), "color_transfer",
-        str_or_null(r->in_color_transfer), "fps", num(r->in_fps, 3), "hdr",
-        r->in_hdr, "width", r->in_width, "height", r->in_height, "rotation",
-        r->in_rotation, "duration_s", num((double)r->in_duration_ms / 1000, 3),
-        "duration_ms", json_integer(r->in_duration_ms), "bytes",
-        (json_int_t)r->in_bytes, "audio_codec", str_or_null(r->in_audio_codec),
-        "sample_rate", r->in_sample_rate, "channels", r->in_channels, "output",
-        "video_codec", "h264", "profile", "High", "pix_fmt", "yuv420p", "width",
-        r->out_width, "height", r->out_height, "fps", num(fps, 3), "frames",
-        (json_int_t)r->out_frames, "duration_s",
-        num((double)r->out_duration_ms / 1000, 3), "duration_ms",
-        (json_int_t)r->out_duration_ms, "bytes", json_integer(r->out_bytes),
-        "audio_codec", r->has_audio ? json_string("aac") : json_null(),
-        "sample_rate", r->has_audio ? json_integer(AUDIO_RATE) : json_null(),
-        "thumb", "width", r->thumb_width, "height", r->thumb_height, "bytes",
-        (json_int_t)r->thumb_bytes, "has_audio", r->has_audio, "loudness", loud,
-        "seconds", num(r->seconds, 3), "filters", "video", r->video_filter,
-        "audio", r->audio_filter, "warnings", warnings);
+
+    json_object_set_new(j, "input", in);
+    json_object_set_new(j, "output", out);
+    json_object_set_new(j, "has_audio", json_boolean(r->has_audio));
+    json_object_set_new(j, "loudness", loud != NULL ? loud : json_null());
+    json_object_set_new(j, "seconds", num(r->seconds, 3));
+    json_object_set_new(j, "filters", filters);
+    json_object_set_new(j, "warnings", warnings);
+    return j;
 }
