@@ -217,9 +217,13 @@ test('10-bit HDR HEVC (PQ and HLG) comes out as 8-bit BT.709 that is neither bla
     assert.equal(v.color_transfer, 'bt709');
     assert.equal(v.color_primaries, 'bt709');
     assert.equal(v.color_space, 'bt709');
+    // Tone-mapped, not clipped: read as SDR, half of this fixture would
+    // be blown out to white.
     for (const f of [file, thumb]) {
       const g = grayStats(f);
+      const white = g.px.filter((x) => x >= 230).length / g.px.length;
       assert.ok(g.mean > 30 && g.mean < 200 && g.std > 20, `${trc} ${f}: mean ${g.mean} std ${g.std}`);
+      assert.ok(white < 0.1, `${trc} ${f}: ${(white * 100).toFixed(0)}% blown out`);
     }
   }
 });
