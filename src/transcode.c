@@ -49,12 +49,13 @@
 /* Containers, by demuxer name; chosen by probing the bytes, never the
  * file name (stored inputs have none). */
 #define FORMAT_WHITELIST "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,ogg,mpegts"
-/* Decoders for what phones, browsers and cameras record. */
+/* Decoders for what phones, browsers and cameras record: video, audio. */
 #define CODEC_WHITELIST                                                        \
     "h264,hevc,vp8,vp9,libdav1d,libaom-av1,av1,mpeg4,h263,mjpeg,mpeg2video,"   \
-    "prores,aac,opus,libopus,vorbis,libvorbis,mp3float,mp3,flac,alac,amrnb,"   \
-    "amrwb,ac3,eac3,pcm_s16le,pcm_s16be,pcm_s24le,pcm_s24be,pcm_s32le,"        \
-    "pcm_s32be,pcm_f32le,pcm_f32be,pcm_u8,pcm_alaw,pcm_mulaw"
+    "theora,prores,"                                                           \
+    "aac,opus,libopus,vorbis,libvorbis,mp3float,mp3,flac,alac,amrnb,amrwb,"    \
+    "ac3,eac3,pcm_s16le,pcm_s16be,pcm_s24le,pcm_s24be,pcm_s32le,pcm_s32be,"    \
+    "pcm_f32le,pcm_f32be,pcm_u8,pcm_alaw,pcm_mulaw"
 #define ACCEPTED "send MP4, MOV, 3GP, WebM, MKV, AVI, Ogg or MPEG-TS"
 
 #define PROBE_BYTES (8 * 1024 * 1024)
@@ -336,7 +337,13 @@ static int open_input(struct transcode_job *job, AVFormatContext **icp,
     ret = avformat_open_input(&ic, "", fmt, &opts);
     av_dict_free(&opts);
     if (ret < 0) {
-        if (strstr(fmt->name, "mp4") != NULL)
+        /* What the demuxer says when max_streams is reached. */
+        if (ret == AVERROR(ENOMEM))
+            fail(job,
+                 "the file cannot be read: it has more than %d streams "
+                 "or a damaged header",
+                 MAX_STREAMS);
+        else if (strstr(fmt->name, "mp4") != NULL)
             fail(job, "the MP4/MOV file is damaged or incomplete: its index "
                       "cannot be read (was the upload cut short?)");
         else
