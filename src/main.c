@@ -35,6 +35,7 @@
 #include "chorus/migrate.h"
 #include "chorus/storage.h"
 #include "chorus/throttle.h"
+#include "chorus/transcode.h"
 #include "chorus/upload.h"
 #include "chorus/util.h"
 #include "chorus/worker.h"
@@ -118,14 +119,10 @@ static int run_loop(struct app *app, struct db *db, const sigset_t *sigs,
             log_warnx("the workers stopped; starting them again");
             *workers = 0;
         }
-#ifndef CHORUS_HAVE_TRANSCODE
-        (void)worker_started;
-#else
         if (*workers == 0 && util_mono_ms() - worker_started >= 1000) {
             *workers = worker_spawn();
             worker_started = util_mono_ms();
         }
-#endif
     }
 }
 
@@ -183,11 +180,6 @@ static int cmd_serve(const struct config *cfg)
     if (app.login_by_name == NULL || app.login_by_client == NULL)
         goto out;
     upload_recover(&app, db);
-#ifndef CHORUS_HAVE_TRANSCODE
-#define worker_prepare_spawn(c) 0
-#define worker_spawn() 0
-#define worker_main(c) 1
-#endif
     if (cfg->workers > 0 && worker_prepare_spawn(cfg) != 0) {
         log_warn("cannot prepare the workers' environment");
         goto out;
@@ -457,6 +449,46 @@ static int cmd_backup(const struct config *cfg)
     return rc;
 }
 
+/*
+ * chorus transcode IN OUTDIR: the media pipeline on one file, no
+ * database. Prints one JSON object on stdout: the facts, or {"error"}.
+ */
+static int cmd_transcode(const struct config *cfg)
+{
+    struct transcode_options opts;
+    struct transcode_result res;
+    json_t *out = NULL;
+    int rc = 1;
+
+    if (cfg->nargs != 2) {
+        fprintf(stderr, "usage: chorus transcode IN OUTDIR [--max-side N] "
+                        "[--max-duration S]\n");
+        return 2;
+    }
+    /* libav's own chatter only when asked for. */
+    av_log_set_level(strcmp(cfg->log_level, "debug") == 0 ? AV_LOG_INFO
+                                                          : AV_LOG_ERROR);
+    transcode_options_default(&opts);
+    opts.max_side = cfg->max_side;
+    opts.max_duration_s = cfg->max_duration;
+    if (util_mkdirs(cfg->args[1], 0700) != 0) {
+        memset(&res, 0, sizeof(res));
+        snprintf(res.error, sizeof(res.error), "cannot create %s: %s",
+                 cfg->args[1], strerror(errno));
+    } else if (transcode_file(cfg->args[0], cfg->args[1], &opts, &res) == 0) {
+        out = transcode_result_json(&res);
+        rc = out != NULL ? 0 : 1;
+    }
+    if (out == NULL)
+        out = json_pack("{s:s}", "error",
+                        res.error[0] != '\0' ? res.error : "out of memory");
+    if (out != NULL && json_dumpf(out, stdout, JSON_COMPACT) == 0)
+        putchar('\n');
+    json_decref(out);
+    transcode_result_release(&res);
+    return rc;
+}
+
 static int cmd_version(void)
 {
     printf("chorus %s\n", CHORUS_VERSION);
@@ -522,6 +554,7 @@ int main(int argc, char **argv)
     case CMD_WORKER:
         return cmd_worker(&cfg);
     case CMD_TRANSCODE:
+        return cmd_transcode(&cfg);
     case CMD__COUNT:
         break;
     }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <libavutil/log.h>
 
 #include "chorus/config.h"
 #include "chorus/db.h"
@@ -113,6 +114,8 @@ static void run_child(const struct config *cfg, const struct job *job,
     prctl(PR_SET_NAME, "chorus-job");
     snprintf(tag, sizeof(tag), "job %lld", (long long)job->id);
     log_init(LOG_LVL_INFO, tag);
+    /* libav's messages may quote the input: errors only. */
+    av_log_set_level(AV_LOG_ERROR);
     signal(SIGTERM, SIG_DFL);
     /* Nothing inherited but stdio and the report pipe (as fd 3). */
     if (fd != 3 && (dup2(fd, 3) < 0 || close(fd) != 0))

@@ -1,0 +1,120 @@
+/*
+ * The media pipeline: one input file in, out_dir/video.mp4 and
+ * out_dir/thumb.jpg out, in-process with libav (demux, decode, filter,
+ * encode, mux). It knows nothing of HTTP or SQL.
+ *
+ * The input is hostile until proven otherwise: the container is chosen by
+ * probing its bytes against a whitelist, decoders come from a whitelist,
+ * the demuxer may open no other file, frame size, stream count and
+ * duration are bounded (the duration also while decoding, so a file that
+ * lies about it still stops). A refusal is a return of -1 with a reason a
+ * moderator can read, never a crash.
+ *
+ * The outputs carry nothing of the input's metadata (no location, device,
+ * creation time or encoder strings): H.264 High yuv420p at CRF 23 with a
+ * bitrate ceiling, constant frame rate <= max_fps, display rotation
+ * applied, HDR tone-mapped to BT.709; AAC-LC 48 kHz stereo normalised to
+ * about -16 LUFS; MP4 with the index first. Audio is decoded twice (a
+ * cheap first pass measures loudness); video once, and the thumbnail is
+ * chosen from the frames the transcode decodes anyway.
+ *
+ * Meant to run in a forked child that sets rlimits: it uses no global
+ * state of its own and frees everything on every path.
+ */
+#ifndef CHORUS_TRANSCODE_H
+#define CHORUS_TRANSCODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct transcode_options {
+    int max_side;       /* longer side of the output, default 1280; never
+                           upscaled */
+    int max_duration_s; /* longer inputs are refused, default 600 */
+    int max_fps;        /* default 30; lower source rates are kept */
+    /* Fraction of the input done, 0..1, about once a second; may be NULL. */
+    void (*progress)(void *opaque, double fraction);
+    /* The input's declared duration in seconds (0 if it declares none),
+     * once, before decoding starts; may be NULL. */
+    void (*duration)(void *opaque, double seconds);
+    void *opaque;
+};
+
+#define TRANSCODE_MAX_WARNINGS 8
+#define TRANSCODE_WARNING_LEN 160
+#define TRANSCODE_FILTER_LEN 768
+
+/* What transcode_file found and made. Strings are "" when unknown. */
+struct transcode_result {
+    /* The input, as probed. */
+    char in_format[48];         /* demuxer, "mov,mp4,m4a,3gp,3g2,mj2" */
+    char in_video_codec[32];    /* "h264", "hevc", "vp8"... */
+    char in_audio_codec[32];    /* "" if it has no (usable) audio */
+    char in_pix_fmt[32];        /* "yuv420p10le"... */
+    char in_color_transfer[32]; /* "smpte2084", "arib-std-b67"... */
+    int in_width, in_height;    /* coded size, before rotation */
+    int in_rotation;            /* degrees clockwise applied: 0/90/180/270 */
+    double in_fps;              /* nominal rate */
+    int64_t in_duration_ms;     /* declared; 0 if none */
+    int64_t in_bytes;
+    int in_sample_rate, in_channels;
+    bool in_hdr; /* PQ or HLG: tone-mapped */
+
+    /* The outputs. */
+    int out_width, out_height;
+    int out_fps_num, out_fps_den;
+    int64_t out_frames;
+    int64_t out_duration_ms;
+    int64_t out_bytes; /* video.mp4 */
+    int thumb_width, thumb_height;
+    int64_t thumb_bytes;
+    bool has_audio; /* video.mp4 has an audio stream */
+
+    /* Loudness of the audio (has_audio only), EBU R128: integrated LUFS,
+     * loudness range LU, true peak dBTP. */
+    double loudness_in, lra_in, true_peak_in;
+    double loudness_out, true_peak_out;
+    /* "linear" (loudnorm's linear gain), "limited" (the same gain and a
+     * peak limiter) or "none" (silence, left alone). */
+    char loudnorm_mode[16];
+
+    double seconds; /* wall-clock time taken */
+    /* The filter graphs as run (numbers only; for debugging, benchmarks). */
+    char video_filter[TRANSCODE_FILTER_LEN];
+    char audio_filter[TRANSCODE_FILTER_LEN];
+
+    /* Things a moderator should know about an output that was made. */
+    int nwarnings;
+    char warnings[TRANSCODE_MAX_WARNINGS][TRANSCODE_WARNING_LEN];
+    /* Why there is no output, when transcode_file returned -1. */
+    char error[256];
+};
+
+/* Fills o with the defaults: 1280 px, 600 s, 30 fps, no callbacks. */
+void transcode_options_default(struct transcode_options *o);
+
+/*
+ * Transcodes in_path (a regular file; its name plays no part) into
+ * out_dir/video.mp4 and out_dir/thumb.jpg, each written under a temporary
+ * name, fsync'd and renamed into place; out_dir must exist. o may be NULL
+ * for the defaults. Returns 0 with res filled, or -1 with res->error set
+ * and no output left behind (res's other fields say how far it got).
+ * Call transcode_result_release on res either way.
+ */
+int transcode_file(const char *in_path, const char *out_dir,
+                   const struct transcode_options *o,
+                   struct transcode_result *res);
+
+/* Releases what res holds (nothing on the heap today) and clears it. */
+void transcode_result_release(struct transcode_result *res);
+
+/*
+ * The facts of a successful transcode as a new JSON object: "input",
+ * "output", "has_audio", "loudness", "seconds", "filters", "warnings".
+ * Returns NULL if out of memory; the caller owns the reference.
+ */
+json_t *transcode_result_json(const struct transcode_result *res);
+
+#endif

@@ -1,0 +1,1863 @@
+/*
+ * One libav pipeline, after FFmpeg's doc/examples/transcode.c, with every
+ * libav object of a job in one struct transcode_job:
+ *
+ *   file -(probe, whitelists)-> demuxer -> video decoder -> graph:
+ *       fps, scale (zscale + tonemap for HDR), rotation, split
+ *         |-> libx264 -> filter_units (drops x264's SEI) -> mp4 muxer
+ *         '-> scale to <= 640 px, thumbnail -> best frame -> thumb.jpg
+ *   audio: a first pass decodes only the audio and measures it (ebur128);
+ *   the main pass applies the gain to -16 LUFS (loudnorm in linear mode
+ *   with those figures, or a gain and a limiter when the peaks forbid a
+ *   plain gain), then AAC -> mp4 muxer.
+ *
+ * The filter graphs are built on the first decoded frame, from the frame's
+ * own format; a later frame of another size or format is converted to the
+ * first one's before it enters the graph, so no filter ever sees a change.
+ */
+#include "chorus/transcode.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libavcodec/avcodec.h>
+#include <libavcodec/bsf.h>
+#include <libavfilter/avfilter.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/display.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+#include "chorus/log.h"
+#include "chorus/thumb.h"
+#include "chorus/util.h"
+
+/* Containers, by demuxer name; chosen by probing the bytes, never the
+ * file name (stored inputs have none). */
+#define FORMAT_WHITELIST "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,ogg,mpegts"
+/* Decoders for what phones, browsers and cameras record: video, audio. */
+#define CODEC_WHITELIST                                                        \
+    "h264,hevc,vp8,vp9,libdav1d,libaom-av1,av1,mpeg4,h263,mjpeg,mpeg2video,"   \
+    "theora,prores,"                                                           \
+    "aac,opus,libopus,vorbis,libvorbis,mp3float,mp3,flac,alac,amrnb,amrwb,"    \
+    "ac3,eac3,pcm_s16le,pcm_s16be,pcm_s24le,pcm_s24be,pcm_s32le,pcm_s32be,"    \
+    "pcm_f32le,pcm_f32be,pcm_u8,pcm_alaw,pcm_mulaw"
+#define ACCEPTED "send MP4, MOV, 3GP, WebM, MKV, AVI, Ogg or MPEG-TS"
+
+#define PROBE_BYTES (8 * 1024 * 1024)
+#define ANALYZE_US (10 * (int64_t)AV_TIME_BASE)
+#define MAX_STREAMS 8
+#define MAX_SIDE_IN 8192
+#define MAX_PIXELS_IN (36 * 1000 * 1000)
+/* Bounds on work per second of allowed duration, whatever the timestamps
+ * say: decoded video frames, and packets of any kind. */
+#define MAX_INPUT_FPS 250
+#define MAX_PACKETS_PER_S 1500
+#define THUMB_SIDE 640
+
+#define AUDIO_RATE 48000
+#define AUDIO_BITRATE 128000
+#define AUDIO_MAX_CHANNELS 8
+#define TARGET_LUFS (-16.0)
+#define TARGET_TP (-1.5)
+/* Below ebur128's absolute gate: nothing to normalise. */
+#define SILENCE_LUFS (-69.5)
+/* Bits per pixel per frame of the bitrate ceiling (3.3 Mb/s at 720p30). */
+#define VIDEO_BPP 0.12
+#define VIDEO_CRF "23"
+#define VIDEO_PRESET "veryfast"
+
+/* The stereo 48 kHz signal both passes measure; loudnorm wants doubles. */
+#define AUDIO_PREP                                                             \
+    "aresample=48000,aformat=sample_fmts=dbl:sample_rates=48000:"              \
+    "channel_layouts=stereo"
+#define AUDIO_MEASURE "ebur128=peak=true:metadata=1"
+#define AUDIO_FINAL                                                            \
+    "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
+
+/* A loudness measurement, from ebur128's frame metadata. */
+struct loudness {
+    double i, lra;    /* LUFS, LU; NAN until measured */
+    double true_peak; /* linear, from ebur128 (rounded to 0.001) */
+    double peak;      /* linear sample peak, exact */
+    bool got;         /* any audio came through */
+};
+
+struct transcode_job {
+    const char *in_path, *out_dir;
+    const struct transcode_options *opts;
+    struct transcode_result *res;
+    bool failed;
+
+    /* The input, main pass. */
+    AVIOContext *in_pb;
+    AVFormatContext *ic;
+    AVStream *vin, *ain; /* ain NULL: no usable audio */
+    AVCodecContext *vdec, *adec;
+    int64_t start;   /* AV_TIME_BASE; taken off every timestamp */
+    double declared; /* seconds, 0 if unknown */
+    bool reliable;   /* declared is the file's word, not a guess */
+    double limit;    /* seconds: a later timestamp means too long */
+    int64_t max_frames_in, max_frames_out, max_packets;
+
+    /* The audio measuring pass. */
+    AVIOContext *m_pb;
+    AVFormatContext *m_ic;
+    AVCodecContext *m_dec;
+    AVFilterGraph *m_graph;
+    AVFilterContext *m_src, *m_sink;
+    AVStream *m_st;
+    struct loudness before, after;
+
+    /* The plan. */
+    AVRational sar, rate;
+    int out_w, out_h;
+    int src_w, src_h, src_fmt; /* the first frame, what the graph takes */
+
+    /* Filters. */
+    AVFilterGraph *vgraph, *agraph;
+    AVFilterContext *vsrc, *vsink, *tsink, *asrc, *asink;
+    struct SwsContext *resize;
+
+    /* The output. */
+    AVFormatContext *oc;
+    AVCodecContext *venc, *aenc;
+    AVStream *vout, *aout;
+    AVBSFContext *bsf;
+    char tmp_video[PATH_MAX], tmp_thumb[PATH_MAX];
+    bool have_tmp_video, have_tmp_thumb;
+
+    /* Scratch, counters. */
+    AVPacket *pkt, *opkt; /* read from the input; made by the encoders */
+    AVFrame *frame, *filt, *fixed, *thumb;
+    double thumb_score;
+    int64_t next_vpts, next_apts; /* for frames without a timestamp */
+    int64_t vsrc_end, asrc_end;   /* where the sources' streams end */
+    int64_t packets, frames_in, frames_out, audio_packets, damaged;
+    double last_ts, video_end, audio_end; /* seconds */
+    int64_t last_progress_ms;
+};
+
+typedef int (*frame_fn)(struct transcode_job *job, AVFrame *frame);
+
+static int fail(struct transcode_job *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void warn(struct transcode_job *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Records the first reason for failing; returns -1. */
+static int fail(struct transcode_job *job, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!job->failed) {
+        va_start(ap, fmt);
+        vsnprintf(job->res->error, sizeof(job->res->error), fmt, ap);
+        va_end(ap);
+        log_warnx("transcode: %s", job->res->error);
+    }
+    job->failed = true;
+    return -1;
+}
+
+/* Records a warning for the result, once. */
+static void warn(struct transcode_job *job, const char *fmt, ...)
+{
+    struct transcode_result *res = job->res;
+    char buf[TRANSCODE_WARNING_LEN];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < res->nwarnings; i++)
+        if (strcmp(res->warnings[i], buf) == 0)
+            return;
+    log_info("transcode: %s", buf);
+    if (res->nwarnings < TRANSCODE_MAX_WARNINGS)
+        memcpy(res->warnings[res->nwarnings++], buf, sizeof(buf));
+}
+
+static void set_str(char *dst, size_t len, const char *src)
+{
+    snprintf(dst, len, "%s", src != NULL ? src : "");
+}
+
+/* A string being built; overflow is sticky and checked once at the end. */
+struct sbuf {
+    char *buf;
+    size_t len, pos;
+    bool overflow;
+};
+
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (b->overflow)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(b->buf + b->pos, b->len - b->pos, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= b->len - b->pos)
+        b->overflow = true;
+    else
+        b->pos += (size_t)n;
+}
+
+void transcode_options_default(struct transcode_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->max_side = 1280;
+    o->max_duration_s = 600;
+    o->max_fps = 30;
+}
+
+void transcode_result_release(struct transcode_result *res)
+{
+    memset(res, 0, sizeof(*res));
+}
+
+/* ---- the input --------------------------------------------------------- */
+
+/* The demuxer may open nothing but the file it was given: no HLS segment,
+ * no concat entry, no QuickTime reference. */
+static int deny_io_open(AVFormatContext *s, AVIOContext **pb, const char *url,
+                        int flags, AVDictionary **options)
+{
+    (void)s;
+    (void)url;
+    (void)flags;
+    (void)options;
+    *pb = NULL;
+    return AVERROR(EPERM);
+}
+
+/* What a refused demuxer's input is, in words, or NULL. */
+static const char *format_kind(const char *name)
+{
+    static const char *const kinds[][2] = {
+        {"hls", "an HLS playlist"},   {"concat", "an ffconcat script"},
+        {"dash", "a DASH manifest"},  {"tty", "a text file"},
+        {"srt", "a subtitle file"},   {"webvtt", "a subtitle file"},
+        {"ass", "a subtitle file"},   {"mp3", "an audio file"},
+        {"wav", "an audio file"},     {"flac", "an audio file"},
+        {"aac", "an audio file"},     {"image2", "an image"},
+        {"gif", "an animated image"}, {"apng", "an animated image"},
+    };
+    const char *pipe = strstr(name, "_pipe");
+
+    for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+        if (strcmp(name, kinds[i][0]) == 0)
+            return kinds[i][1];
+    return pipe != NULL && pipe[5] == '\0' ? "an image" : NULL;
+}
+
+static bool decoder_allowed(enum AVCodecID id)
+{
+    const AVCodec *c = avcodec_find_decoder(id);
+
+    return c != NULL && av_match_list(c->name, CODEC_WHITELIST, ',') > 0;
+}
+
+/*
+ * Opens job->in_path for demuxing: file protocol only, the container
+ * probed from the bytes and checked against the whitelist, the demuxer
+ * barred from opening anything else. Sets *icp and *pbp, which the caller
+ * closes (avformat_close_input, then avio_closep) even on failure.
+ */
+static int open_input(struct transcode_job *job, AVFormatContext **icp,
+                      AVIOContext **pbp)
+{
+    const AVInputFormat *fmt = NULL;
+    AVDictionary *opts = NULL;
+    AVFormatContext *ic = NULL;
+    char url[PATH_MAX + 8];
+    const char *kind;
+    int ret, rc = -1;
+
+    if (util_fmt(url, sizeof(url), "file:%s", job->in_path) != 0) {
+        fail(job, "the input path is too long");
+        goto out;
+    }
+    av_dict_set(&opts, "protocol_whitelist", "file", 0);
+    ret = avio_open2(pbp, url, AVIO_FLAG_READ, NULL, &opts);
+    av_dict_free(&opts);
+    if (ret < 0) {
+        fail(job, "cannot open the file: %s", av_err2str(ret));
+        goto out;
+    }
+    /* An empty name: only the content decides. */
+    ret = av_probe_input_buffer2(*pbp, &fmt, "", NULL, 0, PROBE_BYTES);
+    if (ret < 0 || fmt == NULL) {
+        fail(job, "not a video: the file's format is not recognised (%s)",
+             ACCEPTED);
+        goto out;
+    }
+    if (av_match_list(fmt->name, FORMAT_WHITELIST, ',') <= 0) {
+        if ((kind = format_kind(fmt->name)) != NULL)
+            fail(job, "not a video: the file is %s (%s)", kind, ACCEPTED);
+        else
+            fail(job, "files of type \"%s\" are not accepted (%s)", fmt->name,
+                 ACCEPTED);
+        goto out;
+    }
+    if ((ic = avformat_alloc_context()) == NULL) {
+        fail(job, "out of memory");
+        goto out;
+    }
+    ic->pb = *pbp;
+    ic->flags |= AVFMT_FLAG_CUSTOM_IO;
+    ic->io_open = deny_io_open;
+    av_dict_set(&opts, "protocol_whitelist", "file", 0);
+    av_dict_set(&opts, "format_whitelist", FORMAT_WHITELIST, 0);
+    av_dict_set(&opts, "codec_whitelist", CODEC_WHITELIST, 0);
+    av_dict_set_int(&opts, "probesize", PROBE_BYTES, 0);
+    av_dict_set_int(&opts, "analyzeduration", ANALYZE_US, 0);
+    av_dict_set_int(&opts, "max_streams", MAX_STREAMS, 0);
+    /* On failure this frees ic. */
+    ret = avformat_open_input(&ic, "", fmt, &opts);
+    av_dict_free(&opts);
+    if (ret < 0) {
+        /* What the demuxer says when max_streams is reached. */
+        if (ret == AVERROR(ENOMEM))
+            fail(job,
+                 "the file cannot be read: it has more than %d streams "
+                 "or a damaged header",
+                 MAX_STREAMS);
+        else if (strstr(fmt->name, "mp4") != NULL)
+            fail(job, "the MP4/MOV file is damaged or incomplete: its index "
+                      "cannot be read (was the upload cut short?)");
+        else
+            fail(job, "the %s file is damaged: its header cannot be read (%s)",
+                 fmt->name, av_err2str(ret));
+        goto out;
+    }
+    rc = 0;
+out:
+    *icp = ic;
+    return rc;
+}
+
+static int check_size(struct transcode_job *job, const AVCodecParameters *par)
+{
+    if (par->width < 0 || par->height < 0 || par->width > MAX_SIDE_IN ||
+        par->height > MAX_SIDE_IN ||
+        (int64_t)par->width * par->height > MAX_PIXELS_IN)
+        return fail(job,
+                    "the video is %dx%d pixels; the largest accepted is %d "
+                    "pixels a side and %d megapixels",
+                    par->width, par->height, MAX_SIDE_IN,
+                    MAX_PIXELS_IN / 1000000);
+    return 0;
+}
+
+/* Reads the start of the streams (bounded by probesize and
+ * analyzeduration) with the pixel limit on the decoders it tries. */
+static int probe_streams(struct transcode_job *job, AVFormatContext *ic)
+{
+    AVDictionary *opts[MAX_STREAMS] = {NULL};
+    unsigned n = ic->nb_streams;
+    int ret;
+
+    if (n > MAX_STREAMS)
+        return fail(job, "the file has %u streams; at most %d are accepted", n,
+                    MAX_STREAMS);
+    for (unsigned i = 0; i < n; i++) {
+        if (ic->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+            check_size(job, ic->streams[i]->codecpar) != 0)
+            return -1;
+        av_dict_set_int(&opts[i], "max_pixels", MAX_PIXELS_IN, 0);
+    }
+    ret = avformat_find_stream_info(ic, opts);
+    for (unsigned i = 0; i < n; i++)
+        av_dict_free(&opts[i]);
+    if (ret < 0)
+        return fail(job, "cannot read the file's streams (%s)",
+                    av_err2str(ret));
+    return 0;
+}
+
+static double stream_seconds(const AVStream *st)
+{
+    if (st == NULL || st->duration <= 0 || st->time_base.num <= 0 ||
+        st->time_base.den <= 0)
+        return 0;
+    return (double)st->duration * av_q2d(st->time_base);
+}
+
+/* Takes st as the audio if it can be decoded and is sane, else warns. */
+static void choose_audio(struct transcode_job *job, AVStream *st)
+{
+    const AVCodecParameters *par = st->codecpar;
+    const char *name = avcodec_get_name(par->codec_id);
+
+    if (!decoder_allowed(par->codec_id)) {
+        warn(job, "the audio codec %s is not supported: the clip is silent",
+             name);
+        return;
+    }
+    if (par->ch_layout.nb_channels < 1 ||
+        par->ch_layout.nb_channels > AUDIO_MAX_CHANNELS ||
+        par->sample_rate < 1000 || par->sample_rate > 384000) {
+        warn(job, "the audio (%d channels at %d Hz) was left out",
+             par->ch_layout.nb_channels, par->sample_rate);
+        return;
+    }
+    job->ain = st;
+    set_str(job->res->in_audio_codec, sizeof(job->res->in_audio_codec), name);
+    job->res->in_sample_rate = par->sample_rate;
+    job->res->in_channels = par->ch_layout.nb_channels;
+}
+
+/* Refuses a clip that says it is too long; sets the limits that stop one
+ * that lied. */
+static int check_duration(struct transcode_job *job)
+{
+    const AVFormatContext *ic = job->ic;
+    const struct transcode_options *o = job->opts;
+    double d = 0;
+
+    /* A duration guessed from the bitrate is only good for progress. */
+    job->reliable =
+        ic->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE;
+    if (ic->duration > 0)
+        d = (double)ic->duration / AV_TIME_BASE;
+    d = fmax(d, fmax(stream_seconds(job->vin), stream_seconds(job->ain)));
+    job->declared = d;
+    job->res->in_duration_ms = llround(d * 1000);
+    if (job->reliable && d > o->max_duration_s + 0.5)
+        return fail(job, "the clip is %.0f s long; the limit is %d s", ceil(d),
+                    o->max_duration_s);
+    job->start = ic->start_time != AV_NOPTS_VALUE ? ic->start_time : 0;
+    job->limit = o->max_duration_s + 1.0;
+    job->max_frames_in = (int64_t)(o->max_duration_s + 2) * MAX_INPUT_FPS;
+    job->max_packets = (int64_t)(o->max_duration_s + 2) * MAX_PACKETS_PER_S;
+    if (o->duration != NULL)
+        o->duration(o->opaque, job->reliable ? d : 0);
+    return 0;
+}
+
+/* Opens the input, picks one video and at most one audio stream, and
+ * refuses what breaks the rules. */
+static int open_main(struct transcode_job *job)
+{
+    struct transcode_result *res = job->res;
+    const AVCodecParameters *par;
+    struct stat st;
+    int idx;
+
+    if (stat(job->in_path, &st) != 0)
+        return fail(job, "cannot read the file: %s", strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return fail(job, "not a regular file");
+    if (st.st_size == 0)
+        return fail(job, "the file is empty");
+    res->in_bytes = (int64_t)st.st_size;
+    if (open_input(job, &job->ic, &job->in_pb) != 0)
+        return -1;
+    set_str(res->in_format, sizeof(res->in_format), job->ic->iformat->name);
+    if (probe_streams(job, job->ic) != 0)
+        return -1;
+
+    idx = av_find_best_stream(job->ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    if (idx < 0)
+        return fail(job, "the file has no video stream");
+    job->vin = job->ic->streams[idx];
+    par = job->vin->codecpar;
+    if (job->vin->disposition & AV_DISPOSITION_ATTACHED_PIC)
+        return fail(job, "the file has no video, only a still picture");
+    set_str(res->in_video_codec, sizeof(res->in_video_codec),
+            avcodec_get_name(par->codec_id));
+    if (!decoder_allowed(par->codec_id))
+        return fail(job, "the video codec %s is not supported",
+                    res->in_video_codec);
+    if (check_size(job, par) != 0)
+        return -1;
+    if (par->width <= 0 || par->height <= 0)
+        return fail(job, "the video's frame size is unknown (a damaged "
+                         "file?)");
+    res->in_width = par->width;
+    res->in_height = par->height;
+    set_str(res->in_pix_fmt, sizeof(res->in_pix_fmt),
+            av_get_pix_fmt_name((enum AVPixelFormat)par->format));
+    if (par->color_trc != AVCOL_TRC_UNSPECIFIED)
+        set_str(res->in_color_transfer, sizeof(res->in_color_transfer),
+                av_color_transfer_name(par->color_trc));
+
+    idx = av_find_best_stream(job->ic, AVMEDIA_TYPE_AUDIO, -1, job->vin->index,
+                              NULL, 0);
+    if (idx >= 0)
+        choose_audio(job, job->ic->streams[idx]);
+    /* Data, subtitle, attachment and extra streams are never read. */
+    for (unsigned i = 0; i < job->ic->nb_streams; i++) {
+        AVStream *s = job->ic->streams[i];
+        s->discard =
+            s == job->vin || s == job->ain ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    }
+    return check_duration(job);
+}
+
+/*
+ * Opens a decoder for st (whitelisted, pixel-limited, auto threads) into
+ * *decp, which the caller frees. Returns 0 or a negative AVERROR.
+ */
+static int open_decoder(AVStream *st, AVCodecContext **decp)
+{
+    const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
+    AVDictionary *opts = NULL;
+    int ret;
+
+    if (codec == NULL || av_match_list(codec->name, CODEC_WHITELIST, ',') <= 0)
+        return AVERROR_DECODER_NOT_FOUND;
+    if ((*decp = avcodec_alloc_context3(codec)) == NULL)
+        return AVERROR(ENOMEM);
+    if ((ret = avcodec_parameters_to_context(*decp, st->codecpar)) < 0)
+        return ret;
+    (*decp)->pkt_timebase = st->time_base;
+    (*decp)->thread_count = 0;
+    av_dict_set(&opts, "codec_whitelist", CODEC_WHITELIST, 0);
+    av_dict_set_int(&opts, "max_pixels", MAX_PIXELS_IN, 0);
+    ret = avcodec_open2(*decp, codec, &opts);
+    av_dict_free(&opts);
+    return ret;
+}
+
+/*
+ * Sends pkt (NULL: flush) to dec and hands each frame it returns to fn.
+ * Undecodable data is counted as damage, not an error. Returns 0, or -1
+ * if fn failed.
+ */
+static int decode(struct transcode_job *job, AVCodecContext *dec,
+                  const AVPacket *pkt, frame_fn fn)
+{
+    int ret = avcodec_send_packet(dec, pkt);
+
+    if (ret == AVERROR(ENOMEM))
+        return fail(job, "out of memory while decoding");
+    if (ret < 0 && ret != AVERROR_EOF) {
+        job->damaged++;
+        return 0;
+    }
+    for (;;) {
+        ret = avcodec_receive_frame(dec, job->frame);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret == AVERROR(ENOMEM))
+            return fail(job, "out of memory while decoding");
+        if (ret < 0) {
+            job->damaged++;
+            return 0;
+        }
+        if (job->frame->decode_error_flags ||
+            (job->frame->flags & AV_FRAME_FLAG_CORRUPT))
+            job->damaged++;
+        ret = fn(job, job->frame);
+        av_frame_unref(job->frame);
+        if (ret < 0)
+            return -1;
+    }
+}
+
+/*
+ * The frame's time in seconds from the start, in its stream's time base
+ * (the pts is rewritten to that); frames without a timestamp continue
+ * from *next. Returns the seconds.
+ */
+static double frame_time(struct transcode_job *job, AVFrame *f, AVRational tb,
+                         int64_t *next, int64_t step)
+{
+    int64_t ts = f->best_effort_timestamp;
+
+    if (ts == AV_NOPTS_VALUE)
+        ts = *next;
+    else
+        ts -= av_rescale_q(job->start, AV_TIME_BASE_Q, tb);
+    *next = ts + (step > 0 ? step : 1);
+    f->pts = ts;
+    return (double)ts * av_q2d(tb);
+}
+
+/* Makes graph from desc, between a source named "in" (src_name with
+ * src_args) and sinks "out" and, if tsink, "thumb". */
+static int build_graph(struct transcode_job *job, AVFilterGraph **graph,
+                       const char *src_name, const char *src_args,
+                       const char *desc, AVFilterContext **src,
+                       AVFilterContext **sink, AVFilterContext **tsink)
+{
+    bool video = strcmp(src_name, "buffer") == 0;
+    const AVFilter *sink_filter =
+        avfilter_get_by_name(video ? "buffersink" : "abuffersink");
+    AVFilterInOut *outputs = avfilter_inout_alloc();
+    AVFilterInOut *inputs = avfilter_inout_alloc();
+    AVFilterInOut *thumb = tsink != NULL ? avfilter_inout_alloc() : NULL;
+    int ret, rc = -1;
+
+    if ((*graph = avfilter_graph_alloc()) == NULL || outputs == NULL ||
+        inputs == NULL || (tsink != NULL && thumb == NULL)) {
+        fail(job, "out of memory");
+        goto out;
+    }
+    if ((ret = avfilter_graph_create_filter(src, avfilter_get_by_name(src_name),
+                                            "in", src_args, NULL, *graph)) <
+            0 ||
+        (ret = avfilter_graph_create_filter(sink, sink_filter, "out", NULL,
+                                            NULL, *graph)) < 0 ||
+        (tsink != NULL &&
+         (ret = avfilter_graph_create_filter(tsink, sink_filter, "thumb", NULL,
+                                             NULL, *graph)) < 0)) {
+        fail(job, "cannot set up the filters: %s", av_err2str(ret));
+        goto out;
+    }
+    outputs->name = av_strdup("in");
+    outputs->filter_ctx = *src;
+    inputs->name = av_strdup("out");
+    inputs->filter_ctx = *sink;
+    inputs->next = thumb;
+    if (thumb != NULL) {
+        thumb->name = av_strdup("thumb");
+        thumb->filter_ctx = *tsink;
+        thumb = NULL; /* inputs owns it */
+    }
+    if ((ret = avfilter_graph_parse_ptr(*graph, desc, &inputs, &outputs,
+                                        NULL)) < 0 ||
+        (ret = avfilter_graph_config(*graph, NULL)) < 0) {
+        fail(job, "cannot set up the filters: %s", av_err2str(ret));
+        goto out;
+    }
+    rc = 0;
+out:
+    avfilter_inout_free(&thumb);
+    avfilter_inout_free(&inputs);
+    avfilter_inout_free(&outputs);
+    return rc;
+}
+
+/* Builds an audio graph for frames like f, in time base 1/sample_rate. */
+static int build_audio_graph(struct transcode_job *job, const AVFrame *f,
+                             const char *desc, AVFilterGraph **graph,
+                             AVFilterContext **src, AVFilterContext **sink)
+{
+    char layout[128], args[256];
+
+    if (av_channel_layout_describe(&f->ch_layout, layout, sizeof(layout)) < 0 ||
+        util_fmt(args, sizeof(args),
+                 "time_base=1/%d:sample_rate=%d:sample_fmt=%s:"
+                 "channel_layout=%s",
+                 f->sample_rate, f->sample_rate,
+                 av_get_sample_fmt_name((enum AVSampleFormat)f->format),
+                 layout) != 0)
+        return fail(job, "the audio's channel layout cannot be read");
+    return build_graph(job, graph, "abuffer", args, desc, src, sink, NULL);
+}
+
+/* Gives a frame with an unordered layout the default one for its channel
+ * count, as the graph's source was told. */
+static void fix_layout(AVFrame *f)
+{
+    if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+        int n = f->ch_layout.nb_channels;
+        av_channel_layout_uninit(&f->ch_layout);
+        av_channel_layout_default(&f->ch_layout, n);
+    }
+}
+
+/* Reads ebur128's running figures from f's metadata into m. */
+static void read_r128(const AVFrame *f, struct loudness *m)
+{
+    const AVDictionaryEntry *e;
+
+    if ((e = av_dict_get(f->metadata, "lavfi.r128.I", NULL, 0)) != NULL)
+        m->i = strtod(e->value, NULL);
+    if ((e = av_dict_get(f->metadata, "lavfi.r128.LRA", NULL, 0)) != NULL)
+        m->lra = strtod(e->value, NULL);
+    if ((e = av_dict_get(f->metadata, "lavfi.r128.true_peak", NULL, 0)) != NULL)
+        m->true_peak = fmax(m->true_peak, strtod(e->value, NULL));
+    m->got = true;
+}
+
+/* ---- the audio measuring pass ------------------------------------------ */
+
+static int measure_drain(struct transcode_job *job)
+{
+    int ret;
+
+    for (;;) {
+        ret = av_buffersink_get_frame(job->m_sink, job->filt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return fail(job, "audio filter error: %s", av_err2str(ret));
+        read_r128(job->filt, &job->before);
+        if (job->filt->format == AV_SAMPLE_FMT_DBL) {
+            const double *s = (const double *)job->filt->data[0];
+            int n = job->filt->nb_samples * job->filt->ch_layout.nb_channels;
+            for (int k = 0; k < n; k++)
+                job->before.peak = fmax(job->before.peak, fabs(s[k]));
+        }
+        av_frame_unref(job->filt);
+    }
+}
+
+/* Rewrites the pts of an audio frame from f's stream to 1/sample_rate,
+ * counted from the start; returns the time in seconds. */
+static double audio_time(struct transcode_job *job, AVFrame *f,
+                         const AVStream *st, int64_t *next)
+{
+    AVRational tb = {1, f->sample_rate > 0 ? f->sample_rate : 1};
+
+    if (f->best_effort_timestamp != AV_NOPTS_VALUE)
+        f->best_effort_timestamp =
+            av_rescale_q(f->best_effort_timestamp, st->time_base, tb);
+    return frame_time(job, f, tb, next, f->nb_samples);
+}
+
+static int measure_frame(struct transcode_job *job, AVFrame *f)
+{
+    double t = audio_time(job, f, job->m_st, &job->next_apts);
+    int ret;
+
+    /* Past the limit, the main pass refuses the clip. */
+    if (t > job->limit || t < -1 || f->sample_rate <= 0)
+        return 0;
+    fix_layout(f);
+    if (job->m_graph == NULL &&
+        build_audio_graph(job, f, "[in]" AUDIO_PREP "," AUDIO_MEASURE "[out]",
+                          &job->m_graph, &job->m_src, &job->m_sink) != 0)
+        return -1;
+    ret =
+        av_buffersrc_add_frame_flags(job->m_src, f, AV_BUFFERSRC_FLAG_KEEP_REF);
+    if (ret < 0) {
+        job->damaged++;
+        return 0;
+    }
+    return measure_drain(job);
+}
+
+static void measure_release(struct transcode_job *job)
+{
+    avfilter_graph_free(&job->m_graph);
+    avcodec_free_context(&job->m_dec);
+    avformat_close_input(&job->m_ic);
+    avio_closep(&job->m_pb);
+    job->m_st = NULL;
+}
+
+/*
+ * The first pass: decodes only the audio, from a second opening of the
+ * file, and measures its loudness into job->before. Returns 0, or -1 if
+ * the job failed; audio that cannot be decoded is dropped with a warning.
+ */
+static int measure_audio(struct transcode_job *job)
+{
+    int idx = job->ain->index, ret, rc = -1;
+    int64_t packets = 0;
+
+    job->before = (struct loudness){.i = NAN, .lra = NAN};
+    if (open_input(job, &job->m_ic, &job->m_pb) != 0 ||
+        probe_streams(job, job->m_ic) != 0)
+        goto out;
+    if ((unsigned)idx >= job->m_ic->nb_streams ||
+        job->m_ic->streams[idx]->codecpar->codec_id !=
+            job->ain->codecpar->codec_id) {
+        fail(job, "the file reads differently the second time");
+        goto out;
+    }
+    job->m_st = job->m_ic->streams[idx];
+    for (unsigned i = 0; i < job->m_ic->nb_streams; i++)
+        job->m_ic->streams[i]->discard =
+            (int)i == idx ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    if ((ret = open_decoder(job->m_st, &job->m_dec)) < 0) {
+        warn(job, "the audio cannot be decoded (%s): the clip is silent",
+             av_err2str(ret));
+        job->ain = NULL;
+        rc = 0;
+        goto out;
+    }
+    while ((ret = av_read_frame(job->m_ic, job->pkt)) >= 0) {
+        if (job->pkt->stream_index == idx)
+            ret = decode(job, job->m_dec, job->pkt, measure_frame);
+        av_packet_unref(job->pkt);
+        if (ret < 0)
+            goto out;
+        if (++packets > job->max_packets)
+            break;
+    }
+    if (decode(job, job->m_dec, NULL, measure_frame) != 0)
+        goto out;
+    if (job->m_graph != NULL &&
+        ((ret = av_buffersrc_add_frame_flags(job->m_src, NULL, 0)) < 0 ||
+         measure_drain(job) != 0)) {
+        fail(job, "audio filter error: %s", av_err2str(ret));
+        goto out;
+    }
+    if (!job->before.got) {
+        warn(job, "the audio cannot be decoded: the clip is silent");
+        job->ain = NULL;
+    }
+    rc = 0;
+out:
+    measure_release(job);
+    /* Counted again by the main pass. */
+    job->damaged = 0;
+    job->next_apts = 0;
+    return rc;
+}
+
+/* ---- the plan ---------------------------------------------------------- */
+
+/*
+ * The display matrix as a filter chain (NULL: none), as the ffmpeg
+ * program applies it; returns the clockwise rotation in degrees, or -1
+ * for an angle that is not a multiple of 90.
+ */
+static int orientation(const AVStream *st, const char **filter)
+{
+    size_t size = 0;
+    const int32_t *m = (const int32_t *)av_stream_get_side_data(
+        st, AV_PKT_DATA_DISPLAYMATRIX, &size);
+    double theta;
+
+    *filter = NULL;
+    if (m == NULL || size < 9 * sizeof(*m))
+        return 0;
+    /* av_display_rotation_get is counterclockwise. */
+    theta = -av_display_rotation_get(m);
+    if (isnan(theta))
+        return 0;
+    theta = fmod(theta, 360);
+    if (theta < 0)
+        theta += 360;
+    if (fabs(theta - 90) < 1) {
+        *filter = m[3] > 0 ? "transpose=cclock_flip" : "transpose=clock";
+        return 90;
+    }
+    if (fabs(theta - 180) < 1) {
+        *filter = m[0] < 0 && m[4] < 0 ? "hflip,vflip"
+                  : m[0] < 0           ? "hflip"
+                  : m[4] < 0           ? "vflip"
+                                       : NULL;
+        return 180;
+    }
+    if (fabs(theta - 270) < 1) {
+        *filter = m[3] < 0 ? "transpose=clock_flip" : "transpose=cclock";
+        return 270;
+    }
+    if (theta < 1 || theta > 359) {
+        *filter = m[4] < 0 ? "vflip" : NULL;
+        return 0;
+    }
+    return -1;
+}
+
+static bool rate_ok(AVRational r)
+{
+    return r.num > 0 && r.den > 0 && av_q2d(r) >= 0.5 && av_q2d(r) <= 1000;
+}
+
+/* The output frame rate: the source's nominal one, at most max_fps,
+ * NTSC rates kept exact and anything else rounded to a whole number. */
+static AVRational pick_rate(const AVStream *st, int max_fps, double *nominal)
+{
+    AVRational r = rate_ok(st->avg_frame_rate) ? st->avg_frame_rate
+                   : rate_ok(st->r_frame_rate) ? st->r_frame_rate
+                                               : (AVRational){0, 1};
+    double f = av_q2d(r);
+    long n;
+
+    *nominal = f;
+    if (r.num == 0 || f > max_fps + 0.01)
+        return (AVRational){max_fps, 1};
+    if (fabs(f - 30000.0 / 1001) < 0.01)
+        return (AVRational){30000, 1001};
+    if (fabs(f - 24000.0 / 1001) < 0.01)
+        return (AVRational){24000, 1001};
+    n = lround(f);
+    return (AVRational){n < 1 ? 1 : (int)n, 1};
+}
+
+/* x scaled by num/den, rounded down to even, at least 2. */
+static int scaled_even(int x, int num, int den)
+{
+    int64_t v = (int64_t)x * num / den;
+
+    return v < 2 ? 2 : (int)(v & ~(int64_t)1);
+}
+
+static const char *zscale_transfer(enum AVColorTransferCharacteristic t)
+{
+    switch (t) {
+    case AVCOL_TRC_SMPTE2084:
+        return "smpte2084";
+    case AVCOL_TRC_ARIB_STD_B67:
+        return "arib-std-b67";
+    case AVCOL_TRC_BT2020_12:
+        return "bt2020-12";
+    case AVCOL_TRC_BT709:
+        return "bt709";
+    case AVCOL_TRC_SMPTE170M:
+        return "smpte170m";
+    default:
+        return "bt2020-10";
+    }
+}
+
+/* The color tags libx264 gets for an SDR source: the source's own when
+ * they are ordinary, else none. */
+static void copy_sdr_tags(AVCodecContext *enc, const AVCodecParameters *par)
+{
+    if (par->color_primaries == AVCOL_PRI_BT709 ||
+        par->color_primaries == AVCOL_PRI_BT470BG ||
+        par->color_primaries == AVCOL_PRI_SMPTE170M)
+        enc->color_primaries = par->color_primaries;
+    if (par->color_trc == AVCOL_TRC_BT709 ||
+        par->color_trc == AVCOL_TRC_SMPTE170M ||
+        par->color_trc == AVCOL_TRC_IEC61966_2_1)
+        enc->color_trc = par->color_trc;
+    if (par->color_space == AVCOL_SPC_BT709 ||
+        par->color_space == AVCOL_SPC_BT470BG ||
+        par->color_space == AVCOL_SPC_SMPTE170M)
+        enc->colorspace = par->color_space;
+}
+
+/*
+ * Decides the output size, rate and orientation and writes the video
+ * graph into res->video_filter:
+ *   fps first (frames to be dropped cost nothing more), then the scaler
+ *   (zscale with tone mapping for PQ/HLG, a gamut conversion for other
+ *   BT.2020, swscale otherwise) straight to 8-bit 4:2:0 limited range,
+ *   then rotation on the small frame, then a split: one branch to the
+ *   encoder, the other scaled to <= 640 px before the thumbnail filter
+ *   picks one frame a second.
+ */
+static int plan_video(struct transcode_job *job)
+{
+    struct transcode_result *res = job->res;
+    const AVCodecParameters *par = job->vin->codecpar;
+    struct sbuf b = {res->video_filter, sizeof(res->video_filter), 0, false};
+    bool zscale = avfilter_get_by_name("zscale") != NULL &&
+                  avfilter_get_by_name("tonemap") != NULL;
+    bool hdr = par->color_trc == AVCOL_TRC_SMPTE2084 ||
+               par->color_trc == AVCOL_TRC_ARIB_STD_B67;
+    bool wide = par->color_primaries == AVCOL_PRI_BT2020;
+    const char *turn, *range;
+    int rot, dw = par->width, dh = par->height, side, sw, sh, tw, th, tside;
+
+    rot = orientation(job->vin, &turn);
+    if (rot < 0) {
+        warn(job, "the video's unusual rotation was ignored");
+        rot = 0;
+    }
+    res->in_rotation = rot;
+    job->sar = av_guess_sample_aspect_ratio(job->ic, job->vin, NULL);
+    if (job->sar.num > 0 && job->sar.den > 0 && av_q2d(job->sar) >= 0.25 &&
+        av_q2d(job->sar) <= 4)
+        dw = (int)lrint(dw * av_q2d(job->sar));
+    else
+        job->sar = (AVRational){1, 1};
+    if (rot == 90 || rot == 270) {
+        int t = dw;
+        dw = dh;
+        dh = t;
+    }
+    side = dw > dh ? dw : dh;
+    if (side > job->opts->max_side) {
+        job->out_w = scaled_even(dw, job->opts->max_side, side);
+        job->out_h = scaled_even(dh, job->opts->max_side, side);
+    } else {
+        job->out_w = scaled_even(dw, 1, 1);
+        job->out_h = scaled_even(dh, 1, 1);
+    }
+    tside = job->out_w > job->out_h ? job->out_w : job->out_h;
+    tw = tside > THUMB_SIDE ? scaled_even(job->out_w, THUMB_SIDE, tside)
+                            : job->out_w;
+    th = tside > THUMB_SIDE ? scaled_even(job->out_h, THUMB_SIDE, tside)
+                            : job->out_h;
+    /* The scaler works before the rotation. */
+    sw = rot == 90 || rot == 270 ? job->out_h : job->out_w;
+    sh = rot == 90 || rot == 270 ? job->out_w : job->out_h;
+    job->rate = pick_rate(job->vin, job->opts->max_fps, &res->in_fps);
+    res->in_hdr = hdr;
+    range = par->color_range == AVCOL_RANGE_JPEG ? "full" : "limited";
+
+    sb_add(&b, "[in]fps=fps=%d/%d", job->rate.num, job->rate.den);
+    if (hdr && zscale)
+        sb_add(&b,
+               ",zscale=w=%d:h=%d:tin=%s:pin=%s:min=%s:rin=%s:t=linear:"
+               "npl=100,format=gbrpf32le,zscale=p=bt709,"
+               "tonemap=tonemap=hable:desat=0,"
+               "zscale=t=bt709:m=bt709:r=limited,format=yuv420p",
+               sw, sh, zscale_transfer(par->color_trc),
+               par->color_primaries == AVCOL_PRI_BT709 ? "bt709" : "bt2020",
+               par->color_space == AVCOL_SPC_BT2020_CL ? "2020_cl"
+               : par->color_space == AVCOL_SPC_BT709   ? "709"
+                                                       : "2020_ncl",
+               range);
+    else if (wide && zscale)
+        sb_add(&b,
+               ",zscale=w=%d:h=%d:tin=%s:pin=bt2020:min=%s:rin=%s:t=bt709:"
+               "p=bt709:m=bt709:r=limited,format=yuv420p",
+               sw, sh, zscale_transfer(par->color_trc),
+               par->color_space == AVCOL_SPC_BT2020_CL ? "2020_cl" : "2020_ncl",
+               range);
+    else
+        sb_add(&b,
+               ",scale=w=%d:h=%d:flags=bicubic:out_range=tv%s,"
+               "format=yuv420p",
+               sw, sh, hdr || wide ? ":out_color_matrix=bt709" : "");
+    if (turn != NULL)
+        sb_add(&b, ",%s", turn);
+    sb_add(&b,
+           ",setsar=1,split=2[out][t];[t]scale=w=%d:h=%d:flags=bicubic:"
+           "out_range=full,format=yuv420p,thumbnail=n=%d[thumb]",
+           tw, th, (int)lrint(fmax(1, av_q2d(job->rate))));
+    if (b.overflow)
+        return fail(job, "internal error: the video filter is too long");
+    if ((hdr || wide) && !zscale)
+        warn(job, "HDR/wide-gamut video converted without tone mapping "
+                  "(no zscale filter): colours may look washed out");
+    return 0;
+}
+
+/*
+ * Writes the main audio graph into res->audio_filter from the first
+ * pass's figures. The gain to -16 LUFS is a plain linear one: loudnorm in
+ * linear mode when the true peak stays 0.5 dB under the -1.5 dBTP target
+ * after it (room for the AAC encoder's overshoot); otherwise the same gain
+ * followed by a lookahead limiter at -3.5 dBFS. (loudnorm's own fallback,
+ * its dynamic mode, needs 3 s to settle: on a 2 s clip it left the level
+ * at +0 LUFS with +16 dBTP peaks.) Silence is left alone. ebur128 then
+ * measures the result.
+ */
+static int plan_audio(struct transcode_job *job)
+{
+    struct transcode_result *res = job->res;
+    struct loudness *m = &job->before;
+    struct sbuf b = {res->audio_filter, sizeof(res->audio_filter), 0, false};
+    double tp_db, mi, mlra, mtp, mthresh, target_lra, gain;
+    const char *mode;
+
+    /* ebur128 rounds the true peak to 0.001: round up, and never below
+     * the exact sample peak. */
+    tp_db = 20 * log10(fmax(fmax(m->true_peak + 0.0005, m->peak), 1e-5));
+    res->loudness_in = m->i;
+    res->lra_in = m->lra;
+    res->true_peak_in = tp_db;
+    sb_add(&b, "[in]" AUDIO_PREP);
+    if (isnan(m->i) || m->i < SILENCE_LUFS) {
+        mode = "none";
+        warn(job, "the audio is silent or nearly so: its level was left as "
+                  "it is");
+    } else {
+        /* Within loudnorm's option ranges, and off its "not measured"
+         * sentinels (I 0, LRA 0, TP 99, threshold -70). */
+        mi = round(fmin(fmax(m->i, -99), -0.01) * 100) / 100;
+        mlra =
+            round(fmin(fmax(isnan(m->lra) ? 1 : m->lra, 0.01), 49) * 100) / 100;
+        mtp = round(fmin(fmax(tp_db, -99), 98) * 100) / 100;
+        mthresh = round(fmin(fmax(mi - 10, -99), -0.01) * 100) / 100;
+        if (mthresh == -70)
+            mthresh = -70.01;
+        /* The LRA target only has to let loudnorm stay linear. */
+        target_lra = fmin(fmax(ceil(mlra) + 1, 11), 50);
+        gain = TARGET_LUFS - mi;
+        if (mtp + gain <= TARGET_TP - 0.5) {
+            mode = "linear";
+            sb_add(&b,
+                   ",loudnorm=I=%.1f:TP=%.1f:LRA=%.0f:measured_I=%.2f:"
+                   "measured_LRA=%.2f:measured_TP=%.2f:"
+                   "measured_thresh=%.2f:linear=true:print_format=none",
+                   TARGET_LUFS, TARGET_TP, target_lra, mi, mlra, mtp, mthresh);
+        } else {
+            mode = "limited";
+            sb_add(&b,
+                   ",volume=volume=%.2fdB:precision=double,"
+                   "alimiter=limit=%.4f:attack=5:release=50:level=false:"
+                   "latency=true",
+                   gain, pow(10, (TARGET_TP - 2) / 20));
+        }
+    }
+    set_str(res->loudnorm_mode, sizeof(res->loudnorm_mode), mode);
+    sb_add(&b, "," AUDIO_MEASURE "," AUDIO_FINAL "[out]");
+    if (b.overflow)
+        return fail(job, "internal error: the audio filter is too long");
+    return 0;
+}
+
+/* ---- the output -------------------------------------------------------- */
+
+static int open_video_encoder(struct transcode_job *job)
+{
+    const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
+    const AVCodecParameters *par = job->vin->codecpar;
+    const AVBitStreamFilter *filter = av_bsf_get_by_name("filter_units");
+    AVDictionary *opts = NULL;
+    AVCodecContext *enc;
+    double fps = av_q2d(job->rate);
+    int64_t maxrate;
+    int ret;
+
+    if (codec == NULL || filter == NULL)
+        return fail(job, "libx264 or the filter_units filter is missing "
+                         "from this FFmpeg");
+    if ((job->venc = enc = avcodec_alloc_context3(codec)) == NULL)
+        return fail(job, "out of memory");
+    enc->width = job->out_w;
+    enc->height = job->out_h;
+    enc->pix_fmt = AV_PIX_FMT_YUV420P;
+    enc->sample_aspect_ratio = (AVRational){1, 1};
+    enc->framerate = job->rate;
+    enc->time_base = av_inv_q(job->rate);
+    /* A keyframe at least every 2 s; a ceiling for busy scenes. */
+    enc->gop_size = (int)fmax(1, floor(2 * fps));
+    maxrate = (int64_t)(VIDEO_BPP * job->out_w * job->out_h * fps);
+    enc->rc_max_rate = maxrate;
+    enc->rc_buffer_size = (int)(2 * maxrate);
+    enc->thread_count = 0;
+    enc->color_range = AVCOL_RANGE_MPEG;
+    if (job->res->in_hdr ||
+        job->vin->codecpar->color_primaries == AVCOL_PRI_BT2020) {
+        enc->color_primaries = AVCOL_PRI_BT709;
+        enc->color_trc = AVCOL_TRC_BT709;
+        enc->colorspace = AVCOL_SPC_BT709;
+    } else {
+        copy_sdr_tags(enc, par);
+    }
+    enc->flags |= AV_CODEC_FLAG_BITEXACT;
+    if (job->oc->oformat->flags & AVFMT_GLOBALHEADER)
+        enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    av_dict_set(&opts, "preset", VIDEO_PRESET, 0);
+    av_dict_set(&opts, "crf", VIDEO_CRF, 0);
+    av_dict_set(&opts, "profile", "high", 0);
+    ret = avcodec_open2(enc, codec, &opts);
+    av_dict_free(&opts);
+    if (ret < 0)
+        return fail(job, "cannot open the video encoder: %s", av_err2str(ret));
+    if ((job->vout = avformat_new_stream(job->oc, NULL)) == NULL)
+        return fail(job, "out of memory");
+    if ((ret = avcodec_parameters_from_context(job->vout->codecpar, enc)) < 0)
+        return fail(job, "video encoder: %s", av_err2str(ret));
+    job->vout->time_base = enc->time_base;
+
+    /* x264 writes its version and settings into an SEI of the first
+     * frame; no option turns that off, so the bitstream filter drops SEI
+     * NAL units (type 6; ours carry nothing else). */
+    if ((ret = av_bsf_alloc(filter, &job->bsf)) < 0 ||
+        (ret = avcodec_parameters_copy(job->bsf->par_in, job->vout->codecpar)) <
+            0 ||
+        (ret = av_opt_set(job->bsf->priv_data, "remove_types", "6", 0)) < 0) {
+        return fail(job, "cannot set up the SEI filter: %s", av_err2str(ret));
+    }
+    job->bsf->time_base_in = enc->time_base;
+    if ((ret = av_bsf_init(job->bsf)) < 0 ||
+        (ret = avcodec_parameters_copy(job->vout->codecpar,
+                                       job->bsf->par_out)) < 0)
+        return fail(job, "cannot set up the SEI filter: %s", av_err2str(ret));
+    return 0;
+}
+
+static int open_audio_encoder(struct transcode_job *job)
+{
+    const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
+    AVChannelLayout stereo = AV_CHANNEL_LAYOUT_STEREO;
+    AVCodecContext *enc;
+    int ret;
+
+    if (codec == NULL)
+        return fail(job, "the AAC encoder is missing from this FFmpeg");
+    if ((job->aenc = enc = avcodec_alloc_context3(codec)) == NULL)
+        return fail(job, "out of memory");
+    enc->sample_rate = AUDIO_RATE;
+    if ((ret = av_channel_layout_copy(&enc->ch_layout, &stereo)) < 0)
+        return fail(job, "out of memory");
+    enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    enc->bit_rate = AUDIO_BITRATE;
+    enc->profile = FF_PROFILE_AAC_LOW;
+    enc->time_base = (AVRational){1, AUDIO_RATE};
+    enc->flags |= AV_CODEC_FLAG_BITEXACT;
+    if (job->oc->oformat->flags & AVFMT_GLOBALHEADER)
+        enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    if ((ret = avcodec_open2(enc, codec, NULL)) < 0)
+        return fail(job, "cannot open the audio encoder: %s", av_err2str(ret));
+    if ((job->aout = avformat_new_stream(job->oc, NULL)) == NULL)
+        return fail(job, "out of memory");
+    if ((ret = avcodec_parameters_from_context(job->aout->codecpar, enc)) < 0)
+        return fail(job, "audio encoder: %s", av_err2str(ret));
+    job->aout->time_base = enc->time_base;
+    return 0;
+}
+
+/*
+ * Creates out_dir/video.mp4.tmp as an MP4 with no metadata (bitexact: not
+ * even an encoder tag) whose index will be moved to the front, and its
+ * encoders.
+ */
+static int open_output(struct transcode_job *job)
+{
+    AVDictionary *opts = NULL;
+    char url[PATH_MAX + 8];
+    int ret;
+
+    if (util_fmt(job->tmp_video, sizeof(job->tmp_video), "%s/video.mp4.tmp",
+                 job->out_dir) != 0 ||
+        util_fmt(job->tmp_thumb, sizeof(job->tmp_thumb), "%s/thumb.jpg.tmp",
+                 job->out_dir) != 0 ||
+        util_fmt(url, sizeof(url), "file:%s", job->tmp_video) != 0)
+        return fail(job, "the output path is too long");
+    ret = avformat_alloc_output_context2(&job->oc, NULL, "mp4", url);
+    if (ret < 0)
+        return fail(job, "cannot set up the MP4 muxer: %s", av_err2str(ret));
+    job->oc->flags |= AVFMT_FLAG_BITEXACT;
+    if (open_video_encoder(job) != 0 ||
+        (job->ain != NULL && open_audio_encoder(job) != 0))
+        return -1;
+    /* faststart reopens the file by name: the file protocol only. */
+    if ((ret = av_opt_set(job->oc, "protocol_whitelist", "file", 0)) < 0)
+        return fail(job, "cannot set up the MP4 muxer: %s", av_err2str(ret));
+    av_dict_set(&opts, "protocol_whitelist", "file", 0);
+    ret = avio_open2(&job->oc->pb, url, AVIO_FLAG_WRITE, NULL, &opts);
+    av_dict_free(&opts);
+    if (ret < 0)
+        return fail(job, "cannot create %s: %s", job->tmp_video,
+                    av_err2str(ret));
+    job->have_tmp_video = true;
+    av_dict_set(&opts, "movflags", "+faststart", 0);
+    ret = avformat_write_header(job->oc, &opts);
+    av_dict_free(&opts);
+    if (ret < 0)
+        return fail(job, "cannot write the MP4 header: %s", av_err2str(ret));
+    return 0;
+}
+
+static int write_packet(struct transcode_job *job, AVCodecContext *enc,
+                        AVStream *st, AVPacket *pkt)
+{
+    int ret;
+
+    pkt->stream_index = st->index;
+    av_packet_rescale_ts(pkt, enc->time_base, st->time_base);
+    if (st == job->aout)
+        job->audio_packets++;
+    /* Takes the packet's reference, success or not. */
+    ret = av_interleaved_write_frame(job->oc, pkt);
+    if (ret < 0)
+        return fail(job, "cannot write the video: %s", av_err2str(ret));
+    return 0;
+}
+
+/* Moves every packet the filter has to the muxer. */
+static int drain_bsf(struct transcode_job *job)
+{
+    int ret;
+
+    for (;;) {
+        ret = av_bsf_receive_packet(job->bsf, job->opkt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return fail(job, "SEI filter: %s", av_err2str(ret));
+        if (write_packet(job, job->venc, job->vout, job->opkt) != 0)
+            return -1;
+    }
+}
+
+/*
+ * Sends frame (NULL: flush) to enc and muxes the packets it returns, the
+ * video's through the SEI filter.
+ */
+static int encode(struct transcode_job *job, AVCodecContext *enc,
+                  const AVFrame *frame)
+{
+    bool video = enc == job->venc;
+    AVStream *st = video ? job->vout : job->aout;
+    int ret = avcodec_send_frame(enc, frame);
+
+    if (ret < 0)
+        return fail(job, "%s encoder: %s", video ? "video" : "audio",
+                    av_err2str(ret));
+    for (;;) {
+        ret = avcodec_receive_packet(enc, job->opkt);
+        if (ret == AVERROR(EAGAIN))
+            return 0;
+        if (ret == AVERROR_EOF) {
+            if (video && ((ret = av_bsf_send_packet(job->bsf, NULL)) < 0 ||
+                          drain_bsf(job) != 0))
+                return fail(job, "SEI filter: %s", av_err2str(ret));
+            return 0;
+        }
+        if (ret < 0)
+            return fail(job, "%s encoder: %s", video ? "video" : "audio",
+                        av_err2str(ret));
+        if (!video) {
+            if (write_packet(job, enc, st, job->opkt) != 0)
+                return -1;
+            continue;
+        }
+        if ((ret = av_bsf_send_packet(job->bsf, job->opkt)) < 0) {
+            av_packet_unref(job->opkt);
+            return fail(job, "SEI filter: %s", av_err2str(ret));
+        }
+        if (drain_bsf(job) != 0)
+            return -1;
+    }
+}
+
+/* ---- the main pass ----------------------------------------------------- */
+
+static void report_progress(struct transcode_job *job, double t)
+{
+    const struct transcode_options *o = job->opts;
+    int64_t now;
+
+    if (o->progress == NULL || job->declared <= 0)
+        return;
+    now = util_mono_ms();
+    if (now - job->last_progress_ms < 1000)
+        return;
+    job->last_progress_ms = now;
+    o->progress(o->opaque, fmin(fmax(t / job->declared, 0), 1));
+}
+
+/* Takes the thumbnail filter's choice if it beats the best so far. */
+static void consider_thumb(struct transcode_job *job, AVFrame *f)
+{
+    double score = thumb_score(f);
+
+    if (job->thumb->data[0] == NULL || score > job->thumb_score) {
+        av_frame_unref(job->thumb);
+        av_frame_move_ref(job->thumb, f);
+        job->thumb_score = score;
+    }
+}
+
+/* Encodes what the video graph has ready and keeps the best thumbnail. */
+static int drain_video(struct transcode_job *job)
+{
+    AVRational tb = av_buffersink_get_time_base(job->vsink);
+    int ret;
+
+    for (;;) {
+        ret = av_buffersink_get_frame(job->vsink, job->filt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            break;
+        if (ret < 0)
+            return fail(job, "video filter error: %s", av_err2str(ret));
+        if (++job->frames_out > job->max_frames_out)
+            return fail(job, "the clip is longer than the limit of %d s",
+                        job->opts->max_duration_s);
+        job->filt->pts = av_rescale_q(job->filt->pts, tb, job->venc->time_base);
+        job->filt->pict_type = AV_PICTURE_TYPE_NONE;
+        job->video_end = fmax(job->video_end, (double)(job->filt->pts + 1) *
+                                                  av_q2d(job->venc->time_base));
+        ret = encode(job, job->venc, job->filt);
+        av_frame_unref(job->filt);
+        if (ret != 0)
+            return -1;
+    }
+    for (;;) {
+        ret = av_buffersink_get_frame(job->tsink, job->filt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return fail(job, "thumbnail filter error: %s", av_err2str(ret));
+        consider_thumb(job, job->filt);
+        av_frame_unref(job->filt);
+    }
+}
+
+/* Builds the video graph for frames like f (the first one). */
+static int start_video_graph(struct transcode_job *job, const AVFrame *f)
+{
+    AVRational tb = job->vin->time_base;
+    char args[256];
+
+    if (util_fmt(args, sizeof(args),
+                 "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:"
+                 "pixel_aspect=%d/%d",
+                 f->width, f->height, f->format, tb.num, tb.den, job->sar.num,
+                 job->sar.den) != 0)
+        return fail(job, "internal error: video source arguments");
+    job->src_w = f->width;
+    job->src_h = f->height;
+    job->src_fmt = f->format;
+    return build_graph(job, &job->vgraph, "buffer", args,
+                       job->res->video_filter, &job->vsrc, &job->vsink,
+                       &job->tsink);
+}
+
+/* Converts f to the first frame's size and format into job->fixed. */
+static int conform(struct transcode_job *job, const AVFrame *f)
+{
+    int ret;
+
+    warn(job, "the video changes size or format mid-way: later frames "
+              "were scaled to the first size");
+    job->resize = sws_getCachedContext(
+        job->resize, f->width, f->height, (enum AVPixelFormat)f->format,
+        job->src_w, job->src_h, (enum AVPixelFormat)job->src_fmt, SWS_BICUBIC,
+        NULL, NULL, NULL);
+    if (job->resize == NULL)
+        return AVERROR(EINVAL);
+    av_frame_unref(job->fixed);
+    job->fixed->width = job->src_w;
+    job->fixed->height = job->src_h;
+    job->fixed->format = job->src_fmt;
+    if ((ret = av_frame_get_buffer(job->fixed, 0)) < 0 ||
+        (ret = av_frame_copy_props(job->fixed, f)) < 0 ||
+        (ret = sws_scale_frame(job->resize, job->fixed, f)) < 0)
+        return ret;
+    return 0;
+}
+
+static int push_video(struct transcode_job *job, AVFrame *f)
+{
+    AVRational tb = job->vin->time_base;
+    /* The frame's duration, within reason: it decides where the last
+     * frame ends. */
+    int64_t step = f->pkt_duration > 0
+                       ? f->pkt_duration
+                       : av_rescale_q(1, av_inv_q(job->rate), tb);
+    double t = frame_time(job, f, tb, &job->next_vpts,
+                          FFMIN(step, av_rescale_q(1, (AVRational){1, 1}, tb)));
+    int ret;
+
+    if (t > job->limit)
+        return fail(job, "the clip is longer than the limit of %d s",
+                    job->opts->max_duration_s);
+    if (++job->frames_in > job->max_frames_in)
+        return fail(job, "the clip has too many frames for its length");
+    if (t < -1 || f->width <= 0 || f->height <= 0) {
+        job->damaged++;
+        return 0;
+    }
+    job->last_ts = fmax(job->last_ts, t);
+    if (job->vsrc_end < job->next_vpts)
+        job->vsrc_end = job->next_vpts;
+    report_progress(job, t);
+    if (job->vgraph == NULL && start_video_graph(job, f) != 0)
+        return -1;
+    if (f->width != job->src_w || f->height != job->src_h ||
+        f->format != job->src_fmt) {
+        if (conform(job, f) != 0) {
+            job->damaged++;
+            return 0;
+        }
+        f = job->fixed;
+    }
+    ret =
+        av_buffersrc_add_frame_flags(job->vsrc, f, AV_BUFFERSRC_FLAG_KEEP_REF);
+    av_frame_unref(job->fixed);
+    if (ret < 0)
+        return fail(job, "video filter error: %s", av_err2str(ret));
+    return drain_video(job);
+}
+
+static int drain_audio(struct transcode_job *job)
+{
+    int ret;
+
+    for (;;) {
+        ret = av_buffersink_get_frame(job->asink, job->filt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return fail(job, "audio filter error: %s", av_err2str(ret));
+        read_r128(job->filt, &job->after);
+        job->audio_end =
+            fmax(job->audio_end,
+                 (double)(job->filt->pts + job->filt->nb_samples) / AUDIO_RATE);
+        ret = encode(job, job->aenc, job->filt);
+        av_frame_unref(job->filt);
+        if (ret != 0)
+            return -1;
+    }
+}
+
+static int push_audio(struct transcode_job *job, AVFrame *f)
+{
+    double t = audio_time(job, f, job->ain, &job->next_apts);
+    int ret;
+
+    if (t > job->limit)
+        return fail(job, "the clip is longer than the limit of %d s",
+                    job->opts->max_duration_s);
+    if (t < -1 || f->sample_rate <= 0) {
+        job->damaged++;
+        return 0;
+    }
+    if (job->asrc_end < job->next_apts)
+        job->asrc_end = job->next_apts;
+    fix_layout(f);
+    if (job->agraph == NULL) {
+        if (build_audio_graph(job, f, job->res->audio_filter, &job->agraph,
+                              &job->asrc, &job->asink) != 0)
+            return -1;
+        av_buffersink_set_frame_size(job->asink,
+                                     (unsigned)job->aenc->frame_size);
+    }
+    /* A change of rate or layout is refused by the source: damage. */
+    ret =
+        av_buffersrc_add_frame_flags(job->asrc, f, AV_BUFFERSRC_FLAG_KEEP_REF);
+    if (ret < 0) {
+        job->damaged++;
+        return 0;
+    }
+    return drain_audio(job);
+}
+
+/* Demuxes and decodes the whole input, then flushes decoders, graphs and
+ * encoders in that order. */
+static int run(struct transcode_job *job)
+{
+    int ret;
+
+    for (;;) {
+        ret = av_read_frame(job->ic, job->pkt);
+        if (ret == AVERROR_EOF)
+            break;
+        if (ret < 0) {
+            warn(job,
+                 "the file is damaged after %.1f s: the rest was left "
+                 "out",
+                 job->last_ts);
+            break;
+        }
+        if (++job->packets > job->max_packets) {
+            av_packet_unref(job->pkt);
+            return fail(job, "the clip has too many packets for its length");
+        }
+        if (job->pkt->stream_index == job->vin->index)
+            ret = decode(job, job->vdec, job->pkt, push_video);
+        else if (job->ain != NULL && job->pkt->stream_index == job->ain->index)
+            ret = decode(job, job->adec, job->pkt, push_audio);
+        else
+            ret = 0;
+        av_packet_unref(job->pkt);
+        if (ret != 0)
+            return -1;
+    }
+    if (decode(job, job->vdec, NULL, push_video) != 0 ||
+        (job->adec != NULL && decode(job, job->adec, NULL, push_audio) != 0))
+        return -1;
+    if (job->vgraph == NULL)
+        return fail(job, "no video frame could be decoded");
+    /* Closed at the end of the last frame, not its start, so that the fps
+     * filter keeps it. */
+    if ((ret = av_buffersrc_close(job->vsrc, job->vsrc_end, 0)) < 0)
+        return fail(job, "video filter error: %s", av_err2str(ret));
+    if (drain_video(job) != 0)
+        return -1;
+    if (job->agraph != NULL &&
+        ((ret = av_buffersrc_close(job->asrc, job->asrc_end, 0)) < 0 ||
+         drain_audio(job) != 0))
+        return fail(job, "audio filter error: %s", av_err2str(ret));
+    if (job->frames_out == 0)
+        return fail(job, "no video frame could be decoded");
+    if (encode(job, job->venc, NULL) != 0 ||
+        (job->aenc != NULL && encode(job, job->aenc, NULL) != 0))
+        return -1;
+    return 0;
+}
+
+/* ---- finishing --------------------------------------------------------- */
+
+static int fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int rc;
+
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd);
+    if (close(fd) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* Completes both files under their temporary names, fsyncs them and
+ * renames them into place: the thumbnail first, the video last. */
+static int finish(struct transcode_job *job)
+{
+    struct transcode_result *res = job->res;
+    char path[PATH_MAX], err[256];
+    struct stat st;
+    int ret;
+
+    if ((ret = av_write_trailer(job->oc)) < 0)
+        return fail(job, "cannot finish the video: %s", av_err2str(ret));
+    if ((ret = avio_closep(&job->oc->pb)) < 0)
+        return fail(job, "cannot finish the video: %s", av_err2str(ret));
+    if (fsync_path(job->tmp_video) != 0 || stat(job->tmp_video, &st) != 0)
+        return fail(job, "cannot finish the video: %s", strerror(errno));
+    res->out_bytes = (int64_t)st.st_size;
+
+    if (job->thumb->data[0] == NULL)
+        return fail(job, "no frame could be chosen for the thumbnail");
+    job->have_tmp_thumb = true;
+    if (thumb_write_jpeg(job->thumb, job->tmp_thumb, err, sizeof(err)) != 0)
+        return fail(job, "%s", err);
+    if (stat(job->tmp_thumb, &st) != 0)
+        return fail(job, "cannot finish the thumbnail: %s", strerror(errno));
+    res->thumb_bytes = (int64_t)st.st_size;
+    res->thumb_width = job->thumb->width;
+    res->thumb_height = job->thumb->height;
+
+    if (util_fmt(path, sizeof(path), "%s/thumb.jpg", job->out_dir) != 0 ||
+        rename(job->tmp_thumb, path) != 0)
+        return fail(job, "cannot rename the thumbnail: %s", strerror(errno));
+    job->have_tmp_thumb = false;
+    if (util_fmt(path, sizeof(path), "%s/video.mp4", job->out_dir) != 0 ||
+        rename(job->tmp_video, path) != 0)
+        return fail(job, "cannot rename the video: %s", strerror(errno));
+    job->have_tmp_video = false;
+    if (util_fsync_dir(job->out_dir) != 0)
+        return fail(job, "cannot sync %s: %s", job->out_dir, strerror(errno));
+    return 0;
+}
+
+/* Fills the output facts and the warnings about damage. */
+static void sum_up(struct transcode_job *job)
+{
+    struct transcode_result *res = job->res;
+
+    res->out_width = job->out_w;
+    res->out_height = job->out_h;
+    res->out_fps_num = job->rate.num;
+    res->out_fps_den = job->rate.den;
+    res->out_frames = job->frames_out;
+    res->out_duration_ms = llround(fmax(job->video_end, job->audio_end) * 1000);
+    res->has_audio = job->audio_packets > 0;
+    if (res->has_audio) {
+        res->loudness_out = job->after.i;
+        res->true_peak_out = 20 * log10(fmax(job->after.true_peak, 1e-5));
+    }
+    if (job->damaged > 0)
+        warn(job, "%lld damaged packets or frames were skipped or patched",
+             (long long)job->damaged);
+    if (job->reliable && job->declared > 0 &&
+        job->video_end < job->declared - fmax(1, 0.1 * job->declared))
+        warn(job,
+             "the video stops at %.1f s of %.1f s: the file is damaged "
+             "or incomplete",
+             job->video_end, job->declared);
+}
+
+static int job_init(struct transcode_job *job, const char *in_path,
+                    const char *out_dir, const struct transcode_options *o,
+                    struct transcode_result *res)
+{
+    memset(job, 0, sizeof(*job));
+    job->in_path = in_path;
+    job->out_dir = out_dir;
+    job->opts = o;
+    job->res = res;
+    job->after = (struct loudness){.i = NAN, .lra = NAN};
+    job->last_progress_ms = util_mono_ms();
+    if (o->max_side < 16 || o->max_side > MAX_SIDE_IN ||
+        o->max_duration_s < 1 || o->max_duration_s > 86400 || o->max_fps < 1 ||
+        o->max_fps > 120)
+        return fail(job, "internal error: transcode options out of range");
+    job->max_frames_out = (int64_t)(o->max_duration_s + 2) * o->max_fps;
+    job->pkt = av_packet_alloc();
+    job->opkt = av_packet_alloc();
+    job->frame = av_frame_alloc();
+    job->filt = av_frame_alloc();
+    job->fixed = av_frame_alloc();
+    job->thumb = av_frame_alloc();
+    if (job->pkt == NULL || job->opkt == NULL || job->frame == NULL ||
+        job->filt == NULL || job->fixed == NULL || job->thumb == NULL)
+        return fail(job, "out of memory");
+    return 0;
+}
+
+static void job_release(struct transcode_job *job)
+{
+    measure_release(job);
+    av_bsf_free(&job->bsf);
+    avcodec_free_context(&job->venc);
+    avcodec_free_context(&job->aenc);
+    if (job->oc != NULL) {
+        avio_closep(&job->oc->pb);
+        avformat_free_context(job->oc);
+        job->oc = NULL;
+    }
+    if (job->have_tmp_video)
+        unlink(job->tmp_video);
+    if (job->have_tmp_thumb)
+        unlink(job->tmp_thumb);
+    avfilter_graph_free(&job->vgraph);
+    avfilter_graph_free(&job->agraph);
+    sws_freeContext(job->resize);
+    job->resize = NULL;
+    avcodec_free_context(&job->vdec);
+    avcodec_free_context(&job->adec);
+    avformat_close_input(&job->ic);
+    avio_closep(&job->in_pb);
+    av_packet_free(&job->pkt);
+    av_packet_free(&job->opkt);
+    av_frame_free(&job->frame);
+    av_frame_free(&job->filt);
+    av_frame_free(&job->fixed);
+    av_frame_free(&job->thumb);
+}
+
+int transcode_file(const char *in_path, const char *out_dir,
+                   const struct transcode_options *o,
+                   struct transcode_result *res)
+{
+    struct transcode_options defaults;
+    struct transcode_job job;
+    int64_t t0 = util_mono_ms();
+    int ret, rc = -1;
+
+    memset(res, 0, sizeof(*res));
+    if (o == NULL) {
+        transcode_options_default(&defaults);
+        o = &defaults;
+    }
+    if (job_init(&job, in_path, out_dir, o, res) != 0 || open_main(&job) != 0)
+        goto out;
+    if (job.ain != NULL && measure_audio(&job) != 0)
+        goto out;
+    if (plan_video(&job) != 0 || (job.ain != NULL && plan_audio(&job) != 0))
+        goto out;
+    if ((ret = open_decoder(job.vin, &job.vdec)) < 0) {
+        fail(&job, "cannot decode the video (%s): %s", res->in_video_codec,
+             av_err2str(ret));
+        goto out;
+    }
+    if (job.ain != NULL && (ret = open_decoder(job.ain, &job.adec)) < 0) {
+        fail(&job, "cannot decode the audio (%s): %s", res->in_audio_codec,
+             av_err2str(ret));
+        goto out;
+    }
+    if (open_output(&job) != 0 || run(&job) != 0)
+        goto out;
+    sum_up(&job);
+    if (finish(&job) != 0)
+        goto out;
+    if (o->progress != NULL)
+        o->progress(o->opaque, 1.0);
+    rc = 0;
+out:
+    if (rc != 0 && res->error[0] == '\0')
+        fail(&job, "internal error");
+    job_release(&job);
+    res->seconds = (double)(util_mono_ms() - t0) / 1000.0;
+    return rc;
+}
+
+/* ---- the facts as JSON ------------------------------------------------- */
+
+/* x rounded to `places` decimals, or JSON null if it is not a number. */
+static json_t *num(double x, int places)
+{
+    double k = pow(10, places);
+
+    return isfinite(x) ? json_real(round(x * k) / k) : json_null();
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s[0] != '\0' ? json_string(s) : json_null();
+}
+
+json_t *transcode_result_json(const struct transcode_result *r)
+{
+    json_t *j = json_object(), *in = json_object(), *out = json_object();
+    json_t *thumb = json_object(), *filters = json_object();
+    json_t *warnings = json_array(), *loud = NULL;
+    double fps =
+        r->out_fps_den > 0 ? (double)r->out_fps_num / r->out_fps_den : 0;
+
+    if (r->has_audio && (loud = json_object()) != NULL) {
+        json_object_set_new(loud, "before_lufs", num(r->loudness_in, 1));
+        json_object_set_new(loud, "before_lra", num(r->lra_in, 1));
+        json_object_set_new(loud, "before_true_peak_dbtp",
+                            num(r->true_peak_in, 1));
+        json_object_set_new(loud, "after_lufs", num(r->loudness_out, 1));
+        json_object_set_new(loud, "after_true_peak_dbtp",
+                            num(r->true_peak_out, 1));
+        json_object_set_new(loud, "mode", json_string(r->loudnorm_mode));
+    }
+    if (j == NULL || in == NULL || out == NULL || thumb == NULL ||
+        filters == NULL || warnings == NULL || (r->has_audio && !loud)) {
+        json_decref(j);
+        json_decref(in);
+        json_decref(out);
+        json_decref(thumb);
+        json_decref(filters);
+        json_decref(warnings);
+        json_decref(loud);
+        return NULL;
+    }
+    json_object_set_new(in, "format", json_string(r->in_format));
+    json_object_set_new(in, "video_codec", json_string(r->in_video_codec));
+    json_object_set_new(in, "pix_fmt", str_or_null(r->in_pix_fmt));
+    json_object_set_new(in, "color_transfer",
+                        str_or_null(r->in_color_transfer));
+    json_object_set_new(in, "hdr", json_boolean(r->in_hdr));
+    json_object_set_new(in, "width", json_integer(r->in_width));
+    json_object_set_new(in, "height", json_integer(r->in_height));
+    json_object_set_new(in, "rotation", json_integer(r->in_rotation));
+    json_object_set_new(in, "fps", num(r->in_fps, 3));
+    json_object_set_new(in, "duration_s",
+                        num((double)r->in_duration_ms / 1000, 3));
+    json_object_set_new(in, "bytes", json_integer(r->in_bytes));
+    json_object_set_new(in, "audio_codec", str_or_null(r->in_audio_codec));
+    json_object_set_new(in, "sample_rate", json_integer(r->in_sample_rate));
+    json_object_set_new(in, "channels", json_integer(r->in_channels));
+
+    json_object_set_new(out, "video_codec", json_string("h264"));
+    json_object_set_new(out, "profile", json_string("High"));
+    json_object_set_new(out, "pix_fmt", json_string("yuv420p"));
+    json_object_set_new(out, "width", json_integer(r->out_width));
+    json_object_set_new(out, "height", json_integer(r->out_height));
+    json_object_set_new(out, "fps", num(fps, 3));
+    json_object_set_new(out, "frames", json_integer(r->out_frames));
+    json_object_set_new(out, "duration_s",
+                        num((double)r->out_duration_ms / 1000, 3));
+    json_object_set_new(out, "bytes", json_integer(r->out_bytes));
+    json_object_set_new(out, "audio_codec",
+                        r->has_audio ? json_string("aac") : json_null());
+    json_object_set_new(out, "sample_rate",
+                        r->has_audio ? json_integer(AUDIO_RATE) : json_null());
+    json_object_set_new(out, "channels",
+                        r->has_audio ? json_integer(2) : json_null());
+    json_object_set_new(thumb, "width", json_integer(r->thumb_width));
+    json_object_set_new(thumb, "height", json_integer(r->thumb_height));
+    json_object_set_new(thumb, "bytes", json_integer(r->thumb_bytes));
+    json_object_set_new(out, "thumb", thumb);
+
+    json_object_set_new(filters, "video", json_string(r->video_filter));
+    json_object_set_new(filters, "audio", json_string(r->audio_filter));
+    for (int i = 0; i < r->nwarnings; i++)
+        json_array_append_new(warnings, json_string(r->warnings[i]));
+
+    json_object_set_new(j, "input", in);
+    json_object_set_new(j, "output", out);
+    json_object_set_new(j, "has_audio", json_boolean(r->has_audio));
+    json_object_set_new(j, "loudness", loud != NULL ? loud : json_null());
+    json_object_set_new(j, "seconds", num(r->seconds, 3));
+    json_object_set_new(j, "filters", filters);
+    json_object_set_new(j, "warnings", warnings);
+    return j;
+}

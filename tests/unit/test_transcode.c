@@ -1,0 +1,156 @@
+/* transcode_file through its C API, as the worker calls it: the
+ * callbacks, the result fields, the JSON, refusals and options. The
+ * fixture is made with the ffmpeg program; without it the test skips. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libavutil/log.h>
+
+#include "chorus/transcode.h"
+#include "test.h"
+
+struct calls {
+    int durations, progresses;
+    double duration, last, min;
+    int backwards;
+};
+
+static void on_duration(void *opaque, double seconds)
+{
+    struct calls *c = opaque;
+
+    c->durations++;
+    c->duration = seconds;
+}
+
+static void on_progress(void *opaque, double fraction)
+{
+    struct calls *c = opaque;
+
+    if (fraction < c->last)
+        c->backwards++;
+    if (c->progresses++ == 0 || fraction < c->min)
+        c->min = fraction;
+    c->last = fraction;
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char path[512];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &st) == 0;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/chorus-test-transcode-XXXXXX", clip[600], cmd[1400];
+    char outdir[600], junk[600];
+    struct transcode_options o;
+    struct transcode_result res;
+    struct calls c = {0};
+    json_t *j;
+    FILE *fp;
+    int rc;
+
+    av_log_set_level(AV_LOG_ERROR);
+    if (system("ffmpeg -version >/dev/null 2>&1") != 0) {
+        printf("skipped: no ffmpeg program\n");
+        return 0;
+    }
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    snprintf(clip, sizeof(clip), "%s/clip", dir);
+    snprintf(outdir, sizeof(outdir), "%s/out", dir);
+    snprintf(junk, sizeof(junk), "%s/junk", dir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -loglevel error -f lavfi -i "
+             "testsrc2=size=320x240:rate=25 -f lavfi -i sine=sample_rate=44100 "
+             "-t 3 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac "
+             "-f mp4 %s",
+             clip);
+    CHECK(system(cmd) == 0);
+    mkdir(outdir, 0700);
+
+    /* Defaults. */
+    transcode_options_default(&o);
+    CHECK_INT(o.max_side, 1280);
+    CHECK_INT(o.max_duration_s, 600);
+    CHECK_INT(o.max_fps, 30);
+    CHECK(o.progress == NULL && o.duration == NULL);
+
+    /* A transcode with callbacks. */
+    o.progress = on_progress;
+    o.duration = on_duration;
+    o.opaque = &c;
+    rc = transcode_file(clip, outdir, &o, &res);
+    CHECK_INT(rc, 0);
+    CHECK_STR(res.error, "");
+    CHECK_INT(c.durations, 1);
+    CHECK(fabs(c.duration - 3.0) < 0.1);
+    CHECK(c.progresses >= 1);
+    /* About once a second, plus the final 1.0. */
+    CHECK(c.progresses <= (int)res.seconds + 2);
+    CHECK_INT(c.backwards, 0);
+    CHECK(c.min >= 0 && c.last == 1.0);
+    CHECK_INT(res.out_width, 320);
+    CHECK_INT(res.out_height, 240);
+    CHECK_INT(res.out_fps_num, 25);
+    CHECK_INT(res.out_fps_den, 1);
+    CHECK_INT(res.out_frames, 75);
+    CHECK(llabs(res.out_duration_ms - 3000) < 100);
+    CHECK(res.has_audio);
+    CHECK(res.out_bytes > 1000 && res.thumb_bytes > 1000);
+    CHECK_STR(res.in_video_codec, "h264");
+    CHECK_STR(res.in_audio_codec, "aac");
+    CHECK_INT(res.in_sample_rate, 44100);
+    CHECK(fabs(res.loudness_out + 16) < 1);
+    CHECK(exists(outdir, "video.mp4") && exists(outdir, "thumb.jpg"));
+    CHECK(!exists(outdir, "video.mp4.tmp") && !exists(outdir, "thumb.jpg.tmp"));
+
+    j = transcode_result_json(&res);
+    CHECK(j != NULL);
+    CHECK_INT(json_integer_value(
+                  json_object_get(json_object_get(j, "output"), "width")),
+              320);
+    CHECK(json_is_true(json_object_get(j, "has_audio")));
+    CHECK(json_is_array(json_object_get(j, "warnings")));
+    CHECK(json_is_object(json_object_get(j, "loudness")));
+    json_decref(j);
+    transcode_result_release(&res);
+    CHECK_INT(res.out_width, 0);
+
+    /* NULL options mean the defaults; a refusal leaves nothing. */
+    CHECK_INT(transcode_file(clip, outdir, NULL, &res), 0);
+    fp = fopen(junk, "w");
+    if (fp != NULL) {
+        fputs("not a video\n", fp);
+        fclose(fp);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -f %s/video.mp4 %s/thumb.jpg", outdir,
+             outdir);
+    CHECK(system(cmd) == 0);
+    CHECK_INT(transcode_file(junk, outdir, NULL, &res), -1);
+    CHECK(strlen(res.error) > 10);
+    CHECK(!exists(outdir, "video.mp4") && !exists(outdir, "thumb.jpg"));
+    CHECK(!exists(outdir, "video.mp4.tmp"));
+
+    /* Limits come from the options. */
+    transcode_options_default(&o);
+    o.max_duration_s = 2;
+    CHECK_INT(transcode_file(clip, outdir, &o, &res), -1);
+    CHECK(strstr(res.error, "limit is 2 s") != NULL);
+    o.max_duration_s = 0;
+    CHECK_INT(transcode_file(clip, outdir, &o, &res), -1);
+    CHECK(strstr(res.error, "options") != NULL);
+
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    return TEST_RESULT();
+}
