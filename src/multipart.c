@@ -101,7 +101,10 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind,
         }
         return MHD_YES;
     }
-    /* A text field, possibly in several pieces. */
+    /* A text field, possibly in several pieces; the post processor may
+     * also announce one with an empty piece first. */
+    if (size == 0)
+        return MHD_YES;
     if (!ctx->in_field || off == 0 || strcmp(ctx->key, key) != 0) {
         if (flush_field(ctx) != 0)
             return MHD_NO;

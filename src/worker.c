@@ -200,9 +200,13 @@ static void parse_line(char *line, struct job_report *r)
         free(r->result_json);
         r->result_json = strdup(line + 2);
         break;
-    case 'E':
-        snprintf(r->error, sizeof(r->error), "%s", line + 2);
+    case 'E': {
+        /* A reason longer than the field is cut, by design. */
+        size_t n = strnlen(line + 2, sizeof(r->error) - 1);
+        memcpy(r->error, line + 2, n);
+        r->error[n] = '\0';
         break;
+    }
     default:
         break;
     }

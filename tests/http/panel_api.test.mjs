@@ -288,9 +288,9 @@ test('admins manage users; changes are audited; the last admin stays', async () 
   const list = (await admin.get('/api/v1/users')).body.items;
   assert.deepEqual(list.find((u) => u.username === 'newmod'), { ...list.find((u) => u.username === 'newmod'), role: 'comms', disabled: true });
   assert.ok(!JSON.stringify(list).includes('argon2'));
-  // Newest first: created, logged in, role changed, disabled.
+  // Newest first: created, logged in, role changed, disabled, refused.
   const actions = (await admin.get('/api/v1/audit?target=newmod')).body.items.map((x) => x.action);
-  assert.deepEqual(actions, ['user.disable', 'user.role', 'login', 'user.create']);
+  assert.deepEqual(actions, ['login.failed', 'user.disable', 'user.role', 'login', 'user.create']);
 });
 
 test('the audit chain verifies, and an edited row is caught', async () => {

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 
 import { assertNoSanitizerReport, removeDir, sleep, startChorus, tempDir } from '../lib/chorus.mjs';
 import {
-  descendants, ffmpeg, ffprobe, makeClip, sendMessage, sql, waitStatus,
+  descendants, ffprobe, makeClip, sendMessage, sendTus, sql, waitStatus,
 } from '../lib/fixtures.mjs';
 
 const dir = tempDir('chorus-worker-');
@@ -78,11 +78,8 @@ test('hostile and broken files fail their job with a reason; the server keeps an
   };
   await withServer(['--max-duration', '10'], async (s) => {
     const ids = {};
-    for (const [name, bytes] of Object.entries(files)) {
-      const f = path.join(dir, `hostile-${name}`);
-      writeFileSync(f, bytes);
-      ids[name] = (await sendMessage(s.url, f)).id;
-    }
+    // Through tus, as a phone would send them (an empty one included).
+    for (const [name, bytes] of Object.entries(files)) ids[name] = (await sendTus(s.url, bytes)).id;
     ids.tooLong = (await sendMessage(s.url, longClip)).id; // 30 s > 10 s
     for (const [name, id] of Object.entries(ids)) {
       await healthy(s);

@@ -51,6 +51,21 @@ export async function sendMessage(url, file, meta = {}) {
   return body;
 }
 
+/**
+ * Sends bytes as a tus upload (creation with upload, one request).
+ * Resolves {id, receipt}. An empty upload is complete at creation.
+ */
+export async function sendTus(url, bytes, meta = {}) {
+  const md = Object.entries({ ...META, ...meta })
+    .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(',');
+  const headers = { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(bytes.length), 'Upload-Metadata': md };
+  if (bytes.length > 0) headers['Content-Type'] = 'application/offset+octet-stream';
+  const r = await fetch(`${url}/api/v1/uploads`, { method: 'POST', headers, body: bytes.length > 0 ? bytes : undefined });
+  const body = await r.json();
+  assert.equal(r.status, 201, JSON.stringify(body));
+  return { id: body.id, receipt: r.headers.get('chorus-receipt') };
+}
+
 /** Runs one SQL query on the data dir's database; returns stdout lines. */
 export function sql(dataDir, query) {
   const r = spawnSync('sqlite3', ['-cmd', '.timeout 5000', path.join(dataDir, 'chorus.db'), query],
