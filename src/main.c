@@ -455,6 +455,7 @@ static int cmd_backup(const struct config *cfg)
  */
 static int cmd_transcode(const struct config *cfg)
 {
+    const struct transcode_api *api;
     struct transcode_options opts;
     struct transcode_result res;
     json_t *out = NULL;
@@ -465,18 +466,19 @@ static int cmd_transcode(const struct config *cfg)
                         "[--max-duration S]\n");
         return 2;
     }
+    if ((api = transcode_load()) == NULL)
+        return 1;
     /* libav's own chatter only when asked for. */
-    av_log_set_level(strcmp(cfg->log_level, "debug") == 0 ? AV_LOG_INFO
-                                                          : AV_LOG_ERROR);
-    transcode_options_default(&opts);
+    api->log_level(strcmp(cfg->log_level, "debug") == 0);
+    api->options_default(&opts);
     opts.max_side = cfg->max_side;
     opts.max_duration_s = cfg->max_duration;
+    memset(&res, 0, sizeof(res));
     if (util_mkdirs(cfg->args[1], 0700) != 0) {
-        memset(&res, 0, sizeof(res));
         snprintf(res.error, sizeof(res.error), "cannot create %s: %s",
                  cfg->args[1], strerror(errno));
-    } else if (transcode_file(cfg->args[0], cfg->args[1], &opts, &res) == 0) {
-        out = transcode_result_json(&res);
+    } else if (api->file(cfg->args[0], cfg->args[1], &opts, &res) == 0) {
+        out = api->result_json(&res);
         rc = out != NULL ? 0 : 1;
     }
     if (out == NULL)
@@ -485,7 +487,7 @@ static int cmd_transcode(const struct config *cfg)
     if (out != NULL && json_dumpf(out, stdout, JSON_COMPACT) == 0)
         putchar('\n');
     json_decref(out);
-    transcode_result_release(&res);
+    api->result_release(&res);
     return rc;
 }
 

@@ -1861,3 +1861,15 @@ json_t *transcode_result_json(const struct transcode_result *r)
     json_object_set_new(j, "warnings", warnings);
     return j;
 }
+
+void transcode_log_level(bool verbose)
+{
+    av_log_set_level(verbose ? AV_LOG_INFO : AV_LOG_ERROR);
+}
+
+/* What the module exports: see transcode_load(). */
+extern const struct transcode_api chorus_transcode_api;
+const struct transcode_api chorus_transcode_api = {
+    transcode_options_default, transcode_file,      transcode_result_release,
+    transcode_result_json,     transcode_log_level,
+};

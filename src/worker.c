@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <libavutil/log.h>
 
 #include "chorus/config.h"
 #include "chorus/db.h"
@@ -103,6 +102,7 @@ static void set_limit(int resource, rlim_t value)
 static void run_child(const struct config *cfg, const struct job *job,
                       const char *in, const char *out_dir, int fd)
 {
+    const struct transcode_api *api;
     struct transcode_options opts;
     struct transcode_result res;
     char tag[48], line[128];
@@ -114,8 +114,6 @@ static void run_child(const struct config *cfg, const struct job *job,
     prctl(PR_SET_NAME, "chorus-job");
     snprintf(tag, sizeof(tag), "job %lld", (long long)job->id);
     log_init(LOG_LVL_INFO, tag);
-    /* libav's messages may quote the input: errors only. */
-    av_log_set_level(AV_LOG_ERROR);
     signal(SIGTERM, SIG_DFL);
     /* Nothing inherited but stdio and the report pipe (as fd 3). */
     if (fd != 3 && (dup2(fd, 3) < 0 || close(fd) != 0))
@@ -139,25 +137,30 @@ static void run_child(const struct config *cfg, const struct job *job,
                        (int64_t)cfg->max_duration * cfg->job_timeout_factor) *
                   8);
 
-    transcode_options_default(&opts);
+    /* FFmpeg's libraries come into this process only, and only now. */
+    if ((api = transcode_load()) == NULL)
+        _exit(3);
+    /* libav's messages may quote the input: errors only. */
+    api->log_level(false);
+    api->options_default(&opts);
     opts.max_side = cfg->max_side;
     opts.max_duration_s = cfg->max_duration;
     opts.progress = on_progress;
     opts.duration = on_duration;
     opts.opaque = NULL;
-    if (transcode_file(in, out_dir, &opts, &res) != 0) {
+    if (api->file(in, out_dir, &opts, &res) != 0) {
         n = snprintf(line, sizeof(line), "E ");
         report(line, (size_t)n);
         report(res.error, strlen(res.error));
         report("\n", 1);
-        transcode_result_release(&res);
+        api->result_release(&res);
         _exit(1);
     }
     n = snprintf(line, sizeof(line), "F %lld %d %d %d %lld\n",
                  (long long)res.out_duration_ms, res.out_width, res.out_height,
                  res.has_audio ? 1 : 0, (long long)res.out_bytes);
     report(line, (size_t)n);
-    facts = transcode_result_json(&res);
+    facts = api->result_json(&res);
     text = facts != NULL ? json_dumps(facts, JSON_COMPACT) : NULL;
     if (text != NULL) {
         report("R ", 2);
@@ -166,7 +169,7 @@ static void run_child(const struct config *cfg, const struct job *job,
     }
     free(text);
     json_decref(facts);
-    transcode_result_release(&res);
+    api->result_release(&res);
     _exit(0);
 }
 

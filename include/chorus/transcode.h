@@ -117,4 +117,33 @@ void transcode_result_release(struct transcode_result *res);
  */
 json_t *transcode_result_json(const struct transcode_result *res);
 
+/* Sets how much libav itself logs: errors only, or more when verbose. */
+void transcode_log_level(bool verbose);
+
+/*
+ * The pipeline is built as a module, chorus-media.so beside the chorus
+ * binary, and loaded only by the processes that transcode (a job's child,
+ * `chorus transcode`): the HTTP server never maps FFmpeg's libraries and
+ * their hundred dependencies (smaller, and far less code within reach of
+ * a request). The module exports its functions in this table.
+ */
+struct transcode_api {
+    void (*options_default)(struct transcode_options *o);
+    int (*file)(const char *in_path, const char *out_dir,
+                const struct transcode_options *o,
+                struct transcode_result *res);
+    void (*result_release)(struct transcode_result *res);
+    json_t *(*result_json)(const struct transcode_result *res);
+    void (*log_level)(bool verbose);
+};
+
+/* The table's symbol in the module. */
+#define TRANSCODE_API_SYMBOL "chorus_transcode_api"
+
+/*
+ * Loads the module from beside the running binary (once per process).
+ * Returns its table, or NULL with the reason logged.
+ */
+const struct transcode_api *transcode_load(void);
+
 #endif
