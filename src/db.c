@@ -146,9 +146,8 @@ static const char *const sql_text[STMT__COUNT] = {
         " FROM messages m WHERE m.status = ?1"
         " AND (?2 IS NULL OR m.country = ?2) AND (?3 IS NULL OR m.language = "
         "?3)"
-        " AND (?4 IS NULL OR m.name LIKE ?4 ESCAPE '\\'"
-        "  OR m.organization LIKE ?4 ESCAPE '\\' OR m.message LIKE ?4 ESCAPE "
-        "'\\')"
+        " AND (?4 IS NULL OR instr(lower(m.name), ?4)"
+        "  OR instr(lower(m.organization), ?4) OR instr(lower(m.message), ?4))"
         " AND (?5 IS NULL OR m.created_at >= ?5)"
         " AND (?6 IS NULL OR m.created_at < ?6)"
         " AND (?7 IS NULL OR m.consent_scope = ?7)"
@@ -169,9 +168,8 @@ static const char *const sql_text[STMT__COUNT] = {
         " FROM messages m WHERE m.status = ?1"
         " AND (?2 IS NULL OR m.country = ?2) AND (?3 IS NULL OR m.language = "
         "?3)"
-        " AND (?4 IS NULL OR m.name LIKE ?4 ESCAPE '\\'"
-        "  OR m.organization LIKE ?4 ESCAPE '\\' OR m.message LIKE ?4 ESCAPE "
-        "'\\')"
+        " AND (?4 IS NULL OR instr(lower(m.name), ?4)"
+        "  OR instr(lower(m.organization), ?4) OR instr(lower(m.message), ?4))"
         " AND (?5 IS NULL OR m.created_at >= ?5)"
         " AND (?6 IS NULL OR m.created_at < ?6)"
         " AND (?7 IS NULL OR m.consent_scope = ?7)"
@@ -237,9 +235,8 @@ static const char *const sql_text[STMT__COUNT] = {
         " AND (?1 IS NULL OR instr(?1, ',' || m.id || ',') > 0)"
         " AND (?2 IS NULL OR m.country = ?2) AND (?3 IS NULL OR m.language = "
         "?3)"
-        " AND (?4 IS NULL OR m.name LIKE ?4 ESCAPE '\\'"
-        "  OR m.organization LIKE ?4 ESCAPE '\\' OR m.message LIKE ?4 ESCAPE "
-        "'\\')"
+        " AND (?4 IS NULL OR instr(lower(m.name), ?4)"
+        "  OR instr(lower(m.organization), ?4) OR instr(lower(m.message), ?4))"
         " AND (?5 IS NULL OR m.consent_scope = ?5)"
         " AND (?6 IS NULL OR ?6 = EXISTS (SELECT 1 FROM reshares r"
         "  WHERE r.message_id = m.id))"
@@ -282,20 +279,33 @@ static int exec_simple(struct db *db, const char *sql)
     return map_rc(db->h, sqlite3_exec(db->h, sql, NULL, NULL, NULL), sql);
 }
 
+/* Process-wide settings, before SQLite initialises. */
+static void configure(void)
+{
+    /* Memory statistics take a global lock on every allocation. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int db_open(const char *path, struct db **out, char *err, size_t errlen)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+
     struct db *db = NULL;
     int rc;
 
     *out = NULL;
+    pthread_once(&once, configure);
     db = calloc(1, sizeof(*db));
     if (db == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    /* A handle is used by one thread at a time (the pool sees to it):
+     * SQLite's own per-call locking would only cost. */
     rc = sqlite3_open_v2(path, &db->h,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                             SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE,
+                             SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE |
+                             SQLITE_OPEN_NOMUTEX,
                          NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot open %s: %s", path,

@@ -546,17 +546,11 @@ int export_zip(struct request *req)
         snprintf(ctx->scope, sizeof(ctx->scope), "%s", scope);
     if (reshared != NULL)
         ctx->reshared = strcmp(reshared, "yes") == 0;
-    if (q != NULL) {
-        size_t o = 0;
-        ctx->pattern[o++] = '%';
-        for (; *q != '\0' && o + 3 < sizeof(ctx->pattern); q++) {
-            if (*q == '%' || *q == '_' || *q == '\\')
-                ctx->pattern[o++] = '\\';
-            ctx->pattern[o++] = *q;
-        }
-        ctx->pattern[o++] = '%';
-        ctx->pattern[o] = '\0';
-    }
+    /* As the list's search: ASCII lower case, matched with instr(). */
+    if (q != NULL)
+        for (size_t i = 0; q[i] != '\0' && i + 1 < sizeof(ctx->pattern); i++)
+            ctx->pattern[i] =
+                (q[i] >= 'A' && q[i] <= 'Z') ? (char)(q[i] - 'A' + 'a') : q[i];
     ctx->csv = temp_file(req->app->cfg->data_dir);
     ctx->json = temp_file(req->app->cfg->data_dir);
     ctx->a = archive_write_new();

@@ -89,6 +89,21 @@ int http_json(struct request *req, int status, json_t *obj)
     return status;
 }
 
+int http_json_text(struct request *req, int status, char *text, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+
+    if (resp == NULL) {
+        free(text);
+        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                          "out of memory");
+    }
+    http_respond(req, status, resp);
+    http_header_add(req, "Content-Type", "application/json; charset=utf-8");
+    return status;
+}
+
 int http_error(struct request *req, int status, const char *code,
                const char *fmt, ...)
 {

@@ -198,25 +198,32 @@ fail(struct meta_error *err, const char *field, const char *fmt, ...)
     return -1;
 }
 
-/* Copies a checked text value (at most max characters) into out. */
+/*
+ * Copies a checked text value (at most max characters) into out. The
+ * line breaks of a multiline value may come as CRLF (browsers send a
+ * textarea so): they are kept as LF.
+ */
 static int set_text(char *out, size_t outlen, const char *value, size_t len,
                     long max, bool multiline, const char *field,
                     struct meta_error *err)
 {
-    long chars = meta_utf8_check(value, len, multiline);
+    size_t n = 0;
+    long chars;
 
+    if (len >= outlen)
+        return fail(err, field, "%s: at most %ld characters", field, max);
+    for (size_t i = 0; i < len; i++)
+        if (!(multiline && value[i] == '\r' && i + 1 < len &&
+              value[i + 1] == '\n'))
+            out[n++] = value[i];
+    out[n] = '\0';
+    chars = meta_utf8_check(out, n, multiline);
     if (chars < 0)
         return fail(err, field,
                     "%s: not valid UTF-8 text, or has control characters",
                     field);
-    if (chars > max || len >= outlen) {
-        err->field = field;
-        snprintf(err->message, sizeof(err->message),
-                 "%s: at most %ld characters", field, max);
-        return -1;
-    }
-    memcpy(out, value, len);
-    out[len] = '\0';
+    if (chars > max)
+        return fail(err, field, "%s: at most %ld characters", field, max);
     return 0;
 }
 

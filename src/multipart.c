@@ -54,6 +54,9 @@ static int flush_field(struct multipart_ctx *ctx)
     ctx->in_field = false;
     if (meta_set(&ctx->meta, ctx->key, ctx->value, ctx->vlen, &ctx->merr) !=
         0) {
+        /* An unknown field is named as the form calls it. */
+        if (strcmp(ctx->merr.field, "Upload-Metadata") == 0)
+            ctx->merr.field = ctx->key;
         ctx->status = 400;
         return -1;
     }

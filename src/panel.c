@@ -17,6 +17,7 @@
 #include "chorus/audit.h"
 #include "chorus/db.h"
 #include "chorus/http.h"
+#include "chorus/jsonw.h"
 #include "chorus/log.h"
 #include "chorus/meta.h"
 #include "chorus/queue.h"
@@ -117,34 +118,29 @@ static int parse_cursor(const char *s, int64_t *created,
     return 0;
 }
 
-/* Escapes LIKE's wildcards in q and wraps it in %...%. */
-static int like_pattern(const char *q, char *out, size_t len)
+/*
+ * The free-text search: q in ASCII lower case, as SQLite's lower() folds
+ * the columns it is looked for in (instr() rather than LIKE: a LIKE with
+ * a bound pattern makes SQLite plan the query again at every run).
+ */
+static int search_text(const char *q, char *out, size_t len)
 {
-    size_t o = 0;
+    size_t n = strlen(q);
 
-    out[o++] = '%';
-    for (; *q != '\0'; q++) {
-        if (o + 3 >= len)
-            return -1;
-        if (*q == '%' || *q == '_' || *q == '\\')
-            out[o++] = '\\';
-        out[o++] = *q;
-    }
-    out[o++] = '%';
-    out[o] = '\0';
+    if (n >= len)
+        return -1;
+    for (size_t i = 0; i <= n; i++)
+        out[i] = (q[i] >= 'A' && q[i] <= 'Z') ? (char)(q[i] - 'A' + 'a') : q[i];
     return 0;
 }
 
-/* The counts of every status, as a JSON object. */
-static json_t *status_counts(struct db *db)
+/* Writes column i as an integer, or null. */
+static void w_int_or_null(struct jsonw *w, struct db_stmt *st, int i)
 {
-    struct db_stmt *st = db_stmt(db, STMT_MSG_COUNTS);
-    json_t *counts = json_object();
-
-    while (st != NULL && db_step(st) == DB_ROW)
-        json_object_set_new(counts, db_col_text(st, 0),
-                            json_integer(db_col_int(st, 1)));
-    return counts;
+    if (db_col_is_null(st, i))
+        jsonw_null(w);
+    else
+        jsonw_int(w, db_col_int(st, i));
 }
 
 int panel_list(struct request *req)
@@ -164,7 +160,9 @@ int panel_list(struct request *req)
     char last_id[UTIL_ID_LEN + 1] = "";
     long limit = 50;
     bool desc;
-    json_t *items;
+    struct jsonw w;
+    char *text;
+    size_t len;
     struct db_stmt *st;
     struct db *db;
     int rc, n = 0;
@@ -189,7 +187,7 @@ int panel_list(struct request *req)
         language = lang;
     }
     if (q != NULL &&
-        (strlen(q) > 100 || like_pattern(q, pattern, sizeof(pattern)) != 0))
+        (strlen(q) > 100 || search_text(q, pattern, sizeof(pattern)) != 0))
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_query",
                           "q: at most 100 characters");
     if ((from != NULL && (tfrom = parse_date(from)) < 0) ||
@@ -224,7 +222,10 @@ int panel_list(struct request *req)
         strcpy(cid, desc ? "~" : "");
     }
 
-    items = json_array();
+    jsonw_init(&w);
+    jsonw_open(&w, '{');
+    jsonw_key(&w, "items");
+    jsonw_open(&w, '[');
     db = db_pool_get(req->app->db);
     st = db_stmt(db, desc ? STMT_MSG_LIST_DESC : STMT_MSG_LIST_ASC);
     if (st == NULL) {
@@ -250,8 +251,9 @@ int panel_list(struct request *req)
         (req->session.role == ROLE_COMMS && strcmp(status, "withdrawn") == 0))
         db_bind_int(st, 12, 1);
     while ((rc = db_step(st)) == DB_ROW) {
-        json_t *it;
-        const char *id = db_col_text(st, 0);
+        static const char *const texts[] = {
+            "id",       "status",  "name",          "organization",   "country",
+            "language", "message", "consent_scope", "consent_version"};
 
         if (n == limit) {
             db_reset(st);
@@ -259,50 +261,66 @@ int panel_list(struct request *req)
             make_cursor(last_date, last_id, next, sizeof(next));
             break;
         }
-        it = json_object();
-        set_text(it, "id", st, 0);
-        set_text(it, "status", st, 1);
-        set_text(it, "name", st, 2);
-        set_text(it, "organization", st, 3);
-        set_text(it, "country", st, 4);
-        set_text(it, "language", st, 5);
-        set_text(it, "message", st, 6);
-        set_text(it, "consent_scope", st, 7);
-        set_text(it, "consent_version", st, 8);
-        set_time(it, "created_at", col_time(st, 9));
-        set_time(it, "received_at", col_time(st, 10));
-        set_int(it, "duration_ms", st, 11);
-        set_int(it, "width", st, 12);
-        set_int(it, "height", st, 13);
-        json_object_set_new(it, "has_audio",
-                            db_col_is_null(st, 14)
-                                ? json_null()
-                                : json_boolean(db_col_int(st, 14)));
-        set_time(it, "decided_at", col_time(st, 15));
-        set_text(it, "failure_reason", st, 16);
-        json_object_set_new(it, "reshared", json_integer(db_col_int(st, 17)));
-        json_object_set_new(it, "progress",
-                            db_col_is_null(st, 18)
-                                ? json_null()
-                                : json_real(db_col_double(st, 18)));
-        json_array_append_new(items, it);
+        jsonw_open(&w, '{');
+        for (int c = 0; c < (int)ARRAY_LEN(texts); c++) {
+            jsonw_key(&w, texts[c]);
+            jsonw_str(&w, db_col_text(st, c));
+        }
+        jsonw_key(&w, "created_at");
+        jsonw_time(&w, col_time(st, 9));
+        jsonw_key(&w, "received_at");
+        jsonw_time(&w, col_time(st, 10));
+        jsonw_key(&w, "duration_ms");
+        w_int_or_null(&w, st, 11);
+        jsonw_key(&w, "width");
+        w_int_or_null(&w, st, 12);
+        jsonw_key(&w, "height");
+        w_int_or_null(&w, st, 13);
+        jsonw_key(&w, "has_audio");
+        if (db_col_is_null(st, 14))
+            jsonw_null(&w);
+        else
+            jsonw_bool(&w, db_col_int(st, 14) != 0);
+        jsonw_key(&w, "decided_at");
+        jsonw_time(&w, col_time(st, 15));
+        jsonw_key(&w, "failure_reason");
+        jsonw_str(&w, db_col_text(st, 16));
+        jsonw_key(&w, "reshared");
+        jsonw_int(&w, db_col_int(st, 17));
+        jsonw_key(&w, "progress");
+        if (db_col_is_null(st, 18))
+            jsonw_null(&w);
+        else
+            jsonw_real(&w, db_col_double(st, 18));
+        jsonw_close(&w, '}');
         last_date = db_col_int(st, 9);
-        snprintf(last_id, sizeof(last_id), "%s", id != NULL ? id : "");
+        snprintf(last_id, sizeof(last_id), "%s",
+                 db_col_text(st, 0) != NULL ? db_col_text(st, 0) : "");
         n++;
     }
 done:
     if (rc == DB_DONE) {
-        json_t *out = json_pack(
-            "{s:o, s:o, s:o}", "items", items, "counts", status_counts(db),
-            "next_cursor",
-            n == limit && next[0] != '\0' ? json_string(next) : json_null());
-        db_pool_put(req->app->db, db);
-        return http_json(req, MHD_HTTP_OK, out);
+        jsonw_close(&w, ']');
+        jsonw_key(&w, "counts");
+        jsonw_open(&w, '{');
+        if ((st = db_stmt(db, STMT_MSG_COUNTS)) != NULL)
+            while (db_step(st) == DB_ROW) {
+                jsonw_key(&w, db_col_text(st, 0));
+                jsonw_int(&w, db_col_int(st, 1));
+            }
+        jsonw_close(&w, '}');
+        jsonw_key(&w, "next_cursor");
+        jsonw_str(&w, n == limit && next[0] != '\0' ? next : NULL);
+        jsonw_close(&w, '}');
     }
     db_pool_put(req->app->db, db);
-    json_decref(items);
-    return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                      "database error");
+    text = jsonw_finish(&w, &len);
+    if (rc != DB_DONE || text == NULL) {
+        free(text);
+        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                          "database error");
+    }
+    return http_json_text(req, MHD_HTTP_OK, text, len);
 }
 
 /* The reshare marks of message id, oldest first. */

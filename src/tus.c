@@ -142,6 +142,10 @@ static int is_offset_type(const char *ct)
 static int upload_failure(struct request *req, int status)
 {
     switch (status) {
+    case 409:
+        return tus_error(req, MHD_HTTP_CONFLICT, "offset_mismatch",
+                         "Upload-Offset is not where the upload stands: ask "
+                         "with HEAD");
     case 408:
         return tus_error(req, MHD_HTTP_REQUEST_TIMEOUT, "too_slow",
                          "the upload is slower than the minimum rate");

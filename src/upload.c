@@ -188,6 +188,23 @@ int upload_open(struct app *app, const struct sockaddr *addr, const char *id,
         goto fail;
     }
     up->locked = true;
+    /* The offset the caller read may have moved before the lock was
+     * ours (a PATCH that just finished): look again under the lock. */
+    if (tracked) {
+        struct message_upload u;
+        struct db *db = db_pool_get(app->db);
+        int rc = message_upload_get(db, id, &u);
+
+        db_pool_put(app->db, db);
+        if (rc != 1 || strcmp(u.status, "uploading") != 0) {
+            status = rc < 0 ? 500 : 410;
+            goto fail;
+        }
+        if (u.offset != offset) {
+            status = 409;
+            goto fail;
+        }
+    }
     if (client_add(app->uploads, up->client, up->client_len, 1) != 0) {
         status = 429;
         goto fail;

@@ -77,6 +77,8 @@ void http_stop(struct http_server *srv, int grace_ms);
 int http_respond(struct request *req, int status, struct MHD_Response *resp);
 /* Answers status with obj as JSON (a reference is stolen). */
 int http_json(struct request *req, int status, json_t *obj);
+/* Answers status with text (len bytes of JSON, malloc'd: taken over). */
+int http_json_text(struct request *req, int status, char *text, size_t len);
 /* Answers {"error": code, "message": ...}. */
 int http_error(struct request *req, int status, const char *code,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));

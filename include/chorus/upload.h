@@ -51,8 +51,9 @@ struct upload {
  * Opens message id's part file for writing at offset (dropping anything
  * past it: bytes never made durable) with the id's lock and a slot of
  * client addr. tracked: the message row's offset is kept current. Returns
- * 0 and sets *out, or the HTTP status to answer (423 locked, 429 too many
- * uploads from the client, 507 no room for the rest, 500).
+ * 0 and sets *out, or the HTTP status to answer (409 the offset moved,
+ * 410 gone, 423 locked, 429 too many uploads from the client, 507 no room
+ * for the rest, 500).
  */
 int upload_open(struct app *app, const struct sockaddr *addr, const char *id,
                 int64_t offset, int64_t length, bool tracked,

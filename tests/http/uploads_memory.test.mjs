@@ -41,6 +41,8 @@ test('a 1 GiB upload streams through with peak RSS under 64 MB, byte-identical',
     console.log(`# 1 GiB in ${seconds.toFixed(1)} s (${(1024 / seconds).toFixed(0)} MiB/s); ` +
       `VmHWM ${(before / 1e6).toFixed(1)} MB at start, ${(peak / 1e6).toFixed(1)} MB after`);
     assert.ok(peak < LIMIT, `peak RSS ${(peak / 1e6).toFixed(1)} MB`);
+    // Streaming, not buffering: the upload itself adds next to nothing.
+    assert.ok(peak - before < 16e6, `the upload grew the peak RSS by ${((peak - before) / 1e6).toFixed(1)} MB`);
     assert.equal(await sha256File(incomingPath(s.dataDir, c.id)), hash.digest('hex'));
     assert.equal(sql(s.dataDir, `SELECT status FROM messages WHERE id = '${c.id}'`)[0].status, 'processing');
   } finally {

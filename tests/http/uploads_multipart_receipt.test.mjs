@@ -90,6 +90,44 @@ test('multipart: 201 {id, receipt}, the video byte-identical in incoming/, proce
   assert.equal(await sha256File(incomingPath(srv.dataDir, r2.json().id)), sha256(video));
 });
 
+test('multipart as clients stream it: parts in separate packets, and fetch() with FormData', async () => {
+  const video = patternBytes('form-split', 0, 300000);
+  const f = form([...Object.entries(FIELDS), ['video', { data: video }]]);
+  // Split after every part header and inside every value, with pauses, so
+  // the server sees the pieces in separate reads.
+  const cuts = [];
+  for (let i = f.body.indexOf('\r\n\r\n'); i >= 0; i = f.body.indexOf('\r\n\r\n', i + 1)) cuts.push(i + 4, i + 5);
+  const pieces = async function* () {
+    let at = 0;
+    for (const c of [...cuts, f.body.length]) {
+      yield f.body.subarray(at, c);
+      at = c;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const r = await request(srv.port, 'POST', '/api/v1/messages', {
+    headers: { 'Content-Type': f.type, 'Content-Length': String(f.body.length) }, body: pieces(),
+  });
+  assert.equal(r.status, 201, r.text);
+  const m = row(r.json().id);
+  assert.deepEqual([m.name, m.organization, m.message, m.country, m.language, m.consent_scope],
+    [FIELDS.name, FIELDS.organization, FIELDS.message, 'BY', 'be', 'public']);
+  assert.equal(await sha256File(incomingPath(srv.dataDir, r.json().id)), sha256(video));
+
+  // Node's own fetch() writes each part separately, as browsers do.
+  for (let i = 0; i < 5; i++) {
+    const fd = new FormData();
+    for (const [k, v] of Object.entries(FIELDS)) fd.append(k, v);
+    fd.append('video', new Blob([video]), 'clip.mp4');
+    const res = await fetch(`${srv.url}/api/v1/messages`, { method: 'POST', body: fd });
+    const text = await res.text();
+    assert.equal(res.status, 201, `fetch #${i}: ${text}`);
+    const got = row(JSON.parse(text).id);
+    assert.equal(got.name, FIELDS.name);
+    assert.equal(got.message, FIELDS.message);
+  }
+});
+
 test('multipart from a browser form (Accept: text/html): 303 to /receipt#<receipt>, the receipt only in the fragment', async () => {
   const video = patternBytes('form-html', 0, 50000);
   const r = await postForm([...Object.entries(FIELDS), ['video', { data: video }]],

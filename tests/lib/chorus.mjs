@@ -71,9 +71,15 @@ export async function startChorus({ dataDir, args = [], env = {}, keepDir = fals
     exited = { code, signal };
     resolve(exited);
   }));
-  const m = await waitFor(
-    () => exited ? { failed: true } : /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(log),
-    SANITIZED ? 30000 : 10000, 'chorus to listen');
+  let m;
+  try {
+    m = await waitFor(
+      () => exited ? { failed: true } : /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(log),
+      SANITIZED ? 30000 : 10000, 'chorus to listen');
+  } catch (e) {
+    proc.kill('SIGKILL'); // never leave a server behind
+    throw e;
+  }
   if (m.failed) throw new Error(`chorus serve exited (${JSON.stringify(exited)}):\n${log}`);
   const port = Number(m[1]);
   const handle = {
