@@ -487,6 +487,8 @@ static int open_main(struct transcode_job *job)
         return fail(job, "the file has no video, only a still picture");
     set_str(res->in_video_codec, sizeof(res->in_video_codec),
             avcodec_get_name(par->codec_id));
+    if (par->codec_id == AV_CODEC_ID_NONE)
+        return fail(job, "the video codec is not recognised");
     if (!decoder_allowed(par->codec_id))
         return fail(job, "the video codec %s is not supported",
                     res->in_video_codec);
@@ -1740,13 +1742,17 @@ int transcode_file(const char *in_path, const char *out_dir,
     if (plan_video(&job) != 0 || (job.ain != NULL && plan_audio(&job) != 0))
         goto out;
     if ((ret = open_decoder(job.vin, &job.vdec)) < 0) {
-        fail(&job, "cannot decode the video (%s): %s", res->in_video_codec,
-             av_err2str(ret));
+        log_warnx("transcode: video decoder: %s", av_err2str(ret));
+        fail(&job, "the video (%s) cannot be decoded: %s", res->in_video_codec,
+             ret == AVERROR(ENOMEM) ? "out of memory"
+                                    : "its stream is damaged or unusual");
         goto out;
     }
     if (job.ain != NULL && (ret = open_decoder(job.ain, &job.adec)) < 0) {
-        fail(&job, "cannot decode the audio (%s): %s", res->in_audio_codec,
-             av_err2str(ret));
+        log_warnx("transcode: audio decoder: %s", av_err2str(ret));
+        fail(&job, "the audio (%s) cannot be decoded: %s", res->in_audio_codec,
+             ret == AVERROR(ENOMEM) ? "out of memory"
+                                    : "its stream is damaged or unusual");
         goto out;
     }
     if (open_output(&job) != 0 || run(&job) != 0)
