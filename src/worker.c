@@ -87,7 +87,7 @@ static void on_duration(void *opaque, double seconds)
     report(line, (size_t)n);
 }
 
-static void set_limit(int resource, rlim_t value)
+static void set_limit(__rlimit_resource_t resource, rlim_t value)
 {
     struct rlimit rl = {value, value};
 

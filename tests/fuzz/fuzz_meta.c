@@ -1,0 +1,37 @@
+/* libFuzzer: the tus Upload-Metadata header, as a client sends it. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "chorus/meta.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct message_meta m;
+    struct meta_error err;
+    char *header = malloc(size + 1);
+    char lang[36];
+
+    if (header == NULL || sodium_init() < 0) {
+        free(header);
+        return 0;
+    }
+    memcpy(header, data, size);
+    header[size] = '\0';
+    if (meta_parse_tus(header, &m, &err) == 0) {
+        /* What was accepted is what the database will hold. */
+        if (meta_utf8_check(m.name, strlen(m.name), false) < 0 ||
+            meta_utf8_check(m.message, strlen(m.message), true) < 0 ||
+            !meta_country_known(m.country) || !m.consent)
+            abort();
+    } else if (err.field == NULL || err.message[0] == '\0') {
+        abort(); /* every refusal names its field */
+    }
+    meta_language_normalize(header, lang);
+    free(header);
+    return 0;
+}
