@@ -27,7 +27,8 @@
 struct http_server {
     struct MHD_Daemon *daemon;
     struct app *app;
-    atomic_int in_flight; /* requests begun and not yet completed */
+    atomic_int in_flight;   /* requests begun and not yet completed */
+    atomic_int connections; /* open connections */
 };
 
 static const char *const security_headers[][2] = {
@@ -473,6 +474,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         req->start_ms = util_mono_ms();
         *con_cls = req;
         atomic_fetch_add(&srv->in_flight, 1);
+        /* Past the limit a client hears why, rather than being cut. */
+        if (atomic_load(&srv->connections) > srv->app->cfg->max_connections) {
+            http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                       "the server is busy; try again shortly");
+            http_header_add(req, "Retry-After", "5");
+            http_header_add(req, "Connection", "close");
+            return queue(req);
+        }
         begin_request(req);
         /*
          * An early answer to a request with a body goes out now, and the
@@ -584,6 +593,20 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
     return (size_t)(w - s);
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *srv = cls;
+
+    (void)conn;
+    (void)socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&srv->connections, 1);
+    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        atomic_fetch_sub(&srv->connections, 1);
+}
+
 __attribute__((format(printf, 2, 0))) static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -622,7 +645,10 @@ int http_start(struct app *app, struct http_server **out)
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        /* A margin above --max-connections to answer 503 with; beyond
+         * it libmicrohttpd closes new connections at once. */
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections + 64,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned int)cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout,
