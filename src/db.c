@@ -23,6 +23,33 @@ struct db_pool {
     int nfree, size;
 };
 
+/*
+ * The review queue and the library: one status, optional filters (?2
+ * country, ?3 language, ?4 lower-case text, ?5/?6 dates, ?7 scope, ?8
+ * reshared, ?12 exported or reshared), a keyset page after or before
+ * (?9 created_at, ?10 id) of ?11 rows.
+ */
+#define MSG_LIST                                                               \
+    "SELECT m.id, m.status, m.name, m.organization, m.country,"                \
+    " m.language, m.message, m.consent_scope, m.consent_version,"              \
+    " m.created_at, m.received_at, m.duration_ms, m.width, m.height,"          \
+    " m.has_audio, m.decided_at, m.failure_reason,"                            \
+    " (SELECT count(*) FROM reshares r WHERE r.message_id = m.id),"            \
+    " (SELECT j.progress FROM jobs j WHERE j.message_id = m.id"                \
+    "  AND j.state IN ('queued', 'running') LIMIT 1)"                          \
+    " FROM messages m WHERE m.status = ?1"                                     \
+    " AND (?2 IS NULL OR m.country = ?2)"                                      \
+    " AND (?3 IS NULL OR m.language = ?3)"                                     \
+    " AND (?4 IS NULL OR instr(lower(m.name), ?4)"                             \
+    "  OR instr(lower(m.organization), ?4) OR instr(lower(m.message), ?4))"    \
+    " AND (?5 IS NULL OR m.created_at >= ?5)"                                  \
+    " AND (?6 IS NULL OR m.created_at < ?6)"                                   \
+    " AND (?7 IS NULL OR m.consent_scope = ?7)"                                \
+    " AND (?8 IS NULL OR ?8 = EXISTS (SELECT 1 FROM reshares r"                \
+    "  WHERE r.message_id = m.id))"                                            \
+    " AND (?12 IS NULL OR m.exported_at IS NOT NULL OR EXISTS"                 \
+    "  (SELECT 1 FROM reshares r WHERE r.message_id = m.id))"
+
 /* Every statement Chorus runs, by enum stmt. Positional binds only. */
 static const char *const sql_text[STMT__COUNT] = {
     [STMT_PING] = "SELECT 1",
@@ -135,50 +162,11 @@ static const char *const sql_text[STMT__COUNT] = {
                            " WHERE id = ?1",
     [STMT_USER_SET_DISABLED] = "UPDATE users SET disabled = ?2,"
                                " updated_at = ?3 WHERE id = ?1",
-    [STMT_MSG_LIST_ASC] =
-        "SELECT m.id, m.status, m.name, m.organization, m.country,"
-        " m.language, m.message, m.consent_scope, m.consent_version,"
-        " m.created_at, m.received_at, m.duration_ms, m.width, m.height,"
-        " m.has_audio, m.decided_at, m.failure_reason,"
-        " (SELECT count(*) FROM reshares r WHERE r.message_id = m.id),"
-        " (SELECT j.progress FROM jobs j WHERE j.message_id = m.id"
-        "  AND j.state IN ('queued', 'running') LIMIT 1)"
-        " FROM messages m WHERE m.status = ?1"
-        " AND (?2 IS NULL OR m.country = ?2) AND (?3 IS NULL OR m.language = "
-        "?3)"
-        " AND (?4 IS NULL OR instr(lower(m.name), ?4)"
-        "  OR instr(lower(m.organization), ?4) OR instr(lower(m.message), ?4))"
-        " AND (?5 IS NULL OR m.created_at >= ?5)"
-        " AND (?6 IS NULL OR m.created_at < ?6)"
-        " AND (?7 IS NULL OR m.consent_scope = ?7)"
-        " AND (?8 IS NULL OR ?8 = EXISTS (SELECT 1 FROM reshares r"
-        "  WHERE r.message_id = m.id))"
-        " AND (?12 IS NULL OR m.exported_at IS NOT NULL OR EXISTS"
-        "  (SELECT 1 FROM reshares r WHERE r.message_id = m.id))"
-        " AND (m.created_at, m.id) > (?9, ?10)"
-        " ORDER BY m.created_at, m.id LIMIT ?11",
+    [STMT_MSG_LIST_ASC] = MSG_LIST " AND (m.created_at, m.id) > (?9, ?10)"
+                                   " ORDER BY m.created_at, m.id LIMIT ?11",
     [STMT_MSG_LIST_DESC] =
-        "SELECT m.id, m.status, m.name, m.organization, m.country,"
-        " m.language, m.message, m.consent_scope, m.consent_version,"
-        " m.created_at, m.received_at, m.duration_ms, m.width, m.height,"
-        " m.has_audio, m.decided_at, m.failure_reason,"
-        " (SELECT count(*) FROM reshares r WHERE r.message_id = m.id),"
-        " (SELECT j.progress FROM jobs j WHERE j.message_id = m.id"
-        "  AND j.state IN ('queued', 'running') LIMIT 1)"
-        " FROM messages m WHERE m.status = ?1"
-        " AND (?2 IS NULL OR m.country = ?2) AND (?3 IS NULL OR m.language = "
-        "?3)"
-        " AND (?4 IS NULL OR instr(lower(m.name), ?4)"
-        "  OR instr(lower(m.organization), ?4) OR instr(lower(m.message), ?4))"
-        " AND (?5 IS NULL OR m.created_at >= ?5)"
-        " AND (?6 IS NULL OR m.created_at < ?6)"
-        " AND (?7 IS NULL OR m.consent_scope = ?7)"
-        " AND (?8 IS NULL OR ?8 = EXISTS (SELECT 1 FROM reshares r"
-        "  WHERE r.message_id = m.id))"
-        " AND (?12 IS NULL OR m.exported_at IS NOT NULL OR EXISTS"
-        "  (SELECT 1 FROM reshares r WHERE r.message_id = m.id))"
-        " AND (m.created_at, m.id) < (?9, ?10)"
-        " ORDER BY m.created_at DESC, m.id DESC LIMIT ?11",
+        MSG_LIST " AND (m.created_at, m.id) < (?9, ?10)"
+                 " ORDER BY m.created_at DESC, m.id DESC LIMIT ?11",
     [STMT_MSG_COUNTS] = "SELECT status, n FROM status_counts",
     [STMT_MSG_GET] =
         "SELECT m.id, m.status, m.name, m.organization, m.country,"

@@ -144,23 +144,8 @@ static int fail(struct request *req, struct multipart_ctx *ctx)
             json_pack("{s:s, s:s, s:s}", "error", "invalid_metadata", "field",
                       ctx->merr.field != NULL ? ctx->merr.field : "form",
                       "message", ctx->merr.message));
-    case 408:
-        return http_error(req, MHD_HTTP_REQUEST_TIMEOUT, "too_slow",
-                          "the upload is slower than the minimum rate");
-    case 413:
-        return http_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-                          "the video is larger than this server takes");
-    case 429:
-        http_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_uploads",
-                   "too many uploads at once from this address");
-        http_header_add(req, "Retry-After", "10");
-        return req->status;
-    case 507:
-        return http_error(req, MHD_HTTP_INSUFFICIENT_STORAGE, "disk_full",
-                          "the server has no room; try again later");
     default:
-        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                          "the upload could not be stored");
+        return upload_answer(req, ctx->status);
     }
 }
 

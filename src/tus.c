@@ -138,38 +138,11 @@ static int is_offset_type(const char *ct)
            (ct[strlen(OFFSET_TYPE)] == '\0' || ct[strlen(OFFSET_TYPE)] == ';');
 }
 
-/* Maps an upload.h status to a tus error response. */
+/* Answers an upload.h status, with the tus headers. */
 static int upload_failure(struct request *req, int status)
 {
-    switch (status) {
-    case 409:
-        return tus_error(req, MHD_HTTP_CONFLICT, "offset_mismatch",
-                         "Upload-Offset is not where the upload stands: ask "
-                         "with HEAD");
-    case 408:
-        return tus_error(req, MHD_HTTP_REQUEST_TIMEOUT, "too_slow",
-                         "the upload is slower than the minimum rate");
-    case 410:
-        return tus_error(req, MHD_HTTP_GONE, "gone",
-                         "this upload expired or was withdrawn");
-    case 413:
-        return tus_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-                         "more bytes than Upload-Length");
-    case 423:
-        return tus_error(req, MHD_HTTP_LOCKED, "busy",
-                         "another request is writing this upload");
-    case 429:
-        http_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_uploads",
-                   "too many uploads at once from this address");
-        http_header_add(req, "Retry-After", "10");
-        return tus_headers(req);
-    case 507:
-        return tus_error(req, MHD_HTTP_INSUFFICIENT_STORAGE, "disk_full",
-                         "the server has no room; try again later");
-    default:
-        return tus_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                         "the upload could not be stored");
-    }
+    upload_answer(req, status);
+    return tus_headers(req);
 }
 
 int tus_options(struct request *req)

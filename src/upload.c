@@ -12,6 +12,7 @@
 
 #include "chorus/app.h"
 #include "chorus/db.h"
+#include "chorus/http.h"
 #include "chorus/log.h"
 #include "chorus/message.h"
 #include "chorus/storage.h"
@@ -335,6 +336,40 @@ int upload_complete(struct upload *up)
     }
     log_info("upload %s: complete, %lld bytes", up->id, (long long)up->length);
     return 0;
+}
+
+int upload_answer(struct request *req, int status)
+{
+    switch (status) {
+    case 408:
+        return http_error(req, MHD_HTTP_REQUEST_TIMEOUT, "too_slow",
+                          "the upload is slower than the minimum rate");
+    case 409:
+        return http_error(req, MHD_HTTP_CONFLICT, "offset_mismatch",
+                          "Upload-Offset is not where the upload stands: "
+                          "ask with HEAD");
+    case 410:
+        return http_error(req, MHD_HTTP_GONE, "gone",
+                          "this upload expired or was withdrawn");
+    case 413:
+        return http_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                          "more bytes than the upload announced or this "
+                          "server takes");
+    case 423:
+        return http_error(req, MHD_HTTP_LOCKED, "busy",
+                          "another request is writing this upload");
+    case 429:
+        http_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_uploads",
+                   "too many uploads at once from this address");
+        http_header_add(req, "Retry-After", "10");
+        return req->status;
+    case 507:
+        return http_error(req, MHD_HTTP_INSUFFICIENT_STORAGE, "disk_full",
+                          "the server has no room; try again later");
+    default:
+        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                          "the upload could not be stored");
+    }
 }
 
 void upload_close(struct upload *up)

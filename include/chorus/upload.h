@@ -23,6 +23,7 @@
 
 struct app;
 struct db;
+struct request;
 
 #define UPLOAD_CHECKPOINT (16 * 1024 * 1024)
 
@@ -76,6 +77,12 @@ int upload_checkpoint(struct upload *up);
  * its job queued. Returns 0, or a status (410 gone, 500).
  */
 int upload_complete(struct upload *up);
+/*
+ * Answers req with the JSON error for a status returned above (408, 409,
+ * 410, 413, 423, 429 with Retry-After, 507; anything else is 500).
+ * Returns the status answered.
+ */
+int upload_answer(struct request *req, int status);
 /* Checkpoints if needed (a request cut off), releases and frees. */
 void upload_close(struct upload *up);
 /* True while another request writes message id. */
