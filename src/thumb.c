@@ -43,11 +43,16 @@ double thumb_score(const AVFrame *frame)
     return var > 0 ? sqrt(var) : 0;
 }
 
-/* Writes all of buf to path and fsyncs it. Returns 0, or -1 (errno). */
-static int write_file(const char *path, const uint8_t *buf, size_t len)
+/* Writes all of buf to path (or into given, when >= 0) and fsyncs it.
+ * Returns 0, or -1 (errno). */
+static int write_file(const char *path, int given, const uint8_t *buf,
+                      size_t len)
 {
     int fd =
-        open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        given >= 0
+            ? given
+            : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                   0644);
     int rc = -1;
 
     if (fd < 0)
@@ -65,12 +70,12 @@ static int write_file(const char *path, const uint8_t *buf, size_t len)
         goto out;
     rc = 0;
 out:
-    if (close(fd) != 0)
+    if (given < 0 && close(fd) != 0)
         rc = -1;
     return rc;
 }
 
-int thumb_write_jpeg(const AVFrame *frame, const char *path, char *err,
+int thumb_write_jpeg(const AVFrame *frame, const char *path, int fd, char *err,
                      size_t errlen)
 {
     const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
@@ -111,7 +116,7 @@ int thumb_write_jpeg(const AVFrame *frame, const char *path, char *err,
                  av_err2str(ret));
         goto out;
     }
-    if (write_file(path, pkt->data, (size_t)pkt->size) != 0) {
+    if (write_file(path, fd, pkt->data, (size_t)pkt->size) != 0) {
         snprintf(err, errlen, "thumbnail: cannot write it: %s",
                  strerror(errno));
         goto out;

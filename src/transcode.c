@@ -229,6 +229,7 @@ void transcode_options_default(struct transcode_options *o)
     o->max_side = 1280;
     o->max_duration_s = 600;
     o->max_fps = 30;
+    o->video_fd = o->thumb_fd = -1;
 }
 
 void transcode_result_release(struct transcode_result *res)
@@ -1207,6 +1208,50 @@ static int open_audio_encoder(struct transcode_job *job)
     return 0;
 }
 
+/* The MP4 written into the caller's descriptor (a sandboxed job). */
+static int fd_write(void *opaque, uint8_t *buf, int size)
+{
+    int fd = *(int *)opaque, left = size;
+
+    while (left > 0) {
+        ssize_t n = write(fd, buf, (size_t)left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return AVERROR(errno != 0 ? errno : EIO);
+        buf += n;
+        left -= (int)n;
+    }
+    return size;
+}
+
+static int64_t fd_seek(void *opaque, int64_t offset, int whence)
+{
+    int fd = *(int *)opaque;
+    struct stat st;
+
+    if (whence == AVSEEK_SIZE)
+        return fstat(fd, &st) == 0 ? (int64_t)st.st_size : AVERROR(errno);
+    offset = (int64_t)lseek(fd, (off_t)offset, whence & ~AVSEEK_FORCE);
+    return offset < 0 ? AVERROR(errno) : offset;
+}
+
+/* Closes the muxer's output, custom or not. */
+static int close_output_pb(struct transcode_job *job)
+{
+    int ret = 0;
+
+    if (job->oc == NULL || job->oc->pb == NULL)
+        return 0;
+    if (job->opts->video_fd < 0)
+        return avio_closep(&job->oc->pb);
+    avio_flush(job->oc->pb);
+    ret = job->oc->pb->error;
+    av_freep(&job->oc->pb->buffer);
+    avio_context_free(&job->oc->pb);
+    return ret;
+}
+
 /*
  * Creates out_dir/video.mp4.tmp as an MP4 with no metadata (bitexact: not
  * even an encoder tag) whose index will be moved to the front, and its
@@ -1234,13 +1279,27 @@ static int open_output(struct transcode_job *job)
     /* faststart reopens the file by name: the file protocol only. */
     if ((ret = av_opt_set(job->oc, "protocol_whitelist", "file", 0)) < 0)
         return fail(job, "cannot set up the MP4 muxer: %s", av_err2str(ret));
-    av_dict_set(&opts, "protocol_whitelist", "file", 0);
-    ret = avio_open2(&job->oc->pb, url, AVIO_FLAG_WRITE, NULL, &opts);
-    av_dict_free(&opts);
-    if (ret < 0)
-        return fail(job, "cannot create %s: %s", job->tmp_video,
-                    av_err2str(ret));
-    job->have_tmp_video = true;
+    if (job->opts->video_fd >= 0) {
+        unsigned char *buf = av_malloc(64 * 1024);
+        job->oc->pb = buf != NULL
+                          ? avio_alloc_context(buf, 64 * 1024, 1,
+                                               (void *)&job->opts->video_fd,
+                                               NULL, fd_write, fd_seek)
+                          : NULL;
+        if (job->oc->pb == NULL) {
+            av_free(buf);
+            return fail(job, "out of memory for the output");
+        }
+        job->oc->flags |= AVFMT_FLAG_CUSTOM_IO;
+    } else {
+        av_dict_set(&opts, "protocol_whitelist", "file", 0);
+        ret = avio_open2(&job->oc->pb, url, AVIO_FLAG_WRITE, NULL, &opts);
+        av_dict_free(&opts);
+        if (ret < 0)
+            return fail(job, "cannot create %s: %s", job->tmp_video,
+                        av_err2str(ret));
+        job->have_tmp_video = true;
+    }
     av_dict_set(&opts, "movflags", "+faststart", 0);
     ret = avformat_write_header(job->oc, &opts);
     av_dict_free(&opts);
@@ -1598,6 +1657,7 @@ static int fsync_path(const char *path)
  * renames them into place: the thumbnail first, the video last. */
 static int finish(struct transcode_job *job)
 {
+    const struct transcode_options *o = job->opts;
     struct transcode_result *res = job->res;
     char path[PATH_MAX], err[256];
     struct stat st;
@@ -1605,22 +1665,30 @@ static int finish(struct transcode_job *job)
 
     if ((ret = av_write_trailer(job->oc)) < 0)
         return fail(job, "cannot finish the video: %s", av_err2str(ret));
-    if ((ret = avio_closep(&job->oc->pb)) < 0)
+    if ((ret = close_output_pb(job)) < 0)
         return fail(job, "cannot finish the video: %s", av_err2str(ret));
-    if (fsync_path(job->tmp_video) != 0 || stat(job->tmp_video, &st) != 0)
+    if ((o->video_fd >= 0
+             ? fsync(o->video_fd) != 0 || fstat(o->video_fd, &st) != 0
+             : fsync_path(job->tmp_video) != 0 ||
+                   stat(job->tmp_video, &st) != 0))
         return fail(job, "cannot finish the video: %s", strerror(errno));
     res->out_bytes = (int64_t)st.st_size;
 
     if (job->thumb->data[0] == NULL)
         return fail(job, "no frame could be chosen for the thumbnail");
-    job->have_tmp_thumb = true;
-    if (thumb_write_jpeg(job->thumb, job->tmp_thumb, err, sizeof(err)) != 0)
+    job->have_tmp_thumb = o->thumb_fd < 0;
+    if (thumb_write_jpeg(job->thumb, job->tmp_thumb, o->thumb_fd, err,
+                         sizeof(err)) != 0)
         return fail(job, "%s", err);
-    if (stat(job->tmp_thumb, &st) != 0)
+    if ((o->thumb_fd >= 0 ? fstat(o->thumb_fd, &st)
+                          : stat(job->tmp_thumb, &st)) != 0)
         return fail(job, "cannot finish the thumbnail: %s", strerror(errno));
     res->thumb_bytes = (int64_t)st.st_size;
     res->thumb_width = job->thumb->width;
     res->thumb_height = job->thumb->height;
+    /* Given descriptors: naming the files is the caller's part. */
+    if (o->video_fd >= 0)
+        return 0;
 
     if (util_fmt(path, sizeof(path), "%s/thumb.jpg", job->out_dir) != 0 ||
         rename(job->tmp_thumb, path) != 0)
@@ -1675,7 +1743,7 @@ static int job_init(struct transcode_job *job, const char *in_path,
     job->last_progress_ms = util_mono_ms();
     if (o->max_side < 16 || o->max_side > MAX_SIDE_IN ||
         o->max_duration_s < 1 || o->max_duration_s > 86400 || o->max_fps < 1 ||
-        o->max_fps > 120)
+        o->max_fps > 120 || (o->video_fd >= 0) != (o->thumb_fd >= 0))
         return fail(job, "internal error: transcode options out of range");
     job->max_frames_out = (int64_t)(o->max_duration_s + 2) * o->max_fps;
     job->pkt = av_packet_alloc();
@@ -1697,7 +1765,7 @@ static void job_release(struct transcode_job *job)
     avcodec_free_context(&job->venc);
     avcodec_free_context(&job->aenc);
     if (job->oc != NULL) {
-        avio_closep(&job->oc->pb);
+        close_output_pb(job);
         avformat_free_context(job->oc);
         job->oc = NULL;
     }

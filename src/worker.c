@@ -21,6 +21,7 @@
 #include "chorus/db.h"
 #include "chorus/log.h"
 #include "chorus/queue.h"
+#include "chorus/sandbox.h"
 #include "chorus/storage.h"
 #include "chorus/transcode.h"
 #include "chorus/util.h"
@@ -30,6 +31,9 @@
 #define JOB_BASE_TIMEOUT 60
 /* How often an idle worker looks for work, in milliseconds. */
 #define IDLE_POLL_MS 500
+/* The outputs' names until the job has succeeded. */
+#define VIDEO_TMP "video.mp4.tmp"
+#define THUMB_TMP "thumb.jpg.tmp"
 /* Longest line the child may send over its pipe. */
 #define PIPE_LINE_MAX (64 * 1024)
 
@@ -96,6 +100,39 @@ static void set_limit(__rlimit_resource_t resource, rlim_t value)
 }
 
 /*
+ * The sandbox's self-test, for the test suite: with CHORUS_SANDBOX_PROBE
+ * set to "connect", "exec" or "write" (comma-separated), the job's child
+ * tries them once inside the sandbox and the job fails with what
+ * happened; a job never gets there otherwise.
+ */
+static void probe_sandbox(const struct config *cfg)
+{
+    const char *probe = getenv("CHORUS_SANDBOX_PROBE");
+    char db[PATH_MAX], what[16], line[512], one[160];
+    size_t used;
+
+    if (probe == NULL || probe[0] == '\0')
+        return;
+    if (util_fmt(db, sizeof(db), "%s/chorus.db", cfg->data_dir) != 0)
+        _exit(3);
+    used = (size_t)snprintf(line, sizeof(line), "E sandbox self-test:");
+    while (*probe != '\0') {
+        size_t n = strcspn(probe, ",");
+        snprintf(what, sizeof(what), "%.*s", (int)n, probe);
+        if (sandbox_probe(what, db, one, sizeof(one)) >= 0 &&
+            used < sizeof(line))
+            used +=
+                (size_t)snprintf(line + used, sizeof(line) - used, " %s;", one);
+        probe += n + (probe[n] == ',');
+    }
+    if (used >= sizeof(line) - 1)
+        used = sizeof(line) - 2;
+    line[used++] = '\n';
+    report(line, used);
+    _exit(1);
+}
+
+/*
  * The child: limits itself, transcodes, reports and exits. Never returns;
  * never touches the database.
  */
@@ -106,6 +143,7 @@ static void run_child(const struct config *cfg, const struct job *job,
     struct transcode_options opts;
     struct transcode_result res;
     char tag[48], line[128];
+    int dir_fd;
     json_t *facts;
     char *text;
     int n;
@@ -148,6 +186,19 @@ static void run_child(const struct config *cfg, const struct job *job,
     opts.progress = on_progress;
     opts.duration = on_duration;
     opts.opaque = NULL;
+    /* The outputs are opened now: inside the sandbox nothing can be. */
+    if ((dir_fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+        (opts.video_fd = openat(
+             dir_fd, VIDEO_TMP,
+             O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0 ||
+        (opts.thumb_fd = openat(
+             dir_fd, THUMB_TMP,
+             O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+        _exit(3);
+    close(dir_fd);
+    if (sandbox_enter() != 0)
+        _exit(3);
+    probe_sandbox(cfg);
     if (api->file(in, out_dir, &opts, &res) != 0) {
         n = snprintf(line, sizeof(line), "E ");
         report(line, (size_t)n);
@@ -221,20 +272,46 @@ struct worker {
     char name[32];
 };
 
-/* Deletes the outputs of a job that did not succeed. */
+/* Deletes the outputs (final or temporary) of a job that did not
+ * succeed. */
 static void discard_outputs(const struct worker *w, const char *id)
 {
+    static const char *const names[] = {"video.mp4", "thumb.jpg", VIDEO_TMP,
+                                        THUMB_TMP};
     char dir[PATH_MAX], path[PATH_MAX];
 
-    if (storage_path(w->cfg->data_dir, STORAGE_VIDEO, id, path, sizeof(path)) ==
-        0)
-        unlink(path);
-    if (storage_path(w->cfg->data_dir, STORAGE_THUMB, id, path, sizeof(path)) ==
-        0)
-        unlink(path);
     if (storage_path(w->cfg->data_dir, STORAGE_MEDIA_DIR, id, dir,
-                     sizeof(dir)) == 0)
-        rmdir(dir);
+                     sizeof(dir)) != 0)
+        return;
+    for (size_t i = 0; i < ARRAY_LEN(names); i++)
+        if (util_fmt(path, sizeof(path), "%s/%s", dir, names[i]) == 0)
+            unlink(path);
+    rmdir(dir);
+}
+
+/*
+ * The child wrote and fsync'ed the outputs under temporary names; give
+ * them their names (thumbnail first, video last) and make that durable.
+ * Returns 0, or -1.
+ */
+static int publish_outputs(const struct worker *w, const char *id)
+{
+    char dir[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+
+    if (storage_path(w->cfg->data_dir, STORAGE_MEDIA_DIR, id, dir,
+                     sizeof(dir)) != 0 ||
+        util_fmt(from, sizeof(from), "%s/" THUMB_TMP, dir) != 0 ||
+        storage_path(w->cfg->data_dir, STORAGE_THUMB, id, to, sizeof(to)) !=
+            0 ||
+        rename(from, to) != 0 ||
+        util_fmt(from, sizeof(from), "%s/" VIDEO_TMP, dir) != 0 ||
+        storage_path(w->cfg->data_dir, STORAGE_VIDEO, id, to, sizeof(to)) !=
+            0 ||
+        rename(from, to) != 0 || util_fsync_dir(dir) != 0) {
+        log_warn("job: cannot publish the outputs of %s", id);
+        return -1;
+    }
+    return 0;
 }
 
 /* The original after success: deleted, or kept with --keep-originals. */
@@ -387,6 +464,11 @@ static int run_job(struct worker *w, const struct job *job)
         log_warnx("job %lld: %s", (long long)job->id, why);
         discard_outputs(w, job->message_id);
         queue_fail(w->db, job, w->name, why, true);
+    } else if (WEXITSTATUS(status) == 0 && r.have_facts &&
+               publish_outputs(w, job->message_id) != 0) {
+        discard_outputs(w, job->message_id);
+        queue_fail(w->db, job, w->name,
+                   "the server could not store the result (disk full?)", true);
     } else if (WEXITSTATUS(status) == 0 && r.have_facts) {
         r.facts.json = r.result_json;
         r.facts.seconds = (double)(util_mono_ms() - started) / 1000.0;

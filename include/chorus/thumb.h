@@ -20,11 +20,12 @@ double thumb_score(const struct AVFrame *frame);
 
 /*
  * Encodes frame (8-bit 4:2:0 YUV, full range) with the mjpeg encoder and
- * writes it to path (created or truncated, mode 0644 less the umask),
- * fsync'd. Returns 0, or -1 with a one-line reason in err. The file may
- * be left behind on failure: the caller removes it.
+ * writes it to path (created or truncated, mode 0644 less the umask), or
+ * when fd >= 0 into that empty descriptor instead, fsync'd. Returns 0, or
+ * -1 with a one-line reason in err. The file may be left behind on
+ * failure: the caller removes it.
  */
-int thumb_write_jpeg(const struct AVFrame *frame, const char *path, char *err,
-                     size_t errlen);
+int thumb_write_jpeg(const struct AVFrame *frame, const char *path, int fd,
+                     char *err, size_t errlen);
 
 #endif

@@ -40,6 +40,15 @@ struct transcode_options {
      * once, before decoding starts; may be NULL. */
     void (*duration)(void *opaque, double seconds);
     void *opaque;
+    /*
+     * For a sandboxed caller that may not open files for writing: the
+     * outputs go into these descriptors (opened read-write, empty: the
+     * MP4's index is moved to the front by reading it back through
+     * out_dir/video.mp4.tmp, which must be the same file), fsync'ed but
+     * neither renamed nor deleted: the caller does that. -1 (the default):
+     * transcode_file creates, renames and cleans up the files itself.
+     */
+    int video_fd, thumb_fd;
 };
 
 #define TRANSCODE_MAX_WARNINGS 8
@@ -98,7 +107,8 @@ void transcode_options_default(struct transcode_options *o);
 /*
  * Transcodes in_path (a regular file; its name plays no part) into
  * out_dir/video.mp4 and out_dir/thumb.jpg, each written under a temporary
- * name, fsync'd and renamed into place; out_dir must exist. o may be NULL
+ * name (video.mp4.tmp, thumb.jpg.tmp), fsync'd and renamed into place
+ * (unless o gives descriptors, see above); out_dir must exist. o may be NULL
  * for the defaults. Returns 0 with res filled, or -1 with res->error set
  * and no output left behind (res's other fields say how far it got).
  * Call transcode_result_release on res either way.
