@@ -4,6 +4,7 @@
 // bytes. Hostile and broken inputs must be refused with a reason, never
 // crash, and leave nothing behind.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -406,4 +407,108 @@ test('hostile and broken files are refused with a clear reason, never a crash', 
     assert.ok(!existsSync(o) || readdirSync(o).length === 0, `${name}: left ${existsSync(o) && readdirSync(o)}`);
     assertAbsent(r.stdout + r.stderr, [secret], `${name}: output`);
   }
+});
+
+/** An EBML element: id bytes, an 8-byte size, the payload. */
+function ebml(id, payload) {
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64BE(BigInt(payload.length) | (1n << 56n));
+  return Buffer.concat([Buffer.from(id), size, payload]);
+}
+const uint = (n) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
+const flt = (x) => { const b = Buffer.alloc(8); b.writeDoubleBE(x); return b; };
+
+test('more hostile input: 10 000 streams, timestamps jumping by hours, an external data reference', () => {
+  // A Matroska file declaring 10 000 audio tracks (written by hand: the
+  // ffmpeg program's own muxer stops at 1 000).
+  const tracks = [];
+  for (let i = 1; i <= 10000; i++) {
+    tracks.push(ebml([0xae], Buffer.concat([
+      ebml([0xd7], uint(i)), ebml([0x73, 0xc5], uint(i)), ebml([0x83], Buffer.from([2])),
+      ebml([0x86], Buffer.from('A_PCM/INT/LIT')),
+      ebml([0xe1], Buffer.concat([ebml([0xb5], flt(8000)), ebml([0x9f], Buffer.from([1]))])),
+    ])));
+  }
+  const many = Buffer.concat([
+    ebml([0x1a, 0x45, 0xdf, 0xa3], Buffer.concat([
+      ebml([0x42, 0x86], Buffer.from([1])), ebml([0x42, 0xf7], Buffer.from([1])),
+      ebml([0x42, 0xf2], Buffer.from([4])), ebml([0x42, 0xf3], Buffer.from([8])),
+      ebml([0x42, 0x82], Buffer.from('matroska')), ebml([0x42, 0x87], Buffer.from([4])),
+      ebml([0x42, 0x85], Buffer.from([2])),
+    ])),
+    ebml([0x18, 0x53, 0x80, 0x67], Buffer.concat([
+      ebml([0x15, 0x49, 0xa9, 0x66], Buffer.concat([ebml([0x2a, 0xd7, 0xb1], uint(1000000)), ebml([0x44, 0x89], flt(1000))])),
+      ebml([0x16, 0x54, 0xae, 0x6b], Buffer.concat(tracks)),
+      // One cluster with one block of track 1, so that it parses.
+      ebml([0x1f, 0x43, 0xb6, 0x75], Buffer.concat([
+        ebml([0xe7], Buffer.from([0])),
+        ebml([0xa3], Buffer.concat([Buffer.from([0x81, 0, 0, 0x80]), Buffer.alloc(800, 0x80)])),
+      ])),
+    ])),
+  ]);
+  writeFileSync(fx('many-streams'), many);
+  const probed = ffprobe(fx('many-streams'), ['-max_streams', '20000']);
+  assert.equal(probed.streams.length, 10000, 'the fixture declares 10 000 streams');
+  let r = transcode(fx('many-streams'), out('many-streams'));
+  assert.equal(r.status, 1);
+  assert.match(r.json.error, /more than 8 streams/);
+
+  // Timestamps that jump by two hours after the first second: the output
+  // stops at the duration limit; it is never hours of repeated frames.
+  makeClip(fx('jump.mkv'), {
+    v: 'testsrc2=size=64x48:rate=10:duration=3', seconds: 86400,
+    args: [...H264, '-vf', "setpts='if(gte(N,10),PTS+7200/TB,PTS)'", '-vsync', 'passthrough'],
+  });
+  assert.ok(Number(ffprobe(fx('jump.mkv')).format.duration) > 7000, 'the fixture jumps by hours');
+  r = transcode(fx('jump.mkv'), out('jump'), ['--max-duration', '60']);
+  if (r.status === 0) {
+    assert.ok(r.json.output.duration_ms <= 62000, `output of ${r.json.output.duration_ms} ms`);
+    assert.ok(r.json.output.frames <= 62 * 30);
+  } else {
+    assert.match(r.json.error, /long|limit|duration/);
+  }
+
+  // A MOV whose video data is said to be in another file: a data
+  // reference ('alis', a Macintosh alias record with an absolute path).
+  // libavformat must not follow it (enable_drefs stays off).
+  const secret = `DREF-SECRET-${process.pid}`;
+  const target = fx('dref-secret.mov');
+  writeFileSync(target, `${secret}\n`.repeat(1000));
+  const mov = readFileSync(makeClip(fx('dref-src.mov'), {
+    v: 'testsrc2=size=64x48:rate=10', seconds: 1, args: H264,
+  }));
+  const url = mov.indexOf(Buffer.from('url '), mov.indexOf(Buffer.from('dref')));
+  assert.ok(mov.indexOf(Buffer.from('dref')) > 0 && url > 4, 'a url entry in the dref');
+  const pathBytes = Buffer.from(target);
+  const padded = pathBytes.length + (pathBytes.length & 1);
+  const alias = Buffer.alloc(12 + 150 + 4 + padded + 4);
+  alias.writeUInt32BE(alias.length);
+  alias.write('alis', 4);
+  alias.writeUInt32BE(0, 8); // not self-contained
+  alias.writeUInt8(4, 12 + 10); // volume name "Disk"
+  alias.write('Disk', 12 + 11);
+  alias.writeUInt8(pathBytes.length > 63 ? 63 : path.basename(target).length, 12 + 50);
+  alias.write(path.basename(target).slice(0, 63), 12 + 51);
+  let q = 12 + 150;
+  alias.writeInt16BE(2, q); // type 2: the absolute path
+  alias.writeUInt16BE(pathBytes.length, q + 2);
+  pathBytes.copy(alias, q + 4);
+  q += 4 + padded;
+  alias.writeInt16BE(-1, q); // the end
+  const grow = alias.length - 12;
+  const patched = Buffer.concat([mov.subarray(0, url - 4), alias, mov.subarray(url + 8)]);
+  // Every box that contains the entry grows with it.
+  for (const box of ['moov', 'trak', 'mdia', 'minf', 'dinf', 'dref']) {
+    const at = patched.lastIndexOf(Buffer.from(box), url) - 4;
+    assert.ok(at >= 0 && at < url, box);
+    patched.writeUInt32BE(patched.readUInt32BE(at) + grow, at);
+  }
+  writeFileSync(fx('dref'), patched);
+  const seen = spawnSync('ffprobe', ['-v', 'warning', fx('dref')], { encoding: 'utf8' });
+  assert.match(seen.stderr, /Skipped opening external track.*dref-secret\.mov/, 'the fixture refers outside');
+  r = transcode(fx('dref'), out('dref'));
+  assert.equal(r.status, 1, r.stdout);
+  assert.match(r.json.error, /no video/);
+  assertAbsent(r.stdout + r.stderr, [secret], 'dref: output');
+  if (r.status === 0) assertAbsent(readFileSync(path.join(out('dref'), 'video.mp4')), [secret], 'dref: video');
 });
