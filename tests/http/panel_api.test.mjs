@@ -318,3 +318,19 @@ test('metrics answer on loopback in Prometheus format', async () => {
   assert.match(text, /^chorus_transcode_seconds_count [1-9]\d*$/m);
   assert.match(text, /^chorus_uploads_finished_total [1-9]\d*$/m);
 });
+
+test('an admin retries a failed message: its job is queued again', async () => {
+  const { sendTus } = await import('../lib/fixtures.mjs');
+  const { id } = await sendTus(s.url, Buffer.from('not a video at all, but bytes'));
+  assert.equal(await waitStatus(s.dataDir, id, ['failed', 'pending']), 'failed');
+  assert.equal((await mod.post(`/api/v1/messages/${id}/retry`, {})).status, 403);
+  const r = await admin.post(`/api/v1/messages/${id}/retry`, {});
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.status, 'processing');
+  // Refused again by the worker, on the record twice.
+  assert.equal(await waitStatus(s.dataDir, id, ['failed', 'pending']), 'failed');
+  assert.equal(sql(s.dataDir, `SELECT count(*) FROM jobs WHERE message_id = '${id}'`), '2');
+  assert.equal(sql(s.dataDir, `SELECT count(*) FROM audit WHERE target = '${id}' AND action = 'message.retry'`), '1');
+  assert.equal((await admin.post(`/api/v1/messages/${id}/retry`, {})).status, 200);
+  assert.equal((await admin.post(`/api/v1/messages/${ids[0]}/retry`, {})).status, 409, 'only failed ones');
+});
