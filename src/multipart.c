@@ -236,6 +236,11 @@ int multipart_finish(struct request *req)
                  "video: choose a video file to send");
         return fail(req, ctx);
     }
+    /* A page without JavaScript cannot know the consent version: it is
+     * the one of the page this server serves now. */
+    if (ctx->meta.consent_version[0] == '\0')
+        snprintf(ctx->meta.consent_version, sizeof(ctx->meta.consent_version),
+                 "%s", req->app->cfg->consent_version);
     if (meta_finish(&ctx->meta, &ctx->merr) != 0) {
         ctx->status = 400;
         return fail(req, ctx);
