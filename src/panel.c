@@ -305,7 +305,13 @@ done:
         jsonw_open(&w, '{');
         if ((st = db_stmt(db, STMT_MSG_COUNTS)) != NULL)
             while (db_step(st) == DB_ROW) {
-                jsonw_key(&w, db_col_text(st, 0));
+                const char *name = db_col_text(st, 0);
+                /* The comms role sees what it may list, nothing more. */
+                if (req->session.role == ROLE_COMMS &&
+                    strcmp(name, "approved") != 0 &&
+                    strcmp(name, "withdrawn") != 0)
+                    continue;
+                jsonw_key(&w, name);
                 jsonw_int(&w, db_col_int(st, 1));
             }
         jsonw_close(&w, '}');

@@ -334,6 +334,17 @@ static void dispose_original(const struct worker *w, const char *id)
 }
 
 /*
+ * How often a running job renews its lease and records its progress:
+ * well within the lease, and often enough for the panel's progress bar.
+ */
+static int64_t beat_ms(const struct config *cfg)
+{
+    int64_t third = (int64_t)cfg->job_lease * 1000 / 3;
+
+    return third < 2000 ? third : 2000;
+}
+
+/*
  * Runs one claimed job to its end and records the outcome. Returns 0, or
  * -1 if the worker is stopping (the job was given back).
  */
@@ -387,7 +398,7 @@ static int run_job(struct worker *w, const struct job *job)
     fds[1] = -1;
 
     deadline = started + JOB_BASE_TIMEOUT * 1000;
-    next_beat = started + cfg->job_lease * 1000 / 3;
+    next_beat = started + beat_ms(cfg);
     while (!eof) {
         struct pollfd p = {fds[0], POLLIN, 0};
         int64_t now = util_mono_ms();
@@ -405,7 +416,7 @@ static int run_job(struct worker *w, const struct job *job)
                 lost = true;
                 continue;
             }
-            next_beat = now + cfg->job_lease * 1000 / 3;
+            next_beat = now + beat_ms(cfg);
         }
         if (poll(&p, 1, 250) <= 0)
             continue;
