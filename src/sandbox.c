@@ -100,9 +100,10 @@ int sandbox_enter(void)
     /* Signals to itself only (abort() raises SIGABRT): never the worker
      * or the server, which run as the same user. */
     if (seccomp_rule_add(ctx, deny, SCMP_SYS(kill), 1,
-                         SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)getpid())) != 0 ||
+                         SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)getpid(), 0)) !=
+            0 ||
         seccomp_rule_add(ctx, deny, SCMP_SYS(tgkill), 1,
-                         SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)getpid())) != 0)
+                         SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)getpid(), 0)) != 0)
         goto out;
     if (seccomp_rule_add(ctx, deny, SCMP_SYS(clone), 1,
                          SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)) != 0 ||
