@@ -32,9 +32,7 @@
 #include "chorus/db.h"
 #include "chorus/http.h"
 #include "chorus/log.h"
-#include "chorus/migrate.h"
 #include "chorus/storage.h"
-#include "chorus/throttle.h"
 #include "chorus/transcode.h"
 #include "chorus/upload.h"
 #include "chorus/util.h"
@@ -59,37 +57,6 @@ static void usage(FILE *fp)
             "  version                  print versions\n"
             "\n"
             "chorus COMMAND --help lists the options of a command.\n");
-}
-
-/* Makes the data directory and opens and migrates its database. */
-static int open_data(const struct config *cfg, struct db **out, char *db_path,
-                     size_t db_path_len)
-{
-    char err[512];
-    int n;
-
-    *out = NULL;
-    if (util_mkdirs(cfg->data_dir, 0700) != 0) {
-        log_warn("cannot create the data directory %s", cfg->data_dir);
-        return -1;
-    }
-    if (util_fmt(db_path, db_path_len, "%s/chorus.db", cfg->data_dir) != 0) {
-        log_warnx("the data directory path is too long");
-        return -1;
-    }
-    if (db_open(db_path, out, err, sizeof(err)) != 0) {
-        log_error("%s", err);
-        return -1;
-    }
-    n = migrate_apply(*out, chorus_migrations, chorus_migrations_count, err,
-                      sizeof(err));
-    if (n < 0) {
-        log_error("%s", err);
-        db_close(*out);
-        *out = NULL;
-        return -1;
-    }
-    return 0;
 }
 
 /*
@@ -150,36 +117,12 @@ static int cmd_serve(const struct config *cfg)
     struct app app;
     struct db *db = NULL;
     struct http_server *srv = NULL;
-    char err[512];
     sigset_t sigs;
     pid_t workers = -1;
     int sig, rc = 1;
 
-    memset(&app, 0, sizeof(app));
-    app.cfg = cfg;
-    if (realpath(cfg->web_dir, app.web_dir) == NULL) {
-        log_warn("--web-dir %s", cfg->web_dir);
+    if (app_open(&app, cfg, &db) != 0)
         goto out;
-    }
-    if (open_data(cfg, &db, app.db_path, sizeof(app.db_path)) != 0)
-        goto out;
-    if (storage_init(cfg->data_dir) != 0) {
-        log_warn("cannot create the directories of %s", cfg->data_dir);
-        goto out;
-    }
-    if (db_pool_new(app.db_path, 8, &app.db, err, sizeof(err)) != 0) {
-        log_error("%s", err);
-        goto out;
-    }
-    app.max_upload_bytes = (int64_t)cfg->max_upload_mb * 1024 * 1024;
-    if ((app.uploads = upload_registry_new(cfg->max_uploads_per_ip)) == NULL)
-        goto out;
-    /* Five wrong passwords per name, twenty per address, in 15 minutes. */
-    app.login_by_name = throttle_new(5, 900, 4096);
-    app.login_by_client = throttle_new(20, 900, 4096);
-    if (app.login_by_name == NULL || app.login_by_client == NULL)
-        goto out;
-    upload_recover(&app, db);
     if (cfg->workers > 0 && worker_prepare_spawn(cfg) != 0) {
         log_warn("cannot prepare the workers' environment");
         goto out;
@@ -206,11 +149,7 @@ out:
         kill(workers, SIGTERM); /* they stop while requests finish */
     http_stop(srv, SHUTDOWN_GRACE_MS);
     stop_workers(workers, 1500);
-    upload_registry_free(app.uploads);
-    throttle_free(app.login_by_name);
-    throttle_free(app.login_by_client);
-    db_pool_free(app.db);
-    db_close(db);
+    app_close(&app, db);
     if (rc == 0)
         log_info("stopped");
     return rc;
@@ -222,7 +161,7 @@ static int cmd_worker(const struct config *cfg)
     struct db *db = NULL;
 
     /* Migrated and ready before any worker touches it. */
-    if (open_data(cfg, &db, path, sizeof(path)) != 0)
+    if (app_open_data(cfg, &db, path, sizeof(path)) != 0)
         return 1;
     db_close(db);
     if (storage_init(cfg->data_dir) != 0) {
@@ -238,7 +177,7 @@ static int cmd_migrate(const struct config *cfg)
     struct db *db = NULL;
     int version = 0;
 
-    if (open_data(cfg, &db, path, sizeof(path)) != 0)
+    if (app_open_data(cfg, &db, path, sizeof(path)) != 0)
         return 1;
     db_user_version(db, &version);
     printf("database %s is at schema version %d\n", path, version);
@@ -339,7 +278,7 @@ static int cmd_user(const struct config *cfg)
         fprintf(stderr, "chorus: --role must be admin, moderator or comms\n");
         return 2;
     }
-    if (open_data(cfg, &db, path, sizeof(path)) != 0)
+    if (app_open_data(cfg, &db, path, sizeof(path)) != 0)
         return 1;
 
     if (strcmp(sub, "list") == 0) {
@@ -403,7 +342,7 @@ static int cmd_audit(const struct config *cfg)
         fprintf(stderr, "usage: chorus audit verify\n");
         return 2;
     }
-    if (open_data(cfg, &db, path, sizeof(path)) != 0)
+    if (app_open_data(cfg, &db, path, sizeof(path)) != 0)
         return 1;
     bad = audit_verify(db);
     db_close(db);
@@ -437,7 +376,7 @@ static int cmd_backup(const struct config *cfg)
                 cfg->args[0]);
         return 1;
     }
-    if (open_data(cfg, &db, path, sizeof(path)) != 0)
+    if (app_open_data(cfg, &db, path, sizeof(path)) != 0)
         return 1;
     if (db_backup(db, cfg->args[0], err, sizeof(err)) != 0)
         fprintf(stderr, "chorus: backup failed: %s\n", err);

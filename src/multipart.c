@@ -77,6 +77,14 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind,
     (void)filename;
     (void)content_type;
     (void)transfer_encoding;
+    /* libmicrohttpd hands on a part without a name as a NULL key. */
+    if (key == NULL) {
+        ctx->merr.field = "form";
+        snprintf(ctx->merr.message, sizeof(ctx->merr.message),
+                 "a part of the form has no name");
+        ctx->status = 400;
+        return MHD_NO;
+    }
     if (strcmp(key, "video") == 0) {
         if (flush_field(ctx) != 0)
             return MHD_NO;

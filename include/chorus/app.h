@@ -8,6 +8,7 @@
 #define CHORUS_APP_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "chorus/config.h"
@@ -29,5 +30,26 @@ struct app {
     atomic_llong uploads_started;     /* since start, for /metrics */
     atomic_llong uploads_finished;
 };
+
+struct db;
+
+/*
+ * Makes the data directory, opens its database and brings its schema up
+ * to date. Returns 0 with *db open (the caller db_close()s it) and its
+ * path in db_path, or -1 (logged).
+ */
+int app_open_data(const struct config *cfg, struct db **db, char *db_path,
+                  size_t db_path_len);
+
+/*
+ * Sets up app for serving cfg: the web directory, the data directory and
+ * its database (*db: a handle of the main thread's own), the handles of
+ * the HTTP threads, the upload registry and the login throttles; and
+ * finishes uploads a kill left half-recorded. Returns 0, or -1 (logged;
+ * app_close() still cleans up).
+ */
+int app_open(struct app *app, const struct config *cfg, struct db **db);
+/* Releases what app_open() set up; db may be NULL. */
+void app_close(struct app *app, struct db *db);
 
 #endif

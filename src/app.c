@@ -1,0 +1,90 @@
+#include "chorus/app.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chorus/db.h"
+#include "chorus/log.h"
+#include "chorus/migrate.h"
+#include "chorus/storage.h"
+#include "chorus/throttle.h"
+#include "chorus/upload.h"
+#include "chorus/util.h"
+
+/* Handles the HTTP threads share; a request holds one only briefly. */
+#define DB_POOL_SIZE 8
+
+int app_open_data(const struct config *cfg, struct db **db, char *db_path,
+                  size_t db_path_len)
+{
+    char err[512];
+
+    *db = NULL;
+    if (util_mkdirs(cfg->data_dir, 0700) != 0) {
+        log_warn("cannot create the data directory %s", cfg->data_dir);
+        return -1;
+    }
+    if (util_fmt(db_path, db_path_len, "%s/chorus.db", cfg->data_dir) != 0) {
+        log_warnx("the data directory path is too long");
+        return -1;
+    }
+    if (db_open(db_path, db, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (migrate_apply(*db, chorus_migrations, chorus_migrations_count, err,
+                      sizeof(err)) < 0) {
+        log_error("%s", err);
+        db_close(*db);
+        *db = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int app_open(struct app *app, const struct config *cfg, struct db **db)
+{
+    char err[512];
+
+    memset(app, 0, sizeof(*app));
+    *db = NULL;
+    app->cfg = cfg;
+    if (realpath(cfg->web_dir, app->web_dir) == NULL) {
+        log_warn("--web-dir %s", cfg->web_dir);
+        return -1;
+    }
+    if (app_open_data(cfg, db, app->db_path, sizeof(app->db_path)) != 0)
+        return -1;
+    if (storage_init(cfg->data_dir) != 0) {
+        log_warn("cannot create the directories of %s", cfg->data_dir);
+        return -1;
+    }
+    if (db_pool_new(app->db_path, DB_POOL_SIZE, &app->db, err, sizeof(err)) !=
+        0) {
+        log_error("%s", err);
+        return -1;
+    }
+    app->max_upload_bytes = (int64_t)cfg->max_upload_mb * 1024 * 1024;
+    app->uploads = upload_registry_new(cfg->max_uploads_per_ip);
+    /* Five wrong passwords per name, twenty per address, in 15 minutes. */
+    app->login_by_name = throttle_new(5, 900, 4096);
+    app->login_by_client = throttle_new(20, 900, 4096);
+    if (app->uploads == NULL || app->login_by_name == NULL ||
+        app->login_by_client == NULL) {
+        log_warnx("out of memory");
+        return -1;
+    }
+    upload_recover(app, *db);
+    return 0;
+}
+
+void app_close(struct app *app, struct db *db)
+{
+    upload_registry_free(app->uploads);
+    throttle_free(app->login_by_name);
+    throttle_free(app->login_by_client);
+    db_pool_free(app->db);
+    db_close(db);
+    memset(app, 0, sizeof(*app));
+}
