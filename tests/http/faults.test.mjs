@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { assertNoSanitizerReport, chorus, removeDir, sleep, startChorus } from '../lib/chorus.mjs';
-import { sendTus, sql } from '../lib/fixtures.mjs';
+import { descendants, sendTus, sql } from '../lib/fixtures.mjs';
 import { addUser, loggedIn } from '../lib/panel.mjs';
 
 /** Registers n pending messages through the database layer. */
@@ -120,4 +120,46 @@ r.execute('COMMIT')
     await new Promise((res) => holder.on('exit', res));
     assert.doesNotMatch(s.log(), /database is locked|SQLITE_BUSY/i);
   } finally { assertNoSanitizerReport((await s.stop()).log); }
+});
+
+test('kill -9 while workers claim jobs: every job ends in exactly one state, running ones are reclaimed', async () => {
+  let s = await startChorus({ keepDir: true, args: ['--workers', '2', '--job-lease', '2'] });
+  const dir = s.dataDir;
+  try {
+    // Forty jobs a worker refuses in a moment: claims come thick and fast.
+    const ids = [];
+    let running = 0;
+    const logs = [];
+    for (let i = 0; i < 40; i++) ids.push((await sendTus(s.url, Buffer.from(`not a video ${i}`))).id);
+    for (let round = 0; round < 4; round++) {
+      // Strike while a worker holds a job.
+      const until = Date.now() + 15000;
+      while (sql(dir, "SELECT count(*) FROM jobs WHERE state = 'running'") === '0' && Date.now() < until) await sleep(10);
+      // The whole tree at once, as a power cut would: no worker gets to
+      // give its job back, so running jobs keep their leases.
+      const tree = descendants(s.proc.pid, null);
+      await s.kill();
+      for (const pid of tree) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      running += Number(sql(dir, "SELECT count(*) FROM jobs WHERE state = 'running'"));
+      logs.push(s.log());
+      s = await startChorus({ dataDir: dir, keepDir: true, args: ['--workers', '2', '--job-lease', '2'] });
+      assert.equal(sql(dir, 'PRAGMA integrity_check'), 'ok');
+    }
+    const end = Date.now() + 60000;
+    while (sql(dir, "SELECT count(*) FROM messages WHERE status = 'processing'") !== '0') {
+      assert.ok(Date.now() < end, `still processing: ${sql(dir, "SELECT count(*) FROM messages WHERE status = 'processing'")}`);
+      await sleep(200);
+    }
+    // One job per message, finished, in a state that agrees with it.
+    assert.equal(sql(dir, 'SELECT count(*) FROM jobs'), String(ids.length));
+    assert.equal(sql(dir, "SELECT count(*) FROM jobs WHERE state = 'failed' AND lease_until IS NULL"), String(ids.length));
+    assert.equal(sql(dir, "SELECT count(*) FROM messages m JOIN jobs j ON j.message_id = m.id WHERE m.status = 'failed'"), String(ids.length));
+    assert.equal(sql(dir, 'SELECT max(attempts) <= 3 FROM jobs'), '1');
+    // Jobs cut off while running were claimed again after their lease.
+    assert.ok(running > 0, 'the kills caught jobs running');
+    assert.match(logs.join('') + s.log(), /lease expired; claiming it again/);
+  } finally {
+    assertNoSanitizerReport((await s.stop()).log);
+    removeDir(dir);
+  }
 });

@@ -86,7 +86,8 @@ export async function waitStatus(dataDir, id, want, ms = 120000) {
   throw new Error(`message ${id} is still ${status}, not ${want.join('|')}`);
 }
 
-/** Pids of processes whose comm is name and that descend from root. */
+/** Pids of processes whose comm is name (any, when null) and that
+ * descend from root. */
 export function descendants(root, name) {
   const parent = new Map();
   const comm = new Map();
@@ -101,7 +102,7 @@ export function descendants(root, name) {
   }
   const out = [];
   for (const [pid, c] of comm) {
-    if (c !== name) continue;
+    if (name !== null && c !== name) continue;
     for (let q = parent.get(pid); q; q = parent.get(q)) {
       if (q === root) { out.push(pid); break; }
     }
