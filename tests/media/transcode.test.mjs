@@ -511,4 +511,47 @@ test('more hostile input: 10 000 streams, timestamps jumping by hours, an extern
   assert.match(r.json.error, /no video/);
   assertAbsent(r.stdout + r.stderr, [secret], 'dref: output');
   if (r.status === 0) assertAbsent(readFileSync(path.join(out('dref'), 'video.mp4')), [secret], 'dref: video');
+
+  // An AVI whose GAB2 subtitle stream embeds an HLS playlist pointing at a
+  // local file (written by hand: an MJPEG video stream, a 'txts' stream
+  // whose first chunk is the GAB2 record).
+  const gabSecret = `GAB2-SECRET-${process.pid}`;
+  writeFileSync(fx('gab2-secret.ts'), `${gabSecret}\n`.repeat(500));
+  const mj = readFileSync(makeClip(fx('frames.mjpeg'), {
+    v: 'testsrc2=size=64x48:rate=5', seconds: 1, args: ['-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-f', 'mjpeg'],
+  }));
+  const frames = [];
+  for (let i = 2, from = 0; i <= mj.length; i++) {
+    if (i === mj.length || (mj[i] === 0xff && mj[i + 1] === 0xd8)) { frames.push(mj.subarray(from, i)); from = i; }
+  }
+  const u32 = (...v) => { const b = Buffer.alloc(4 * v.length); v.forEach((x, k) => b.writeUInt32LE(x >>> 0, 4 * k)); return b; };
+  const chunk = (id, data) => Buffer.concat([Buffer.from(id), u32(data.length), data, Buffer.alloc(data.length & 1)]);
+  const list = (type, ...parts) => chunk('LIST', Buffer.concat([Buffer.from(type), ...parts]));
+  const playlist = Buffer.from(`#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile://${fx('gab2-secret.ts')}\n`
+    + `#EXTINF:10,\n${fx('gab2-secret.ts')}\n#EXT-X-ENDLIST\n`);
+  const desc = Buffer.from('x\0', 'utf16le');
+  const gab2 = Buffer.concat([Buffer.from('GAB2\0'), Buffer.from([2, 0]), u32(desc.length), desc,
+    Buffer.from([4, 0]), u32(playlist.length), playlist]);
+  const avi = chunk('RIFF', Buffer.concat([Buffer.from('AVI '),
+    list('hdrl',
+      chunk('avih', u32(200000, 0, 0, 0, frames.length, 0, 2, 65536, 64, 48, 0, 0, 0, 0)),
+      list('strl',
+        chunk('strh', Buffer.concat([Buffer.from('vidsMJPG'), u32(0, 0, 0, 1, 5, 0, frames.length, 65536, -1, 0), Buffer.alloc(8)])),
+        chunk('strf', Buffer.concat([u32(40, 64, 48), Buffer.from([1, 0, 24, 0]), Buffer.from('MJPG'), u32(64 * 48 * 3, 0, 0, 0, 0)]))),
+      list('strl',
+        chunk('strh', Buffer.concat([Buffer.from('txts'), u32(0, 0, 0, 0, 1, 1, 0, 1, 65536, -1, 0), Buffer.alloc(8)])),
+        chunk('strf', Buffer.alloc(0)))),
+    list('movi', chunk('01tx', gab2), ...frames.map((f) => chunk('00dc', f))),
+  ]));
+  writeFileSync(fx('gab2'), avi);
+  const gp = ffprobe(fx('gab2'));
+  assert.deepEqual(gp.streams.map((x) => x.codec_type), ['video', 'subtitle'], 'the fixture has its GAB2 stream');
+  r = transcode(fx('gab2'), out('gab2'));
+  assert.ok(r.status === 0 || r.status === 1, r.stdout);
+  assertAbsent(r.stdout + r.stderr, [gabSecret], 'gab2: output');
+  if (r.status === 0) {
+    const v = ffprobe(path.join(out('gab2'), 'video.mp4'));
+    assert.deepEqual(v.streams.map((x) => x.codec_type), ['video'], 'no subtitle stream survives');
+    assertAbsent(readFileSync(path.join(out('gab2'), 'video.mp4')), [gabSecret], 'gab2: video');
+  }
 });
