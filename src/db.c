@@ -36,7 +36,8 @@ struct db_pool {
     " m.has_audio, m.decided_at, m.failure_reason,"                            \
     " (SELECT count(*) FROM reshares r WHERE r.message_id = m.id),"            \
     " (SELECT j.progress FROM jobs j WHERE j.message_id = m.id"                \
-    "  AND j.state IN ('queued', 'running') LIMIT 1)"                          \
+    "  AND j.state IN ('queued', 'running') LIMIT 1),"                         \
+    " m.withdrawn_at, m.exported_at"                                           \
     " FROM messages m WHERE m.status = ?1"                                     \
     " AND (?2 IS NULL OR m.country = ?2)"                                      \
     " AND (?3 IS NULL OR m.language = ?3)"                                     \

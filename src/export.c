@@ -574,9 +574,11 @@ int export_zip(struct request *req)
     fputs("[", ctx->json);
 
     /* Who took what, on the record. */
-    snprintf(why, sizeof(why), "ids=%.400s country=%s language=%s scope=%s",
+    snprintf(why, sizeof(why),
+             "ids=%.300s country=%s language=%s scope=%s reshared=%s q=%.100s",
              ids != NULL ? ids : "*", country ? country : "*",
-             language ? language : "*", scope ? scope : "*");
+             language ? language : "*", scope ? scope : "*",
+             reshared ? reshared : "*", q ? q : "*");
     db = db_pool_get(req->app->db);
     if (db_begin(db) < 0 ||
         audit_append(db, req->session.username, "export", NULL, why) < 0 ||

@@ -19,6 +19,7 @@
 #include "chorus/http.h"
 #include "chorus/jsonw.h"
 #include "chorus/log.h"
+#include "chorus/media.h"
 #include "chorus/meta.h"
 #include "chorus/queue.h"
 #include "chorus/storage.h"
@@ -134,6 +135,31 @@ static int search_text(const char *q, char *out, size_t len)
     return 0;
 }
 
+/* Writes the reshare marks of message id as an array. Uses its own
+ * statement, so it may run while a list is being read. */
+static void write_reshares(struct jsonw *w, struct db *db, const char *id)
+{
+    struct db_stmt *st = db_stmt(db, STMT_RESHARES_OF);
+
+    jsonw_open(w, '[');
+    if (st != NULL) {
+        db_bind_text(st, 1, id);
+        while (db_step(st) == DB_ROW) {
+            jsonw_open(w, '{');
+            jsonw_key(w, "channel");
+            jsonw_str(w, db_col_text(st, 0));
+            jsonw_key(w, "url");
+            jsonw_str(w, db_col_text(st, 1));
+            jsonw_key(w, "by");
+            jsonw_str(w, db_col_text(st, 2));
+            jsonw_key(w, "at");
+            jsonw_time(w, db_col_int(st, 3));
+            jsonw_close(w, '}');
+        }
+    }
+    jsonw_close(w, ']');
+}
+
 /* Writes column i as an integer, or null. */
 static void w_int_or_null(struct jsonw *w, struct db_stmt *st, int i)
 {
@@ -156,6 +182,7 @@ int panel_list(struct request *req)
     const char *limit_s = http_query(req, "limit");
     const char *used = http_query(req, "used");
     char pattern[512], cid[UTIL_ID_LEN + 1] = "", next[128] = "", lang[36];
+    char file[64];
     int64_t cdate = 0, tfrom = 0, tto = 0, last_date = 0;
     char last_id[UTIL_ID_LEN + 1] = "";
     long limit = 50;
@@ -292,6 +319,20 @@ int panel_list(struct request *req)
             jsonw_null(&w);
         else
             jsonw_real(&w, db_col_double(st, 18));
+        jsonw_key(&w, "withdrawn_at");
+        jsonw_time(&w, col_time(st, 19));
+        jsonw_key(&w, "exported_at");
+        jsonw_time(&w, col_time(st, 20));
+        /* The name its downloads and exports carry. */
+        media_file_name(db_col_text(st, 0), db_col_int(st, 9),
+                        db_col_text(st, 4), db_col_text(st, 5), "mp4", file);
+        jsonw_key(&w, "file");
+        jsonw_str(&w, file);
+        /* A withdrawn clip's marks say which posts to take down. */
+        if (strcmp(status, "withdrawn") == 0) {
+            jsonw_key(&w, "reshares");
+            write_reshares(&w, db, db_col_text(st, 0));
+        }
         jsonw_close(&w, '}');
         last_date = db_col_int(st, 9);
         snprintf(last_id, sizeof(last_id), "%s",

@@ -141,6 +141,10 @@ test('a withdrawn clip leaves the library at once and is listed as withdrawn aft
   assert.deepEqual(gone.map((x) => x.id), [ids.a1]);
   assert.equal(gone[0].name, null, 'personal fields cleared');
   assert.equal(gone[0].reshared, 1);
+  // What the comms team needs to take the posts down and delete copies.
+  assert.deepEqual(gone[0].reshares.map((m) => [m.channel, m.url]), [['Telegram', 'https://t.me/union/123']]);
+  assert.match(gone[0].file, /^chorus-\d{4}-\d\d-\d\d-BY-be-[0-9a-f]{12}\.mp4$/);
+  assert.ok(gone[0].withdrawn_at && gone[0].exported_at);
   const file = path.join(dir, 'after.zip');
   await download(comms, '', file);
   const manifest = JSON.parse(spawnSync('unzip', ['-p', file, 'manifest.json'], { encoding: 'utf8' }).stdout);

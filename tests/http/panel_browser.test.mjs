@@ -229,13 +229,12 @@ async function logInAs(name) {
   await page.locator('#app').waitFor();
 }
 
-test('comms sees the approved list, read-only', async () => {
+test('comms lands in the Library, without the queue, and cannot decide', async () => {
   pw.comms = addUser(s.dataDir, 'comms', 'comms');
   await logInAs('comms');
-  await card(ids.olena).waitFor();
-  assert.deepEqual(await page.locator('.tabs a').evaluateAll((l) => l.map((a) => a.dataset.status)), ['approved']);
-  await page.locator('.detail video').waitFor();
-  assert.equal(await page.locator('.detail .actions button').count(), 0);
+  await page.waitForFunction(() => location.hash.startsWith('#library'));
+  await page.locator(`.lib-card[data-id="${ids.olena}"]`).waitFor();
+  assert.equal(await page.locator('#nav a[href="#queue"]').count(), 0);
   await page.keyboard.press('a');
   assert.equal((await apiStatus(ids.olena)).status, 'approved');
 });

@@ -509,5 +509,5 @@ function filterForm(values, apply) {
 }
 
 registerView({
-  id: 'queue', label: 'Queue', roles: ['moderator', 'admin', 'comms'], home: ['moderator', 'admin'], render,
+  id: 'queue', label: 'Queue', roles: ['moderator', 'admin'], home: ['moderator', 'admin'], render,
 });

@@ -1,0 +1,589 @@
+// The comms team's Library: approved clips as a grid of cards (consent
+// scope on every card), filters and search, a selection downloaded as one
+// ZIP, everything matching the filters as one ZIP, one clip at a time, a
+// preview dialog with the player and the reshare marks (and a form to add
+// one), and "Withdrawn after use": withdrawn clips the team had exported
+// or reshared, with where they were posted, so the posts come down.
+// Keyboard: Tab through the cards (select, preview, download), / search,
+// Esc closes the preview. The list refreshes quietly: a clip withdrawn by
+// its contributor leaves the grid (and the selection) within POLL_MS.
+import {
+  api, dialogOpen, duration, errorText, flag, h, registerView, session, toast, typing, when,
+} from './panel.js';
+
+const PAGE = 48;
+const POLL_MS = 15000;
+const IDS_MAX = 1000; // export.zip?ids= takes at most this many ids
+const LIB_FILTERS = ['q', 'country', 'language', 'scope', 'reshared', 'order'];
+const GONE_FILTERS = ['country', 'language'];
+const CHANNELS = [
+  ['Telegram', 'Telegram'], ['Facebook', 'Facebook'], ['Instagram', 'Instagram'], ['X', 'X'],
+  ['YouTube', 'YouTube'], ['TikTok', 'TikTok'], ['VK', 'VK'], ['WhatsApp', 'WhatsApp'],
+  ['Bluesky', 'Bluesky'], ['Mastodon', 'Mastodon'], ['website', 'Website'], ['press', 'Press'],
+  ['other', 'Other…'],
+];
+const HTTP_URL = /^https?:\/\/[^\s]+$/i;
+
+function cleanMarks(list) {
+  return (Array.isArray(list) ? list : [])
+    .filter((r) => r && typeof r.channel === 'string')
+    .map((r) => ({
+      channel: r.channel,
+      url: typeof r.url === 'string' ? r.url : null,
+      by: typeof r.by === 'string' ? r.by : null,
+      at: typeof r.at === 'string' ? r.at : null,
+    }));
+}
+
+// ---- small pieces ------------------------------------------------------------
+
+const day = (iso) => (iso ? new Date(iso).toLocaleDateString(undefined, { dateStyle: 'medium' }) : '');
+const displayName = (m) => m.name || 'anonymous';
+
+function nameLine(m) {
+  return m.name
+    ? h('span', { class: 'name', text: m.name, dir: 'auto' })
+    : h('span', { class: 'name anon', text: 'anonymous' });
+}
+
+function place(m) {
+  return h('span', { class: 'place' },
+    m.country ? h('span', { class: 'flag', 'aria-hidden': 'true', text: flag(m.country) }) : null,
+    m.country ? ` ${m.country}` : '–', m.language ? ` · ${m.language}` : '');
+}
+
+function shape(m) {
+  if (!m.width || !m.height) return null;
+  return h('span', { class: 'shape', title: `${m.width}×${m.height}`, text: m.height > m.width ? 'portrait' : m.height === m.width ? 'square' : 'landscape' });
+}
+
+function scopeLine(m) {
+  return m.consent_scope === 'union'
+    ? h('p', { class: 'lib-scope union' }, h('span', { 'aria-hidden': 'true', text: '⚠ ' }),
+      h('strong', { text: 'Union channels only' }), ' — not for public social media')
+    : h('p', { class: 'lib-scope public', text: 'Public: social media and press' });
+}
+
+function resharedBadge(n) {
+  return n > 0 ? h('span', { class: 'badge reshared', text: `reshared ${n}×` }) : null;
+}
+
+/** A list of reshare marks: channel, the post's link, who and when. */
+function marksList(marks) {
+  return h('ul', { class: 'marks' }, ...marks.map((r) => h('li', {},
+    h('strong', { class: 'channel', text: r.channel, dir: 'auto' }), ' ',
+    r.url && HTTP_URL.test(r.url)
+      ? h('a', { href: r.url, target: '_blank', rel: 'noopener noreferrer', class: 'post', text: r.url })
+      : h('span', { class: 'muted', text: '(no link given)' }),
+    r.by || r.at ? h('span', { class: 'muted by' }, ' — ', r.by || '', r.by && r.at ? ', ' : '',
+      r.at ? h('time', { datetime: r.at, text: when(r.at) }) : null) : null)));
+}
+
+function exportHref(params) {
+  const p = new URLSearchParams(params);
+  for (const [k, v] of [...p]) if (!v) p.delete(k);
+  const s = p.toString();
+  return `/api/v1/export.zip${s ? `?${s}` : ''}`;
+}
+
+// ---- the view ----------------------------------------------------------------
+
+function render(main, params, navigate) {
+  const tab = params.get('tab') === 'withdrawn' ? 'withdrawn' : 'library';
+  const names = tab === 'library' ? LIB_FILTERS : GONE_FILTERS;
+  const filters = Object.fromEntries(LIB_FILTERS.map((k) => [k, params.get(k) || '']));
+  if (filters.reshared !== 'no' && filters.reshared !== 'yes') filters.reshared = '';
+  if (filters.order !== 'asc') filters.order = '';
+  const active = names.filter((k) => filters[k]);
+  const st = {
+    items: [], next: null, seq: 0, selected: new Map(), total: null, used: null,
+    alive: true, loading: false, preview: null, opener: null,
+  };
+
+  // ---- skeleton ----
+  const tabs = h('nav', { class: 'tabs', 'aria-label': 'Library sections' });
+  const form = filterForm();
+  const grid = h('ul', { class: tab === 'library' ? 'lib-grid' : 'lib-gone', 'aria-label': tab === 'library' ? 'Approved clips' : 'Withdrawn after use' });
+  const empty = h('p', { class: 'empty', hidden: true, role: 'status' });
+  const more = h('button', { type: 'button', class: 'btn more', hidden: true, onclick: () => load(true) }, 'Load more');
+  const tools = tab === 'library' ? toolbar() : null;
+  const intro = tab === 'withdrawn'
+    ? h('div', { class: 'lib-intro' },
+      h('p', {}, h('strong', { text: 'The contributors withdrew these clips after the team had downloaded or reshared them.' }),
+        ' Take the posts down and delete the downloaded copies (file names below).'))
+    : null;
+  const dlg = tab === 'library' ? previewDialog() : null;
+  const root = h('div', { class: `library tab-${tab}` },
+    h('div', { class: 'bar lib-top' }, tabs, form), tools,
+    h('div', { class: 'lib-main' }, intro, grid, empty, more), dlg);
+  main.append(root);
+
+  // ---- tabs ----
+  function renderTabs() {
+    const link = (id, label, count, cls) => {
+      const p = new URLSearchParams();
+      if (id === 'withdrawn') p.set('tab', 'withdrawn');
+      for (const k of GONE_FILTERS) if (filters[k]) p.set(k, filters[k]);
+      const s = p.toString();
+      return h('a', {
+        href: `#library${s ? `?${s}` : ''}`, class: `tab ${cls}`, dataset: { tab: id },
+        'aria-current': id === tab ? 'page' : null,
+      }, label, ' ', h('span', { class: 'count', text: count === null ? '' : String(count) }));
+    };
+    tabs.replaceChildren(
+      link('library', 'Approved clips', st.total, 's-library'),
+      link('withdrawn', 'Withdrawn after use', st.used, `s-used${st.used ? ' alert' : ''}`));
+  }
+
+  // ---- filters ----
+  function filterForm() {
+    const field = (name, label, control) => h('div', { class: 'field' }, h('label', { for: `l-${name}`, text: label }), control);
+    const input = (name, label, attrs = {}) => field(name, label, h('input', { id: `l-${name}`, name, value: filters[name], ...attrs }));
+    const select = (name, label, options) => field(name, label, h('select', { id: `l-${name}`, name, onchange: () => f.requestSubmit() },
+      ...options.map(([v, t]) => h('option', { value: v, selected: filters[name] === v, text: t }))));
+    const f = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter clips' },
+      tab === 'library' ? input('q', 'Search', { type: 'search', placeholder: 'name, organization, text', maxlength: '100', 'aria-keyshortcuts': '/' }) : null,
+      input('country', 'Country', { placeholder: 'BY', maxlength: '2', size: '3', pattern: '[A-Za-z]{2}', autocapitalize: 'characters', title: 'a two-letter ISO code' }),
+      input('language', 'Language', { placeholder: 'be', maxlength: '35', size: '5' }),
+      tab === 'library' ? select('scope', 'Consent', [['', 'any'], ['public', 'public'], ['union', 'union only']]) : null,
+      tab === 'library' ? select('order', 'Order', [['', 'newest first'], ['asc', 'oldest first']]) : null,
+      tab === 'library' ? h('label', { class: 'check' },
+        h('input', { type: 'checkbox', id: 'l-unshared', name: 'unshared', checked: filters.reshared === 'no', onchange: () => f.requestSubmit() }),
+        ' Not yet reshared') : null,
+      h('div', { class: 'row' },
+        h('button', { type: 'submit', class: 'btn' }, 'Filter'),
+        h('button', { type: 'button', class: 'btn link', onclick: () => apply({}) }, 'Clear')));
+    f.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const v = {};
+      for (const k of ['q', 'country', 'language', 'scope', 'order']) if (f.elements[k]) v[k] = f.elements[k].value.trim();
+      if (v.country) v.country = v.country.toUpperCase();
+      if (f.elements.unshared && f.elements.unshared.checked) v.reshared = 'no';
+      else if (filters.reshared === 'yes') v.reshared = 'yes';
+      apply(v);
+    });
+    return f;
+  }
+
+  function apply(v) {
+    navigate(tab === 'withdrawn' ? { tab, ...v } : v);
+  }
+
+  // ---- loading ----
+  function query(cursor, limit = PAGE) {
+    const p = new URLSearchParams({ status: tab === 'library' ? 'approved' : 'withdrawn', limit: String(limit) });
+    if (tab === 'withdrawn') p.set('used', 'yes');
+    for (const k of names) if (filters[k]) p.set(k, filters[k]);
+    if (cursor) p.set('cursor', cursor);
+    return `/api/v1/messages?${p}`;
+  }
+
+  async function load(append) {
+    const seq = ++st.seq;
+    st.loading = true;
+    more.disabled = true;
+    const res = await api('GET', query(append ? st.next : null));
+    if (seq !== st.seq || !st.alive) return;
+    st.loading = false;
+    more.disabled = false;
+    if (res.status !== 200) {
+      if (!append) grid.replaceChildren();
+      empty.hidden = false;
+      empty.textContent = errorText(res);
+      return;
+    }
+    st.items = append ? st.items.concat(res.data.items) : res.data.items;
+    st.next = res.data.next_cursor;
+    if (res.data.counts && res.data.counts.approved !== undefined) st.total = res.data.counts.approved;
+    if (tab === 'withdrawn' && !active.length) st.used = st.next ? `${st.items.length}+` : st.items.length;
+    renderTabs();
+    renderGrid();
+  }
+
+  /** Reloads what is shown, in one page: withdrawn clips leave at once. */
+  async function refresh() {
+    if (document.hidden || !st.alive) return;
+    countUsed();
+    if (st.loading || st.items.length > 200) return;
+    const seq = st.seq;
+    const res = await api('GET', query(null, Math.max(PAGE, st.items.length)));
+    if (seq !== st.seq || st.loading || !st.alive || res.status !== 200) return;
+    const before = st.items.map((m) => `${m.id}:${m.reshared}`).join();
+    const after = res.data.items.map((m) => `${m.id}:${m.reshared}`).join();
+    if (res.data.counts && res.data.counts.approved !== undefined) st.total = res.data.counts.approved;
+    if (tab === 'withdrawn' && !active.length) st.used = res.data.next_cursor ? `${res.data.items.length}+` : res.data.items.length;
+    renderTabs();
+    if (before === after) return;
+    st.items = res.data.items;
+    st.next = res.data.next_cursor;
+    renderGrid();
+    if (st.preview && !st.items.some((m) => m.id === st.preview)) previewGone();
+  }
+
+  async function countUsed() {
+    if (tab === 'withdrawn' && !active.length) return; // the list itself is the count
+    const res = await api('GET', '/api/v1/messages?status=withdrawn&used=yes&limit=200');
+    if (res.status !== 200 || !st.alive) return;
+    st.used = res.data.next_cursor ? `${res.data.items.length}+` : res.data.items.length;
+    renderTabs();
+  }
+
+  // ---- the grid ----
+  function renderGrid() {
+    // Keep the keyboard where it was across a refresh.
+    const a = document.activeElement;
+    const at = a && grid.contains(a) ? { id: a.closest('[data-id]').dataset.id, cls: a.className } : null;
+    for (const id of [...st.selected.keys()]) {
+      const m = st.items.find((x) => x.id === id);
+      if (m) st.selected.set(id, m);
+      else st.selected.delete(id); // withdrawn meanwhile, or filtered out
+    }
+    grid.replaceChildren(...st.items.map(tab === 'library' ? card : goneItem));
+    empty.hidden = st.items.length > 0;
+    if (tab === 'library') {
+      empty.textContent = active.length ? 'No approved clips match these filters.' : 'No approved clips yet.';
+    } else {
+      empty.textContent = active.length ? 'No withdrawn clips match these filters.'
+        : 'Nothing to take down: no clip the team used has been withdrawn.';
+    }
+    more.hidden = !st.next;
+    if (tools) tools.update();
+    if (at) {
+      const li = cardEl(at.id);
+      const el = li && [...li.querySelectorAll('button, input, a')].find((x) => x.className === at.cls);
+      if (el) el.focus({ preventScroll: true });
+    }
+  }
+
+  function cardEl(id) {
+    return [...grid.children].find((li) => li.dataset.id === id) || null;
+  }
+
+  function card(m) {
+    const id = encodeURIComponent(m.id);
+    const union = m.consent_scope === 'union';
+    const picked = st.selected.has(m.id);
+    const who = displayName(m);
+    const form = shape(m);
+    return h('li', { class: `lib-card${union ? ' union' : ''}${picked ? ' picked' : ''}`, dataset: { id: m.id } },
+      scopeLine(m),
+      h('button', { type: 'button', class: 'lib-open', 'aria-haspopup': 'dialog', onclick: () => openPreview(m.id) },
+        h('span', { class: 'lib-thumb' },
+          h('img', { src: `/media/${id}/thumb.jpg`, alt: '', loading: 'lazy', decoding: 'async' }),
+          h('span', { class: 'lib-play', 'aria-hidden': 'true', text: '▶' }),
+          m.duration_ms !== null ? h('span', { class: 'lib-dur', 'aria-hidden': 'true', text: duration(m.duration_ms) }) : null),
+        h('span', { class: 'sr-only', text: 'Preview: ' }),
+        nameLine(m),
+        m.organization ? h('span', { class: 'org', text: m.organization, dir: 'auto' }) : null),
+      h('div', { class: 'lib-meta' },
+        place(m), ' · ', h('span', { class: 'dur', text: duration(m.duration_ms) || '–' }),
+        form ? ' · ' : null, form),
+      h('div', { class: 'lib-meta' }, 'Approved ',
+        h('time', { datetime: m.decided_at, title: when(m.decided_at), text: day(m.decided_at) })),
+      h('div', { class: 'lib-foot' },
+        h('label', { class: 'check lib-pick' },
+          h('input', { type: 'checkbox', class: 'pick', checked: picked, onchange: (ev) => pick(m, ev.target.checked) }),
+          ' Select', h('span', { class: 'sr-only', text: ` ${who}` })),
+        resharedBadge(m.reshared),
+        h('a', { class: 'btn small lib-dl', href: `/media/${id}/video.mp4?download=1`, download: true },
+          h('span', { 'aria-hidden': 'true', text: '⬇' }), ' Download', h('span', { class: 'sr-only', text: ` the clip of ${who}` }))));
+  }
+
+  function goneItem(m) {
+    const file = m.file;
+    const body = h('div', { class: 'gone-marks' });
+    showGoneMarks(body, m, cleanMarks(m.reshares));
+    return h('li', { class: 'gone', dataset: { id: m.id } },
+      h('div', { class: 'gone-head' },
+        h('h3', {}, 'Withdrawn clip ', h('code', { class: 'file', text: file })),
+        h('span', { class: 'badges' }, resharedBadge(m.reshared),
+          m.consent_scope === 'union' ? h('span', { class: 'badge union', text: 'union channels only' }) : null)),
+      h('p', { class: 'lib-meta' }, place(m), ' · ', duration(m.duration_ms) || '–',
+        ' · received ', h('time', { datetime: m.created_at, text: day(m.created_at) }),
+        m.decided_at ? [' · approved ', h('time', { datetime: m.decided_at, text: day(m.decided_at) })] : null),
+      body);
+  }
+
+  function showGoneMarks(body, m, marks) {
+    const parts = [];
+    if (marks.length) {
+      parts.push(h('h4', { text: 'Posts to take down' }), marksList(marks));
+    } else {
+      parts.push(h('p', { class: 'warn-text', text: 'Downloaded in an export, never marked as reshared: check whether it was posted anywhere.' }));
+    }
+    parts.push(h('p', { class: 'muted small' }, 'Delete downloaded copies: ', h('code', { text: m.file }),
+      ' (in exported ZIPs, under clips/).'));
+    body.replaceChildren(...parts);
+  }
+
+  // ---- selection and downloads ----
+  function pick(m, on) {
+    if (on) st.selected.set(m.id, m); else st.selected.delete(m.id);
+    const li = cardEl(m.id);
+    if (li) li.classList.toggle('picked', on);
+    tools.update();
+  }
+
+  function toolbar() {
+    const all = h('input', { type: 'checkbox', id: 'l-all' });
+    const allCount = h('span', { class: 'count-text' });
+    const info = h('span', { class: 'sel-info', role: 'status', 'aria-live': 'polite' });
+    const unionWarn = h('span', { class: 'sel-warn', hidden: true });
+    const dlSel = h('a', { class: 'btn primary', id: 'l-dl-selection', download: true },
+      h('span', { 'aria-hidden': 'true', text: '⬇' }), ' Download selected (ZIP)');
+    const clear = h('button', { type: 'button', class: 'btn link', id: 'l-clear-sel' }, 'Clear', h('span', { class: 'sr-only', text: ' the selection' }));
+    const dlAll = h('a', { class: 'btn', id: 'l-dl-all', download: true },
+      h('span', { 'aria-hidden': 'true', text: '⬇' }), ' ', h('span', { class: 'label' }));
+    all.addEventListener('change', () => {
+      for (const m of st.items) if (all.checked) st.selected.set(m.id, m); else st.selected.delete(m.id);
+      for (const li of grid.children) {
+        const on = st.selected.has(li.dataset.id);
+        li.classList.toggle('picked', on);
+        const box = li.querySelector('input.pick');
+        if (box) box.checked = on;
+      }
+      bar.update();
+    });
+    clear.addEventListener('click', () => {
+      st.selected.clear();
+      for (const li of grid.children) {
+        li.classList.remove('picked');
+        const box = li.querySelector('input.pick');
+        if (box) box.checked = false;
+      }
+      bar.update();
+      all.focus();
+    });
+    const bar = h('div', { class: 'lib-tools', role: 'region', 'aria-label': 'Selection and downloads' },
+      h('label', { class: 'check', for: 'l-all' }, all, ' Select all shown', allCount),
+      info, unionWarn, dlSel, clear,
+      h('span', { class: 'spacer' }), dlAll);
+    bar.update = () => {
+      const shown = st.items.length;
+      const pickedShown = st.items.filter((m) => st.selected.has(m.id)).length;
+      all.checked = shown > 0 && pickedShown === shown;
+      all.indeterminate = pickedShown > 0 && pickedShown < shown;
+      all.disabled = shown === 0;
+      allCount.textContent = ` (${shown})`;
+      const n = st.selected.size;
+      const unions = [...st.selected.values()].filter((m) => m.consent_scope === 'union').length;
+      info.textContent = n === 0 ? 'Nothing selected' : `${n} selected`;
+      unionWarn.hidden = unions === 0;
+      unionWarn.textContent = `⚠ ${unions} union-only`;
+      unionWarn.title = `${unions} of them for the union’s own channels only: not for public social media`;
+      if (n > 0 && n <= IDS_MAX) {
+        dlSel.href = exportHref({ ids: [...st.selected.keys()].join(',') });
+        dlSel.removeAttribute('aria-disabled');
+        dlSel.title = '';
+      } else {
+        dlSel.removeAttribute('href');
+        dlSel.setAttribute('aria-disabled', 'true');
+        dlSel.title = n > IDS_MAX ? `At most ${IDS_MAX} at once: use “Download all matching”.` : 'Select clips first.';
+      }
+      clear.hidden = n === 0;
+      const p = {};
+      for (const k of ['country', 'language', 'q', 'scope', 'reshared']) p[k] = filters[k];
+      dlAll.href = exportHref(p);
+      const count = !st.next ? shown : (!active.length ? st.total : null);
+      dlAll.querySelector('.label').textContent = count === null ? 'Download all matching (ZIP)'
+        : `Download all ${count}${active.length ? ' matching' : ''} (ZIP)`;
+      dlAll.toggleAttribute('hidden', shown === 0);
+    };
+    return bar;
+  }
+
+  // ---- preview ----
+  function previewDialog() {
+    const d = h('dialog', { class: 'lib-preview', id: 'lib-preview', 'aria-labelledby': 'lp-title' });
+    d.addEventListener('close', () => {
+      const v = d.querySelector('video');
+      if (v) { v.pause(); v.removeAttribute('src'); v.load(); }
+      d.replaceChildren();
+      const id = st.preview;
+      st.preview = null;
+      const li = id && cardEl(id);
+      const back = (li && li.querySelector('.lib-open')) || st.opener;
+      if (back && back.isConnected) back.focus();
+      else if (st.alive) main.focus(); // the clip left the grid meanwhile
+    });
+    // A click on the backdrop (outside the box) closes it.
+    d.addEventListener('click', (ev) => { if (ev.target === d) d.close(); });
+    return d;
+  }
+
+  function openPreview(id) {
+    const m = st.items.find((x) => x.id === id);
+    if (!m) return;
+    st.preview = id;
+    st.opener = document.activeElement;
+    const enc = encodeURIComponent(id);
+    const union = m.consent_scope === 'union';
+    const marks = h('div', { class: 'lp-marks' }, h('p', { class: 'muted', text: 'Loading…' }));
+    const facts = h('dl', { class: 'facts' });
+    const add = (k, v) => { if (v !== null && v !== undefined && v !== '') facts.append(h('dt', { text: k }), h('dd', {}, v)); };
+    add('Country', place(m));
+    add('Duration', duration(m.duration_ms));
+    add('Picture', m.width ? `${m.width}×${m.height}${m.height > m.width ? ' (portrait)' : ''}` : '');
+    add('Sound', m.has_audio === null ? '' : (m.has_audio ? 'yes' : 'none'));
+    add('Approved', when(m.decided_at));
+    add('Consent', `${union ? 'union channels only' : 'public (social media and press)'}, version ${m.consent_version || '?'}`);
+    add('File', h('code', { text: m.file }));
+    const video = h('video', {
+      controls: true, preload: 'metadata', playsinline: true, src: `/media/${enc}/video.mp4`,
+      poster: `/media/${enc}/thumb.jpg`, class: m.height > m.width ? 'portrait' : null,
+      'aria-label': `Video message of ${displayName(m)}`,
+    });
+    dlg.replaceChildren(...[
+      h('header', { class: 'lp-head' },
+        h('div', {}, h('h2', { id: 'lp-title' }, nameLine(m)),
+          m.organization ? h('p', { class: 'org', text: m.organization, dir: 'auto' }) : null),
+        h('button', { type: 'button', class: 'btn small', 'aria-label': 'Close the preview', title: 'Close (Esc)', onclick: () => dlg.close() },
+          h('span', { 'aria-hidden': 'true', text: '✕' }))),
+      union ? h('p', { class: 'scope-note lp-scope', role: 'note' },
+        h('strong', { text: 'Union channels only — not for public social media or press.' }),
+        ' The contributor agreed to the union’s own channels only.') : null,
+      h('p', { class: 'lp-gone error', role: 'alert', hidden: true }),
+      h('div', { class: 'lp-body' },
+        h('div', { class: 'lp-media' }, video),
+        h('div', { class: 'lp-side' },
+          m.message ? h('blockquote', { class: 'message', dir: 'auto', text: m.message }) : h('p', { class: 'muted', text: 'No written message.' }),
+          facts,
+          h('div', { class: 'row' },
+            h('a', { class: 'btn', href: `/media/${enc}/video.mp4?download=1`, download: true, id: 'lp-download' },
+              h('span', { 'aria-hidden': 'true', text: '⬇' }), ' Download this clip'),
+            h('label', { class: 'check' },
+              h('input', {
+                type: 'checkbox', checked: st.selected.has(id), id: 'lp-pick',
+                onchange: (ev) => {
+                  pick(m, ev.target.checked);
+                  const box = cardEl(id) && cardEl(id).querySelector('input.pick');
+                  if (box) box.checked = ev.target.checked;
+                },
+              }), ' In the selection')),
+          h('section', { class: 'lp-reshares', 'aria-labelledby': 'lp-marks-h' },
+            h('h3', { id: 'lp-marks-h', text: 'Reshared' }), marks, markForm(m, marks))))].filter(Boolean));
+    dlg.showModal();
+    loadPreview(m, marks);
+  }
+
+  async function loadPreview(m, marks) {
+    const res = await api('GET', `/api/v1/messages/${encodeURIComponent(m.id)}`);
+    if (st.preview !== m.id || !st.alive) return;
+    if (res.status === 200) {
+      showMarks(marks, cleanMarks(res.data.reshares));
+      if (res.data.decided_by) {
+        const dt = [...dlg.querySelectorAll('.facts dt')].find((x) => x.textContent === 'Approved');
+        if (dt) dt.nextElementSibling.append(` by ${res.data.decided_by}`);
+      }
+    } else if (res.status === 404) {
+      previewGone();
+    } else if (res.status !== 401) {
+      marks.replaceChildren(h('p', { class: 'error', text: errorText(res) }));
+    }
+  }
+
+  function showMarks(box, list) {
+    box.list = list;
+    box.replaceChildren(list.length ? marksList(list) : h('p', { class: 'muted', text: 'Not marked as reshared yet.' }));
+  }
+
+  /** The previewed clip is no longer approved: say so, offer nothing. */
+  function previewGone() {
+    const p = dlg.querySelector('.lp-gone');
+    if (!p) return;
+    p.textContent = 'This clip is no longer in the library: its contributor withdrew it (or it was re-opened). Do not use it.';
+    p.hidden = false;
+    for (const el of dlg.querySelectorAll('.lp-mark input, .lp-mark select, .lp-mark button, #lp-pick')) el.disabled = true;
+    const dl = dlg.querySelector('#lp-download');
+    if (dl) { dl.removeAttribute('href'); dl.setAttribute('aria-disabled', 'true'); }
+    const v = dlg.querySelector('video');
+    if (v) { v.pause(); v.removeAttribute('src'); v.removeAttribute('poster'); v.load(); }
+  }
+
+  function markForm(m, marksBox) {
+    const union = m.consent_scope === 'union';
+    const err = h('p', { class: 'error', role: 'alert', hidden: true });
+    const other = h('div', { class: 'field', hidden: true },
+      h('label', { for: 'lp-other', text: 'Channel name' }),
+      h('input', { id: 'lp-other', name: 'other', maxlength: '64', placeholder: 'e.g. union newsletter' }));
+    const channel = h('select', { id: 'lp-channel', name: 'channel', required: true },
+      h('option', { value: '', text: 'Choose…' }),
+      ...CHANNELS.map(([v, t]) => h('option', { value: v, text: t })));
+    channel.addEventListener('change', () => { other.hidden = channel.value !== 'other'; });
+    const f = h('form', { class: 'lp-mark', novalidate: true, 'aria-label': 'Mark as reshared' },
+      h('div', { class: 'mark-fields' },
+        h('div', { class: 'field' }, h('label', { for: 'lp-channel', text: 'Where' }), channel),
+        other,
+        h('div', { class: 'field grow' }, h('label', { for: 'lp-url' }, 'Link to the post ', h('span', { class: 'muted', text: '(optional)' })),
+          h('input', { id: 'lp-url', name: 'url', type: 'url', inputmode: 'url', maxlength: '2000', placeholder: 'https://…', autocomplete: 'off', spellcheck: 'false' }))),
+      union ? h('label', { class: 'check confirm' },
+        h('input', { type: 'checkbox', name: 'confirm', id: 'lp-confirm' }),
+        ' It was posted on one of the union’s own channels, not on public social media or in the press.') : null,
+      err,
+      h('button', { type: 'submit', class: 'btn primary', id: 'lp-mark' }, 'Mark as reshared'));
+    let busy = false;
+    f.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      if (busy) return;
+      const fail = (msg, el) => { err.textContent = msg; err.hidden = false; if (el) el.focus(); };
+      err.hidden = true;
+      let ch = channel.value;
+      if (ch === 'other') ch = f.elements.other.value.trim() || 'other';
+      const url = f.elements.url.value.trim();
+      if (!ch) { fail('Choose where it was posted.', channel); return; }
+      if (url && (!HTTP_URL.test(url) || url.length > 2000)) { fail('The link must be a web address starting with https://', f.elements.url); return; }
+      if (union && !f.elements.confirm.checked) { fail('This clip is for the union’s own channels only: confirm where it was posted.', f.elements.confirm); return; }
+      busy = true;
+      f.querySelector('button[type=submit]').disabled = true;
+      const res = await api('POST', `/api/v1/messages/${encodeURIComponent(m.id)}/reshared`, url ? { channel: ch, url } : { channel: ch });
+      busy = false;
+      f.querySelector('button[type=submit]').disabled = false;
+      if (res.status === 201) {
+        const mark = { channel: res.data.channel || ch, url: res.data.url || null, by: session.user, at: new Date().toISOString() };
+        showMarks(marksBox, [...(marksBox.list || []), mark]);
+        m.reshared = (m.reshared || 0) + 1;
+        const li = cardEl(m.id);
+        if (li) li.replaceWith(card(m));
+        f.reset();
+        other.hidden = true;
+        toast(`Marked as reshared on ${mark.channel}.`, 'ok');
+      } else if (res.status === 409) {
+        previewGone();
+        fail('Not marked: this clip is no longer approved.');
+      } else if (res.status !== 401) {
+        fail(errorText(res));
+      }
+    });
+    return f;
+  }
+
+  // ---- keyboard ----
+  function keys(ev) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || dialogOpen() || typing(ev)) return;
+    if (ev.key === '/' && form.elements.q) {
+      ev.preventDefault();
+      form.elements.q.focus();
+    } else if (ev.key === '/' && form.elements.country) {
+      ev.preventDefault();
+      form.elements.country.focus();
+    }
+  }
+
+  const timer = setInterval(refresh, POLL_MS);
+  const onVisible = () => { if (!document.hidden) refresh(); };
+  document.addEventListener('keydown', keys);
+  document.addEventListener('visibilitychange', onVisible);
+  renderTabs();
+  load(false);
+  countUsed();
+
+  return () => {
+    st.alive = false;
+    clearInterval(timer);
+    document.removeEventListener('keydown', keys);
+    document.removeEventListener('visibilitychange', onVisible);
+    if (dlg && dlg.open) dlg.close();
+  };
+}
+
+registerView({ id: 'library', label: 'Library', roles: ['comms', 'admin'], home: ['comms'], render });
