@@ -59,7 +59,7 @@ test('an upload that fills the disk gets 507, keeps what it stored, and resumes 
     for (let off = 6 * MiB; off < size; off += 256 * 1024) await p.write(patternBytes('full', off, 256 * 1024));
     p.end();
     const r = await p.response;
-    assert.equal(r.status, 507, r.text);
+    assert.equal(r.status, 507, `${r.text || r.error}: ${s.log().slice(-1500)}`);
     assert.equal(JSON.parse(r.text).error, 'disk_full');
     const h = await headUpload(s.port, c.id);
     assert.equal(h.status, 200);

@@ -164,15 +164,20 @@ export function openPatch(port, id, offset, contentLength, { headers = {} } = {}
   const h = tusHeaders({ 'Upload-Offset': String(offset), 'Content-Type': OFFSET_TYPE, Connection: 'close', ...headers });
   if (contentLength !== null) h['Content-Length'] = String(contentLength);
   const req = http.request({ host: '127.0.0.1', port, method: 'PATCH', path: `/api/v1/uploads/${id}`, headers: h, agent: false });
+  let answered = false;
   const response = new Promise((resolve) => {
     req.on('response', (res) => {
+      answered = true;
       const chunks = [];
       res.on('data', (d) => chunks.push(d));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString() }));
       res.on('error', (error) => resolve({ status: res.statusCode, headers: res.headers, error }));
     });
     req.on('error', (error) => resolve({ status: 0, error }));
-    req.on('close', () => setTimeout(() => resolve({ status: 0, error: new Error('closed') }), 100));
+    // Closed with no answer at all (an answer being read settles itself).
+    req.on('close', () => {
+      if (!answered) setTimeout(() => resolve({ status: 0, error: new Error('closed') }), 100);
+    });
   });
   req.flushHeaders();
   return {
