@@ -3,12 +3,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chorus/app.h"
@@ -24,11 +26,32 @@
 /* Our own, smaller bound on the request line and headers together. */
 #define HEADERS_MAX (16 * 1024)
 
+/*
+ * An open connection, watched for a slow-loris client: one that sends its
+ * headers a byte at a time never goes silent long enough for the idle
+ * timeout, and would hold its thread for ever.
+ */
+struct conn_watch {
+    struct conn_watch *prev, *next;
+    MHD_socket fd;
+    /* When the connection began to owe us a request's headers (it opened
+     * or its last request ended), in ms; 0 while a request is served. */
+    _Atomic int64_t owing_since;
+};
+
 struct http_server {
     struct MHD_Daemon *daemon;
     struct app *app;
     atomic_int in_flight;   /* requests begun and not yet completed */
     atomic_int connections; /* open connections */
+    /* The watched connections; the lock also keeps each fd open while the
+     * reaper looks at it (libmicrohttpd closes a socket only after its
+     * CLOSED notification, which takes the lock). */
+    pthread_mutex_t watch_lock;
+    pthread_cond_t watch_wake;
+    struct conn_watch *watched;
+    bool reaper_started, stopping;
+    pthread_t reaper;
 };
 
 static const char *const security_headers[][2] = {
@@ -454,6 +477,46 @@ static bool has_body(const struct request *req)
            http_header(req, "Transfer-Encoding") != NULL;
 }
 
+/* Marks conn as owing headers since now_ms, or (0) as being served. */
+static void watch_set(struct MHD_Connection *conn, int64_t now_ms)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_watch *w = info != NULL ? info->socket_context : NULL;
+
+    if (w != NULL)
+        atomic_store(&w->owing_since, now_ms);
+}
+
+static int watch_init(struct http_server *srv)
+{
+    pthread_condattr_t attr;
+    int rc;
+
+    if (pthread_mutex_init(&srv->watch_lock, NULL) != 0)
+        return -1;
+    if (pthread_condattr_init(&attr) != 0) {
+        pthread_mutex_destroy(&srv->watch_lock);
+        return -1;
+    }
+    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+                 pthread_cond_init(&srv->watch_wake, &attr) == 0
+             ? 0
+             : -1;
+    pthread_condattr_destroy(&attr);
+    if (rc != 0)
+        pthread_mutex_destroy(&srv->watch_lock);
+    return rc;
+}
+
+/* After libmicrohttpd has stopped: every connection has been notified
+ * closed and freed its watch. */
+static void watch_destroy(struct http_server *srv)
+{
+    pthread_cond_destroy(&srv->watch_wake);
+    pthread_mutex_destroy(&srv->watch_lock);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
@@ -474,6 +537,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         req->start_ms = util_mono_ms();
         *con_cls = req;
         atomic_fetch_add(&srv->in_flight, 1);
+        watch_set(conn, 0);
         /* Past the limit a client hears why, rather than being cut. */
         if (atomic_load(&srv->connections) > srv->app->cfg->max_connections) {
             http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
@@ -537,7 +601,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct request *req = *con_cls;
     char path[256];
 
-    (void)conn;
     if (req == NULL)
         return;
     /* The access log: no client address, no query string. */
@@ -555,6 +618,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->in_flight, 1);
+    /* Kept alive, the connection owes the next request's headers. */
+    watch_set(conn, util_mono_ms());
 }
 
 static int hexval(char c)
@@ -598,13 +663,74 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
                           enum MHD_ConnectionNotificationCode toe)
 {
     struct http_server *srv = cls;
+    struct conn_watch *w = *socket_context;
 
-    (void)conn;
-    (void)socket_context;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
         atomic_fetch_add(&srv->connections, 1);
-    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        /* Without memory the connection goes unwatched, as before. */
+        if (info == NULL || (w = calloc(1, sizeof(*w))) == NULL)
+            return;
+        w->fd = info->connect_fd;
+        atomic_store(&w->owing_since, util_mono_ms());
+        pthread_mutex_lock(&srv->watch_lock);
+        w->next = srv->watched;
+        if (w->next != NULL)
+            w->next->prev = w;
+        srv->watched = w;
+        pthread_mutex_unlock(&srv->watch_lock);
+        *socket_context = w;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         atomic_fetch_sub(&srv->connections, 1);
+        if (w == NULL)
+            return;
+        pthread_mutex_lock(&srv->watch_lock);
+        if (w->prev != NULL)
+            w->prev->next = w->next;
+        else
+            srv->watched = w->next;
+        if (w->next != NULL)
+            w->next->prev = w->prev;
+        pthread_mutex_unlock(&srv->watch_lock);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+/*
+ * Drops, once a second, every connection that has owed a request's
+ * headers for longer than --header-timeout. Shutting the socket down
+ * wakes its thread, which sees the end of the stream and closes the
+ * connection itself.
+ */
+static void *reaper_main(void *arg)
+{
+    struct http_server *srv = arg;
+    const int64_t limit_ms = (int64_t)srv->app->cfg->header_timeout * 1000;
+
+    pthread_mutex_lock(&srv->watch_lock);
+    while (!srv->stopping) {
+        struct timespec until;
+        int64_t now = util_mono_ms();
+
+        for (struct conn_watch *w = srv->watched; w != NULL; w = w->next) {
+            int64_t since = atomic_load(&w->owing_since);
+            if (since != 0 && now - since > limit_ms) {
+                log_debug("dropping a connection that sent no complete "
+                          "request headers in %d s",
+                          srv->app->cfg->header_timeout);
+                shutdown(w->fd, SHUT_RDWR);
+                atomic_store(&w->owing_since, 0);
+            }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&srv->watch_wake, &srv->watch_lock, &until);
+    }
+    pthread_mutex_unlock(&srv->watch_lock);
+    return NULL;
 }
 
 __attribute__((format(printf, 2, 0))) static void
@@ -642,6 +768,10 @@ int http_start(struct app *app, struct http_server **out)
     if (srv == NULL)
         return -1;
     srv->app = app;
+    if (watch_init(srv) != 0) {
+        free(srv);
+        return -1;
+    }
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
@@ -659,9 +789,18 @@ int http_start(struct app *app, struct http_server **out)
         on_mhd_log, NULL, MHD_OPTION_END);
     if (srv->daemon == NULL) {
         log_warnx("cannot listen on %s", cfg->listen);
+        watch_destroy(srv);
         free(srv);
         return -1;
     }
+    if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
+        log_warnx("cannot start the connection reaper");
+        MHD_stop_daemon(srv->daemon);
+        watch_destroy(srv);
+        free(srv);
+        return -1;
+    }
+    srv->reaper_started = true;
     *out = srv;
     return 0;
 }
@@ -690,6 +829,14 @@ void http_stop(struct http_server *srv, int grace_ms)
     if (atomic_load(&srv->in_flight) > 0)
         log_info("cutting %d requests still in flight",
                  atomic_load(&srv->in_flight));
+    if (srv->reaper_started) {
+        pthread_mutex_lock(&srv->watch_lock);
+        srv->stopping = true;
+        pthread_cond_signal(&srv->watch_wake);
+        pthread_mutex_unlock(&srv->watch_lock);
+        pthread_join(srv->reaper, NULL);
+    }
     MHD_stop_daemon(srv->daemon);
+    watch_destroy(srv);
     free(srv);
 }

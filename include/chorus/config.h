@@ -46,7 +46,8 @@ struct config {
     const char *public_url;
     int max_connections;
     int max_connections_per_ip;
-    int idle_timeout; /* seconds */
+    int idle_timeout;   /* seconds */
+    int header_timeout; /* seconds */
 
     /* Uploads. */
     int max_upload_mb;

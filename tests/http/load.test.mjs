@@ -112,22 +112,54 @@ test('300 uploads at once, half slow: none lost or corrupted, /healthz never wai
   }
 });
 
-test('a slow-loris client is dropped by the idle timeout', async () => {
-  const s = await startChorus({ args: ['--idle-timeout', '3'] });
+// A slow-loris client never falls silent long enough for the idle timeout
+// (30 s by default): the headers of a request have their own deadline.
+async function slowLoris(sock, header, everyMs) {
+  const closed = new Promise((r) => sock.on('close', r));
+  const t0 = Date.now();
+  let i = 0;
+  const send = () => { if (i < header.length) sock.write(header[i++]); };
+  send();
+  const timer = setInterval(send, everyMs);
+  await closed;
+  clearInterval(timer);
+  return { held: Date.now() - t0, sent: i };
+}
+
+function connect(port) {
+  const sock = net.connect(port, '127.0.0.1');
+  sock.on('error', () => {});
+  return new Promise((r) => sock.on('connect', () => r(sock)));
+}
+
+test('a slow-loris client (one header byte every 10 s) is dropped by the header deadline', async () => {
+  const s = await startChorus(); // the defaults: --idle-timeout 30, --header-timeout 15
   try {
-    const sock = net.connect(s.port, '127.0.0.1');
-    await new Promise((r) => sock.on('connect', r));
-    const closed = new Promise((r) => sock.on('close', r));
-    sock.on('error', () => {});
-    const t0 = Date.now();
-    const header = 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa';
-    let i = 0;
-    const timer = setInterval(() => { if (i < header.length) sock.write(header[i++]); }, 5000);
-    await closed;
-    clearInterval(timer);
-    const held = Date.now() - t0;
-    assert.ok(held < 12000, `held for ${held} ms`);
+    const sock = await connect(s.port);
+    const { held, sent } = await slowLoris(sock, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaa', 10000);
+    // Bytes kept coming, so only the header deadline can have ended it.
+    assert.ok(sent >= 2, `${sent} bytes sent`);
+    assert.ok(held >= 14000 && held < 25000, `held for ${held} ms`);
     assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+  } finally {
+    assertNoSanitizerReport((await s.stop()).log);
+  }
+});
+
+test('a kept-alive connection must send its next request headers in time too', async () => {
+  const s = await startChorus({ args: ['--header-timeout', '3'] });
+  try {
+    const sock = await connect(s.port);
+    let answer = '';
+    sock.on('data', (d) => { answer += d; });
+    sock.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    while (!answer.includes('\r\n\r\n')) await sleep(20);
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    // The deadline counts from the end of the last request.
+    await sleep(1500);
+    const { held, sent } = await slowLoris(sock, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaa', 500);
+    assert.ok(sent >= 2, `${sent} bytes sent`);
+    assert.ok(held < 6000, `held for ${held} ms`);
   } finally {
     assertNoSanitizerReport((await s.stop()).log);
   }
