@@ -101,9 +101,9 @@ static void set_limit(__rlimit_resource_t resource, rlim_t value)
 
 /*
  * The sandbox's self-test, for the test suite: with CHORUS_SANDBOX_PROBE
- * set to "connect", "exec" or "write" (comma-separated), the job's child
- * tries them once inside the sandbox and the job fails with what
- * happened; a job never gets there otherwise.
+ * set to "connect", "exec", "fork", "write" or "fds" (comma-separated),
+ * the job's child tries them once inside the sandbox and the job fails
+ * with what happened; a job never gets there otherwise.
  */
 static void probe_sandbox(const struct config *cfg)
 {

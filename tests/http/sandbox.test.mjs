@@ -14,18 +14,19 @@ import { makeClip, sendMessage, sql, waitStatus } from '../lib/fixtures.mjs';
 const dir = tempDir('chorus-sandbox-');
 after(() => removeDir(dir));
 
-test('a job child that tries to connect, exec or write is refused, and its job fails cleanly', async () => {
+test('a job child that tries to connect, exec, fork or write is refused, and its job fails cleanly', async () => {
   const clip = makeClip(path.join(dir, 'clip.mp4'));
   const s = await startChorus({
     args: ['--workers', '1'],
-    env: { CHORUS_SANDBOX_PROBE: 'connect,exec,write,fds' },
+    env: { CHORUS_SANDBOX_PROBE: 'connect,exec,fork,write,fds' },
   });
   try {
     const { id } = await sendMessage(s.url, clip);
     assert.equal(await waitStatus(s.dataDir, id, ['failed', 'pending'], 60000), 'failed');
     const reason = sql(s.dataDir, `SELECT failure_reason FROM messages WHERE id = '${id}'`);
     assert.match(reason, /connect refused \(Operation not permitted\)/, reason);
-    assert.match(reason, /exec refused/, reason);
+    assert.match(reason, /exec refused \(Operation not permitted\)/, reason);
+    assert.match(reason, /a new process refused \(Operation not permitted\)/, reason);
     assert.match(reason, /opening a file for writing refused \(Operation not permitted\)/, reason);
     assert.doesNotMatch(reason, /ALLOWED/, reason);
     // stdin, stdout, stderr, the report pipe, video and thumbnail: no more.
