@@ -357,6 +357,10 @@ int auth_session_get(struct db *db, const char *token, int idle_s,
 {
     struct db_stmt *st = db_stmt(db, STMT_SESSION_GET);
     int64_t now = util_now(), last_seen, expires;
+    /* Recording every request would make every read a write: the last
+     * use is written at most every 30 s, and often enough that a session
+     * in use never looks idle however short --session-idle is. */
+    int64_t touch_s = idle_s / 4 < 30 ? idle_s / 4 : 30;
     int rc;
 
     memset(s, 0, sizeof(*s));
@@ -377,8 +381,7 @@ int auth_session_get(struct db *db, const char *token, int idle_s,
     db_reset(st);
     if (now >= expires || now - last_seen >= idle_s)
         return 0;
-    /* Recording every request would make every read a write. */
-    if (now - last_seen >= 30 && (st = db_stmt(db, STMT_SESSION_TOUCH))) {
+    if (now - last_seen >= touch_s && (st = db_stmt(db, STMT_SESSION_TOUCH))) {
         db_bind_blob(st, 1, s->token_hash, sizeof(s->token_hash));
         db_bind_int(st, 2, now);
         db_step(st);

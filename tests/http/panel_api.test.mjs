@@ -104,6 +104,13 @@ test('state changes without the CSRF token, or from another site, get 403', asyn
   r = await mod.post(`/api/v1/messages/${ids[0]}/approve`, {}, { csrf: false, headers: { 'X-CSRF-Token': mod2.csrf } });
   assert.equal(r.status, 403);
   assert.equal(sql(s.dataDir, `SELECT status FROM messages WHERE id='${ids[0]}'`), 'pending');
+  // Every state-changing route, not only approve: one check guards them all.
+  for (const [method, p] of ROUTES.filter(([m]) => m !== 'GET')) {
+    r = await admin.req(method, p.replace('AAAAAAAAAAAAAAAAAAAAAA', ids[0]), { json: {}, csrf: false });
+    assert.equal(r.status, 403, `${method} ${p}`);
+    assert.equal(r.body.error, 'csrf', `${method} ${p}`);
+  }
+  assert.equal((await admin.get('/api/v1/session')).status, 200, 'the refused logout left the session alone');
 });
 
 test('login: cookie flags, a new session each time, same error for unknown user and wrong password', async () => {
@@ -136,7 +143,7 @@ test('a session over https-served panels gets the Secure flag', async () => {
   } finally { assertNoSanitizerReport((await t.stop()).log); }
 });
 
-test('logout ends the session for real; an idle session expires', async () => {
+test('logout ends the session for real; an idle session expires, a busy one at --session-max', async () => {
   const c = await loggedIn(s.url, 'mod2', pw.mod2);
   const stolen = new Client(s.url);
   stolen.cookie = c.cookie;
@@ -149,14 +156,28 @@ test('logout ends the session for real; an idle session expires', async () => {
   const t = await startChorus({ args: ['--session-idle', '10', '--session-max', '20'] });
   try {
     const p = addUser(t.dataDir, 'y', 'moderator');
-    const d = await loggedIn(t.url, 'y', p);
-    assert.equal((await d.get('/api/v1/session')).status, 200);
-    await sleep(11000);
-    assert.equal((await d.get('/api/v1/session')).status, 401);
+    const idle = await loggedIn(t.url, 'y', p);
+    const busy = await loggedIn(t.url, 'y', p);
+    const t0 = Date.now();
+    assert.equal((await idle.get('/api/v1/session')).status, 200);
+    // One session stays silent, the other is used every 2 s.
+    while (Date.now() - t0 < 11000) {
+      await sleep(2000);
+      assert.equal((await busy.get('/api/v1/session')).status, 200);
+    }
+    assert.equal((await idle.get('/api/v1/session')).status, 401, 'idle expiry');
+    // In use until shortly before --session-max (counted in whole seconds
+    // from the login), the busy one still ends then.
+    while (Date.now() - t0 < 15000) {
+      await sleep(2000);
+      assert.equal((await busy.get('/api/v1/session')).status, 200);
+    }
+    await sleep(Math.max(0, 21500 - (Date.now() - t0)));
+    assert.equal((await busy.get('/api/v1/session')).status, 401, 'absolute expiry');
   } finally { assertNoSanitizerReport((await t.stop()).log); }
 });
 
-test('repeated failed logins are throttled with 429 and Retry-After', async () => {
+test('repeated failed logins, per name and per client, are throttled with 429 and Retry-After', async () => {
   const t = await startChorus();
   try {
     const p = addUser(t.dataDir, 'z', 'moderator');
@@ -165,6 +186,12 @@ test('repeated failed logins are throttled with 429 and Retry-After', async () =
     assert.equal(r.status, 429);
     assert.ok(Number(r.headers.get('retry-after')) > 0);
     assert.equal(sql(t.dataDir, "SELECT count(*) FROM audit WHERE action = 'login.failed' AND target = 'z'"), '5');
+    // One client guessing across many names is held back too: after 20
+    // failures in all (the 5 above count).
+    for (let i = 5; i < 20; i++) assert.equal((await new Client(t.url).login(`guess${i}`, 'bad-password-x')).status, 401);
+    const g = await new Client(t.url).login('guess-next', 'bad-password-x');
+    assert.equal(g.status, 429);
+    assert.ok(Number(g.headers.get('retry-after')) > 0);
   } finally { assertNoSanitizerReport((await t.stop()).log); }
 });
 
