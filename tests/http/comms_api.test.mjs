@@ -135,6 +135,11 @@ test('a withdrawn clip leaves the library at once and is listed as withdrawn aft
   // a1 was exported and reshared; withdraw it with its receipt.
   const r = await fetch(`${s.url}/api/v1/receipt`, { method: 'DELETE', headers: { Authorization: `Bearer ${receipts.a1}` } });
   assert.equal(r.status, 200);
+  // One the comms team never saw (still pending) is withdrawn too: it has
+  // nothing to take down, so it is not listed.
+  const p = await fetch(`${s.url}/api/v1/receipt`, { method: 'DELETE', headers: { Authorization: `Bearer ${receipts.pending}` } });
+  assert.equal(p.status, 200);
+  assert.equal(sql(s.dataDir, `SELECT status FROM messages WHERE id = '${ids.pending}'`), 'withdrawn');
   const approved = (await comms.get('/api/v1/messages?status=approved')).body.items.map((x) => x.id);
   assert.ok(!approved.includes(ids.a1));
   const gone = (await comms.get('/api/v1/messages?status=withdrawn')).body.items;

@@ -119,6 +119,7 @@ test('kill -9 mid-upload: the restarted server resumes from its durable offset a
     assert.ok(seen <= SENT);
     await s.kill();
     p.destroy();
+    assert.deepEqual(sql(dir, 'PRAGMA integrity_check'), [{ integrity_check: 'ok' }]);
     assert.equal(dbState(dir, c.id).status, 'uploading');
 
     s = await startChorus({ dataDir: dir });
@@ -155,6 +156,7 @@ test('kill -9 right after the last PATCH was answered: the message is processing
     assert.equal(r.status, 204);
     await s.kill();
 
+    assert.deepEqual(sql(dir, 'PRAGMA integrity_check'), [{ integrity_check: 'ok' }]);
     const st = dbState(dir, c.id);
     assert.equal(st.status, 'processing');
     assert.equal(st.upload_offset, data.length);

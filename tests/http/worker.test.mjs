@@ -79,7 +79,11 @@ test('hostile and broken files fail their job with a reason; the server keeps an
   await withServer(['--max-duration', '10'], async (s) => {
     const ids = {};
     // Through tus, as a phone would send them (an empty one included).
-    for (const [name, bytes] of Object.entries(files)) ids[name] = (await sendTus(s.url, bytes)).id;
+    for (const [name, bytes] of Object.entries(files)) {
+      // The playlist as the issue describes it: named and typed as an MP4.
+      const meta = name === 'hls' ? { filename: 'message.mp4', filetype: 'video/mp4' } : {};
+      ids[name] = (await sendTus(s.url, bytes, meta)).id;
+    }
     ids.tooLong = (await sendMessage(s.url, longClip)).id; // 30 s > 10 s
     for (const [name, id] of Object.entries(ids)) {
       await healthy(s);
