@@ -229,7 +229,7 @@ void transcode_options_default(struct transcode_options *o)
     o->max_side = 1280;
     o->max_duration_s = 600;
     o->max_fps = 30;
-    o->video_fd = o->thumb_fd = -1;
+    o->input_fd = o->video_fd = o->thumb_fd = -1;
 }
 
 void transcode_result_release(struct transcode_result *res)
@@ -237,7 +237,98 @@ void transcode_result_release(struct transcode_result *res)
     memset(res, 0, sizeof(*res));
 }
 
+/* ---- reading a descriptor ---------------------------------------------- */
+
+/*
+ * A sandboxed job may open no file at all: its input, and its output when
+ * the MP4's index is moved to the front, are read through descriptors it
+ * was given. pread keeps each reader's position its own, so two readers
+ * (the input's two passes) or a reader and the writer share one file.
+ */
+struct fd_reader {
+    int fd;
+    int64_t pos;
+};
+
+static int fd_reader_read(void *opaque, uint8_t *buf, int size)
+{
+    struct fd_reader *r = opaque;
+    ssize_t n;
+
+    do
+        n = pread(r->fd, buf, (size_t)size, (off_t)r->pos);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return AVERROR(errno);
+    if (n == 0)
+        return AVERROR_EOF;
+    r->pos += n;
+    return (int)n;
+}
+
+static int64_t fd_reader_seek(void *opaque, int64_t offset, int whence)
+{
+    struct fd_reader *r = opaque;
+    struct stat st;
+
+    whence &= ~AVSEEK_FORCE;
+    if (whence == AVSEEK_SIZE || whence == SEEK_END) {
+        if (fstat(r->fd, &st) != 0)
+            return AVERROR(errno);
+        if (whence == AVSEEK_SIZE)
+            return (int64_t)st.st_size;
+        offset += (int64_t)st.st_size;
+    } else if (whence == SEEK_CUR) {
+        offset += r->pos;
+    } else if (whence != SEEK_SET) {
+        return AVERROR(EINVAL);
+    }
+    if (offset < 0)
+        return AVERROR(EINVAL);
+    r->pos = offset;
+    return offset;
+}
+
+#define FD_READER_BUF (64 * 1024)
+
+/* A reading AVIOContext over fd from its start, or NULL. */
+static AVIOContext *fd_reader_open(int fd)
+{
+    struct fd_reader *r = av_mallocz(sizeof(*r));
+    unsigned char *buf = av_malloc(FD_READER_BUF);
+    AVIOContext *pb = NULL;
+
+    if (r != NULL && buf != NULL) {
+        r->fd = fd;
+        pb = avio_alloc_context(buf, FD_READER_BUF, 0, r, fd_reader_read, NULL,
+                                fd_reader_seek);
+    }
+    if (pb == NULL) {
+        av_free(r);
+        av_free(buf);
+    }
+    return pb;
+}
+
+static void fd_reader_close(AVIOContext **pb)
+{
+    if (*pb == NULL)
+        return;
+    av_freep(&(*pb)->opaque);
+    av_freep(&(*pb)->buffer);
+    avio_context_free(pb);
+}
+
 /* ---- the input --------------------------------------------------------- */
+
+/* Closes what open_input opened for reading, descriptor or file. */
+static void close_input_pb(struct transcode_job *job, AVIOContext **pb)
+{
+    if (job->opts->input_fd >= 0)
+        fd_reader_close(pb);
+    else
+        avio_closep(pb);
+}
 
 /* The demuxer may open nothing but the file it was given: no HLS segment,
  * no concat entry, no QuickTime reference. */
@@ -295,13 +386,18 @@ static int open_input(struct transcode_job *job, AVFormatContext **icp,
     const char *kind;
     int ret, rc = -1;
 
-    if (util_fmt(url, sizeof(url), "file:%s", job->in_path) != 0) {
+    if (job->opts->input_fd >= 0) {
+        ret = (*pbp = fd_reader_open(job->opts->input_fd)) != NULL
+                  ? 0
+                  : AVERROR(ENOMEM);
+    } else if (util_fmt(url, sizeof(url), "file:%s", job->in_path) != 0) {
         fail(job, "the input path is too long");
         goto out;
+    } else {
+        av_dict_set(&opts, "protocol_whitelist", "file", 0);
+        ret = avio_open2(pbp, url, AVIO_FLAG_READ, NULL, &opts);
+        av_dict_free(&opts);
     }
-    av_dict_set(&opts, "protocol_whitelist", "file", 0);
-    ret = avio_open2(pbp, url, AVIO_FLAG_READ, NULL, &opts);
-    av_dict_free(&opts);
     if (ret < 0) {
         fail(job, "cannot open the file: %s", av_err2str(ret));
         goto out;
@@ -466,7 +562,8 @@ static int open_main(struct transcode_job *job)
     struct stat st;
     int idx;
 
-    if (stat(job->in_path, &st) != 0)
+    if ((job->opts->input_fd >= 0 ? fstat(job->opts->input_fd, &st)
+                                  : stat(job->in_path, &st)) != 0)
         return fail(job, "cannot read the file: %s", strerror(errno));
     if (!S_ISREG(st.st_mode))
         return fail(job, "not a regular file");
@@ -760,7 +857,7 @@ static void measure_release(struct transcode_job *job)
     avfilter_graph_free(&job->m_graph);
     avcodec_free_context(&job->m_dec);
     avformat_close_input(&job->m_ic);
-    avio_closep(&job->m_pb);
+    close_input_pb(job, &job->m_pb);
     job->m_st = NULL;
 }
 
@@ -1236,6 +1333,30 @@ static int64_t fd_seek(void *opaque, int64_t offset, int whence)
     return offset < 0 ? AVERROR(errno) : offset;
 }
 
+/*
+ * faststart reads the finished MP4 back to move its index to the front;
+ * in a sandbox that is a reader over the output's descriptor.
+ */
+static int fd_io_open(AVFormatContext *s, AVIOContext **pb, const char *url,
+                      int flags, AVDictionary **options)
+{
+    const struct transcode_job *job = s->opaque;
+
+    (void)options;
+    *pb = NULL;
+    if ((flags & AVIO_FLAG_WRITE) != 0 || strcmp(url, s->url) != 0)
+        return AVERROR(EPERM);
+    *pb = fd_reader_open(job->opts->video_fd);
+    return *pb != NULL ? 0 : AVERROR(ENOMEM);
+}
+
+static int fd_io_close2(AVFormatContext *s, AVIOContext *pb)
+{
+    (void)s;
+    fd_reader_close(&pb);
+    return 0;
+}
+
 /* Closes the muxer's output, custom or not. */
 static int close_output_pb(struct transcode_job *job)
 {
@@ -1291,6 +1412,9 @@ static int open_output(struct transcode_job *job)
             return fail(job, "out of memory for the output");
         }
         job->oc->flags |= AVFMT_FLAG_CUSTOM_IO;
+        job->oc->opaque = job;
+        job->oc->io_open = fd_io_open;
+        job->oc->io_close2 = fd_io_close2;
     } else {
         av_dict_set(&opts, "protocol_whitelist", "file", 0);
         ret = avio_open2(&job->oc->pb, url, AVIO_FLAG_WRITE, NULL, &opts);
@@ -1780,7 +1904,7 @@ static void job_release(struct transcode_job *job)
     avcodec_free_context(&job->vdec);
     avcodec_free_context(&job->adec);
     avformat_close_input(&job->ic);
-    avio_closep(&job->in_pb);
+    close_input_pb(job, &job->in_pb);
     av_packet_free(&job->pkt);
     av_packet_free(&job->opkt);
     av_frame_free(&job->frame);

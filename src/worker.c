@@ -101,7 +101,7 @@ static void set_limit(__rlimit_resource_t resource, rlim_t value)
 
 /*
  * The sandbox's self-test, for the test suite: with CHORUS_SANDBOX_PROBE
- * set to "connect", "exec", "fork", "write" or "fds" (comma-separated),
+ * set to "connect", "exec", "fork", "read", "write" or "fds" (comma-separated),
  * the job's child tries them once inside the sandbox and the job fails
  * with what happened; a job never gets there otherwise.
  */
@@ -186,8 +186,10 @@ static void run_child(const struct config *cfg, const struct job *job,
     opts.progress = on_progress;
     opts.duration = on_duration;
     opts.opaque = NULL;
-    /* The outputs are opened now: inside the sandbox nothing can be. */
-    if ((dir_fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+    /* The input and outputs are opened now: inside the sandbox nothing
+     * can be. */
+    if ((opts.input_fd = open(in, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+        (dir_fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
         (opts.video_fd = openat(
              dir_fd, VIDEO_TMP,
              O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0 ||

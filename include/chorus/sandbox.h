@@ -2,10 +2,11 @@
  * The sandbox of a transcoding job's child, on top of its fork, closed
  * descriptors and rlimits (worker.c): a seccomp filter (libseccomp) that
  * refuses, with EPERM, network sockets, exec and new processes (threads
- * stay allowed), opening any file for writing, and renaming, linking or
- * deleting files. The child opens its input and its two output files
- * before it enters; afterwards it can read, but write only through the
- * descriptors it holds. The filter cannot be lifted (no_new_privs).
+ * stay allowed), opening any file (for reading too: the database holds
+ * contributors' names), io_uring, and renaming, linking or deleting
+ * files. The child opens its input and its two output files before it
+ * enters; afterwards it reads and writes only through the descriptors it
+ * holds. The filter cannot be lifted (no_new_privs).
  */
 #ifndef CHORUS_SANDBOX_H
 #define CHORUS_SANDBOX_H
@@ -17,8 +18,9 @@ int sandbox_enter(void);
 
 /*
  * Tries something the sandbox must refuse: "connect" (a TCP connection
- * to 127.0.0.1), "exec" (/bin/true), "write" (open path for writing;
- * the database, in the worker's self-test); or lists the open
+ * to 127.0.0.1), "exec" (a program that does not exist: EPERM, not
+ * ENOENT), "fork", "read" or "write" (open path; the database, in the
+ * worker's self-test); or lists the open
  * descriptors ("fds", always 1). Writes what happened to out.
  * Returns 1 if it was refused, 0 if it was allowed, -1 if what is
  * unknown.

@@ -41,14 +41,17 @@ struct transcode_options {
     void (*duration)(void *opaque, double seconds);
     void *opaque;
     /*
-     * For a sandboxed caller that may not open files for writing: the
-     * outputs go into these descriptors (opened read-write, empty: the
-     * MP4's index is moved to the front by reading it back through
-     * out_dir/video.mp4.tmp, which must be the same file), fsync'ed but
-     * neither renamed nor deleted: the caller does that. -1 (the default):
-     * transcode_file creates, renames and cleans up the files itself.
+     * For a sandboxed caller that may not open files: the outputs go
+     * into these descriptors (opened read-write, empty: the MP4 is read
+     * back through video_fd to move its index to the front), fsync'ed
+     * but neither renamed nor deleted: the caller does that. -1 (the
+     * default): transcode_file creates, renames and cleans up the files
+     * itself.
      */
     int video_fd, thumb_fd;
+    /* The input, read through this descriptor (from its start, with
+     * pread) rather than opened by name; -1 (the default): in_path. */
+    int input_fd;
 };
 
 #define TRANSCODE_MAX_WARNINGS 8

@@ -1,6 +1,7 @@
 /* transcode_file through its C API, as the worker calls it: the
  * callbacks, the result fields, the JSON, refusals and options. The
  * fixture is made with the ffmpeg program; without it the test skips. */
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +126,44 @@ int main(void)
     json_decref(j);
     transcode_result_release(&res);
     CHECK_INT(res.out_width, 0);
+
+    /* As a sandboxed job: every file through a descriptor, the input's
+     * name unknown, and the MP4's index still moved to the front (read
+     * back through the output's descriptor). */
+    {
+        char vpath[700], tpath[700], *mp4 = NULL, *moov, *mdat;
+        long size = 0;
+
+        snprintf(vpath, sizeof(vpath), "%s/fd-video.mp4", dir);
+        snprintf(tpath, sizeof(tpath), "%s/fd-thumb.jpg", dir);
+        transcode_options_default(&o);
+        o.input_fd = open(clip, O_RDONLY);
+        o.video_fd = open(vpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        o.thumb_fd = open(tpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        CHECK(o.input_fd >= 0 && o.video_fd >= 0 && o.thumb_fd >= 0);
+        CHECK_INT(transcode_file("/nonexistent/input", outdir, &o, &res), 0);
+        CHECK_STR(res.error, "");
+        CHECK_INT(res.out_frames, 75);
+        CHECK((fp = fopen(vpath, "rb")) != NULL);
+        if (fp != NULL) {
+            fseek(fp, 0, SEEK_END);
+            size = ftell(fp);
+            rewind(fp);
+            mp4 = malloc((size_t)size);
+            CHECK(mp4 != NULL &&
+                  fread(mp4, 1, (size_t)size, fp) == (size_t)size);
+            fclose(fp);
+        }
+        CHECK_INT(size, res.out_bytes);
+        moov = mp4 != NULL ? memmem(mp4, (size_t)size, "moov", 4) : NULL;
+        mdat = mp4 != NULL ? memmem(mp4, (size_t)size, "mdat", 4) : NULL;
+        CHECK(moov != NULL && mdat != NULL && moov < mdat);
+        free(mp4);
+        transcode_result_release(&res);
+        close(o.input_fd);
+        close(o.video_fd);
+        close(o.thumb_fd);
+    }
 
     /* NULL options mean the defaults; a refusal leaves nothing. */
     CHECK_INT(transcode_file(clip, outdir, NULL, &res), 0);
