@@ -11,6 +11,9 @@ import { assertNoSanitizerReport, removeDir, sleep, startChorus, tempDir } from 
 import {
   descendants, ffprobe, makeClip, sendMessage, sendTus, sql, waitStatus,
 } from '../lib/fixtures.mjs';
+import {
+  dataReference, gab2Playlist, hugeFrames, manyStreams, timestampJumps, twoHours,
+} from '../lib/hostile.mjs';
 
 const dir = tempDir('chorus-worker-');
 after(() => removeDir(dir));
@@ -104,6 +107,52 @@ test('hostile and broken files fail their job with a reason; the server keeps an
       const m = path.join(s.dataDir, 'media', id);
       if (existsSync(m)) {
         for (const f of readdirSync(m)) assert.ok(!readFileSync(path.join(m, f)).includes(secret));
+      }
+    }
+  });
+});
+
+test('the media tests\' hostile files, sent as uploads, fail their job inside the sandbox or come out bounded', async () => {
+  const dref = dataReference(dir);
+  const gab = gab2Playlist(dir);
+  const refused = {
+    huge: [hugeFrames(dir), /16384x16384/],
+    twoHours: [twoHours(dir), /7200 s long/],
+    manyStreams: [manyStreams(dir), /more than 8 streams/],
+    dref: [dref.file, /no video/],
+  };
+  // These two may be transcoded, within the limits and without the secret.
+  const bounded = { jump: timestampJumps(dir), gab2: gab.file };
+  await withServer(['--max-duration', '60'], async (s) => {
+    const ids = {};
+    for (const [name, [file]] of Object.entries(refused)) ids[name] = (await sendTus(s.url, readFileSync(file))).id;
+    for (const [name, file] of Object.entries(bounded)) ids[name] = (await sendTus(s.url, readFileSync(file))).id;
+    for (const [name, [, why]] of Object.entries(refused)) {
+      assert.equal(await waitStatus(s.dataDir, ids[name], ['pending', 'failed']), 'failed', name);
+      assert.match(sql(s.dataDir, `SELECT failure_reason FROM messages WHERE id='${ids[name]}'`), why, name);
+      await healthy(s);
+    }
+    for (const name of Object.keys(bounded)) {
+      const id = ids[name];
+      const status = await waitStatus(s.dataDir, id, ['pending', 'failed']);
+      if (status === 'pending') {
+        const ms = Number(sql(s.dataDir, `SELECT duration_ms FROM messages WHERE id='${id}'`));
+        assert.ok(ms > 0 && ms <= 62000, `${name}: ${ms} ms`);
+      }
+      await healthy(s);
+    }
+    const secrets = [dref.secret, gab.secret];
+    const dump = sql(s.dataDir, '.dump');
+    for (const secret of secrets) {
+      assert.ok(!dump.includes(secret), 'secret in the database');
+      assert.ok(!s.log().includes(secret), 'secret in the log');
+    }
+    for (const id of Object.values(ids)) {
+      const m = path.join(s.dataDir, 'media', id);
+      if (!existsSync(m)) continue;
+      for (const f of readdirSync(m)) {
+        const bytes = readFileSync(path.join(m, f));
+        for (const secret of secrets) assert.ok(!bytes.includes(secret), `${id}/${f}`);
       }
     }
   });

@@ -4,11 +4,13 @@
 // bytes. Hostile and broken inputs must be refused with a reason, never
 // crash, and leave nothing behind.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
+import {
+  dataReference, gab2Playlist, hugeFrames, manyStreams, timestampJumps, twoHours,
+} from '../lib/hostile.mjs';
 import {
   assertAbsent, audioStream, ffmpeg, ffprobe, grayStats, loudness, removeDir, rotationOf,
   tempDir, topBoxes, transcode, videoPackets, videoStream,
@@ -343,31 +345,8 @@ test('hostile and broken files are refused with a clear reason, never a crash', 
   writeFileSync(secretFile, `${secret}\n`.repeat(200));
   const clip = makeClip(fx('ok.mp4'), { v: 'testsrc2=size=160x120:rate=10', args: H264 });
 
-  // A stream declaring 16384x16384 frames: a tiny MJPEG AVI whose header
-  // and JPEG frames are patched to say so.
-  const avi = readFileSync(makeClip(fx('small.avi'), {
-    v: 'testsrc2=size=16x16:rate=5', seconds: 1, args: ['-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p'],
-  }));
-  let at = avi.indexOf('avih');
-  avi.writeUInt32LE(16384, at + 8 + 32);
-  avi.writeUInt32LE(16384, at + 8 + 36);
-  at = avi.indexOf('strf');
-  avi.writeInt32LE(16384, at + 8 + 4);
-  avi.writeInt32LE(16384, at + 8 + 8);
-  for (let j = avi.indexOf(Buffer.from([0xff, 0xc0, 0x00, 0x11, 0x08])); j >= 0;
-    j = avi.indexOf(Buffer.from([0xff, 0xc0, 0x00, 0x11, 0x08]), j + 5)) {
-    avi.writeUInt16BE(16384, j + 5);
-    avi.writeUInt16BE(16384, j + 7);
-  }
-  writeFileSync(fx('huge.avi'), avi);
-  const hp = ffprobe(fx('huge.avi'));
-  assert.equal(videoStream(hp).codec_name, 'mjpeg');
-
-  // Two hours of 16x16 at 1 fps: small, cheap, and far too long.
-  const long = makeClip(fx('long.mp4'), {
-    v: 'color=gray:size=16x16:rate=1', seconds: 7200, args: [...H264, '-g', '600'],
-  });
-  assert.ok(Number(ffprobe(long).format.duration) >= 7199);
+  const huge = hugeFrames(dir);
+  const long = twoHours(dir);
 
   // A Matroska file whose header says 1 s but that runs for 6 s.
   const mkv = readFileSync(makeClip(fx('liar-src.mkv'), {
@@ -392,7 +371,7 @@ test('hostile and broken files are refused with a clear reason, never a crash', 
     liar: [null, /longer than the limit of 3 s/, ['--max-duration', '3']],
     limit: [null, /long; the limit is 2 s/, ['--max-duration', '2']],
   };
-  const paths = { huge: fx('huge.avi'), twoHours: long, liar: fx('liar.mkv'), limit: fx('liar-src.mkv') };
+  const paths = { huge, twoHours: long, liar: fx('liar.mkv'), limit: fx('liar-src.mkv') };
   for (const [name, [bytes, why, args = []]] of Object.entries(files)) {
     let f = paths[name];
     if (!f) {
@@ -409,58 +388,14 @@ test('hostile and broken files are refused with a clear reason, never a crash', 
   }
 });
 
-/** An EBML element: id bytes, an 8-byte size, the payload. */
-function ebml(id, payload) {
-  const size = Buffer.alloc(8);
-  size.writeBigUInt64BE(BigInt(payload.length) | (1n << 56n));
-  return Buffer.concat([Buffer.from(id), size, payload]);
-}
-const uint = (n) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
-const flt = (x) => { const b = Buffer.alloc(8); b.writeDoubleBE(x); return b; };
-
 test('more hostile input: 10 000 streams, timestamps jumping by hours, an external data reference', () => {
-  // A Matroska file declaring 10 000 audio tracks (written by hand: the
-  // ffmpeg program's own muxer stops at 1 000).
-  const tracks = [];
-  for (let i = 1; i <= 10000; i++) {
-    tracks.push(ebml([0xae], Buffer.concat([
-      ebml([0xd7], uint(i)), ebml([0x73, 0xc5], uint(i)), ebml([0x83], Buffer.from([2])),
-      ebml([0x86], Buffer.from('A_PCM/INT/LIT')),
-      ebml([0xe1], Buffer.concat([ebml([0xb5], flt(8000)), ebml([0x9f], Buffer.from([1]))])),
-    ])));
-  }
-  const many = Buffer.concat([
-    ebml([0x1a, 0x45, 0xdf, 0xa3], Buffer.concat([
-      ebml([0x42, 0x86], Buffer.from([1])), ebml([0x42, 0xf7], Buffer.from([1])),
-      ebml([0x42, 0xf2], Buffer.from([4])), ebml([0x42, 0xf3], Buffer.from([8])),
-      ebml([0x42, 0x82], Buffer.from('matroska')), ebml([0x42, 0x87], Buffer.from([4])),
-      ebml([0x42, 0x85], Buffer.from([2])),
-    ])),
-    ebml([0x18, 0x53, 0x80, 0x67], Buffer.concat([
-      ebml([0x15, 0x49, 0xa9, 0x66], Buffer.concat([ebml([0x2a, 0xd7, 0xb1], uint(1000000)), ebml([0x44, 0x89], flt(1000))])),
-      ebml([0x16, 0x54, 0xae, 0x6b], Buffer.concat(tracks)),
-      // One cluster with one block of track 1, so that it parses.
-      ebml([0x1f, 0x43, 0xb6, 0x75], Buffer.concat([
-        ebml([0xe7], Buffer.from([0])),
-        ebml([0xa3], Buffer.concat([Buffer.from([0x81, 0, 0, 0x80]), Buffer.alloc(800, 0x80)])),
-      ])),
-    ])),
-  ]);
-  writeFileSync(fx('many-streams'), many);
-  const probed = ffprobe(fx('many-streams'), ['-max_streams', '20000']);
-  assert.equal(probed.streams.length, 10000, 'the fixture declares 10 000 streams');
-  let r = transcode(fx('many-streams'), out('many-streams'));
+  let r = transcode(manyStreams(dir), out('many-streams'));
   assert.equal(r.status, 1);
   assert.match(r.json.error, /more than 8 streams/);
 
   // Timestamps that jump by two hours after the first second: the output
   // stops at the duration limit; it is never hours of repeated frames.
-  makeClip(fx('jump.mkv'), {
-    v: 'testsrc2=size=64x48:rate=10:duration=3', seconds: 86400,
-    args: [...H264, '-vf', "setpts='if(gte(N,10),PTS+7200/TB,PTS)'", '-vsync', 'passthrough'],
-  });
-  assert.ok(Number(ffprobe(fx('jump.mkv')).format.duration) > 7000, 'the fixture jumps by hours');
-  r = transcode(fx('jump.mkv'), out('jump'), ['--max-duration', '60']);
+  r = transcode(timestampJumps(dir), out('jump'), ['--max-duration', '60']);
   if (r.status === 0) {
     assert.ok(r.json.output.duration_ms <= 62000, `output of ${r.json.output.duration_ms} ms`);
     assert.ok(r.json.output.frames <= 62 * 30);
@@ -471,87 +406,23 @@ test('more hostile input: 10 000 streams, timestamps jumping by hours, an extern
   // A MOV whose video data is said to be in another file: a data
   // reference ('alis', a Macintosh alias record with an absolute path).
   // libavformat must not follow it (enable_drefs stays off).
-  const secret = `DREF-SECRET-${process.pid}`;
-  const target = fx('dref-secret.mov');
-  writeFileSync(target, `${secret}\n`.repeat(1000));
-  const mov = readFileSync(makeClip(fx('dref-src.mov'), {
-    v: 'testsrc2=size=64x48:rate=10', seconds: 1, args: H264,
-  }));
-  const url = mov.indexOf(Buffer.from('url '), mov.indexOf(Buffer.from('dref')));
-  assert.ok(mov.indexOf(Buffer.from('dref')) > 0 && url > 4, 'a url entry in the dref');
-  const pathBytes = Buffer.from(target);
-  const padded = pathBytes.length + (pathBytes.length & 1);
-  const alias = Buffer.alloc(12 + 150 + 4 + padded + 4);
-  alias.writeUInt32BE(alias.length);
-  alias.write('alis', 4);
-  alias.writeUInt32BE(0, 8); // not self-contained
-  alias.writeUInt8(4, 12 + 10); // volume name "Disk"
-  alias.write('Disk', 12 + 11);
-  alias.writeUInt8(pathBytes.length > 63 ? 63 : path.basename(target).length, 12 + 50);
-  alias.write(path.basename(target).slice(0, 63), 12 + 51);
-  let q = 12 + 150;
-  alias.writeInt16BE(2, q); // type 2: the absolute path
-  alias.writeUInt16BE(pathBytes.length, q + 2);
-  pathBytes.copy(alias, q + 4);
-  q += 4 + padded;
-  alias.writeInt16BE(-1, q); // the end
-  const grow = alias.length - 12;
-  const patched = Buffer.concat([mov.subarray(0, url - 4), alias, mov.subarray(url + 8)]);
-  // Every box that contains the entry grows with it.
-  for (const box of ['moov', 'trak', 'mdia', 'minf', 'dinf', 'dref']) {
-    const at = patched.lastIndexOf(Buffer.from(box), url) - 4;
-    assert.ok(at >= 0 && at < url, box);
-    patched.writeUInt32BE(patched.readUInt32BE(at) + grow, at);
-  }
-  writeFileSync(fx('dref'), patched);
-  const seen = spawnSync('ffprobe', ['-v', 'warning', fx('dref')], { encoding: 'utf8' });
-  assert.match(seen.stderr, /Skipped opening external track.*dref-secret\.mov/, 'the fixture refers outside');
-  r = transcode(fx('dref'), out('dref'));
+  const dref = dataReference(dir);
+  r = transcode(dref.file, out('dref'));
   assert.equal(r.status, 1, r.stdout);
   assert.match(r.json.error, /no video/);
-  assertAbsent(r.stdout + r.stderr, [secret], 'dref: output');
-  if (r.status === 0) assertAbsent(readFileSync(path.join(out('dref'), 'video.mp4')), [secret], 'dref: video');
+  assertAbsent(r.stdout + r.stderr, [dref.secret], 'dref: output');
+  if (r.status === 0) assertAbsent(readFileSync(path.join(out('dref'), 'video.mp4')), [dref.secret], 'dref: video');
 
   // An AVI whose GAB2 subtitle stream embeds an HLS playlist pointing at a
   // local file (written by hand: an MJPEG video stream, a 'txts' stream
   // whose first chunk is the GAB2 record).
-  const gabSecret = `GAB2-SECRET-${process.pid}`;
-  writeFileSync(fx('gab2-secret.ts'), `${gabSecret}\n`.repeat(500));
-  const mj = readFileSync(makeClip(fx('frames.mjpeg'), {
-    v: 'testsrc2=size=64x48:rate=5', seconds: 1, args: ['-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-f', 'mjpeg'],
-  }));
-  const frames = [];
-  for (let i = 2, from = 0; i <= mj.length; i++) {
-    if (i === mj.length || (mj[i] === 0xff && mj[i + 1] === 0xd8)) { frames.push(mj.subarray(from, i)); from = i; }
-  }
-  const u32 = (...v) => { const b = Buffer.alloc(4 * v.length); v.forEach((x, k) => b.writeUInt32LE(x >>> 0, 4 * k)); return b; };
-  const chunk = (id, data) => Buffer.concat([Buffer.from(id), u32(data.length), data, Buffer.alloc(data.length & 1)]);
-  const list = (type, ...parts) => chunk('LIST', Buffer.concat([Buffer.from(type), ...parts]));
-  const playlist = Buffer.from(`#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile://${fx('gab2-secret.ts')}\n`
-    + `#EXTINF:10,\n${fx('gab2-secret.ts')}\n#EXT-X-ENDLIST\n`);
-  const desc = Buffer.from('x\0', 'utf16le');
-  const gab2 = Buffer.concat([Buffer.from('GAB2\0'), Buffer.from([2, 0]), u32(desc.length), desc,
-    Buffer.from([4, 0]), u32(playlist.length), playlist]);
-  const avi = chunk('RIFF', Buffer.concat([Buffer.from('AVI '),
-    list('hdrl',
-      chunk('avih', u32(200000, 0, 0, 0, frames.length, 0, 2, 65536, 64, 48, 0, 0, 0, 0)),
-      list('strl',
-        chunk('strh', Buffer.concat([Buffer.from('vidsMJPG'), u32(0, 0, 0, 1, 5, 0, frames.length, 65536, -1, 0), Buffer.alloc(8)])),
-        chunk('strf', Buffer.concat([u32(40, 64, 48), Buffer.from([1, 0, 24, 0]), Buffer.from('MJPG'), u32(64 * 48 * 3, 0, 0, 0, 0)]))),
-      list('strl',
-        chunk('strh', Buffer.concat([Buffer.from('txts'), u32(0, 0, 0, 0, 1, 1, 0, 1, 65536, -1, 0), Buffer.alloc(8)])),
-        chunk('strf', Buffer.alloc(0)))),
-    list('movi', chunk('01tx', gab2), ...frames.map((f) => chunk('00dc', f))),
-  ]));
-  writeFileSync(fx('gab2'), avi);
-  const gp = ffprobe(fx('gab2'));
-  assert.deepEqual(gp.streams.map((x) => x.codec_type), ['video', 'subtitle'], 'the fixture has its GAB2 stream');
-  r = transcode(fx('gab2'), out('gab2'));
+  const gab = gab2Playlist(dir);
+  r = transcode(gab.file, out('gab2'));
   assert.ok(r.status === 0 || r.status === 1, r.stdout);
-  assertAbsent(r.stdout + r.stderr, [gabSecret], 'gab2: output');
+  assertAbsent(r.stdout + r.stderr, [gab.secret], 'gab2: output');
   if (r.status === 0) {
     const v = ffprobe(path.join(out('gab2'), 'video.mp4'));
     assert.deepEqual(v.streams.map((x) => x.codec_type), ['video'], 'no subtitle stream survives');
-    assertAbsent(readFileSync(path.join(out('gab2'), 'video.mp4')), [gabSecret], 'gab2: video');
+    assertAbsent(readFileSync(path.join(out('gab2'), 'video.mp4')), [gab.secret], 'gab2: video');
   }
 });
