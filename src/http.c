@@ -670,7 +670,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 
         atomic_fetch_add(&srv->connections, 1);
-        /* Without memory the connection goes unwatched, as before. */
+        /* Without memory it goes unwatched: the idle timeout still holds. */
         if (info == NULL || (w = calloc(1, sizeof(*w))) == NULL)
             return;
         w->fd = info->connect_fd;
