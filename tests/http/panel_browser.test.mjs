@@ -247,6 +247,12 @@ test('admins get Users and Audit', async () => {
   await page.locator('#a-actor').fill('mod');
   await page.locator('#a-actor').press('Enter');
   await page.waitForFunction(() => location.hash.includes('actor=mod'));
+  // The hash changes first; the filtered table replaces the whole one a
+  // moment later, once it has loaded (the whole one has admin's login).
+  await page.waitForFunction(() => {
+    const who = [...document.querySelectorAll('table tbody tr td:nth-child(2)')].map((td) => td.textContent);
+    return who.length > 0 && who.every((a) => a === 'mod');
+  });
   const row = (id) => page.locator('table tbody tr').filter({ has: page.getByText(id, { exact: true }) });
   await row(ids.olena).getByText('message.approve', { exact: true }).waitFor();
   await row(ids.anon).getByText('message.reject', { exact: true }).waitFor();
