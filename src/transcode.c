@@ -237,80 +237,101 @@ void transcode_result_release(struct transcode_result *res)
     memset(res, 0, sizeof(*res));
 }
 
-/* ---- reading a descriptor ---------------------------------------------- */
+/* ---- descriptors ------------------------------------------------------- */
 
 /*
- * A sandboxed job may open no file at all: its input, and its output when
- * the MP4's index is moved to the front, are read through descriptors it
- * was given. pread keeps each reader's position its own, so two readers
- * (the input's two passes) or a reader and the writer share one file.
+ * A sandboxed job may open no file at all: its input is read, and its MP4
+ * written and read back (to move the index to the front), through
+ * descriptors it was given. pread/pwrite keep each context's position its
+ * own, so the input's two passes, or the MP4's writer and its reader,
+ * share one file without moving each other.
  */
-struct fd_reader {
+struct fd_io {
     int fd;
     int64_t pos;
 };
 
-static int fd_reader_read(void *opaque, uint8_t *buf, int size)
+static int fd_io_read(void *opaque, uint8_t *buf, int size)
 {
-    struct fd_reader *r = opaque;
+    struct fd_io *io = opaque;
     ssize_t n;
 
     do
-        n = pread(r->fd, buf, (size_t)size, (off_t)r->pos);
+        n = pread(io->fd, buf, (size_t)size, (off_t)io->pos);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return AVERROR(errno);
     if (n == 0)
         return AVERROR_EOF;
-    r->pos += n;
+    io->pos += n;
     return (int)n;
 }
 
-static int64_t fd_reader_seek(void *opaque, int64_t offset, int whence)
+static int fd_io_write(void *opaque, uint8_t *buf, int size)
 {
-    struct fd_reader *r = opaque;
+    struct fd_io *io = opaque;
+    int left = size;
+
+    while (left > 0) {
+        ssize_t n = pwrite(io->fd, buf, (size_t)left, (off_t)io->pos);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return AVERROR(n < 0 ? errno : EIO);
+        buf += n;
+        left -= (int)n;
+        io->pos += n;
+    }
+    return size;
+}
+
+static int64_t fd_io_seek(void *opaque, int64_t offset, int whence)
+{
+    struct fd_io *io = opaque;
     struct stat st;
 
     whence &= ~AVSEEK_FORCE;
     if (whence == AVSEEK_SIZE || whence == SEEK_END) {
-        if (fstat(r->fd, &st) != 0)
+        if (fstat(io->fd, &st) != 0)
             return AVERROR(errno);
         if (whence == AVSEEK_SIZE)
             return (int64_t)st.st_size;
         offset += (int64_t)st.st_size;
     } else if (whence == SEEK_CUR) {
-        offset += r->pos;
+        offset += io->pos;
     } else if (whence != SEEK_SET) {
         return AVERROR(EINVAL);
     }
     if (offset < 0)
         return AVERROR(EINVAL);
-    r->pos = offset;
+    io->pos = offset;
     return offset;
 }
 
-#define FD_READER_BUF (64 * 1024)
+#define FD_IO_BUF (64 * 1024)
 
-/* A reading AVIOContext over fd from its start, or NULL. */
-static AVIOContext *fd_reader_open(int fd)
+/* An AVIOContext over fd from its start, reading or writing; or NULL. */
+static AVIOContext *fd_avio_new(int fd, bool write)
 {
-    struct fd_reader *r = av_mallocz(sizeof(*r));
-    unsigned char *buf = av_malloc(FD_READER_BUF);
+    struct fd_io *io = av_mallocz(sizeof(*io));
+    unsigned char *buf = av_malloc(FD_IO_BUF);
     AVIOContext *pb = NULL;
 
-    if (r != NULL && buf != NULL) {
-        r->fd = fd;
-        pb = avio_alloc_context(buf, FD_READER_BUF, 0, r, fd_reader_read, NULL,
-                                fd_reader_seek);
+    if (io != NULL && buf != NULL) {
+        io->fd = fd;
+        pb = avio_alloc_context(buf, FD_IO_BUF, write, io,
+                                write ? NULL : fd_io_read,
+                                write ? fd_io_write : NULL, fd_io_seek);
     }
     if (pb == NULL) {
-        av_free(r);
+        av_free(io);
         av_free(buf);
     }
     return pb;
 }
 
-static void fd_reader_close(AVIOContext **pb)
+/* Frees what fd_avio_new made (after an avio_flush, for a writer). */
+static void fd_avio_free(AVIOContext **pb)
 {
     if (*pb == NULL)
         return;
@@ -325,7 +346,7 @@ static void fd_reader_close(AVIOContext **pb)
 static void close_input_pb(struct transcode_job *job, AVIOContext **pb)
 {
     if (job->opts->input_fd >= 0)
-        fd_reader_close(pb);
+        fd_avio_free(pb);
     else
         avio_closep(pb);
 }
@@ -387,7 +408,7 @@ static int open_input(struct transcode_job *job, AVFormatContext **icp,
     int ret, rc = -1;
 
     if (job->opts->input_fd >= 0) {
-        ret = (*pbp = fd_reader_open(job->opts->input_fd)) != NULL
+        ret = (*pbp = fd_avio_new(job->opts->input_fd, false)) != NULL
                   ? 0
                   : AVERROR(ENOMEM);
     } else if (util_fmt(url, sizeof(url), "file:%s", job->in_path) != 0) {
@@ -1305,40 +1326,12 @@ static int open_audio_encoder(struct transcode_job *job)
     return 0;
 }
 
-/* The MP4 written into the caller's descriptor (a sandboxed job). */
-static int fd_write(void *opaque, uint8_t *buf, int size)
-{
-    int fd = *(int *)opaque, left = size;
-
-    while (left > 0) {
-        ssize_t n = write(fd, buf, (size_t)left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return AVERROR(errno != 0 ? errno : EIO);
-        buf += n;
-        left -= (int)n;
-    }
-    return size;
-}
-
-static int64_t fd_seek(void *opaque, int64_t offset, int whence)
-{
-    int fd = *(int *)opaque;
-    struct stat st;
-
-    if (whence == AVSEEK_SIZE)
-        return fstat(fd, &st) == 0 ? (int64_t)st.st_size : AVERROR(errno);
-    offset = (int64_t)lseek(fd, (off_t)offset, whence & ~AVSEEK_FORCE);
-    return offset < 0 ? AVERROR(errno) : offset;
-}
-
 /*
  * faststart reads the finished MP4 back to move its index to the front;
  * in a sandbox that is a reader over the output's descriptor.
  */
-static int fd_io_open(AVFormatContext *s, AVIOContext **pb, const char *url,
-                      int flags, AVDictionary **options)
+static int reread_open(AVFormatContext *s, AVIOContext **pb, const char *url,
+                       int flags, AVDictionary **options)
 {
     const struct transcode_job *job = s->opaque;
 
@@ -1346,14 +1339,14 @@ static int fd_io_open(AVFormatContext *s, AVIOContext **pb, const char *url,
     *pb = NULL;
     if ((flags & AVIO_FLAG_WRITE) != 0 || strcmp(url, s->url) != 0)
         return AVERROR(EPERM);
-    *pb = fd_reader_open(job->opts->video_fd);
+    *pb = fd_avio_new(job->opts->video_fd, false);
     return *pb != NULL ? 0 : AVERROR(ENOMEM);
 }
 
-static int fd_io_close2(AVFormatContext *s, AVIOContext *pb)
+static int reread_close(AVFormatContext *s, AVIOContext *pb)
 {
     (void)s;
-    fd_reader_close(&pb);
+    fd_avio_free(&pb);
     return 0;
 }
 
@@ -1368,8 +1361,7 @@ static int close_output_pb(struct transcode_job *job)
         return avio_closep(&job->oc->pb);
     avio_flush(job->oc->pb);
     ret = job->oc->pb->error;
-    av_freep(&job->oc->pb->buffer);
-    avio_context_free(&job->oc->pb);
+    fd_avio_free(&job->oc->pb);
     return ret;
 }
 
@@ -1401,20 +1393,12 @@ static int open_output(struct transcode_job *job)
     if ((ret = av_opt_set(job->oc, "protocol_whitelist", "file", 0)) < 0)
         return fail(job, "cannot set up the MP4 muxer: %s", av_err2str(ret));
     if (job->opts->video_fd >= 0) {
-        unsigned char *buf = av_malloc(64 * 1024);
-        job->oc->pb = buf != NULL
-                          ? avio_alloc_context(buf, 64 * 1024, 1,
-                                               (void *)&job->opts->video_fd,
-                                               NULL, fd_write, fd_seek)
-                          : NULL;
-        if (job->oc->pb == NULL) {
-            av_free(buf);
+        if ((job->oc->pb = fd_avio_new(job->opts->video_fd, true)) == NULL)
             return fail(job, "out of memory for the output");
-        }
         job->oc->flags |= AVFMT_FLAG_CUSTOM_IO;
         job->oc->opaque = job;
-        job->oc->io_open = fd_io_open;
-        job->oc->io_close2 = fd_io_close2;
+        job->oc->io_open = reread_open;
+        job->oc->io_close2 = reread_close;
     } else {
         av_dict_set(&opts, "protocol_whitelist", "file", 0);
         ret = avio_open2(&job->oc->pb, url, AVIO_FLAG_WRITE, NULL, &opts);

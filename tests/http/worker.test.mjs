@@ -138,6 +138,9 @@ test('the media tests\' hostile files, sent as uploads, fail their job inside th
       if (status === 'pending') {
         const ms = Number(sql(s.dataDir, `SELECT duration_ms FROM messages WHERE id='${id}'`));
         assert.ok(ms > 0 && ms <= 62000, `${name}: ${ms} ms`);
+      } else {
+        const reason = sql(s.dataDir, `SELECT failure_reason FROM messages WHERE id='${id}'`);
+        assert.ok(reason.length > 5, `${name}: reason "${reason}"`);
       }
       await healthy(s);
     }
