@@ -13,7 +13,8 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Initialises libsodium; returns 0, or -1. Call once before threads. */
+/* Initialises libsodium and the clock (CHORUS_TEST_CLOCK); returns 0, or
+ * -1. Call once before threads. */
 int util_init(void);
 
 /* Fills out (UTIL_ID_LEN + 1 bytes) with a fresh random id. */
@@ -23,8 +24,20 @@ void util_random_token(char out[UTIL_TOKEN_LEN + 1]);
 /* True if s is exactly an id as util_random_id makes them. */
 int util_is_id(const char *s);
 
-/* Seconds since the epoch, and a monotonic clock in milliseconds. */
+/*
+ * The one clock of "what time is it" (seconds since the epoch): every
+ * expiry, lease and session asks it, so tests can move time instead of
+ * sleeping. A unit test replaces it with util_clock_set(). A black-box
+ * test sets CHORUS_TEST_CLOCK=FILE for a whole process tree (server,
+ * workers): FILE holds a number of seconds added to the real time, read
+ * at every call, so the test moves every process's clock at once by
+ * rewriting it. Without either, it is time(2).
+ */
 int64_t util_now(void);
+/* Replaces the clock (NULL: back to the real one). Not thread-safe: call
+ * before threads start. */
+void util_clock_set(int64_t (*fn)(void));
+/* A monotonic clock in milliseconds, for durations (never faked). */
 int64_t util_mono_ms(void);
 /* Writes t as "2026-04-19T12:00:00Z" into out (at least 21 bytes). */
 void util_iso8601(int64_t t, char out[21]);
