@@ -4,16 +4,96 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chorus/account.h"
+#include "chorus/campaign.h"
 #include "chorus/db.h"
+#include "chorus/export.h"
+#include "chorus/http.h"
+#include "chorus/library.h"
 #include "chorus/log.h"
+#include "chorus/media.h"
+#include "chorus/metrics.h"
 #include "chorus/migrate.h"
+#include "chorus/multipart.h"
+#include "chorus/panel.h"
+#include "chorus/receipt.h"
+#include "chorus/static.h"
 #include "chorus/storage.h"
 #include "chorus/throttle.h"
+#include "chorus/tus.h"
 #include "chorus/upload.h"
 #include "chorus/util.h"
 
 /* Handles the HTTP threads share; a request holds one only briefly. */
 #define DB_POOL_SIZE 8
+
+/*
+ * The routes of Chorus, matched in order: {method, pattern, handler,
+ * access, body}. Access is checked by http.c from this column alone.
+ */
+const struct route app_routes[] = {
+    {"GET", "/healthz", http_healthz, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+    {"GET", "/", static_index, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+    {"GET", "/panel", static_panel, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+    {"GET", "/receipt", static_receipt, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+    {"GET", "/api/v1/campaign", campaign_get, ACCESS_PUBLIC, BODY_NONE, NULL,
+     NULL},
+    {"GET", "/static/*", static_file, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+
+    /* Contributors: tus uploads, the plain form, receipts. */
+    {"OPTIONS", "/api/v1/uploads", tus_options, ACCESS_PUBLIC, BODY_NONE, NULL,
+     NULL},
+    {"POST", "/api/v1/uploads", tus_create, ACCESS_PUBLIC, BODY_STREAM,
+     tus_create_begin, tus_body},
+    {"HEAD", "/api/v1/uploads/{id}", tus_head, ACCESS_PUBLIC, BODY_NONE, NULL,
+     NULL},
+    {"PATCH", "/api/v1/uploads/{id}", tus_patch, ACCESS_PUBLIC, BODY_STREAM,
+     tus_patch_begin, tus_body},
+    {"DELETE", "/api/v1/uploads/{id}", tus_delete, ACCESS_PUBLIC, BODY_NONE,
+     NULL, NULL},
+    {"POST", "/api/v1/messages", multipart_finish, ACCESS_PUBLIC, BODY_STREAM,
+     multipart_begin, multipart_body},
+    {"GET", "/api/v1/receipt", receipt_get, ACCESS_PUBLIC, BODY_NONE, NULL,
+     NULL},
+    {"DELETE", "/api/v1/receipt", receipt_delete, ACCESS_PUBLIC, BODY_NONE,
+     NULL, NULL},
+
+    /* The panel: sessions, review, media, users, audit, metrics. */
+    {"POST", "/api/v1/session", account_login, ACCESS_PUBLIC, BODY_JSON, NULL,
+     NULL},
+    {"GET", "/api/v1/session", account_whoami, ACCESS_USER, BODY_NONE, NULL,
+     NULL},
+    {"DELETE", "/api/v1/session", account_logout, ACCESS_USER, BODY_NONE, NULL,
+     NULL},
+    {"GET", "/api/v1/messages", panel_list, ACCESS_USER, BODY_NONE, NULL, NULL},
+    {"GET", "/api/v1/messages/{id}", panel_get, ACCESS_USER, BODY_NONE, NULL,
+     NULL},
+    {"POST", "/api/v1/messages/{id}/approve", panel_approve, ACCESS_MODERATOR,
+     BODY_JSON, NULL, NULL},
+    {"POST", "/api/v1/messages/{id}/reject", panel_reject, ACCESS_MODERATOR,
+     BODY_JSON, NULL, NULL},
+    {"POST", "/api/v1/messages/{id}/reopen", panel_reopen, ACCESS_ADMIN,
+     BODY_JSON, NULL, NULL},
+    {"POST", "/api/v1/messages/{id}/retry", panel_retry, ACCESS_ADMIN,
+     BODY_JSON, NULL, NULL},
+    {"POST", "/api/v1/messages/{id}/reshared", library_reshared, ACCESS_COMMS,
+     BODY_JSON, NULL, NULL},
+    {"GET", "/api/v1/export.zip", export_zip, ACCESS_COMMS, BODY_NONE, NULL,
+     NULL},
+    {"GET", "/media/{id}/{file}", media_get, ACCESS_USER, BODY_NONE, NULL,
+     NULL},
+    {"GET", "/api/v1/users", account_users_list, ACCESS_ADMIN, BODY_NONE, NULL,
+     NULL},
+    {"POST", "/api/v1/users", account_users_create, ACCESS_ADMIN, BODY_JSON,
+     NULL, NULL},
+    {"PATCH", "/api/v1/users/{name}", account_users_update, ACCESS_ADMIN,
+     BODY_JSON, NULL, NULL},
+    {"DELETE", "/api/v1/users/{name}", account_users_disable, ACCESS_ADMIN,
+     BODY_NONE, NULL, NULL},
+    {"GET", "/api/v1/audit", panel_audit, ACCESS_ADMIN, BODY_NONE, NULL, NULL},
+    {"GET", "/metrics", metrics_get, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+};
+const size_t app_routes_count = sizeof(app_routes) / sizeof(app_routes[0]);
 
 int app_open_data(const struct config *cfg, struct db **db, char *db_path,
                   size_t db_path_len)

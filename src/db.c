@@ -82,12 +82,14 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_UPLOAD_PROGRESS] =
         "UPDATE messages SET upload_offset = ?2, upload_expires_at = ?3,"
         " updated_at = ?4 WHERE id = ?1 AND status = 'uploading'",
-    [STMT_UPLOAD_FINISH] =
-        "UPDATE messages SET status = 'processing', upload_offset ="
-        " upload_length, upload_expires_at = NULL, received_at = ?2,"
-        " updated_at = ?2 WHERE id = ?1 AND status = 'uploading'",
-    [STMT_UPLOAD_DELETE] =
-        "DELETE FROM messages WHERE id = ?1 AND status = 'uploading'",
+    [STMT_MSG_STATE] = "SELECT status FROM messages WHERE id = ?1",
+    /* The state changes of message.c: ?1 id, ?2 the new state, ?3 the
+     * state it was read in (the compare-and-swap), then their own. */
+    [STMT_MSG_UPLOAD_FINISHED] =
+        "UPDATE messages SET status = ?2, upload_offset = upload_length,"
+        " upload_expires_at = NULL, received_at = ?4, updated_at = ?4"
+        " WHERE id = ?1 AND status = ?3",
+    [STMT_MSG_DELETE] = "DELETE FROM messages WHERE id = ?1 AND status = ?2",
     [STMT_UPLOADS_EXPIRED] =
         "SELECT id FROM messages WHERE status = 'uploading'"
         " AND upload_expires_at < ?1 LIMIT 200",
@@ -99,11 +101,11 @@ static const char *const sql_text[STMT__COUNT] = {
         " (SELECT j.state FROM jobs j WHERE j.message_id = m.id"
         "  AND j.state IN ('queued', 'running') LIMIT 1)"
         " FROM messages m WHERE m.receipt_hash = ?1",
-    [STMT_MESSAGE_WITHDRAW] =
-        "UPDATE messages SET status = 'withdrawn', name = NULL,"
+    [STMT_MSG_WITHDRAW] =
+        "UPDATE messages SET status = ?2, name = NULL,"
         " organization = NULL, message = NULL, filetype = NULL,"
-        " upload_expires_at = NULL, withdrawn_at = ?2, updated_at = ?2"
-        " WHERE id = ?1 AND status <> 'withdrawn'",
+        " upload_expires_at = NULL, withdrawn_at = ?4, updated_at = ?4"
+        " WHERE id = ?1 AND status = ?3",
     [STMT_JOBS_CANCEL] =
         "UPDATE jobs SET state = 'failed', error = ?3, lease_until = NULL,"
         " updated_at = ?2 WHERE message_id = ?1"
@@ -120,32 +122,40 @@ static const char *const sql_text[STMT__COUNT] = {
         " attempts = attempts + 1, progress = 0, updated_at = ?4,"
         " error = CASE WHEN state = 'running'"
         " THEN 'its worker stopped answering' ELSE error END WHERE id = ?1",
+    /* A running job's lease is its worker and attempt (?1 id, ?2 worker,
+     * ?3 attempt): every change by its holder is a compare-and-swap. */
     [STMT_JOB_HEARTBEAT] =
-        "UPDATE jobs SET lease_until = ?3, progress = ?4, updated_at = ?5"
-        " WHERE id = ?1 AND worker = ?2 AND state = 'running'",
+        "UPDATE jobs SET lease_until = ?4, progress = ?5, updated_at = ?6"
+        " WHERE id = ?1 AND worker = ?2 AND attempts = ?3"
+        " AND state = 'running'",
     [STMT_JOB_DONE] =
         "UPDATE jobs SET state = 'done', lease_until = NULL, progress = 1,"
-        " error = NULL, updated_at = ?3, seconds = ?4"
-        " WHERE id = ?1 AND worker = ?2 AND state = 'running'",
+        " error = NULL, updated_at = ?4, seconds = ?5"
+        " WHERE id = ?1 AND worker = ?2 AND attempts = ?3"
+        " AND state = 'running'",
     [STMT_JOB_RETRY] = "UPDATE jobs SET state = 'queued', lease_until = NULL,"
-                       " run_after = ?3, error = ?4, updated_at = ?5"
-                       " WHERE id = ?1 AND worker = ?2 AND state = 'running'",
+                       " run_after = ?4, error = ?5, updated_at = ?6"
+                       " WHERE id = ?1 AND worker = ?2 AND attempts = ?3"
+                       " AND state = 'running'",
+    /* Without a worker (?2 NULL): the queue fails a job whose lease
+     * expired (a poison input). */
     [STMT_JOB_FAIL] =
-        "UPDATE jobs SET state = 'failed', lease_until = NULL, error = ?3,"
-        " updated_at = ?4 WHERE id = ?1 AND (worker = ?2 OR ?2 IS NULL)"
-        " AND state IN ('queued', 'running')",
+        "UPDATE jobs SET state = 'failed', lease_until = NULL, error = ?4,"
+        " updated_at = ?5 WHERE id = ?1 AND state = 'running'"
+        " AND ((?2 IS NULL AND lease_until < ?5)"
+        " OR (worker = ?2 AND attempts = ?3))",
     [STMT_JOB_RELEASE] =
         "UPDATE jobs SET state = 'queued', lease_until = NULL,"
-        " attempts = max(attempts - 1, 0), run_after = ?3, updated_at = ?3"
-        " WHERE id = ?1 AND worker = ?2 AND state = 'running'",
-    [STMT_MESSAGE_PROCESSED] =
-        "UPDATE messages SET status = 'pending', duration_ms = ?2,"
-        " width = ?3, height = ?4, has_audio = ?5, video_bytes = ?6,"
-        " facts = ?7, failure_reason = NULL, updated_at = ?8"
-        " WHERE id = ?1 AND status = 'processing'",
-    [STMT_MESSAGE_FAILED] =
-        "UPDATE messages SET status = 'failed', failure_reason = ?2,"
-        " updated_at = ?3 WHERE id = ?1 AND status = 'processing'",
+        " attempts = max(attempts - 1, 0), run_after = ?4, updated_at = ?4"
+        " WHERE id = ?1 AND worker = ?2 AND attempts = ?3"
+        " AND state = 'running'",
+    [STMT_MSG_PROCESSED] =
+        "UPDATE messages SET status = ?2, duration_ms = ?4, width = ?5,"
+        " height = ?6, has_audio = ?7, video_bytes = ?8, facts = ?9,"
+        " failure_reason = NULL, updated_at = ?10"
+        " WHERE id = ?1 AND status = ?3",
+    [STMT_MSG_FAILED] = "UPDATE messages SET status = ?2, failure_reason = ?4,"
+                        " updated_at = ?5 WHERE id = ?1 AND status = ?3",
     [STMT_SESSION_INSERT] =
         "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at,"
         " last_seen, expires_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
@@ -185,16 +195,15 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_MSG_HISTORY] = "SELECT at, actor, action, reason FROM audit"
                          " WHERE target = ?1 ORDER BY id",
     [STMT_MSG_DECIDE] =
-        "UPDATE messages SET status = ?2, decided_by = ?3, decided_at = ?4,"
-        " decision_reason = ?5, updated_at = ?4"
-        " WHERE id = ?1 AND status = 'pending'",
+        "UPDATE messages SET status = ?2, decided_by = ?4, decided_at = ?5,"
+        " decision_reason = ?6, updated_at = ?5"
+        " WHERE id = ?1 AND status = ?3",
     [STMT_MSG_REOPEN] =
-        "UPDATE messages SET status = 'pending', decided_by = NULL,"
-        " decided_at = NULL, decision_reason = NULL, updated_at = ?2"
-        " WHERE id = ?1 AND status IN ('approved', 'rejected')",
-    [STMT_MSG_RETRY] =
-        "UPDATE messages SET status = 'processing', failure_reason = NULL,"
-        " updated_at = ?2 WHERE id = ?1 AND status = 'failed'",
+        "UPDATE messages SET status = ?2, decided_by = NULL,"
+        " decided_at = NULL, decision_reason = NULL, updated_at = ?4"
+        " WHERE id = ?1 AND status = ?3",
+    [STMT_MSG_RETRY] = "UPDATE messages SET status = ?2, failure_reason = NULL,"
+                       " updated_at = ?4 WHERE id = ?1 AND status = ?3",
     [STMT_AUDIT_LIST] =
         "SELECT id, at, actor, action, target, reason FROM audit"
         " WHERE (?1 IS NULL OR action = ?1) AND (?2 IS NULL OR target = ?2)"
@@ -209,8 +218,7 @@ static const char *const sql_text[STMT__COUNT] = {
         " AND seconds IS NOT NULL",
     [STMT_RESHARE_INSERT] =
         "INSERT INTO reshares (message_id, channel, url, user_id, at)"
-        " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM messages"
-        " WHERE id = ?1 AND status = 'approved')",
+        " VALUES (?1, ?2, ?3, ?4, ?5)",
     [STMT_RESHARES_OF] =
         "SELECT r.channel, r.url, u.username, r.at FROM reshares r"
         " JOIN users u ON u.id = r.user_id WHERE r.message_id = ?1"

@@ -18,6 +18,7 @@
 #include "chorus/http.h"
 #include "chorus/log.h"
 #include "chorus/media.h"
+#include "chorus/message.h"
 #include "chorus/meta.h"
 #include "chorus/storage.h"
 
@@ -511,10 +512,13 @@ int export_zip(struct request *req)
     struct db *db;
     char name[24], disp[128], why[600];
 
-    /* Only approved clips ever leave. */
-    if (status != NULL && strcmp(status, "approved") != 0)
+    /* Only approved clips ever leave, and only to whom may see them. */
+    if (status != NULL && message_state_parse(status) != MSG_APPROVED)
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_status",
                           "only approved clips can be exported");
+    if (message_sight(req->session.role, MSG_APPROVED) != SIGHT_MEDIA)
+        return http_error(req, MHD_HTTP_FORBIDDEN, "forbidden",
+                          "your role may not export clips");
     ctx = calloc(1, sizeof(*ctx));
     if (ctx == NULL)
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include "chorus/app.h"
 #include "chorus/db.h"
 #include "chorus/log.h"
+#include "chorus/reaper.h"
 #include "chorus/util.h"
 
 /*
@@ -26,32 +26,14 @@
 /* Our own, smaller bound on the request line and headers together. */
 #define HEADERS_MAX (16 * 1024)
 
-/*
- * An open connection, watched for a slow-loris client: one that sends its
- * headers a byte at a time never goes silent long enough for the idle
- * timeout, and would hold its thread for ever.
- */
-struct conn_watch {
-    struct conn_watch *prev, *next;
-    MHD_socket fd;
-    /* When the connection began to owe us a request's headers (it opened
-     * or its last request ended), in ms; 0 while a request is served. */
-    _Atomic int64_t owing_since;
-};
-
 struct http_server {
     struct MHD_Daemon *daemon;
     struct app *app;
     atomic_int in_flight;   /* requests begun and not yet completed */
     atomic_int connections; /* open connections */
-    /* The watched connections; the lock also keeps each fd open while the
-     * reaper looks at it (libmicrohttpd closes a socket only after its
-     * CLOSED notification, which takes the lock). */
-    pthread_mutex_t watch_lock;
-    pthread_cond_t watch_wake;
-    struct conn_watch *watched;
-    bool reaper_started, stopping;
-    pthread_t reaper;
+    /* The header deadline. libmicrohttpd closes a socket only after its
+     * CLOSED notification, which unwatches it first. */
+    struct reaper *reaper;
 };
 
 static const char *const security_headers[][2] = {
@@ -187,6 +169,82 @@ json_t *http_body_object(struct request *req)
     return obj;
 }
 
+/* True if the entity-tag list at *p (If-None-Match) holds etag. */
+static bool etag_listed(const char *p, const char *etag)
+{
+    size_t elen = strlen(etag);
+
+    for (;;) {
+        const char *q;
+
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '\0')
+            return false;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2; /* weak comparison: the prefix does not count */
+        if (*p != '"')
+            return false; /* malformed: treat as no match */
+        q = strchr(p + 1, '"');
+        if (q == NULL)
+            return false;
+        if ((size_t)(q + 1 - p) == elen && strncmp(p, etag, elen) == 0)
+            return true;
+        p = q + 1;
+    }
+}
+
+bool http_not_modified(struct request *req, const char *etag,
+                       const char *cache_control)
+{
+    const char *inm = http_header(req, "If-None-Match");
+
+    if (inm == NULL)
+        return false;
+    while (*inm == ' ' || *inm == '\t')
+        inm++;
+    if (strcmp(inm, "*") != 0 && !etag_listed(inm, etag))
+        return false;
+    http_empty(req, MHD_HTTP_NOT_MODIFIED);
+    http_header_add(req, "ETag", etag);
+    http_header_add(req, "Cache-Control", cache_control);
+    return true;
+}
+
+int http_file_error(struct request *req, int err)
+{
+    switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case ELOOP: /* O_NOFOLLOW met a link: not something we serve */
+        return http_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such file");
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+        log_warnx("cannot open a file to serve: %s", strerror(err));
+        http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                   "the server is busy; try again shortly");
+        http_header_add(req, "Retry-After", "5");
+        return req->status;
+    default:
+        log_warnx("cannot open a file to serve: %s", strerror(err));
+        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                          "the file cannot be read");
+    }
+}
+
+int http_db_error(struct request *req, int rc)
+{
+    if (rc == DB_BUSY) {
+        http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                   "the database is busy; try again shortly");
+        http_header_add(req, "Retry-After", "2");
+        return req->status;
+    }
+    return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                      "database error");
+}
+
 int http_healthz(struct request *req)
 {
     struct db *db = db_pool_get(req->app->db);
@@ -253,8 +311,8 @@ static void cors_preflight(struct request *req, const char *want)
     struct route_match m;
     const char *origin = http_header(req, "Origin");
 
-    if (router_match(chorus_routes, chorus_routes_count, want, req->path, &m,
-                     NULL, 0) != ROUTER_FOUND ||
+    if (router_match(app_routes, app_routes_count, want, req->path, &m, NULL,
+                     0) != ROUTER_FOUND ||
         m.route->access != ACCESS_PUBLIC ||
         !cors_allowed(req->app->cfg, origin)) {
         http_error(req, MHD_HTTP_FORBIDDEN, "cors_refused",
@@ -404,8 +462,8 @@ static void begin_request(struct request *req)
         cors_preflight(req, preflight);
         return;
     }
-    rc = router_match(chorus_routes, chorus_routes_count, req->method,
-                      req->path, &req->match, allow, sizeof(allow));
+    rc = router_match(app_routes, app_routes_count, req->method, req->path,
+                      &req->match, allow, sizeof(allow));
     if (rc == ROUTER_NOT_FOUND) {
         http_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such resource");
         return;
@@ -482,39 +540,9 @@ static void watch_set(struct MHD_Connection *conn, int64_t now_ms)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct conn_watch *w = info != NULL ? info->socket_context : NULL;
 
-    if (w != NULL)
-        atomic_store(&w->owing_since, now_ms);
-}
-
-static int watch_init(struct http_server *srv)
-{
-    pthread_condattr_t attr;
-    int rc;
-
-    if (pthread_mutex_init(&srv->watch_lock, NULL) != 0)
-        return -1;
-    if (pthread_condattr_init(&attr) != 0) {
-        pthread_mutex_destroy(&srv->watch_lock);
-        return -1;
-    }
-    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
-                 pthread_cond_init(&srv->watch_wake, &attr) == 0
-             ? 0
-             : -1;
-    pthread_condattr_destroy(&attr);
-    if (rc != 0)
-        pthread_mutex_destroy(&srv->watch_lock);
-    return rc;
-}
-
-/* After libmicrohttpd has stopped: every connection has been notified
- * closed and freed its watch. */
-static void watch_destroy(struct http_server *srv)
-{
-    pthread_cond_destroy(&srv->watch_wake);
-    pthread_mutex_destroy(&srv->watch_lock);
+    if (info != NULL)
+        reaper_owing(info->socket_context, now_ms);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -663,7 +691,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
                           enum MHD_ConnectionNotificationCode toe)
 {
     struct http_server *srv = cls;
-    struct conn_watch *w = *socket_context;
 
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *info =
@@ -671,66 +698,13 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
 
         atomic_fetch_add(&srv->connections, 1);
         /* Without memory it goes unwatched: the idle timeout still holds. */
-        if (info == NULL || (w = calloc(1, sizeof(*w))) == NULL)
-            return;
-        w->fd = info->connect_fd;
-        atomic_store(&w->owing_since, util_mono_ms());
-        pthread_mutex_lock(&srv->watch_lock);
-        w->next = srv->watched;
-        if (w->next != NULL)
-            w->next->prev = w;
-        srv->watched = w;
-        pthread_mutex_unlock(&srv->watch_lock);
-        *socket_context = w;
+        if (info != NULL)
+            *socket_context = reaper_watch(srv->reaper, info->connect_fd);
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         atomic_fetch_sub(&srv->connections, 1);
-        if (w == NULL)
-            return;
-        pthread_mutex_lock(&srv->watch_lock);
-        if (w->prev != NULL)
-            w->prev->next = w->next;
-        else
-            srv->watched = w->next;
-        if (w->next != NULL)
-            w->next->prev = w->prev;
-        pthread_mutex_unlock(&srv->watch_lock);
-        free(w);
+        reaper_unwatch(srv->reaper, *socket_context);
         *socket_context = NULL;
     }
-}
-
-/*
- * Drops, once a second, every connection that has owed a request's
- * headers for longer than --header-timeout. Shutting the socket down
- * wakes its thread, which sees the end of the stream and closes the
- * connection itself.
- */
-static void *reaper_main(void *arg)
-{
-    struct http_server *srv = arg;
-    const int64_t limit_ms = (int64_t)srv->app->cfg->header_timeout * 1000;
-
-    pthread_mutex_lock(&srv->watch_lock);
-    while (!srv->stopping) {
-        struct timespec until;
-        int64_t now = util_mono_ms();
-
-        for (struct conn_watch *w = srv->watched; w != NULL; w = w->next) {
-            int64_t since = atomic_load(&w->owing_since);
-            if (since != 0 && now - since > limit_ms) {
-                log_debug("dropping a connection that sent no complete "
-                          "request headers in %d s",
-                          srv->app->cfg->header_timeout);
-                shutdown(w->fd, SHUT_RDWR);
-                atomic_store(&w->owing_since, 0);
-            }
-        }
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += 1;
-        pthread_cond_timedwait(&srv->watch_wake, &srv->watch_lock, &until);
-    }
-    pthread_mutex_unlock(&srv->watch_lock);
-    return NULL;
 }
 
 __attribute__((format(printf, 2, 0))) static void
@@ -768,7 +742,7 @@ int http_start(struct app *app, struct http_server **out)
     if (srv == NULL)
         return -1;
     srv->app = app;
-    if (watch_init(srv) != 0) {
+    if (reaper_start(cfg->header_timeout, &srv->reaper) != 0) {
         free(srv);
         return -1;
     }
@@ -789,18 +763,10 @@ int http_start(struct app *app, struct http_server **out)
         on_mhd_log, NULL, MHD_OPTION_END);
     if (srv->daemon == NULL) {
         log_warnx("cannot listen on %s", cfg->listen);
-        watch_destroy(srv);
+        reaper_stop(srv->reaper);
         free(srv);
         return -1;
     }
-    if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
-        log_warnx("cannot start the connection reaper");
-        MHD_stop_daemon(srv->daemon);
-        watch_destroy(srv);
-        free(srv);
-        return -1;
-    }
-    srv->reaper_started = true;
     *out = srv;
     return 0;
 }
@@ -829,14 +795,8 @@ void http_stop(struct http_server *srv, int grace_ms)
     if (atomic_load(&srv->in_flight) > 0)
         log_info("cutting %d requests still in flight",
                  atomic_load(&srv->in_flight));
-    if (srv->reaper_started) {
-        pthread_mutex_lock(&srv->watch_lock);
-        srv->stopping = true;
-        pthread_cond_signal(&srv->watch_wake);
-        pthread_mutex_unlock(&srv->watch_lock);
-        pthread_join(srv->reaper, NULL);
-    }
+    /* Every connection is closed, and unwatched, once the daemon stops. */
     MHD_stop_daemon(srv->daemon);
-    watch_destroy(srv);
+    reaper_stop(srv->reaper);
     free(srv);
 }

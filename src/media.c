@@ -15,6 +15,7 @@
 #include "chorus/app.h"
 #include "chorus/db.h"
 #include "chorus/http.h"
+#include "chorus/message.h"
 #include "chorus/storage.h"
 
 /* Parses decimal digits at *p into *out, advancing *p; 0, or -1. */
@@ -113,7 +114,7 @@ int media_get(struct request *req)
 {
     char id[UTIL_ID_LEN + 1], file[16], path[PATH_MAX], etag[64], name[64];
     char disp[128], range_hdr[96], country[3] = "", language[36] = "";
-    const char *ext, *mime, *inm, *if_range, *range;
+    const char *ext, *mime, *if_range, *range;
     enum storage_kind kind;
     struct MHD_Response *resp;
     struct db_stmt *st;
@@ -121,7 +122,8 @@ int media_get(struct request *req)
     struct stat sb;
     uint64_t start = 0, len;
     int64_t created = 0;
-    int rc, fd = -1, status_ok = 0;
+    int rc, fd = -1, step = DB_DONE;
+    bool visible = false;
 
     if (router_param(&req->match, "id", id, sizeof(id)) < 0 ||
         !util_is_id(id) ||
@@ -140,16 +142,14 @@ int media_get(struct request *req)
     }
 
     db = db_pool_get(req->app->db);
-    if ((st = db_stmt(db, STMT_MSG_STATUS)) != NULL) {
+    if ((st = db_stmt(db, STMT_MSG_STATUS)) == NULL)
+        step = DB_ERROR;
+    if (st != NULL) {
         db_bind_text(st, 1, id);
-        if (db_step(st) == DB_ROW) {
-            const char *s = db_col_text(st, 0);
-            /* What each role may see. */
-            status_ok = req->session.role == ROLE_COMMS
-                            ? strcmp(s, "approved") == 0
-                            : strcmp(s, "pending") == 0 ||
-                                  strcmp(s, "approved") == 0 ||
-                                  strcmp(s, "rejected") == 0;
+        if ((step = db_step(st)) == DB_ROW) {
+            int s = message_state_parse(db_col_text(st, 0));
+            visible = s >= 0 && message_sight(req->session.role,
+                                              (enum msg_state)s) == SIGHT_MEDIA;
             created = db_col_int(st, 1);
             snprintf(country, sizeof(country), "%s",
                      db_col_text(st, 2) ? db_col_text(st, 2) : "");
@@ -159,22 +159,21 @@ int media_get(struct request *req)
         }
     }
     db_pool_put(req->app->db, db);
-    if (!status_ok ||
-        storage_path(req->app->cfg->data_dir, kind, id, path, sizeof(path)) !=
-            0 ||
-        (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
-        fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+    if (step < 0)
+        return http_db_error(req, step);
+    if (!visible || storage_path(req->app->cfg->data_dir, kind, id, path,
+                                 sizeof(path)) != 0)
+        goto not_found;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+        return http_file_error(req, errno);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
         goto not_found;
 
     snprintf(etag, sizeof(etag), "\"%llx-%llx\"",
              (unsigned long long)sb.st_size,
              (unsigned long long)sb.st_mtim.tv_sec);
-    inm = http_header(req, "If-None-Match");
-    if (inm != NULL && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
+    if (http_not_modified(req, etag, "private, no-cache")) {
         close(fd);
-        http_empty(req, MHD_HTTP_NOT_MODIFIED);
-        http_header_add(req, "ETag", etag);
-        http_header_add(req, "Cache-Control", "private, no-cache");
         return req->status;
     }
     len = (uint64_t)sb.st_size;

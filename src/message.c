@@ -1,5 +1,6 @@
 #include "chorus/message.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -9,6 +10,426 @@
 #include "chorus/log.h"
 #include "chorus/meta.h"
 #include "chorus/queue.h"
+
+#define BIT(s) (1u << (s))
+#define ANY_STATE (BIT(MSG__STATES) - 1u)
+
+static const char *const state_names[MSG__STATES] = {
+    [MSG_UPLOADING] = "uploading", [MSG_PROCESSING] = "processing",
+    [MSG_PENDING] = "pending",     [MSG_APPROVED] = "approved",
+    [MSG_REJECTED] = "rejected",   [MSG_FAILED] = "failed",
+    [MSG_WITHDRAWN] = "withdrawn",
+};
+
+const char *message_state_name(enum msg_state s)
+{
+    return s >= 0 && s < MSG__STATES ? state_names[s] : NULL;
+}
+
+int message_state_parse(const char *name)
+{
+    for (int i = 0; name != NULL && i < MSG__STATES; i++)
+        if (strcmp(name, state_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- the effects: the statements of each event -------------------------
+ * Each runs inside the event's transaction with the state just read
+ * (from) as its compare-and-swap, and returns 0, or a DB_* code < 0
+ * (DB_DONE never: a row that did not change is a failure here). */
+
+struct effect_ctx {
+    struct db *db;
+    const char *id;
+    const struct msg_actor *who;
+    const struct msg_args *args;
+    enum msg_state from, to;
+    int64_t now;
+};
+
+/* Steps st and checks that it changed exactly one row. */
+static int step_one(struct effect_ctx *c, struct db_stmt *st)
+{
+    int rc = db_step(st);
+
+    if (rc < 0)
+        return rc;
+    return db_changes(c->db) == 1 ? 0 : DB_ERROR;
+}
+
+/* The statement with the usual first binds: ?1 id, ?2 to, ?3 from. */
+static struct db_stmt *cas_stmt(struct effect_ctx *c, enum stmt which)
+{
+    struct db_stmt *st = db_stmt(c->db, which);
+
+    if (st == NULL)
+        return NULL;
+    db_bind_text(st, 1, c->id);
+    db_bind_text(st, 2, message_state_name(c->to));
+    db_bind_text(st, 3, message_state_name(c->from));
+    return st;
+}
+
+static int effect_upload_finished(struct effect_ctx *c)
+{
+    struct db_stmt *st = cas_stmt(c, STMT_MSG_UPLOAD_FINISHED);
+    int rc;
+
+    if (st == NULL)
+        return DB_ERROR;
+    db_bind_int(st, 4, c->now);
+    if ((rc = step_one(c, st)) < 0)
+        return rc;
+    return queue_enqueue(c->db, c->id);
+}
+
+static int effect_delete(struct effect_ctx *c)
+{
+    struct db_stmt *st = db_stmt(c->db, STMT_MSG_DELETE);
+
+    if (st == NULL)
+        return DB_ERROR;
+    db_bind_text(st, 1, c->id);
+    db_bind_text(st, 2, message_state_name(c->from));
+    return step_one(c, st);
+}
+
+static int effect_job_done(struct effect_ctx *c)
+{
+    const struct job_facts *f = c->args->facts;
+    struct db_stmt *st = cas_stmt(c, STMT_MSG_PROCESSED);
+
+    if (st == NULL)
+        return DB_ERROR;
+    db_bind_int(st, 4, f->duration_ms);
+    db_bind_int(st, 5, f->width);
+    db_bind_int(st, 6, f->height);
+    db_bind_int(st, 7, f->has_audio);
+    db_bind_int(st, 8, f->video_bytes);
+    db_bind_text(st, 9, f->json);
+    db_bind_int(st, 10, c->now);
+    return step_one(c, st);
+}
+
+static int effect_job_failed(struct effect_ctx *c)
+{
+    struct db_stmt *st = cas_stmt(c, STMT_MSG_FAILED);
+
+    if (st == NULL)
+        return DB_ERROR;
+    db_bind_text(st, 4, c->args->reason);
+    db_bind_int(st, 5, c->now);
+    return step_one(c, st);
+}
+
+static int effect_retry(struct effect_ctx *c)
+{
+    struct db_stmt *st = cas_stmt(c, STMT_MSG_RETRY);
+    int rc;
+
+    if (st == NULL)
+        return DB_ERROR;
+    db_bind_int(st, 4, c->now);
+    if ((rc = step_one(c, st)) < 0)
+        return rc;
+    return queue_enqueue(c->db, c->id);
+}
+
+static int effect_decide(struct effect_ctx *c)
+{
+    struct db_stmt *st = cas_stmt(c, STMT_MSG_DECIDE);
+
+    if (st == NULL)
+        return DB_ERROR;
+    db_bind_int(st, 4, c->who->user_id);
+    db_bind_int(st, 5, c->now);
+    db_bind_text(st, 6, c->args->reason);
+    return step_one(c, st);
+}
+
+static int effect_reopen(struct effect_ctx *c)
+{
+    struct db_stmt *st = cas_stmt(c, STMT_MSG_REOPEN);
+
+    if (st == NULL)
+        return DB_ERROR;
+    db_bind_int(st, 4, c->now);
+    return step_one(c, st);
+}
+
+static int effect_withdraw(struct effect_ctx *c)
+{
+    struct db_stmt *st = cas_stmt(c, STMT_MSG_WITHDRAW);
+    int rc;
+
+    if (st == NULL)
+        return DB_ERROR;
+    db_bind_int(st, 4, c->now);
+    if ((rc = step_one(c, st)) < 0)
+        return rc;
+    return queue_cancel_tx(c->db, c->id, "withdrawn by the contributor");
+}
+
+static int effect_reshared(struct effect_ctx *c)
+{
+    struct db_stmt *st = db_stmt(c->db, STMT_RESHARE_INSERT);
+
+    if (st == NULL)
+        return DB_ERROR;
+    db_bind_text(st, 1, c->id);
+    db_bind_text(st, 2, c->args->channel);
+    db_bind_text(st, 3, c->args->url);
+    db_bind_int(st, 4, c->who->user_id);
+    db_bind_int(st, 5, c->now);
+    return step_one(c, st);
+}
+
+/* ---- the guards: what the state alone cannot tell ----------------------
+ * Each returns MSG_OK to go on, or a message_apply() failure. */
+
+/* A job event: the caller still holds the job's lease (or, for the
+ * queue's own failure of a poison job, its lease expired). */
+static int guard_job_done(struct effect_ctx *c)
+{
+    const struct msg_args *a = c->args;
+    int rc;
+
+    if (a->job == NULL || a->facts == NULL || a->worker == NULL)
+        return MSG_ERROR;
+    rc = queue_job_done_tx(c->db, a->job, a->worker, a->facts->seconds);
+    if (rc <= 0)
+        return rc == 0 ? MSG_LOST : MSG_ERROR;
+    /* Ours: the outputs get their names while the lease is held. */
+    if (a->on_owned != NULL && a->on_owned(a->opaque) != 0)
+        return MSG_ERROR;
+    return MSG_OK;
+}
+
+static int guard_job_failed(struct effect_ctx *c)
+{
+    const struct msg_args *a = c->args;
+    int rc;
+
+    if (a->job == NULL || a->reason == NULL)
+        return MSG_ERROR;
+    rc = queue_job_failed_tx(c->db, a->job, a->worker, a->reason);
+    return rc == 1 ? MSG_OK : rc == 0 ? MSG_LOST : MSG_ERROR;
+}
+
+/* A rejection says why. */
+static int guard_reason(struct effect_ctx *c)
+{
+    const char *r = c->args->reason;
+
+    return r != NULL && r[strspn(r, " \t\r\n")] != '\0' ? MSG_OK : MSG_ERROR;
+}
+
+static int guard_channel(struct effect_ctx *c)
+{
+    return c->args->channel != NULL ? MSG_OK : MSG_ERROR;
+}
+
+/* ---- the table --------------------------------------------------------- */
+
+#define PANEL_DECIDERS (WHO_MODERATOR | WHO_ADMIN)
+
+static const struct transition {
+    enum msg_event event;
+    const char *verb; /* "it cannot be <verb>" */
+    unsigned from;    /* bits of enum msg_state */
+    enum msg_state to;
+    unsigned who; /* bits of enum msg_who */
+    const char *audit;
+    int (*guard)(struct effect_ctx *c);
+    int (*effect)(struct effect_ctx *c);
+} transitions[] = {
+    {EV_UPLOAD_FINISHED, "finished", BIT(MSG_UPLOADING), MSG_PROCESSING,
+     WHO_CONTRIBUTOR, NULL, NULL, effect_upload_finished},
+    {EV_UPLOAD_EXPIRED, "expired", BIT(MSG_UPLOADING), MSG_GONE, WHO_SWEEP,
+     NULL, NULL, effect_delete},
+    {EV_UPLOAD_TERMINATED, "terminated", BIT(MSG_UPLOADING), MSG_GONE,
+     WHO_CONTRIBUTOR, NULL, NULL, effect_delete},
+    {EV_JOB_DONE, "processed", BIT(MSG_PROCESSING), MSG_PENDING, WHO_WORKER,
+     NULL, guard_job_done, effect_job_done},
+    {EV_JOB_FAILED, "failed", BIT(MSG_PROCESSING), MSG_FAILED, WHO_WORKER, NULL,
+     guard_job_failed, effect_job_failed},
+    {EV_RETRY, "retried", BIT(MSG_FAILED), MSG_PROCESSING, WHO_ADMIN,
+     "message.retry", NULL, effect_retry},
+    {EV_APPROVE, "approved", BIT(MSG_PENDING), MSG_APPROVED, PANEL_DECIDERS,
+     "message.approve", NULL, effect_decide},
+    {EV_REJECT, "rejected", BIT(MSG_PENDING), MSG_REJECTED, PANEL_DECIDERS,
+     "message.reject", guard_reason, effect_decide},
+    {EV_REOPEN, "re-opened", BIT(MSG_APPROVED) | BIT(MSG_REJECTED), MSG_PENDING,
+     WHO_ADMIN, "message.reopen", NULL, effect_reopen},
+    {EV_WITHDRAW, "withdrawn", ANY_STATE & ~BIT(MSG_WITHDRAWN), MSG_WITHDRAWN,
+     WHO_CONTRIBUTOR, "message.withdraw", NULL, effect_withdraw},
+    {EV_RESHARED, "marked reshared", BIT(MSG_APPROVED), MSG_APPROVED,
+     WHO_COMMS | WHO_ADMIN, "message.reshared", guard_channel, effect_reshared},
+};
+
+static const struct transition *transition_of(enum msg_event ev)
+{
+    for (size_t i = 0; i < ARRAY_LEN(transitions); i++)
+        if (transitions[i].event == ev)
+            return &transitions[i];
+    return NULL;
+}
+
+const char *message_event_verb(enum msg_event ev)
+{
+    const struct transition *t = transition_of(ev);
+
+    return t != NULL ? t->verb : "changed";
+}
+
+enum msg_state message_event_to(enum msg_event ev)
+{
+    const struct transition *t = transition_of(ev);
+
+    return t != NULL ? t->to : MSG_GONE;
+}
+
+bool message_allows(enum msg_state s, enum msg_event ev, enum msg_who who)
+{
+    const struct transition *t = transition_of(ev);
+
+    return t != NULL && s >= 0 && s < MSG__STATES && (t->from & BIT(s)) &&
+           (t->who & (unsigned)who) != 0;
+}
+
+/* The audit row's reason: what was decided and why, never the
+ * contributor's own words. */
+static const char *audit_reason(const struct effect_ctx *c, char *buf,
+                                size_t len)
+{
+    const struct msg_args *a = c->args;
+
+    if (a->channel != NULL) {
+        snprintf(buf, len, "%s%s%s", a->channel, a->url != NULL ? " " : "",
+                 a->url != NULL ? a->url : "");
+        return buf;
+    }
+    return a->reason != NULL && a->reason[0] != '\0' ? a->reason : NULL;
+}
+
+/* Maps a DB_* failure to a message_apply() one. */
+static int db_failure(int rc)
+{
+    return rc == DB_BUSY ? MSG_BUSY : MSG_ERROR;
+}
+
+int message_apply_tx(struct db *db, const char *id, enum msg_event ev,
+                     const struct msg_actor *who, const struct msg_args *args,
+                     enum msg_state *from)
+{
+    static const struct msg_args none;
+    const struct transition *t = transition_of(ev);
+    struct effect_ctx c = {
+        db,       id,       who,       args != NULL ? args : &none,
+        MSG_GONE, MSG_GONE, util_now()};
+    struct db_stmt *st;
+    char why[2200];
+    int rc, state;
+
+    if (t == NULL || who == NULL)
+        return MSG_ERROR;
+    if ((st = db_stmt(db, STMT_MSG_STATE)) == NULL)
+        return MSG_ERROR;
+    db_bind_text(st, 1, id);
+    rc = db_step(st);
+    if (rc != DB_ROW)
+        return rc == DB_DONE ? MSG_NOT_FOUND : db_failure(rc);
+    state = message_state_parse(db_col_text(st, 0));
+    db_reset(st);
+    if (state < 0) {
+        log_warnx("message %s: unknown state in the database", id);
+        return MSG_ERROR;
+    }
+    c.from = (enum msg_state)state;
+    c.to = t->to;
+    if (from != NULL)
+        *from = c.from;
+    if (!(t->from & BIT(c.from)))
+        return MSG_REFUSED;
+    if (!(t->who & (unsigned)who->who))
+        return MSG_FORBIDDEN;
+    if (t->guard != NULL && (rc = t->guard(&c)) != MSG_OK)
+        return rc;
+    if ((rc = t->effect(&c)) < 0)
+        return db_failure(rc);
+    if (t->audit != NULL &&
+        (rc = audit_append(db, who->name, t->audit, id,
+                           audit_reason(&c, why, sizeof(why)))) < 0)
+        return db_failure(rc);
+    return MSG_OK;
+}
+
+int message_apply(struct db *db, const char *id, enum msg_event ev,
+                  const struct msg_actor *who, const struct msg_args *args,
+                  enum msg_state *from)
+{
+    int rc;
+
+    if ((rc = db_begin(db)) < 0)
+        return db_failure(rc);
+    rc = message_apply_tx(db, id, ev, who, args, from);
+    if (rc == MSG_OK) {
+        int commit = db_commit(db);
+        if (commit < 0)
+            rc = db_failure(commit);
+    }
+    db_rollback(db);
+    return rc;
+}
+
+enum msg_who message_who_of_role(enum role role)
+{
+    switch (role) {
+    case ROLE_ADMIN:
+        return WHO_ADMIN;
+    case ROLE_MODERATOR:
+        return WHO_MODERATOR;
+    case ROLE_COMMS:
+        return WHO_COMMS;
+    case ROLE_NONE:
+        break;
+    }
+    return WHO_NOBODY;
+}
+
+/*
+ * Moderators and admins see every message, and the media of those that
+ * have any to review or to have reviewed; the comms team sees approved
+ * clips with their media, and withdrawn rows (posts to take down, their
+ * personal fields already cleared), nothing else.
+ */
+enum msg_sight message_sight(enum role role, enum msg_state s)
+{
+    if (s < 0 || s >= MSG__STATES)
+        return SIGHT_NONE;
+    switch (role) {
+    case ROLE_ADMIN:
+    case ROLE_MODERATOR:
+        return s == MSG_PENDING || s == MSG_APPROVED || s == MSG_REJECTED
+                   ? SIGHT_MEDIA
+                   : SIGHT_ROW;
+    case ROLE_COMMS:
+        return s == MSG_APPROVED    ? SIGHT_MEDIA
+               : s == MSG_WITHDRAWN ? SIGHT_ROW
+                                    : SIGHT_NONE;
+    case ROLE_NONE:
+        break;
+    }
+    return SIGHT_NONE;
+}
+
+enum msg_state message_default_list(enum role role)
+{
+    return role == ROLE_COMMS ? MSG_APPROVED : MSG_PENDING;
+}
+
+/* ---- uploads ----------------------------------------------------------- */
 
 void message_token_hash(const char *token, unsigned char out[MESSAGE_HASH_LEN])
 {
@@ -37,7 +458,8 @@ int message_create(struct db *db, const char *id,
         goto out;
     }
     db_bind_text(st, 1, id);
-    db_bind_text(st, 2, complete ? "processing" : "uploading");
+    db_bind_text(st, 2,
+                 message_state_name(complete ? MSG_PROCESSING : MSG_UPLOADING));
     db_bind_blob(st, 3, receipt_hash, MESSAGE_HASH_LEN);
     db_bind_text(st, 4, opt(meta->name));
     db_bind_text(st, 5, opt(meta->organization));
@@ -71,7 +493,7 @@ int message_upload_get(struct db *db, const char *id,
                        struct message_upload *out)
 {
     struct db_stmt *st = db_stmt(db, STMT_UPLOAD_GET);
-    int rc;
+    int rc, state;
 
     if (st == NULL)
         return -1;
@@ -79,12 +501,13 @@ int message_upload_get(struct db *db, const char *id,
     rc = db_step(st);
     if (rc != DB_ROW)
         return rc == DB_DONE ? 0 : -1;
-    snprintf(out->status, sizeof(out->status), "%s", db_col_text(st, 0));
+    state = message_state_parse(db_col_text(st, 0));
+    out->state = state >= 0 ? (enum msg_state)state : MSG_GONE;
     out->length = db_col_int(st, 1);
     out->offset = db_col_int(st, 2);
     out->expires_at = db_col_is_null(st, 3) ? 0 : db_col_int(st, 3);
     db_reset(st);
-    return 1;
+    return state >= 0 ? 1 : -1;
 }
 
 int message_upload_progress(struct db *db, const char *id, int64_t offset,
@@ -98,43 +521,6 @@ int message_upload_progress(struct db *db, const char *id, int64_t offset,
     db_bind_int(st, 2, offset);
     db_bind_int(st, 3, expires_at);
     db_bind_int(st, 4, util_now());
-    if (db_step(st) < 0)
-        return -1;
-    return db_changes(db) > 0 ? 1 : 0;
-}
-
-int message_upload_finish(struct db *db, const char *id)
-{
-    struct db_stmt *st;
-    int result = -1;
-
-    if (db_begin(db) < 0)
-        return -1;
-    if ((st = db_stmt(db, STMT_UPLOAD_FINISH)) == NULL)
-        goto out;
-    db_bind_text(st, 1, id);
-    db_bind_int(st, 2, util_now());
-    if (db_step(st) < 0)
-        goto out;
-    if (db_changes(db) == 0) {
-        result = 0;
-        goto out;
-    }
-    if (queue_enqueue(db, id) < 0 || db_commit(db) < 0)
-        goto out;
-    result = 1;
-out:
-    db_rollback(db);
-    return result;
-}
-
-int message_upload_delete(struct db *db, const char *id)
-{
-    struct db_stmt *st = db_stmt(db, STMT_UPLOAD_DELETE);
-
-    if (st == NULL)
-        return -1;
-    db_bind_text(st, 1, id);
     if (db_step(st) < 0)
         return -1;
     return db_changes(db) > 0 ? 1 : 0;
@@ -158,7 +544,7 @@ int message_by_receipt(struct db *db,
                        struct message_receipt *out)
 {
     struct db_stmt *st = db_stmt(db, STMT_RECEIPT_GET);
-    int rc;
+    int rc, state;
 
     if (st == NULL)
         return -1;
@@ -167,7 +553,8 @@ int message_by_receipt(struct db *db,
     if (rc != DB_ROW)
         return rc == DB_DONE ? 0 : -1;
     col_copy(st, 0, out->id, sizeof(out->id));
-    col_copy(st, 1, out->status, sizeof(out->status));
+    state = message_state_parse(db_col_text(st, 1));
+    out->state = state >= 0 ? (enum msg_state)state : MSG_GONE;
     col_copy(st, 2, out->consent_scope, sizeof(out->consent_scope));
     out->created_at = col_time(st, 3);
     out->received_at = col_time(st, 4);
@@ -175,54 +562,20 @@ int message_by_receipt(struct db *db,
     out->withdrawn_at = col_time(st, 6);
     col_copy(st, 7, out->job_state, sizeof(out->job_state));
     db_reset(st);
-    return 1;
-}
-
-int message_withdraw(struct db *db, const char *id, const char *actor)
-{
-    struct db_stmt *st;
-    int64_t now = util_now();
-    int result = -1;
-
-    if (db_begin(db) < 0)
-        return -1;
-    if ((st = db_stmt(db, STMT_MESSAGE_WITHDRAW)) == NULL)
-        goto out;
-    db_bind_text(st, 1, id);
-    db_bind_int(st, 2, now);
-    if (db_step(st) < 0)
-        goto out;
-    if (db_changes(db) == 0) {
-        result = 0;
-        goto out;
-    }
-    if ((st = db_stmt(db, STMT_JOBS_CANCEL)) == NULL)
-        goto out;
-    db_bind_text(st, 1, id);
-    db_bind_int(st, 2, now);
-    db_bind_text(st, 3, "withdrawn by the contributor");
-    if (db_step(st) < 0 ||
-        audit_append(db, actor, "message.withdraw", id, NULL) < 0 ||
-        db_commit(db) < 0)
-        goto out;
-    result = 1;
-out:
-    db_rollback(db);
-    return result;
+    return state >= 0 ? 1 : -1;
 }
 
 const char *message_public_status(const struct message_receipt *r)
 {
-    static const char *const map[][2] = {
-        {"uploading", "uploading"}, {"pending", "in_review"},
-        {"approved", "approved"},   {"rejected", "not_published"},
-        {"failed", "failed"},       {"withdrawn", "withdrawn"},
+    static const char *const words[MSG__STATES] = {
+        [MSG_UPLOADING] = "uploading",    [MSG_PROCESSING] = "received",
+        [MSG_PENDING] = "in_review",      [MSG_APPROVED] = "approved",
+        [MSG_REJECTED] = "not_published", [MSG_FAILED] = "failed",
+        [MSG_WITHDRAWN] = "withdrawn",
     };
 
-    if (strcmp(r->status, "processing") == 0)
-        return strcmp(r->job_state, "running") == 0 ? "processing" : "received";
-    for (size_t i = 0; i < ARRAY_LEN(map); i++)
-        if (strcmp(r->status, map[i][0]) == 0)
-            return map[i][1];
-    return "received";
+    if (r->state == MSG_PROCESSING && strcmp(r->job_state, "running") == 0)
+        return "processing";
+    return r->state >= 0 && r->state < MSG__STATES ? words[r->state]
+                                                   : "received";
 }

@@ -18,26 +18,15 @@
 #include "chorus/db.h"
 #include "chorus/http.h"
 #include "chorus/jsonw.h"
+#include "chorus/library.h"
 #include "chorus/log.h"
 #include "chorus/media.h"
+#include "chorus/message.h"
 #include "chorus/meta.h"
-#include "chorus/queue.h"
 #include "chorus/storage.h"
 
 #define LIST_LIMIT_MAX 200
 #define REASON_MAX 1000
-
-static const char *const statuses[] = {"uploading", "processing", "pending",
-                                       "approved",  "rejected",   "failed",
-                                       "withdrawn"};
-
-static int known_status(const char *s)
-{
-    for (size_t i = 0; i < ARRAY_LEN(statuses); i++)
-        if (strcmp(s, statuses[i]) == 0)
-            return 1;
-    return 0;
-}
 
 /* Sets key to an ISO time, or null when t is 0. */
 static void set_time(json_t *obj, const char *key, int64_t t)
@@ -135,31 +124,6 @@ static int search_text(const char *q, char *out, size_t len)
     return 0;
 }
 
-/* Writes the reshare marks of message id as an array. Uses its own
- * statement, so it may run while a list is being read. */
-static void write_reshares(struct jsonw *w, struct db *db, const char *id)
-{
-    struct db_stmt *st = db_stmt(db, STMT_RESHARES_OF);
-
-    jsonw_open(w, '[');
-    if (st != NULL) {
-        db_bind_text(st, 1, id);
-        while (db_step(st) == DB_ROW) {
-            jsonw_open(w, '{');
-            jsonw_key(w, "channel");
-            jsonw_str(w, db_col_text(st, 0));
-            jsonw_key(w, "url");
-            jsonw_str(w, db_col_text(st, 1));
-            jsonw_key(w, "by");
-            jsonw_str(w, db_col_text(st, 2));
-            jsonw_key(w, "at");
-            jsonw_time(w, db_col_int(st, 3));
-            jsonw_close(w, '}');
-        }
-    }
-    jsonw_close(w, ']');
-}
-
 /* Writes column i as an integer, or null. */
 static void w_int_or_null(struct jsonw *w, struct db_stmt *st, int i)
 {
@@ -192,18 +156,19 @@ int panel_list(struct request *req)
     size_t len;
     struct db_stmt *st;
     struct db *db;
-    int rc, n = 0;
+    enum role role = req->session.role;
+    int rc, n = 0, state;
 
-    if (status == NULL)
-        status = req->session.role == ROLE_COMMS ? "approved" : "pending";
-    if (!known_status(status))
+    state = status != NULL ? message_state_parse(status)
+                           : (int)message_default_list(role);
+    if (state < 0)
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_status",
                           "status: one of uploading, processing, pending, "
                           "approved, rejected, failed, withdrawn");
-    if (req->session.role == ROLE_COMMS && strcmp(status, "approved") != 0 &&
-        strcmp(status, "withdrawn") != 0)
+    status = message_state_name((enum msg_state)state);
+    if (message_sight(role, (enum msg_state)state) == SIGHT_NONE)
         return http_error(req, MHD_HTTP_FORBIDDEN, "forbidden",
-                          "the comms role sees approved messages only");
+                          "your role does not see %s messages", status);
     if (country != NULL && !meta_country_known(country))
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_country",
                           "country: an ISO 3166-1 code such as BY");
@@ -238,9 +203,8 @@ int panel_list(struct request *req)
     }
     /* The queue is worked oldest first; decided lists show newest first. */
     desc = order != NULL ? strcmp(order, "desc") == 0
-                         : strcmp(status, "approved") == 0 ||
-                               strcmp(status, "rejected") == 0 ||
-                               strcmp(status, "withdrawn") == 0;
+                         : state == MSG_APPROVED || state == MSG_REJECTED ||
+                               state == MSG_WITHDRAWN;
     if (cursor != NULL && parse_cursor(cursor, &cdate, cid) != 0)
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_cursor",
                           "cursor: pass next_cursor back as it came");
@@ -275,7 +239,7 @@ int panel_list(struct request *req)
     db_bind_int(st, 11, limit + 1);
     /* Withdrawn clips the comms team had used: posts to take down. */
     if ((used != NULL && strcmp(used, "yes") == 0) ||
-        (req->session.role == ROLE_COMMS && strcmp(status, "withdrawn") == 0))
+        (role == ROLE_COMMS && state == MSG_WITHDRAWN))
         db_bind_int(st, 12, 1);
     while ((rc = db_step(st)) == DB_ROW) {
         static const char *const texts[] = {
@@ -329,9 +293,9 @@ int panel_list(struct request *req)
         jsonw_key(&w, "file");
         jsonw_str(&w, file);
         /* A withdrawn clip's marks say which posts to take down. */
-        if (strcmp(status, "withdrawn") == 0) {
+        if (state == MSG_WITHDRAWN) {
             jsonw_key(&w, "reshares");
-            write_reshares(&w, db, db_col_text(st, 0));
+            library_write_reshares(&w, db, db_col_text(st, 0));
         }
         jsonw_close(&w, '}');
         last_date = db_col_int(st, 9);
@@ -347,10 +311,10 @@ done:
         if ((st = db_stmt(db, STMT_MSG_COUNTS)) != NULL)
             while (db_step(st) == DB_ROW) {
                 const char *name = db_col_text(st, 0);
-                /* The comms role sees what it may list, nothing more. */
-                if (req->session.role == ROLE_COMMS &&
-                    strcmp(name, "approved") != 0 &&
-                    strcmp(name, "withdrawn") != 0)
+                int s = message_state_parse(name);
+                /* Each role counts what it may list, nothing more. */
+                if (s < 0 ||
+                    message_sight(role, (enum msg_state)s) == SIGHT_NONE)
                     continue;
                 jsonw_key(&w, name);
                 jsonw_int(&w, db_col_int(st, 1));
@@ -370,34 +334,13 @@ done:
     return http_json_text(req, MHD_HTTP_OK, text, len);
 }
 
-/* The reshare marks of message id, oldest first. */
-static json_t *reshares_of(struct db *db, const char *id)
-{
-    struct db_stmt *st = db_stmt(db, STMT_RESHARES_OF);
-    json_t *list = json_array();
-
-    if (st == NULL)
-        return list;
-    db_bind_text(st, 1, id);
-    while (db_step(st) == DB_ROW) {
-        json_t *r = json_object();
-        set_text(r, "channel", st, 0);
-        set_text(r, "url", st, 1);
-        set_text(r, "by", st, 2);
-        set_time(r, "at", db_col_int(st, 3));
-        json_array_append_new(list, r);
-    }
-    return list;
-}
-
 int panel_get(struct request *req)
 {
     char id[UTIL_ID_LEN + 1];
     struct db_stmt *st;
     struct db *db;
     json_t *obj = NULL, *history, *facts;
-    const char *status;
-    int rc;
+    int rc, state;
 
     if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
         return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
@@ -411,9 +354,10 @@ int panel_get(struct request *req)
     }
     db_bind_text(st, 1, id);
     rc = db_step(st);
-    status = rc == DB_ROW ? db_col_text(st, 1) : NULL;
-    if (rc == DB_ROW && req->session.role == ROLE_COMMS &&
-        strcmp(status, "approved") != 0) {
+    state = rc == DB_ROW ? message_state_parse(db_col_text(st, 1)) : -1;
+    if (rc == DB_ROW &&
+        (state < 0 || message_sight(req->session.role, (enum msg_state)state) ==
+                          SIGHT_NONE)) {
         db_reset(st);
         rc = DB_DONE;
     }
@@ -476,7 +420,7 @@ int panel_get(struct request *req)
             }
         }
         json_object_set_new(obj, "history", history);
-        json_object_set_new(obj, "reshares", reshares_of(db, id));
+        json_object_set_new(obj, "reshares", library_reshares(db, id));
     }
     db_pool_put(req->app->db, db);
     if (rc < 0)
@@ -525,98 +469,83 @@ static int read_reason(struct request *req, bool required, char *out,
     return 0;
 }
 
-/* Answers 404 or 409 for a transition that changed no row. */
-static int not_applicable(struct request *req, struct db *db, const char *id,
-                          const char *what)
-{
-    struct db_stmt *st = db_stmt(db, STMT_MSG_STATUS);
-    char status[16] = "";
-
-    if (st != NULL) {
-        db_bind_text(st, 1, id);
-        if (db_step(st) == DB_ROW) {
-            snprintf(status, sizeof(status), "%s", db_col_text(st, 0));
-            db_reset(st);
-        }
-    }
-    if (status[0] == '\0')
-        return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
-                          "no such message");
-    return http_error(req, MHD_HTTP_CONFLICT, "conflict",
-                      "the message is %s: it cannot be %s", status, what);
-}
-
 /*
- * Runs the state change stmt (binds: id, and per statement) and its
- * audit row in one transaction. Returns the answered status.
+ * Applies ev to message {id} for the logged-in user, with an optional or
+ * required reason from the body. Answers 200 {"id", "status"}, 400, 404
+ * (unknown, or not visible to the role), 409 (not from its state), 503
+ * or 500; returns the status.
  */
-static int transition(struct request *req, enum stmt which, const char *to,
-                      const char *action, const char *what, bool need_reason)
+static int decide(struct request *req, enum msg_event ev, bool need_reason)
 {
     char id[UTIL_ID_LEN + 1], reason[REASON_MAX * 4 + 1];
-    struct db_stmt *st;
+    struct msg_actor who = {message_who_of_role(req->session.role),
+                            req->session.username, req->session.user_id};
+    struct msg_args args = {0};
+    enum msg_state from = MSG_GONE;
     struct db *db;
-    int64_t now = util_now();
-    int changed = -1;
+    int rc;
 
     if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
         return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
                           "no such message");
     if (read_reason(req, need_reason, reason, sizeof(reason)) != 0)
         return req->status;
+    args.reason = reason[0] != '\0' ? reason : NULL;
     db = db_pool_get(req->app->db);
-    if (db_begin(db) < 0 || (st = db_stmt(db, which)) == NULL)
-        goto out;
-    db_bind_text(st, 1, id);
-    if (which == STMT_MSG_DECIDE) {
-        db_bind_text(st, 2, to);
-        db_bind_int(st, 3, req->session.user_id);
-        db_bind_int(st, 4, now);
-        db_bind_text(st, 5, reason[0] != '\0' ? reason : NULL);
-    } else {
-        db_bind_int(st, 2, now);
-    }
-    if (db_step(st) < 0)
-        goto out;
-    changed = db_changes(db) > 0;
-    if (changed && which == STMT_MSG_RETRY && queue_enqueue(db, id) < 0)
-        changed = -1;
-    if (changed == 1 && (audit_append(db, req->session.username, action, id,
-                                      reason[0] != '\0' ? reason : NULL) < 0 ||
-                         db_commit(db) < 0))
-        changed = -1;
-out:
-    db_rollback(db);
-    if (changed == 0)
-        not_applicable(req, db, id, what);
+    rc = message_apply(db, id, ev, &who, &args, &from);
     db_pool_put(req->app->db, db);
-    if (changed < 0)
+    if (rc == MSG_OK) {
+        log_info("message %s: %s by %s", id, message_event_verb(ev),
+                 req->session.username);
+        return http_json(req, MHD_HTTP_OK,
+                         json_pack("{s:s, s:s}", "id", id, "status",
+                                   message_state_name(message_event_to(ev))));
+    }
+    return panel_refusal(req, rc, from, ev);
+}
+
+int panel_refusal(struct request *req, int rc, enum msg_state from,
+                  enum msg_event ev)
+{
+    switch (rc) {
+    case MSG_NOT_FOUND:
+        return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
+                          "no such message");
+    case MSG_REFUSED:
+        /* A message the role may not see does not exist for it. */
+        if (message_sight(req->session.role, from) == SIGHT_NONE)
+            return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
+                              "no such message");
+        return http_error(req, MHD_HTTP_CONFLICT, "conflict",
+                          "the message is %s: it cannot be %s",
+                          message_state_name(from), message_event_verb(ev));
+    case MSG_FORBIDDEN:
+        return http_error(req, MHD_HTTP_FORBIDDEN, "forbidden",
+                          "your role may not do this");
+    case MSG_BUSY:
+        http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                   "the database is busy; try again shortly");
+        http_header_add(req, "Retry-After", "2");
+        return req->status;
+    default:
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                           "database error");
-    if (changed == 1) {
-        log_info("message %s: %s by %s", id, action, req->session.username);
-        http_json(req, MHD_HTTP_OK,
-                  json_pack("{s:s, s:s}", "id", id, "status", to));
     }
-    return req->status;
 }
 
 int panel_approve(struct request *req)
 {
-    return transition(req, STMT_MSG_DECIDE, "approved", "message.approve",
-                      "approved", false);
+    return decide(req, EV_APPROVE, false);
 }
 
 int panel_reject(struct request *req)
 {
-    return transition(req, STMT_MSG_DECIDE, "rejected", "message.reject",
-                      "rejected", true);
+    return decide(req, EV_REJECT, true);
 }
 
 int panel_reopen(struct request *req)
 {
-    return transition(req, STMT_MSG_REOPEN, "pending", "message.reopen",
-                      "re-opened", false);
+    return decide(req, EV_REOPEN, false);
 }
 
 int panel_retry(struct request *req)
@@ -630,84 +559,7 @@ int panel_retry(struct request *req)
         storage_size(req->app->cfg->data_dir, STORAGE_ORIGINAL, id) < 0)
         return http_error(req, MHD_HTTP_CONFLICT, "no_original",
                           "the uploaded file is gone; it cannot be retried");
-    return transition(req, STMT_MSG_RETRY, "processing", "message.retry",
-                      "retried", false);
-}
-
-int panel_reshared(struct request *req)
-{
-    static const char *const channels[] = {
-        "Facebook", "Instagram", "X",    "Telegram", "YouTube",
-        "TikTok",   "website",   "VK",   "WhatsApp", "Bluesky",
-        "Mastodon", "press",     "other"};
-    char id[UTIL_ID_LEN + 1], reason[2100];
-    json_t *body;
-    const char *channel, *url;
-    struct db_stmt *st;
-    struct db *db;
-    long chars;
-    int changed = -1;
-
-    if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
-        return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
-                          "no such message");
-    if ((body = http_body_object(req)) == NULL)
-        return req->status;
-    channel = json_string_value(json_object_get(body, "channel"));
-    url = json_string_value(json_object_get(body, "url"));
-    /* A known channel, or a short free-text one. */
-    chars =
-        channel != NULL ? meta_utf8_check(channel, strlen(channel), false) : -1;
-    if (chars < 1 || chars > 64) {
-        json_decref(body);
-        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_channel",
-                          "channel: where it was posted, e.g. Telegram");
-    }
-    for (size_t i = 0; i < ARRAY_LEN(channels); i++)
-        if (strcasecmp(channel, channels[i]) == 0)
-            channel = channels[i];
-    if (url != NULL && url[0] == '\0')
-        url = NULL;
-    if (url != NULL &&
-        ((strncmp(url, "https://", 8) != 0 &&
-          strncmp(url, "http://", 7) != 0) ||
-         strlen(url) > 2000 || meta_utf8_check(url, strlen(url), false) < 0 ||
-         strchr(url, ' ') != NULL)) {
-        json_decref(body);
-        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_url",
-                          "url: an http(s) address of the post");
-    }
-    snprintf(reason, sizeof(reason), "%s%s%s", channel, url ? " " : "",
-             url ? url : "");
-    db = db_pool_get(req->app->db);
-    if (db_begin(db) < 0 || (st = db_stmt(db, STMT_RESHARE_INSERT)) == NULL)
-        goto out;
-    db_bind_text(st, 1, id);
-    db_bind_text(st, 2, channel);
-    db_bind_text(st, 3, url);
-    db_bind_int(st, 4, req->session.user_id);
-    db_bind_int(st, 5, util_now());
-    if (db_step(st) < 0)
-        goto out;
-    changed = db_changes(db) > 0;
-    if (changed == 1 && (audit_append(db, req->session.username,
-                                      "message.reshared", id, reason) < 0 ||
-                         db_commit(db) < 0))
-        changed = -1;
-out:
-    db_rollback(db);
-    if (changed == 0)
-        not_applicable(req, db, id, "marked reshared");
-    db_pool_put(req->app->db, db);
-    if (changed < 0)
-        http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                   "database error");
-    else if (changed == 1)
-        http_json(req, MHD_HTTP_CREATED,
-                  json_pack("{s:s, s:s, s:s?}", "id", id, "channel", channel,
-                            "url", url));
-    json_decref(body); /* channel and url point into it */
-    return req->status;
+    return decide(req, EV_RETRY, false);
 }
 
 int panel_audit(struct request *req)
@@ -763,128 +615,4 @@ int panel_audit(struct request *req)
     }
     return http_json(req, MHD_HTTP_OK,
                      json_pack("{s:o, s:n}", "items", items, "next_cursor"));
-}
-
-static bool from_loopback(const struct request *req)
-{
-    const struct sockaddr *sa = http_client_addr(req);
-
-    if (sa != NULL && sa->sa_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)(const void *)sa)
-                          ->sin_addr.s_addr) >>
-                24) == 127;
-    if (sa != NULL && sa->sa_family == AF_INET6)
-        return IN6_IS_ADDR_LOOPBACK(
-            &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
-    return false;
-}
-
-/* Appends printf output to the growing buffer b (a jansson-free text). */
-struct text {
-    char *p;
-    size_t len, cap;
-};
-
-__attribute__((format(printf, 2, 3))) static void text_add(struct text *t,
-                                                           const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        char *np = realloc(t->p, t->cap * 2 + (size_t)n);
-        if (np == NULL)
-            return;
-        t->p = np;
-        t->cap = t->cap * 2 + (size_t)n;
-    }
-}
-
-int panel_metrics(struct request *req)
-{
-    static const char *const bucket[] = {"1",  "5",   "15",  "30",
-                                         "60", "120", "300", "600"};
-    const char *token = req->app->cfg->metrics_token;
-    const char *auth = http_header(req, "Authorization");
-    struct text t = {malloc(4096), 0, 4096};
-    struct MHD_Response *resp;
-    struct db_stmt *st;
-    struct db *db;
-    int64_t queued = 0;
-
-    if (!from_loopback(req) &&
-        (token[0] == '\0' || auth == NULL || strncmp(auth, "Bearer ", 7) != 0 ||
-         strlen(auth + 7) != strlen(token) ||
-         util_memcmp_ct(auth + 7, token, strlen(token)) != 0)) {
-        free(t.p);
-        return http_error(req, MHD_HTTP_FORBIDDEN, "forbidden",
-                          "metrics are for loopback or --metrics-token");
-    }
-    if (t.p == NULL)
-        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                          "out of memory");
-    db = db_pool_get(req->app->db);
-    text_add(&t, "# HELP chorus_messages Messages by status.\n"
-                 "# TYPE chorus_messages gauge\n");
-    if ((st = db_stmt(db, STMT_MSG_COUNTS)) != NULL)
-        while (db_step(st) == DB_ROW)
-            text_add(&t, "chorus_messages{status=\"%s\"} %lld\n",
-                     db_col_text(st, 0), (long long)db_col_int(st, 1));
-    text_add(&t, "# HELP chorus_jobs Jobs by state.\n"
-                 "# TYPE chorus_jobs gauge\n");
-    if ((st = db_stmt(db, STMT_JOB_COUNTS)) != NULL)
-        while (db_step(st) == DB_ROW) {
-            if (strcmp(db_col_text(st, 0), "queued") == 0)
-                queued = db_col_int(st, 1);
-            text_add(&t, "chorus_jobs{state=\"%s\"} %lld\n", db_col_text(st, 0),
-                     (long long)db_col_int(st, 1));
-        }
-    text_add(&t,
-             "# HELP chorus_queue_depth Jobs waiting for a worker.\n"
-             "# TYPE chorus_queue_depth gauge\nchorus_queue_depth %lld\n",
-             (long long)queued);
-    text_add(&t,
-             "# HELP chorus_uploads_started_total Uploads begun since "
-             "start.\n# TYPE chorus_uploads_started_total counter\n"
-             "chorus_uploads_started_total %lld\n"
-             "# HELP chorus_uploads_finished_total Uploads received "
-             "whole since start.\n"
-             "# TYPE chorus_uploads_finished_total counter\n"
-             "chorus_uploads_finished_total %lld\n",
-             (long long)atomic_load(&req->app->uploads_started),
-             (long long)atomic_load(&req->app->uploads_finished));
-    if ((st = db_stmt(db, STMT_JOB_SECONDS)) != NULL && db_step(st) == DB_ROW) {
-        text_add(&t, "# HELP chorus_transcode_seconds Wall time of "
-                     "successful transcodes.\n"
-                     "# TYPE chorus_transcode_seconds histogram\n");
-        for (size_t i = 0; i < ARRAY_LEN(bucket); i++)
-            text_add(&t, "chorus_transcode_seconds_bucket{le=\"%s\"} %lld\n",
-                     bucket[i], (long long)db_col_double(st, 2 + (int)i));
-        text_add(&t,
-                 "chorus_transcode_seconds_bucket{le=\"+Inf\"} %lld\n"
-                 "chorus_transcode_seconds_sum %.3f\n"
-                 "chorus_transcode_seconds_count %lld\n",
-                 (long long)db_col_int(st, 0), db_col_double(st, 1),
-                 (long long)db_col_int(st, 0));
-        db_reset(st);
-    }
-    db_pool_put(req->app->db, db);
-    resp = MHD_create_response_from_buffer(t.len, t.p, MHD_RESPMEM_MUST_FREE);
-    if (resp == NULL) {
-        free(t.p);
-        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                          "out of memory");
-    }
-    http_respond(req, MHD_HTTP_OK, resp);
-    http_header_add(req, "Content-Type", "text/plain; version=0.0.4");
-    return req->status;
 }

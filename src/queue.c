@@ -5,6 +5,7 @@
 
 #include "chorus/db.h"
 #include "chorus/log.h"
+#include "chorus/message.h"
 
 /* Seconds before retry number n (1, 2, ...): 2, 4, 8... */
 static int64_t backoff(int attempts)
@@ -17,6 +18,9 @@ static int64_t backoff(int attempts)
         shift = 10;
     return (int64_t)2 << shift;
 }
+
+/* The actor of job events, for message.c. */
+static const struct msg_actor queue_actor = {WHO_WORKER, "worker", 0};
 
 int queue_enqueue(struct db *db, const char *message_id)
 {
@@ -31,25 +35,73 @@ int queue_enqueue(struct db *db, const char *message_id)
     return rc < 0 ? rc : 0;
 }
 
-/* Fails job id and its message with reason; inside a transaction. */
-static int fail_for_good(struct db *db, int64_t id, const char *message_id,
-                         const char *worker, const char *reason)
+/* Binds the lease of a job statement: ?1 id, ?2 worker, ?3 attempt. */
+static struct db_stmt *lease_stmt(struct db *db, enum stmt which,
+                                  const struct job *job, const char *worker)
 {
-    struct db_stmt *st = db_stmt(db, STMT_JOB_FAIL);
-    int64_t now = util_now();
+    struct db_stmt *st = db_stmt(db, which);
+
+    if (st == NULL)
+        return NULL;
+    db_bind_int(st, 1, job->id);
+    db_bind_text(st, 2, worker);
+    db_bind_int(st, 3, job->attempts);
+    return st;
+}
+
+/* Steps a lease statement: 1 if it changed the row, 0 if the lease was
+ * not the caller's, -1. */
+static int lease_step(struct db *db, struct db_stmt *st)
+{
+    if (st == NULL || db_step(st) < 0)
+        return -1;
+    return db_changes(db) > 0 ? 1 : 0;
+}
+
+int queue_job_done_tx(struct db *db, const struct job *job, const char *worker,
+                      double seconds)
+{
+    struct db_stmt *st = lease_stmt(db, STMT_JOB_DONE, job, worker);
 
     if (st == NULL)
         return -1;
-    db_bind_int(st, 1, id);
-    db_bind_text(st, 2, worker);
-    db_bind_text(st, 3, reason);
-    db_bind_int(st, 4, now);
-    if (db_step(st) < 0 || (st = db_stmt(db, STMT_MESSAGE_FAILED)) == NULL)
+    db_bind_int(st, 4, util_now());
+    db_bind_double(st, 5, seconds);
+    return lease_step(db, st);
+}
+
+int queue_job_failed_tx(struct db *db, const struct job *job,
+                        const char *worker, const char *reason)
+{
+    struct db_stmt *st = lease_stmt(db, STMT_JOB_FAIL, job, worker);
+
+    if (st == NULL)
+        return -1;
+    db_bind_text(st, 4, reason);
+    db_bind_int(st, 5, util_now());
+    return lease_step(db, st);
+}
+
+int queue_cancel_tx(struct db *db, const char *message_id, const char *reason)
+{
+    struct db_stmt *st = db_stmt(db, STMT_JOBS_CANCEL);
+
+    if (st == NULL)
         return -1;
     db_bind_text(st, 1, message_id);
-    db_bind_text(st, 2, reason);
-    db_bind_int(st, 3, now);
+    db_bind_int(st, 2, util_now());
+    db_bind_text(st, 3, reason);
     return db_step(st) < 0 ? -1 : 0;
+}
+
+/* Maps message_apply()'s answer to a job event to the queue's. */
+static int job_outcome(int rc, int ok)
+{
+    if (rc == MSG_OK)
+        return ok;
+    if (rc == MSG_LOST || rc == MSG_REFUSED || rc == MSG_NOT_FOUND)
+        return QUEUE_LOST;
+    return -1;
 }
 
 int queue_claim(struct db *db, const char *worker, int lease_s, struct job *job)
@@ -57,7 +109,7 @@ int queue_claim(struct db *db, const char *worker, int lease_s, struct job *job)
     for (;;) {
         struct db_stmt *st;
         int64_t now = util_now();
-        char state[16], last_error[200];
+        char state[16];
         int rc, result = -1;
 
         if (db_begin(db) < 0)
@@ -75,20 +127,26 @@ int queue_claim(struct db *db, const char *worker, int lease_s, struct job *job)
                  db_col_text(st, 1));
         job->attempts = (int)db_col_int(st, 2);
         snprintf(state, sizeof(state), "%s", db_col_text(st, 3));
-        snprintf(last_error, sizeof(last_error), "%s",
-                 db_col_text(st, 4) != NULL ? db_col_text(st, 4) : "");
         db_reset(st);
 
         if (strcmp(state, "running") == 0 &&
             job->attempts >= QUEUE_MAX_ATTEMPTS) {
             char reason[300];
+            struct msg_args a = {.reason = reason, .job = job};
+
             snprintf(reason, sizeof(reason),
                      "processing stopped %d times without finishing (its "
                      "worker died or was killed); the file may be harmful",
                      job->attempts);
-            if (fail_for_good(db, job->id, job->message_id, NULL, reason) !=
-                    0 ||
-                db_commit(db) < 0)
+            /* Its lease expired: nobody holds it but the queue. A job
+             * whose message moved on (it cannot today) ends alone, so it
+             * never blocks the queue. */
+            rc = message_apply_tx(db, job->message_id, EV_JOB_FAILED,
+                                  &queue_actor, &a, NULL);
+            if ((rc == MSG_REFUSED || rc == MSG_NOT_FOUND) &&
+                queue_job_failed_tx(db, job, NULL, reason) == 1)
+                rc = MSG_OK;
+            if (rc != MSG_OK || db_commit(db) < 0)
                 goto out;
             log_warnx("job %lld: failed for good: %s", (long long)job->id,
                       reason);
@@ -116,105 +174,66 @@ int queue_claim(struct db *db, const char *worker, int lease_s, struct job *job)
 int queue_heartbeat(struct db *db, const struct job *job, const char *worker,
                     int lease_s, double progress)
 {
-    struct db_stmt *st = db_stmt(db, STMT_JOB_HEARTBEAT);
+    struct db_stmt *st = lease_stmt(db, STMT_JOB_HEARTBEAT, job, worker);
     int64_t now = util_now();
 
     if (st == NULL)
         return -1;
-    db_bind_int(st, 1, job->id);
-    db_bind_text(st, 2, worker);
-    db_bind_int(st, 3, now + lease_s);
-    db_bind_double(st, 4, progress < 0 ? 0 : progress > 1 ? 1 : progress);
-    db_bind_int(st, 5, now);
-    if (db_step(st) < 0)
-        return -1;
-    return db_changes(db) > 0 ? 1 : 0;
+    db_bind_int(st, 4, now + lease_s);
+    db_bind_double(st, 5, progress < 0 ? 0 : progress > 1 ? 1 : progress);
+    db_bind_int(st, 6, now);
+    return lease_step(db, st);
 }
 
 int queue_succeed(struct db *db, const struct job *job, const char *worker,
-                  const struct job_facts *facts)
+                  const struct job_facts *facts, int (*on_owned)(void *),
+                  void *opaque)
 {
-    struct db_stmt *st;
-    int64_t now = util_now();
-    int result = -1;
+    struct msg_actor who = {WHO_WORKER, worker, 0};
+    struct msg_args a = {.job = job,
+                         .worker = worker,
+                         .facts = facts,
+                         .on_owned = on_owned,
+                         .opaque = opaque};
 
-    if (db_begin(db) < 0)
-        return -1;
-    if ((st = db_stmt(db, STMT_JOB_DONE)) == NULL)
-        goto out;
-    db_bind_int(st, 1, job->id);
-    db_bind_text(st, 2, worker);
-    db_bind_int(st, 3, now);
-    db_bind_double(st, 4, facts->seconds);
-    if (db_step(st) < 0)
-        goto out;
-    if ((st = db_stmt(db, STMT_MESSAGE_PROCESSED)) == NULL)
-        goto out;
-    db_bind_text(st, 1, job->message_id);
-    db_bind_int(st, 2, facts->duration_ms);
-    db_bind_int(st, 3, facts->width);
-    db_bind_int(st, 4, facts->height);
-    db_bind_int(st, 5, facts->has_audio);
-    db_bind_int(st, 6, facts->video_bytes);
-    db_bind_text(st, 7, facts->json);
-    db_bind_int(st, 8, now);
-    if (db_step(st) < 0)
-        goto out;
-    result = db_changes(db) > 0 ? 1 : 0;
-    if (db_commit(db) < 0)
-        result = -1;
-out:
-    db_rollback(db);
-    return result;
+    return job_outcome(
+        message_apply(db, job->message_id, EV_JOB_DONE, &who, &a, NULL), 1);
 }
 
 int queue_fail(struct db *db, const struct job *job, const char *worker,
                const char *reason, bool retryable)
 {
+    struct msg_actor who = {WHO_WORKER, worker, 0};
+    struct msg_args a = {.job = job, .worker = worker};
     struct db_stmt *st;
-    int64_t now = util_now();
-    int result = -1;
+    char why[400];
+    int rc;
 
-    if (db_begin(db) < 0)
-        return -1;
     if (retryable && job->attempts < QUEUE_MAX_ATTEMPTS) {
-        if ((st = db_stmt(db, STMT_JOB_RETRY)) == NULL)
-            goto out;
-        db_bind_int(st, 1, job->id);
-        db_bind_text(st, 2, worker);
-        db_bind_int(st, 3, now + backoff(job->attempts));
-        db_bind_text(st, 4, reason);
-        db_bind_int(st, 5, now);
-        if (db_step(st) < 0)
-            goto out;
-        result = 1;
-    } else {
-        char why[400];
-
-        if (retryable)
-            snprintf(why, sizeof(why), "%s (after %d attempts)", reason,
-                     job->attempts);
-        else
-            snprintf(why, sizeof(why), "%s", reason);
-        if (fail_for_good(db, job->id, job->message_id, worker, why) != 0)
-            goto out;
-        result = 0;
+        if ((st = lease_stmt(db, STMT_JOB_RETRY, job, worker)) == NULL)
+            return -1;
+        db_bind_int(st, 4, util_now() + backoff(job->attempts));
+        db_bind_text(st, 5, reason);
+        db_bind_int(st, 6, util_now());
+        rc = lease_step(db, st);
+        return rc == 1 ? 1 : rc == 0 ? QUEUE_LOST : -1;
     }
-    if (db_commit(db) < 0)
-        result = -1;
-out:
-    db_rollback(db);
-    return result;
+    if (retryable)
+        snprintf(why, sizeof(why), "%s (after %d attempts)", reason,
+                 job->attempts);
+    else
+        snprintf(why, sizeof(why), "%s", reason);
+    a.reason = why;
+    return job_outcome(
+        message_apply(db, job->message_id, EV_JOB_FAILED, &who, &a, NULL), 0);
 }
 
 int queue_release(struct db *db, const struct job *job, const char *worker)
 {
-    struct db_stmt *st = db_stmt(db, STMT_JOB_RELEASE);
+    struct db_stmt *st = lease_stmt(db, STMT_JOB_RELEASE, job, worker);
 
     if (st == NULL)
         return -1;
-    db_bind_int(st, 1, job->id);
-    db_bind_text(st, 2, worker);
-    db_bind_int(st, 3, util_now());
-    return db_step(st) < 0 ? -1 : 0;
+    db_bind_int(st, 4, util_now());
+    return lease_step(db, st);
 }

@@ -83,6 +83,8 @@ int receipt_get(struct request *req)
 
 int receipt_delete(struct request *req)
 {
+    static const struct msg_actor contributor = {WHO_CONTRIBUTOR, "contributor",
+                                                 0};
     struct message_receipt r;
     struct db *db;
     int rc;
@@ -90,17 +92,20 @@ int receipt_delete(struct request *req)
     if (!load(req, &r))
         return req->status;
     db = db_pool_get(req->app->db);
-    rc = message_withdraw(db, r.id, "contributor");
+    rc = message_apply(db, r.id, EV_WITHDRAW, &contributor, NULL, NULL);
     db_pool_put(req->app->db, db);
-    if (rc < 0)
-        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                          "the message could not be withdrawn");
+    /* Withdrawn already: a repeat is answered the same. */
+    if (rc != MSG_OK && rc != MSG_REFUSED)
+        return http_error(req,
+                          rc == MSG_BUSY ? MHD_HTTP_SERVICE_UNAVAILABLE
+                                         : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                          "internal", "the message could not be withdrawn");
     /* Also after a repeat: files a crash left behind go now. */
     if (storage_delete_all(req->app->cfg->data_dir, r.id) != 0)
         log_warnx("message %s: some files could not be deleted", r.id);
-    if (rc == 1)
+    if (rc == MSG_OK)
         log_info("message %s: withdrawn by the contributor", r.id);
-    strcpy(r.status, "withdrawn");
+    r.state = MSG_WITHDRAWN;
     r.withdrawn_at = r.withdrawn_at > 0 ? r.withdrawn_at : util_now();
     return answer(req, &r);
 }

@@ -69,23 +69,6 @@ int static_path_ok(const char *rel)
     }
 }
 
-/* True if the If-None-Match header value lists etag (or is "*"). */
-static int etag_matches(const char *inm, const char *etag)
-{
-    size_t elen = strlen(etag);
-
-    if (inm == NULL)
-        return 0;
-    if (strcmp(inm, "*") == 0)
-        return 1;
-    for (const char *p = inm; (p = strstr(p, etag)) != NULL; p += elen) {
-        char after = p[elen];
-        if (after == '\0' || after == ',' || after == ' ')
-            return 1;
-    }
-    return 0;
-}
-
 /* Serves web/<rel>; rel must already satisfy static_path_ok(). */
 static int serve(struct request *req, const char *rel)
 {
@@ -100,7 +83,7 @@ static int serve(struct request *req, const char *rel)
         goto not_found;
     fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
-        goto not_found;
+        return http_file_error(req, errno);
     /* A link inside web/ must not lead out of it. */
     if (realpath(full, real) == NULL || strncmp(real, web, wlen) != 0 ||
         real[wlen] != '/')
@@ -111,11 +94,8 @@ static int serve(struct request *req, const char *rel)
              (unsigned long long)st.st_size,
              (unsigned long long)st.st_mtim.tv_sec,
              (unsigned long)st.st_mtim.tv_nsec);
-    if (etag_matches(http_header(req, "If-None-Match"), etag)) {
+    if (http_not_modified(req, etag, "no-cache")) {
         close(fd);
-        http_empty(req, MHD_HTTP_NOT_MODIFIED);
-        http_header_add(req, "ETag", etag);
-        http_header_add(req, "Cache-Control", "no-cache");
         return MHD_HTTP_NOT_MODIFIED;
     }
     resp = MHD_create_response_from_fd64((uint64_t)st.st_size, fd);

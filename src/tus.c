@@ -245,7 +245,8 @@ int tus_create_begin(struct request *req)
             /* Refused (429, 507): the client never learns this upload's
              * address, so neither its row nor its file may stay. */
             db = db_pool_get(req->app->db);
-            upload_delete_unfinished(req->app, db, ctx->id);
+            upload_delete_unfinished(req->app, db, ctx->id,
+                                     EV_UPLOAD_TERMINATED);
             db_pool_put(req->app->db, db);
             return upload_failure(req, rc);
         }
@@ -333,8 +334,8 @@ static int load_upload(struct request *req, char id[UTIL_ID_LEN + 1],
         tus_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such upload");
         return 0;
     }
-    if (strcmp(u->status, "withdrawn") == 0 ||
-        (strcmp(u->status, "uploading") == 0 && u->expires_at < util_now())) {
+    if (u->state == MSG_WITHDRAWN ||
+        (u->state == MSG_UPLOADING && u->expires_at < util_now())) {
         tus_error(req, MHD_HTTP_GONE, "gone",
                   "this upload expired or was withdrawn");
         return 0;
@@ -350,7 +351,7 @@ int tus_head(struct request *req)
 
     if (check_resumable(req) != 0 || !load_upload(req, id, &u))
         return req->status;
-    open = strcmp(u.status, "uploading") == 0;
+    open = u.state == MSG_UPLOADING;
     http_empty(req, MHD_HTTP_OK);
     add_offset(req, open ? u.offset : u.length);
     snprintf(num, sizeof(num), "%lld", (long long)u.length);
@@ -379,7 +380,7 @@ int tus_patch_begin(struct request *req)
                          "Upload-Offset must be a whole number of bytes");
     if (!load_upload(req, id, &u))
         return req->status;
-    if (strcmp(u.status, "uploading") != 0)
+    if (u.state != MSG_UPLOADING)
         u.offset = u.length; /* finished: nothing more to take */
     if (offset != u.offset) {
         tus_error(req, MHD_HTTP_CONFLICT, "offset_mismatch",
@@ -396,7 +397,7 @@ int tus_patch_begin(struct request *req)
         return tus_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                          "out of memory");
     memcpy(ctx->id, id, sizeof(ctx->id));
-    if (strcmp(u.status, "uploading") != 0) {
+    if (u.state != MSG_UPLOADING) {
         ctx->complete = true;
         return 0;
     }
@@ -437,12 +438,12 @@ int tus_delete(struct request *req)
 
     if (check_resumable(req) != 0 || !load_upload(req, id, &u))
         return req->status;
-    if (strcmp(u.status, "uploading") != 0)
+    if (u.state != MSG_UPLOADING)
         return tus_error(req, MHD_HTTP_CONFLICT, "finished",
                          "this upload is complete; withdraw the message "
                          "with its receipt instead");
     db = db_pool_get(req->app->db);
-    rc = upload_delete_unfinished(req->app, db, id);
+    rc = upload_delete_unfinished(req->app, db, id, EV_UPLOAD_TERMINATED);
     db_pool_put(req->app->db, db);
     if (rc == -2)
         return tus_error(req, MHD_HTTP_LOCKED, "busy",

@@ -197,7 +197,7 @@ int upload_open(struct app *app, const struct sockaddr *addr, const char *id,
         int rc = message_upload_get(db, id, &u);
 
         db_pool_put(app->db, db);
-        if (rc != 1 || strcmp(u.status, "uploading") != 0) {
+        if (rc != 1 || u.state != MSG_UPLOADING) {
             status = rc < 0 ? 500 : 410;
             goto fail;
         }
@@ -312,6 +312,25 @@ int upload_checkpoint(struct upload *up)
     return 0;
 }
 
+/*
+ * Applies an upload event to message id (its contributor's or the
+ * sweep's). Returns 1, 0 if it is not an unfinished upload (any more),
+ * or -1.
+ */
+static int apply_upload(struct db *db, const char *id, enum msg_event ev)
+{
+    static const struct msg_actor contributor = {WHO_CONTRIBUTOR, "contributor",
+                                                 0};
+    static const struct msg_actor sweep = {WHO_SWEEP, "sweep", 0};
+    int rc = message_apply(db, id, ev,
+                           ev == EV_UPLOAD_EXPIRED ? &sweep : &contributor,
+                           NULL, NULL);
+
+    if (rc == MSG_OK)
+        return 1;
+    return rc == MSG_REFUSED || rc == MSG_NOT_FOUND ? 0 : -1;
+}
+
 int upload_complete(struct upload *up)
 {
     const char *dir = up->app->cfg->data_dir;
@@ -325,7 +344,7 @@ int upload_complete(struct upload *up)
         return 500;
     }
     db = db_pool_get(up->app->db);
-    rc = message_upload_finish(db, up->id);
+    rc = apply_upload(db, up->id, EV_UPLOAD_FINISHED);
     db_pool_put(up->app->db, db);
     if (rc < 0)
         return 500;
@@ -388,14 +407,15 @@ void upload_close(struct upload *up)
     free(up);
 }
 
-int upload_delete_unfinished(struct app *app, struct db *db, const char *id)
+int upload_delete_unfinished(struct app *app, struct db *db, const char *id,
+                             enum msg_event ev)
 {
     int rc;
 
     /* Holding the lock keeps a late PATCH from racing the delete. */
     if (lock_id(app->uploads, id) != 0)
         return -2;
-    rc = message_upload_delete(db, id);
+    rc = apply_upload(db, id, ev);
     if (rc == 1)
         storage_delete_all(app->cfg->data_dir, id);
     unlock_id(app->uploads, id);
@@ -418,7 +438,7 @@ int upload_sweep(struct app *app, struct db *db)
     }
     db_reset(st);
     for (int i = 0; i < n; i++)
-        if (upload_delete_unfinished(app, db, ids[i]) == 1)
+        if (upload_delete_unfinished(app, db, ids[i], EV_UPLOAD_EXPIRED) == 1)
             swept++;
     if (swept > 0)
         log_info("deleted %d expired unfinished uploads", swept);
@@ -455,7 +475,7 @@ void upload_recover(struct app *app, struct db *db)
             !(len > 0 && storage_size(dir, STORAGE_PART, id) == len &&
               storage_commit_upload(dir, id) == 0))
             continue;
-        if (message_upload_finish(db, id) == 1)
+        if (apply_upload(db, id, EV_UPLOAD_FINISHED) == 1)
             log_info("upload %s: finished on recovery", id);
     }
     free(list);

@@ -31,9 +31,12 @@
 #define JOB_BASE_TIMEOUT 60
 /* How often an idle worker looks for work, in milliseconds. */
 #define IDLE_POLL_MS 500
-/* The outputs' names until the job has succeeded. */
-#define VIDEO_TMP "video.mp4.tmp"
-#define THUMB_TMP "thumb.jpg.tmp"
+/* The outputs' names until the job has succeeded, by attempt: a worker
+ * that lost its lease never writes or deletes the files of the attempt
+ * that took the job over. */
+#define VIDEO_TMP "video.mp4.%d.tmp"
+#define THUMB_TMP "thumb.jpg.%d.tmp"
+#define TMP_NAME_MAX 32
 /* Longest line the child may send over its pipe. */
 #define PIPE_LINE_MAX (64 * 1024)
 
@@ -142,7 +145,7 @@ static void run_child(const struct config *cfg, const struct job *job,
     const struct transcode_api *api;
     struct transcode_options opts;
     struct transcode_result res;
-    char tag[48], line[128];
+    char tag[48], line[128], video_tmp[TMP_NAME_MAX], thumb_tmp[TMP_NAME_MAX];
     int dir_fd;
     json_t *facts;
     char *text;
@@ -188,13 +191,15 @@ static void run_child(const struct config *cfg, const struct job *job,
     opts.opaque = NULL;
     /* The input and outputs are opened now: inside the sandbox nothing
      * can be. */
+    snprintf(video_tmp, sizeof(video_tmp), VIDEO_TMP, job->attempts);
+    snprintf(thumb_tmp, sizeof(thumb_tmp), THUMB_TMP, job->attempts);
     if ((opts.input_fd = open(in, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
         (dir_fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
         (opts.video_fd = openat(
-             dir_fd, VIDEO_TMP,
+             dir_fd, video_tmp,
              O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0 ||
         (opts.thumb_fd = openat(
-             dir_fd, THUMB_TMP,
+             dir_fd, thumb_tmp,
              O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
         _exit(3);
     close(dir_fd);
@@ -274,46 +279,68 @@ struct worker {
     char name[32];
 };
 
-/* Deletes the outputs (final or temporary) of a job that did not
- * succeed. */
-static void discard_outputs(const struct worker *w, const char *id)
+/* A job's attempt, for the outputs' temporary names. */
+struct attempt {
+    const struct worker *w;
+    const struct job *job;
+};
+
+/* Deletes this attempt's temporary outputs (never the message's
+ * published ones, nor another attempt's). */
+static void discard_outputs(const struct worker *w, const struct job *job)
 {
-    static const char *const names[] = {"video.mp4", "thumb.jpg", VIDEO_TMP,
-                                        THUMB_TMP};
     char dir[PATH_MAX], path[PATH_MAX];
 
-    if (storage_path(w->cfg->data_dir, STORAGE_MEDIA_DIR, id, dir,
+    if (storage_path(w->cfg->data_dir, STORAGE_MEDIA_DIR, job->message_id, dir,
                      sizeof(dir)) != 0)
         return;
-    for (size_t i = 0; i < ARRAY_LEN(names); i++)
-        if (util_fmt(path, sizeof(path), "%s/%s", dir, names[i]) == 0)
-            unlink(path);
-    rmdir(dir);
+    if (util_fmt(path, sizeof(path), "%s/" VIDEO_TMP, dir, job->attempts) == 0)
+        unlink(path);
+    if (util_fmt(path, sizeof(path), "%s/" THUMB_TMP, dir, job->attempts) == 0)
+        unlink(path);
+    rmdir(dir); /* only if it is empty now */
 }
 
 /*
- * The child wrote and fsync'ed the outputs under temporary names; give
- * them their names (thumbnail first, video last) and make that durable.
- * Returns 0, or -1.
+ * The child wrote and fsync'ed the outputs under this attempt's names;
+ * give them their names (thumbnail first, video last) and make that
+ * durable. Runs inside the transaction that proved the lease (see
+ * queue_succeed), so only the job's owner ever publishes. Returns 0, or
+ * -1.
  */
-static int publish_outputs(const struct worker *w, const char *id)
+static int publish_outputs(void *opaque)
 {
-    char dir[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+    const struct attempt *at = opaque;
+    const char *data = at->w->cfg->data_dir, *id = at->job->message_id;
+    char dir[PATH_MAX], from[PATH_MAX], to[PATH_MAX], name[TMP_NAME_MAX];
 
-    if (storage_path(w->cfg->data_dir, STORAGE_MEDIA_DIR, id, dir,
-                     sizeof(dir)) != 0 ||
-        util_fmt(from, sizeof(from), "%s/" THUMB_TMP, dir) != 0 ||
-        storage_path(w->cfg->data_dir, STORAGE_THUMB, id, to, sizeof(to)) !=
-            0 ||
-        rename(from, to) != 0 ||
-        util_fmt(from, sizeof(from), "%s/" VIDEO_TMP, dir) != 0 ||
-        storage_path(w->cfg->data_dir, STORAGE_VIDEO, id, to, sizeof(to)) !=
-            0 ||
-        rename(from, to) != 0 || util_fsync_dir(dir) != 0) {
-        log_warn("job: cannot publish the outputs of %s", id);
+    if (storage_path(data, STORAGE_MEDIA_DIR, id, dir, sizeof(dir)) != 0)
         return -1;
-    }
+    snprintf(name, sizeof(name), THUMB_TMP, at->job->attempts);
+    if (util_fmt(from, sizeof(from), "%s/%s", dir, name) != 0 ||
+        storage_path(data, STORAGE_THUMB, id, to, sizeof(to)) != 0 ||
+        rename(from, to) != 0)
+        goto fail;
+    snprintf(name, sizeof(name), VIDEO_TMP, at->job->attempts);
+    if (util_fmt(from, sizeof(from), "%s/%s", dir, name) != 0 ||
+        storage_path(data, STORAGE_VIDEO, id, to, sizeof(to)) != 0 ||
+        rename(from, to) != 0 || util_fsync_dir(dir) != 0)
+        goto fail;
     return 0;
+fail:
+    log_warn("job %lld: cannot publish the outputs of %s",
+             (long long)at->job->id, id);
+    return -1;
+}
+
+/* Records a failed attempt; a lost lease is only logged (the job is
+ * another attempt's now). */
+static void record_failure(const struct worker *w, const struct job *job,
+                           const char *reason, bool retryable)
+{
+    if (queue_fail(w->db, job, w->name, reason, retryable) == QUEUE_LOST)
+        log_info("job %lld: attempt %d failed after losing its lease",
+                 (long long)job->id, job->attempts);
 }
 
 /* The original after success: deleted, or kept with --keep-originals. */
@@ -368,28 +395,25 @@ static int run_job(struct worker *w, const struct job *job)
                      sizeof(in)) != 0 ||
         storage_path(cfg->data_dir, STORAGE_MEDIA_DIR, job->message_id, out_dir,
                      sizeof(out_dir)) != 0) {
-        queue_fail(w->db, job, w->name, "bad message id", false);
+        record_failure(w, job, "bad message id", false);
         return 0;
     }
     if (access(in, R_OK) != 0) {
-        queue_fail(w->db, job, w->name,
-                   "the uploaded file is missing on the server", false);
+        record_failure(w, job, "the uploaded file is missing on the server",
+                       false);
         return 0;
     }
     if ((mkdir(out_dir, 0700) != 0 && errno != EEXIST) ||
         pipe2(fds, O_CLOEXEC) != 0) {
         log_warn("job %lld: cannot prepare", (long long)job->id);
-        queue_fail(w->db, job, w->name,
-                   "the server could not prepare the "
-                   "job (disk full?)",
-                   true);
+        record_failure(
+            w, job, "the server could not prepare the job (disk full?)", true);
         goto out;
     }
     pid = fork();
     if (pid < 0) {
         log_warn("job %lld: fork", (long long)job->id);
-        queue_fail(w->db, job, w->name, "the server could not start the job",
-                   true);
+        record_failure(w, job, "the server could not start the job", true);
         goto out;
     }
     if (pid == 0) {
@@ -413,8 +437,9 @@ static int run_job(struct worker *w, const struct job *job)
         if (now >= next_beat) {
             if (queue_heartbeat(w->db, job, w->name, cfg->job_lease,
                                 r.progress) == 0) {
-                log_info("job %lld: no longer ours (withdrawn?); stopping",
-                         (long long)job->id);
+                log_info("job %lld: attempt %d lost its lease (expired and "
+                         "taken over, or withdrawn); stopping",
+                         (long long)job->id, job->attempts);
                 lost = true;
                 continue;
             }
@@ -456,17 +481,17 @@ static int run_job(struct worker *w, const struct job *job)
     if (stopping) {
         log_info("job %lld: stopping; the job goes back to the queue",
                  (long long)job->id);
-        discard_outputs(w, job->message_id);
+        discard_outputs(w, job);
         queue_release(w->db, job, w->name);
         rc = -1;
     } else if (lost) {
-        discard_outputs(w, job->message_id);
+        discard_outputs(w, job);
     } else if (killed_timeout) {
         log_warnx("job %lld: timed out after %lld s", (long long)job->id,
                   (long long)((util_mono_ms() - started) / 1000));
-        discard_outputs(w, job->message_id);
-        queue_fail(w->db, job, w->name,
-                   "processing took too long and was stopped", true);
+        discard_outputs(w, job);
+        record_failure(w, job, "processing took too long and was stopped",
+                       true);
     } else if (WIFSIGNALED(status)) {
         char why[128];
         int sig = WTERMSIG(status);
@@ -475,36 +500,41 @@ static int run_job(struct worker *w, const struct job *job)
                                                     "harmful file?"
                                                   : "");
         log_warnx("job %lld: %s", (long long)job->id, why);
-        discard_outputs(w, job->message_id);
-        queue_fail(w->db, job, w->name, why, true);
-    } else if (WEXITSTATUS(status) == 0 && r.have_facts &&
-               publish_outputs(w, job->message_id) != 0) {
-        discard_outputs(w, job->message_id);
-        queue_fail(w->db, job, w->name,
-                   "the server could not store the result (disk full?)", true);
+        discard_outputs(w, job);
+        record_failure(w, job, why, true);
     } else if (WEXITSTATUS(status) == 0 && r.have_facts) {
+        struct attempt at = {w, job};
+
         r.facts.json = r.result_json;
         r.facts.seconds = (double)(util_mono_ms() - started) / 1000.0;
-        rc = queue_succeed(w->db, job, w->name, &r.facts);
+        rc = queue_succeed(w->db, job, w->name, &r.facts, publish_outputs, &at);
         if (rc == 1) {
             dispose_original(w, job->message_id);
             log_info("job %lld: done in %.1f s", (long long)job->id,
-                     (double)(util_mono_ms() - started) / 1000.0);
-        } else if (rc == 0) {
-            /* Withdrawn while it was processed. */
-            storage_delete_all(cfg->data_dir, job->message_id);
+                     r.facts.seconds);
+        } else if (rc == QUEUE_LOST) {
+            log_info("job %lld: attempt %d finished but lost its lease "
+                     "(taken over, or withdrawn); its outputs are dropped",
+                     (long long)job->id, job->attempts);
+            discard_outputs(w, job);
+        } else {
+            discard_outputs(w, job);
+            record_failure(w, job,
+                           "the server could not store the result "
+                           "(disk full?)",
+                           true);
         }
         rc = 0;
     } else if (WEXITSTATUS(status) == 1 && r.error[0] != '\0') {
         log_info("job %lld: refused: %s", (long long)job->id, r.error);
-        discard_outputs(w, job->message_id);
-        queue_fail(w->db, job, w->name, r.error, false);
+        discard_outputs(w, job);
+        record_failure(w, job, r.error, false);
     } else {
         char why[64];
         snprintf(why, sizeof(why), "processing ended abnormally (status %d)",
                  WEXITSTATUS(status));
-        discard_outputs(w, job->message_id);
-        queue_fail(w->db, job, w->name, why, true);
+        discard_outputs(w, job);
+        record_failure(w, job, why, true);
     }
 out:
     if (fds[0] >= 0)

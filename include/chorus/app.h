@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "chorus/config.h"
+#include "chorus/router.h"
 
 struct db_pool;
 struct upload_registry;
@@ -32,6 +33,10 @@ struct app {
 };
 
 struct db;
+
+/* The route table of Chorus (app.c). */
+extern const struct route app_routes[];
+extern const size_t app_routes_count;
 
 /*
  * Makes the data directory, opens its database and brings its schema up

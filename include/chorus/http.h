@@ -99,6 +99,26 @@ const char *http_query(const struct request *req, const char *name);
  */
 json_t *http_body_object(struct request *req);
 
+/*
+ * Conditional GET: true if If-None-Match lists etag (weak comparison, as
+ * RFC 9110 wants for it; "*" matches anything), and then 304 is answered
+ * with the ETag and cache_control. False if the body should be sent.
+ */
+bool http_not_modified(struct request *req, const char *etag,
+                       const char *cache_control);
+/*
+ * Answers the failure to open a file the request names, by errno: 404
+ * when it is not there, 503 with Retry-After when the server is out of
+ * descriptors or memory, 500 for anything else (a permission problem is
+ * the server's, not the client's). Returns the status.
+ */
+int http_file_error(struct request *req, int err);
+/*
+ * Answers a database failure (a DB_* code < 0): 503 with Retry-After when
+ * the database stayed locked (DB_BUSY), else 500. Returns the status.
+ */
+int http_db_error(struct request *req, int rc);
+
 /* GET /healthz: 200 {"status":"ok"} when the database answers, else 503. */
 int http_healthz(struct request *req);
 

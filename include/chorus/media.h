@@ -4,7 +4,7 @@
  * If-None-Match / If-Range, Cache-Control: private, and a generated file
  * name ("chorus-2026-04-19-BY-en-3f9a2c.mp4"). Files are sent from their
  * descriptor (sendfile), never read into memory, so size is no limit.
- * The comms role sees approved clips only.
+ * Which role may see which clip is message_sight().
  */
 #ifndef CHORUS_MEDIA_H
 #define CHORUS_MEDIA_H

@@ -1,14 +1,33 @@
 /*
- * The message state machine (DESIGN.md "Data"):
+ * A message's life (DESIGN.md "Message lifecycle"). This module owns every
+ * change of messages.status: other modules ask it, with message_apply(),
+ * and nothing else writes the column. The transitions are one table in
+ * message.c, {event, from-states, to-state, who may, audit action, guard,
+ * effect}; a new state or event is a new row there:
  *
- *   uploading -> processing -> pending -> approved | rejected
- *   processing -> failed          (with a reason a moderator can read)
- *   any state  -> withdrawn       (files deleted, personal fields cleared)
+ *   (upload created)         -> uploading        contributor
+ *   uploading   finished     -> processing       contributor (job queued)
+ *   uploading   expired      -> (row deleted)    sweep
+ *   uploading   terminated   -> (row deleted)    contributor (tus DELETE)
+ *   processing  job done     -> pending          worker holding the lease
+ *   processing  job failed   -> failed           worker holding the lease,
+ *                                                or the queue (poison)
+ *   failed      retry        -> processing       admin, audited
+ *   pending     approve      -> approved         moderator, admin, audited
+ *   pending     reject       -> rejected         moderator, admin, audited
+ *   approved,
+ *   rejected    reopen       -> pending          admin, audited
+ *   any         withdraw     -> withdrawn        contributor, audited
+ *   approved    reshared     -> approved         comms, admin, audited
  *
- * A message is born "uploading" when a tus upload is created, or born
- * "processing" when a multipart upload arrives whole. The step to
- * "processing" and the queueing of its transcode job are one
- * transaction, so a finished upload always has a job.
+ * An event runs in one BEGIN IMMEDIATE transaction: the state is read,
+ * checked against the table (state, then who), the row's guard is asked
+ * (a job event proves its lease: worker and attempt, a compare-and-swap
+ * on the job row), then the effect's statements run with the state just
+ * read as their compare-and-swap, and the audit row is appended.
+ *
+ * What each role may see of a message is message_sight(), used by the
+ * list, the detail, /media and the export alike.
  */
 #ifndef CHORUS_MESSAGE_H
 #define CHORUS_MESSAGE_H
@@ -16,23 +35,135 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "chorus/auth.h"
 #include "chorus/util.h"
 
 struct db;
+struct job;
+struct job_facts;
 struct message_meta;
 
 #define MESSAGE_HASH_LEN 32
 
+enum msg_state {
+    MSG_UPLOADING,
+    MSG_PROCESSING,
+    MSG_PENDING,
+    MSG_APPROVED,
+    MSG_REJECTED,
+    MSG_FAILED,
+    MSG_WITHDRAWN,
+    MSG__STATES,
+    MSG_GONE = -1, /* the row is deleted */
+};
+
+enum msg_event {
+    EV_UPLOAD_FINISHED,
+    EV_UPLOAD_EXPIRED,
+    EV_UPLOAD_TERMINATED,
+    EV_JOB_DONE,
+    EV_JOB_FAILED,
+    EV_RETRY,
+    EV_APPROVE,
+    EV_REJECT,
+    EV_REOPEN,
+    EV_WITHDRAW,
+    EV_RESHARED,
+    EV__COUNT
+};
+
+/* Who asks for an event (bits, so a table row can allow several). */
+enum msg_who {
+    WHO_NOBODY = 0,
+    WHO_CONTRIBUTOR = 1 << 0,
+    WHO_SWEEP = 1 << 1,
+    WHO_WORKER = 1 << 2, /* a worker, or the queue failing a poison job */
+    WHO_MODERATOR = 1 << 3,
+    WHO_ADMIN = 1 << 4,
+    WHO_COMMS = 1 << 5,
+};
+
+struct msg_actor {
+    enum msg_who who;
+    const char *name; /* in the audit log: a username, "contributor" */
+    int64_t user_id;  /* a panel user's id, else 0 */
+};
+
+/* What an event needs beyond the message; unused fields stay zero. */
+struct msg_args {
+    const char *reason; /* reject (required), approve, job failed */
+    /* Job events: the caller's lease (job id, attempt) and worker name;
+     * worker NULL: the queue fails a job whose lease expired. */
+    const struct job *job;
+    const char *worker;
+    const struct job_facts *facts; /* job done */
+    /* Job done: called once the lease is proven and before the commit
+     * (the outputs get their names); non-zero aborts the event. */
+    int (*on_owned)(void *opaque);
+    void *opaque;
+    const char *channel, *url; /* reshared */
+};
+
+/* message_apply() results. */
+enum {
+    MSG_OK = 1,
+    MSG_NOT_FOUND = 0,
+    MSG_ERROR = -1,
+    MSG_REFUSED = -2,   /* not allowed from the message's state */
+    MSG_FORBIDDEN = -3, /* not allowed to this actor */
+    MSG_LOST = -4,      /* a job event whose lease moved on */
+    MSG_BUSY = -5,      /* the database stayed locked past its timeout */
+};
+
+/* The states' names as stored ("pending") and back; NULL / -1 if none. */
+const char *message_state_name(enum msg_state s);
+int message_state_parse(const char *name);
+/* The event's verb for error messages ("approved", "retried"), and the
+ * state it leads to. */
+const char *message_event_verb(enum msg_event ev);
+enum msg_state message_event_to(enum msg_event ev);
+
+/*
+ * Applies ev to message id for who in its own transaction. Returns
+ * MSG_OK, MSG_NOT_FOUND or one of the failures above; *from (may be
+ * NULL) receives the state it was in (when found).
+ */
+int message_apply(struct db *db, const char *id, enum msg_event ev,
+                  const struct msg_actor *who, const struct msg_args *args,
+                  enum msg_state *from);
+/* The same inside the caller's transaction (which it commits or rolls
+ * back; after a failure it must roll back). */
+int message_apply_tx(struct db *db, const char *id, enum msg_event ev,
+                     const struct msg_actor *who, const struct msg_args *args,
+                     enum msg_state *from);
+/* True if the table lets who apply ev to a message in state s. */
+bool message_allows(enum msg_state s, enum msg_event ev, enum msg_who who);
+
+/* The actor bit of a panel role. */
+enum msg_who message_who_of_role(enum role role);
+
+/* What a role may see of a message in a state. */
+enum msg_sight {
+    SIGHT_NONE,  /* nothing: it does not exist for them */
+    SIGHT_ROW,   /* the row (list, detail), not its media */
+    SIGHT_MEDIA, /* the row and its video and thumbnail */
+};
+enum msg_sight message_sight(enum role role, enum msg_state s);
+/* The state a role's list shows when it asks for none. */
+enum msg_state message_default_list(enum role role);
+
+/* ---- uploads ---- */
+
 /* What the upload code needs to know of a message. */
 struct message_upload {
-    char status[16];
+    enum msg_state state;
     int64_t length, offset, expires_at;
 };
 
 /* Where a contributor's message is, as their receipt shows it. */
 struct message_receipt {
     char id[UTIL_ID_LEN + 1];
-    char status[16];
+    enum msg_state state;
     char job_state[16]; /* "queued", "running" or "" */
     char consent_scope[8];
     int64_t created_at, received_at, decided_at, withdrawn_at;
@@ -44,7 +175,7 @@ void message_token_hash(const char *token, unsigned char out[MESSAGE_HASH_LEN]);
 /*
  * Inserts message id with its metadata and receipt hash. If complete,
  * the whole video (length bytes) is already in incoming/ and the message
- * starts "processing" with its job queued; else it starts "uploading"
+ * is born "processing" with its job queued; else it is born "uploading"
  * with offset 0, expiring at expires_at. Returns 0, or a DB_* code < 0.
  */
 int message_create(struct db *db, const char *id,
@@ -61,24 +192,11 @@ int message_upload_get(struct db *db, const char *id,
  */
 int message_upload_progress(struct db *db, const char *id, int64_t offset,
                             int64_t expires_at);
-/*
- * uploading -> processing, and the transcode job queued, in one
- * transaction. Returns 1, 0 if it was not uploading, or -1.
- */
-int message_upload_finish(struct db *db, const char *id);
-/* Deletes an unfinished upload's row: 1, 0 if not uploading, or -1. */
-int message_upload_delete(struct db *db, const char *id);
 
 /* Finds the message of a receipt: 1 found, 0 none, -1. */
 int message_by_receipt(struct db *db,
                        const unsigned char hash[MESSAGE_HASH_LEN],
                        struct message_receipt *out);
-/*
- * Withdraws message id: status "withdrawn", personal fields cleared, its
- * live jobs cancelled, an audit row by actor. Files are the caller's to
- * delete afterwards. Returns 1, 0 if it was withdrawn already, or -1.
- */
-int message_withdraw(struct db *db, const char *id, const char *actor);
 
 /* The receipt's word for a state: "uploading", "received", "processing",
  * "in_review", "approved", "not_published", "failed" or "withdrawn". */

@@ -1,12 +1,14 @@
 /*
- * The moderation and comms API of the panel. Access is the route
- * table's column; handlers only add what depends on the data (the comms
- * role sees approved messages only). Decisions succeed only from
- * "pending" (409 otherwise), so two moderators never both decide one
- * message, and each is an audit row in the same transaction.
+ * The review API of the panel: the message list and detail, decisions.
+ * Access is the route table's column; what a role sees of a message is
+ * message_sight(), and every decision is an event of message.c, which
+ * refuses it from the wrong state (409), so two moderators never both
+ * decide one message, and audits it in the same transaction.
  */
 #ifndef CHORUS_PANEL_H
 #define CHORUS_PANEL_H
+
+#include "chorus/message.h"
 
 struct request;
 
@@ -26,12 +28,14 @@ int panel_reject(struct request *req);
 int panel_reopen(struct request *req);
 /* POST /api/v1/messages/{id}/retry: admin; a failed one is queued again. */
 int panel_retry(struct request *req);
-/* POST /api/v1/messages/{id}/reshared {"channel","url"?}: comms, admin;
- * approved messages only (409). */
-int panel_reshared(struct request *req);
 /* GET /api/v1/audit?action=&target=&actor=&limit=&cursor=: admin. */
 int panel_audit(struct request *req);
-/* GET /metrics: Prometheus text; loopback or --metrics-token only. */
-int panel_metrics(struct request *req);
+/*
+ * Answers a message_apply() failure rc of event ev on a message found in
+ * state from: 404 (also for a message the role may not see), 409, 403,
+ * 503 with Retry-After, or 500. Returns the status.
+ */
+int panel_refusal(struct request *req, int rc, enum msg_state from,
+                  enum msg_event ev);
 
 #endif

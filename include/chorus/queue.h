@@ -1,16 +1,24 @@
 /*
  * The durable job queue (DESIGN.md "Data"):
  *
- *   queued -> running (lease_until, worker) -> done | failed
+ *   queued -> running (lease_until, worker, attempt) -> done | failed
  *
  * A worker claims the oldest due job in one BEGIN IMMEDIATE transaction
  * and holds it with a lease that it renews while it works (heartbeat).
- * A running job whose lease expired - its worker died - is claimed again.
- * Every claim counts an attempt. An attempt that crashed, timed out or
- * lost its worker is retried after a backoff; after QUEUE_MAX_ATTEMPTS
- * of them the job and its message fail for good, so a poison input
- * never loops. A clean refusal (the file is not a video we take) fails
- * at once: trying again would not change the answer.
+ * A running job whose lease expired - its worker died or stopped - is
+ * claimed again. Every claim counts an attempt, and the lease is the
+ * pair (worker name, attempt): heartbeats, retries and the end of a job
+ * are compare-and-swaps on it, so a worker whose lease moved on is told
+ * it lost the job (and deletes only its own attempt's files) instead of
+ * finishing it. An attempt that crashed, timed out or lost its worker is
+ * retried after a backoff; after QUEUE_MAX_ATTEMPTS of them the job and
+ * its message fail for good, so a poison input never loops. A clean
+ * refusal (the file is not a video we take) fails at once: trying again
+ * would not change the answer.
+ *
+ * The end of a job is also the end of its message's processing: success
+ * and failure for good go through message.c (EV_JOB_DONE, EV_JOB_FAILED),
+ * whose guards call the *_tx functions below inside their transaction.
  */
 #ifndef CHORUS_QUEUE_H
 #define CHORUS_QUEUE_H
@@ -24,10 +32,13 @@ struct db;
 
 #define QUEUE_MAX_ATTEMPTS 3
 
+/* The caller's lost its lease (queue_* results). */
+#define QUEUE_LOST (-2)
+
 struct job {
     int64_t id;
     char message_id[UTIL_ID_LEN + 1];
-    int attempts; /* including this one */
+    int attempts; /* including this one: with the worker, the lease */
 };
 
 /* What a successful job learnt of its output, stored on the message. */
@@ -47,30 +58,45 @@ int queue_enqueue(struct db *db, const char *message_id);
 /*
  * Claims the next due job (queued, or running with an expired lease) for
  * worker with a lease of lease_s seconds. Jobs that used up their
- * attempts on the way are failed. Returns 1 with *job filled, 0 if none
- * is due, -1 on error.
+ * attempts on the way are failed for good. Returns 1 with *job filled, 0
+ * if none is due, -1 on error.
  */
 int queue_claim(struct db *db, const char *worker, int lease_s,
                 struct job *job);
-/* Renews the lease and records progress (0..1). 1, 0 if the job is no
- * longer ours (e.g. withdrawn), -1. */
+/* Renews the lease and records progress (0..1). 1, 0 if the lease is no
+ * longer ours (it expired and moved on, or the job was cancelled), -1. */
 int queue_heartbeat(struct db *db, const struct job *job, const char *worker,
                     int lease_s, double progress);
 /*
  * The job succeeded: done, and its message "pending" with facts, in one
- * transaction. Returns 1, 0 if the message is no longer processing
- * (withdrawn meanwhile: the caller deletes the outputs), or -1.
+ * transaction; on_owned(opaque) (may be NULL) runs inside it once the
+ * lease is proven, to give the outputs their names. Returns 1,
+ * QUEUE_LOST if the lease is not ours or the message is no longer
+ * processing (withdrawn), or -1.
  */
 int queue_succeed(struct db *db, const struct job *job, const char *worker,
-                  const struct job_facts *facts);
+                  const struct job_facts *facts, int (*on_owned)(void *),
+                  void *opaque);
 /*
  * The attempt failed with reason. If retryable and attempts remain, the
  * job is queued again after a backoff; else it and its message fail with
- * reason. Returns 1 if it will be retried, 0 if it failed for good, -1.
+ * reason. Returns 1 if it will be retried, 0 if it failed for good,
+ * QUEUE_LOST if the lease was not ours, -1.
  */
 int queue_fail(struct db *db, const struct job *job, const char *worker,
                const char *reason, bool retryable);
-/* Gives the job back without counting the attempt (orderly shutdown). */
+/* Gives the job back without counting the attempt (orderly shutdown):
+ * 1, 0 if the lease was not ours, -1. */
 int queue_release(struct db *db, const struct job *job, const char *worker);
+
+/* Inside a transaction (message.c's guards): marks the job done, or
+ * failed with reason, if worker still holds its lease (worker NULL: if
+ * its lease expired, for a poison job). 1, 0 if not, or -1. */
+int queue_job_done_tx(struct db *db, const struct job *job, const char *worker,
+                      double seconds);
+int queue_job_failed_tx(struct db *db, const struct job *job,
+                        const char *worker, const char *reason);
+/* Inside a transaction: cancels message id's live jobs. 0, or -1. */
+int queue_cancel_tx(struct db *db, const char *message_id, const char *reason);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * The route table: {method, pattern, handler, access, body}, matched in
- * order. A pattern is a path whose segments are literals, "{name}" (one
- * non-empty segment, captured) or a final "*" (the rest, captured as
+ * A generic matcher for route tables {method, pattern, handler, access,
+ * body} (Chorus's own is app_routes in app.c), matched in order. A pattern is a
+ * path whose segments are literals, "{name}" (one non-empty segment, captured)
+ * or a final "*" (the rest, captured as
  * "*"). Access is checked once, by http.c, from the table's column.
  */
 #ifndef CHORUS_ROUTER_H
@@ -64,10 +65,6 @@ enum {
     ROUTER_NOT_FOUND = -1,
     ROUTER_BAD_METHOD = -2, /* the path exists for other methods */
 };
-
-/* The routes of Chorus. */
-extern const struct route chorus_routes[];
-extern const size_t chorus_routes_count;
 
 /*
  * Finds the first route in table matching method and path. HEAD matches

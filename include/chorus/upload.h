@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "chorus/message.h"
 #include "chorus/util.h"
 
 struct app;
@@ -90,10 +91,12 @@ bool upload_busy(struct app *app, const char *id);
 
 /*
  * Deletes unfinished upload id (row and part file) unless a request is
- * writing it. Returns 1, 0 if it is not an unfinished upload, -2 if it
- * is busy, or -1.
+ * writing it, as event ev: EV_UPLOAD_TERMINATED (its contributor asked,
+ * or never learnt of it) or EV_UPLOAD_EXPIRED (the sweep). Returns 1, 0
+ * if it is not an unfinished upload, -2 if it is busy, or -1.
  */
-int upload_delete_unfinished(struct app *app, struct db *db, const char *id);
+int upload_delete_unfinished(struct app *app, struct db *db, const char *id,
+                             enum msg_event ev);
 /*
  * Deletes uploads whose expiry passed (their part file and row), skipping
  * any being written. Returns how many, or -1.

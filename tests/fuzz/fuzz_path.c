@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chorus/app.h"
 #include "chorus/router.h"
 #include "chorus/static.h"
 
@@ -23,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(path, data + 1, size - 1);
     path[size - 1] = '\0';
-    if (router_match(chorus_routes, chorus_routes_count, methods[data[0] % 6],
-                     path, &m, allow, sizeof(allow)) == ROUTER_FOUND) {
+    if (router_match(app_routes, app_routes_count, methods[data[0] % 6], path,
+                     &m, allow, sizeof(allow)) == ROUTER_FOUND) {
         for (int i = 0; i < m.nparams; i++)
             if (m.params[i].value < path ||
                 m.params[i].value + m.params[i].len > path + strlen(path))

@@ -1,7 +1,7 @@
 // Helpers for black-box tests: start a real `chorus serve` on a free
 // loopback port with a temporary data dir, talk raw HTTP, run commands.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,15 +23,39 @@ export function removeDir(dir) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(fn, ms, what) {
+/**
+ * Polls fn (sync or async) every 20 ms until it returns something truthy,
+ * which it resolves to; throws after ms naming what was awaited. Tests
+ * wait on conditions with this, never for a fixed time.
+ */
+export async function until(fn, ms, what) {
   const end = Date.now() + ms;
   for (;;) {
-    const v = fn();
+    const v = await fn();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(20);
   }
 }
+
+/**
+ * A test clock for a whole process tree: pass env() to every chorus it
+ * starts (CHORUS_TEST_CLOCK), then advance(s) moves all their clocks.
+ */
+export function testClock(dir) {
+  const file = path.join(dir, 'clock');
+  let offset = 0;
+  writeFileSync(file, '0');
+  return {
+    env: () => ({ CHORUS_TEST_CLOCK: file }),
+    advance(seconds) {
+      offset += seconds;
+      writeFileSync(file, String(offset));
+    },
+  };
+}
+
+const waitFor = until;
 
 /** Runs `chorus ARGS...` to completion; returns {status, stdout, stderr}. */
 export function chorus(args, { input, env = {}, timeout = 60000 } = {}) {

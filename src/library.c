@@ -1,0 +1,136 @@
+#include "chorus/library.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "chorus/app.h"
+#include "chorus/db.h"
+#include "chorus/http.h"
+#include "chorus/jsonw.h"
+#include "chorus/log.h"
+#include "chorus/message.h"
+#include "chorus/meta.h"
+#include "chorus/panel.h"
+
+/* Sets key to column i as text, or null. */
+static void set_text(json_t *obj, const char *key, struct db_stmt *st, int i)
+{
+    const char *s = db_col_text(st, i);
+
+    json_object_set_new(obj, key, s != NULL ? json_string(s) : json_null());
+}
+
+/* Sets key to t as an ISO time. */
+static void set_time(json_t *obj, const char *key, int64_t t)
+{
+    char when[21];
+
+    util_iso8601(t, when);
+    json_object_set_new(obj, key, json_string(when));
+}
+
+/* Writes the reshare marks of message id as an array. Uses its own
+ * statement, so it may run while a list is being read. */
+void library_write_reshares(struct jsonw *w, struct db *db, const char *id)
+{
+    struct db_stmt *st = db_stmt(db, STMT_RESHARES_OF);
+
+    jsonw_open(w, '[');
+    if (st != NULL) {
+        db_bind_text(st, 1, id);
+        while (db_step(st) == DB_ROW) {
+            jsonw_open(w, '{');
+            jsonw_key(w, "channel");
+            jsonw_str(w, db_col_text(st, 0));
+            jsonw_key(w, "url");
+            jsonw_str(w, db_col_text(st, 1));
+            jsonw_key(w, "by");
+            jsonw_str(w, db_col_text(st, 2));
+            jsonw_key(w, "at");
+            jsonw_time(w, db_col_int(st, 3));
+            jsonw_close(w, '}');
+        }
+    }
+    jsonw_close(w, ']');
+}
+
+/* The reshare marks of message id, oldest first. */
+json_t *library_reshares(struct db *db, const char *id)
+{
+    struct db_stmt *st = db_stmt(db, STMT_RESHARES_OF);
+    json_t *list = json_array();
+
+    if (st == NULL)
+        return list;
+    db_bind_text(st, 1, id);
+    while (db_step(st) == DB_ROW) {
+        json_t *r = json_object();
+        set_text(r, "channel", st, 0);
+        set_text(r, "url", st, 1);
+        set_text(r, "by", st, 2);
+        set_time(r, "at", db_col_int(st, 3));
+        json_array_append_new(list, r);
+    }
+    return list;
+}
+
+int library_reshared(struct request *req)
+{
+    static const char *const channels[] = {
+        "Facebook", "Instagram", "X",    "Telegram", "YouTube",
+        "TikTok",   "website",   "VK",   "WhatsApp", "Bluesky",
+        "Mastodon", "press",     "other"};
+    char id[UTIL_ID_LEN + 1];
+    struct msg_actor who = {message_who_of_role(req->session.role),
+                            req->session.username, req->session.user_id};
+    struct msg_args args = {0};
+    enum msg_state from = MSG_GONE;
+    json_t *body;
+    const char *channel, *url;
+    struct db *db;
+    long chars;
+    int rc;
+
+    if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
+        return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
+                          "no such message");
+    if ((body = http_body_object(req)) == NULL)
+        return req->status;
+    channel = json_string_value(json_object_get(body, "channel"));
+    url = json_string_value(json_object_get(body, "url"));
+    /* A known channel, or a short free-text one. */
+    chars =
+        channel != NULL ? meta_utf8_check(channel, strlen(channel), false) : -1;
+    if (chars < 1 || chars > 64) {
+        json_decref(body);
+        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_channel",
+                          "channel: where it was posted, e.g. Telegram");
+    }
+    for (size_t i = 0; i < ARRAY_LEN(channels); i++)
+        if (strcasecmp(channel, channels[i]) == 0)
+            channel = channels[i];
+    if (url != NULL && url[0] == '\0')
+        url = NULL;
+    if (url != NULL &&
+        ((strncmp(url, "https://", 8) != 0 &&
+          strncmp(url, "http://", 7) != 0) ||
+         strlen(url) > 2000 || meta_utf8_check(url, strlen(url), false) < 0 ||
+         strchr(url, ' ') != NULL)) {
+        json_decref(body);
+        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_url",
+                          "url: an http(s) address of the post");
+    }
+    args.channel = channel;
+    args.url = url;
+    db = db_pool_get(req->app->db);
+    rc = message_apply(db, id, EV_RESHARED, &who, &args, &from);
+    db_pool_put(req->app->db, db);
+    if (rc == MSG_OK)
+        http_json(req, MHD_HTTP_CREATED,
+                  json_pack("{s:s, s:s, s:s?}", "id", id, "channel", channel,
+                            "url", url));
+    else
+        panel_refusal(req, rc, from, EV_RESHARED);
+    json_decref(body); /* channel and url point into it */
+    return req->status;
+}
