@@ -169,8 +169,7 @@ json_t *http_body_object(struct request *req)
     return obj;
 }
 
-/* True if the entity-tag list at *p (If-None-Match) holds etag. */
-static bool etag_listed(const char *p, const char *etag)
+bool http_etag_listed(const char *p, const char *etag)
 {
     size_t elen = strlen(etag);
 
@@ -203,7 +202,7 @@ bool http_not_modified(struct request *req, const char *etag,
         return false;
     while (*inm == ' ' || *inm == '\t')
         inm++;
-    if (strcmp(inm, "*") != 0 && !etag_listed(inm, etag))
+    if (strcmp(inm, "*") != 0 && !http_etag_listed(inm, etag))
         return false;
     http_empty(req, MHD_HTTP_NOT_MODIFIED);
     http_header_add(req, "ETag", etag);

@@ -106,6 +106,8 @@ json_t *http_body_object(struct request *req);
  */
 bool http_not_modified(struct request *req, const char *etag,
                        const char *cache_control);
+/* True if the If-None-Match list p ("a", W/"b") holds etag (quoted). */
+bool http_etag_listed(const char *p, const char *etag);
 /*
  * Answers the failure to open a file the request names, by errno: 404
  * when it is not there, 503 with Retry-After when the server is out of
