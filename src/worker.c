@@ -312,17 +312,16 @@ static int publish_outputs(void *opaque)
 {
     const struct attempt *at = opaque;
     const char *data = at->w->cfg->data_dir, *id = at->job->message_id;
-    char dir[PATH_MAX], from[PATH_MAX], to[PATH_MAX], name[TMP_NAME_MAX];
+    int attempt = at->job->attempts;
+    char dir[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
 
     if (storage_path(data, STORAGE_MEDIA_DIR, id, dir, sizeof(dir)) != 0)
         return -1;
-    snprintf(name, sizeof(name), THUMB_TMP, at->job->attempts);
-    if (util_fmt(from, sizeof(from), "%s/%s", dir, name) != 0 ||
+    if (util_fmt(from, sizeof(from), "%s/" THUMB_TMP, dir, attempt) != 0 ||
         storage_path(data, STORAGE_THUMB, id, to, sizeof(to)) != 0 ||
         rename(from, to) != 0)
         goto fail;
-    snprintf(name, sizeof(name), VIDEO_TMP, at->job->attempts);
-    if (util_fmt(from, sizeof(from), "%s/%s", dir, name) != 0 ||
+    if (util_fmt(from, sizeof(from), "%s/" VIDEO_TMP, dir, attempt) != 0 ||
         storage_path(data, STORAGE_VIDEO, id, to, sizeof(to)) != 0 ||
         rename(from, to) != 0 || util_fsync_dir(dir) != 0)
         goto fail;
