@@ -12,6 +12,10 @@
 
 #include <sodium.h>
 
+static int64_t (*clock_fn)(void);
+/* CHORUS_TEST_CLOCK, read once by util_init() before any thread. */
+static const char *clock_file;
+
 int util_init(void)
 {
     clock_file = getenv("CHORUS_TEST_CLOCK");
@@ -53,10 +57,6 @@ int util_is_id(const char *s)
     }
     return i == UTIL_ID_LEN;
 }
-
-static int64_t (*clock_fn)(void);
-/* CHORUS_TEST_CLOCK, read once by util_init() before any thread. */
-static const char *clock_file;
 
 /* The real time plus the offset in CHORUS_TEST_CLOCK's file (0 if it
  * cannot be read). */
