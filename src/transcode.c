@@ -45,6 +45,7 @@
 #include "chorus/log.h"
 #include "chorus/thumb.h"
 #include "chorus/util.h"
+#include "transcode_internal.h"
 
 /* Containers, by demuxer name; chosen by probing the bytes, never the
  * file name (stored inputs have none). */
@@ -237,116 +238,13 @@ void transcode_result_release(struct transcode_result *res)
     memset(res, 0, sizeof(*res));
 }
 
-/* ---- descriptors ------------------------------------------------------- */
-
-/*
- * A sandboxed job may open no file at all: its input is read, and its MP4
- * written and read back (to move the index to the front), through
- * descriptors it was given. pread/pwrite keep each context's position its
- * own, so the input's two passes, or the MP4's writer and its reader,
- * share one file without moving each other.
- */
-struct fd_io {
-    int fd;
-    int64_t pos;
-};
-
-static int fd_io_read(void *opaque, uint8_t *buf, int size)
-{
-    struct fd_io *io = opaque;
-    ssize_t n;
-
-    do
-        n = pread(io->fd, buf, (size_t)size, (off_t)io->pos);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return AVERROR(errno);
-    if (n == 0)
-        return AVERROR_EOF;
-    io->pos += n;
-    return (int)n;
-}
-
-static int fd_io_write(void *opaque, uint8_t *buf, int size)
-{
-    struct fd_io *io = opaque;
-    int left = size;
-
-    while (left > 0) {
-        ssize_t n = pwrite(io->fd, buf, (size_t)left, (off_t)io->pos);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return AVERROR(n < 0 ? errno : EIO);
-        buf += n;
-        left -= (int)n;
-        io->pos += n;
-    }
-    return size;
-}
-
-static int64_t fd_io_seek(void *opaque, int64_t offset, int whence)
-{
-    struct fd_io *io = opaque;
-    struct stat st;
-
-    whence &= ~AVSEEK_FORCE;
-    if (whence == AVSEEK_SIZE || whence == SEEK_END) {
-        if (fstat(io->fd, &st) != 0)
-            return AVERROR(errno);
-        if (whence == AVSEEK_SIZE)
-            return (int64_t)st.st_size;
-        offset += (int64_t)st.st_size;
-    } else if (whence == SEEK_CUR) {
-        offset += io->pos;
-    } else if (whence != SEEK_SET) {
-        return AVERROR(EINVAL);
-    }
-    if (offset < 0)
-        return AVERROR(EINVAL);
-    io->pos = offset;
-    return offset;
-}
-
-#define FD_IO_BUF (64 * 1024)
-
-/* An AVIOContext over fd from its start, reading or writing; or NULL. */
-static AVIOContext *fd_avio_new(int fd, bool write)
-{
-    struct fd_io *io = av_mallocz(sizeof(*io));
-    unsigned char *buf = av_malloc(FD_IO_BUF);
-    AVIOContext *pb = NULL;
-
-    if (io != NULL && buf != NULL) {
-        io->fd = fd;
-        pb = avio_alloc_context(buf, FD_IO_BUF, write, io,
-                                write ? NULL : fd_io_read,
-                                write ? fd_io_write : NULL, fd_io_seek);
-    }
-    if (pb == NULL) {
-        av_free(io);
-        av_free(buf);
-    }
-    return pb;
-}
-
-/* Frees what fd_avio_new made (after an avio_flush, for a writer). */
-static void fd_avio_free(AVIOContext **pb)
-{
-    if (*pb == NULL)
-        return;
-    av_freep(&(*pb)->opaque);
-    av_freep(&(*pb)->buffer);
-    avio_context_free(pb);
-}
-
 /* ---- the input --------------------------------------------------------- */
 
 /* Closes what open_input opened for reading, descriptor or file. */
 static void close_input_pb(struct transcode_job *job, AVIOContext **pb)
 {
     if (job->opts->input_fd >= 0)
-        fd_avio_free(pb);
+        transcode_io_free(pb);
     else
         avio_closep(pb);
 }
@@ -408,7 +306,7 @@ static int open_input(struct transcode_job *job, AVFormatContext **icp,
     int ret, rc = -1;
 
     if (job->opts->input_fd >= 0) {
-        ret = (*pbp = fd_avio_new(job->opts->input_fd, false)) != NULL
+        ret = (*pbp = transcode_io_new(job->opts->input_fd, false)) != NULL
                   ? 0
                   : AVERROR(ENOMEM);
     } else if (util_fmt(url, sizeof(url), "file:%s", job->in_path) != 0) {
@@ -1326,43 +1224,14 @@ static int open_audio_encoder(struct transcode_job *job)
     return 0;
 }
 
-/*
- * faststart reads the finished MP4 back to move its index to the front;
- * in a sandbox that is a reader over the output's descriptor.
- */
-static int reread_open(AVFormatContext *s, AVIOContext **pb, const char *url,
-                       int flags, AVDictionary **options)
-{
-    const struct transcode_job *job = s->opaque;
-
-    (void)options;
-    *pb = NULL;
-    if ((flags & AVIO_FLAG_WRITE) != 0 || strcmp(url, s->url) != 0)
-        return AVERROR(EPERM);
-    *pb = fd_avio_new(job->opts->video_fd, false);
-    return *pb != NULL ? 0 : AVERROR(ENOMEM);
-}
-
-static int reread_close(AVFormatContext *s, AVIOContext *pb)
-{
-    (void)s;
-    fd_avio_free(&pb);
-    return 0;
-}
-
 /* Closes the muxer's output, custom or not. */
 static int close_output_pb(struct transcode_job *job)
 {
-    int ret = 0;
-
     if (job->oc == NULL || job->oc->pb == NULL)
         return 0;
     if (job->opts->video_fd < 0)
         return avio_closep(&job->oc->pb);
-    avio_flush(job->oc->pb);
-    ret = job->oc->pb->error;
-    fd_avio_free(&job->oc->pb);
-    return ret;
+    return transcode_io_close_writer(job->oc);
 }
 
 /*
@@ -1393,12 +1262,8 @@ static int open_output(struct transcode_job *job)
     if ((ret = av_opt_set(job->oc, "protocol_whitelist", "file", 0)) < 0)
         return fail(job, "cannot set up the MP4 muxer: %s", av_err2str(ret));
     if (job->opts->video_fd >= 0) {
-        if ((job->oc->pb = fd_avio_new(job->opts->video_fd, true)) == NULL)
+        if (transcode_io_open_writer(job->oc, job->opts->video_fd) != 0)
             return fail(job, "out of memory for the output");
-        job->oc->flags |= AVFMT_FLAG_CUSTOM_IO;
-        job->oc->opaque = job;
-        job->oc->io_open = reread_open;
-        job->oc->io_close2 = reread_close;
     } else {
         av_dict_set(&opts, "protocol_whitelist", "file", 0);
         ret = avio_open2(&job->oc->pb, url, AVIO_FLAG_WRITE, NULL, &opts);
