@@ -35,11 +35,9 @@
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
 #include <libavformat/avformat.h>
-#include <libavutil/avstring.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/display.h>
 #include <libavutil/opt.h>
-#include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
 #include "chorus/log.h"
@@ -47,32 +45,10 @@
 #include "chorus/util.h"
 #include "transcode_internal.h"
 
-/* Containers, by demuxer name; chosen by probing the bytes, never the
- * file name (stored inputs have none). */
-#define FORMAT_WHITELIST "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,ogg,mpegts"
-/* Decoders for what phones, browsers and cameras record: video, audio. */
-#define CODEC_WHITELIST                                                        \
-    "h264,hevc,vp8,vp9,libdav1d,libaom-av1,av1,mpeg4,h263,mjpeg,mpeg2video,"   \
-    "theora,prores,"                                                           \
-    "aac,opus,libopus,vorbis,libvorbis,mp3float,mp3,flac,alac,amrnb,amrwb,"    \
-    "ac3,eac3,pcm_s16le,pcm_s16be,pcm_s24le,pcm_s24be,pcm_s32le,pcm_s32be,"    \
-    "pcm_f32le,pcm_f32be,pcm_u8,pcm_alaw,pcm_mulaw"
-#define ACCEPTED "send MP4, MOV, 3GP, WebM, MKV, AVI, Ogg or MPEG-TS"
-
-#define PROBE_BYTES (8 * 1024 * 1024)
-#define ANALYZE_US (10 * (int64_t)AV_TIME_BASE)
-#define MAX_STREAMS 8
-#define MAX_SIDE_IN 8192
-#define MAX_PIXELS_IN (36 * 1000 * 1000)
-/* Bounds on work per second of allowed duration, whatever the timestamps
- * say: decoded video frames, and packets of any kind. */
-#define MAX_INPUT_FPS 250
-#define MAX_PACKETS_PER_S 1500
 #define THUMB_SIDE 640
 
 #define AUDIO_RATE 48000
 #define AUDIO_BITRATE 128000
-#define AUDIO_MAX_CHANNELS 8
 #define TARGET_LUFS (-16.0)
 #define TARGET_TP (-1.5)
 /* Below ebur128's absolute gate: nothing to normalise. */
@@ -90,78 +66,9 @@
 #define AUDIO_FINAL                                                            \
     "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
 
-/* A loudness measurement, from ebur128's frame metadata. */
-struct loudness {
-    double i, lra;    /* LUFS, LU; NAN until measured */
-    double true_peak; /* linear, from ebur128 (rounded to 0.001) */
-    double peak;      /* linear sample peak, exact */
-    bool got;         /* any audio came through */
-};
-
-struct transcode_job {
-    const char *in_path, *out_dir;
-    const struct transcode_options *opts;
-    struct transcode_result *res;
-    bool failed;
-
-    /* The input, main pass. */
-    AVIOContext *in_pb;
-    AVFormatContext *ic;
-    AVStream *vin, *ain; /* ain NULL: no usable audio */
-    AVCodecContext *vdec, *adec;
-    int64_t start;   /* AV_TIME_BASE; taken off every timestamp */
-    double declared; /* seconds, 0 if unknown */
-    bool reliable;   /* declared is the file's word, not a guess */
-    double limit;    /* seconds: a later timestamp means too long */
-    int64_t max_frames_in, max_frames_out, max_packets;
-
-    /* The audio measuring pass. */
-    AVIOContext *m_pb;
-    AVFormatContext *m_ic;
-    AVCodecContext *m_dec;
-    AVFilterGraph *m_graph;
-    AVFilterContext *m_src, *m_sink;
-    AVStream *m_st;
-    struct loudness before, after;
-
-    /* The plan. */
-    AVRational sar, rate;
-    int out_w, out_h;
-    int src_w, src_h, src_fmt; /* the first frame, what the graph takes */
-
-    /* Filters. */
-    AVFilterGraph *vgraph, *agraph;
-    AVFilterContext *vsrc, *vsink, *tsink, *asrc, *asink;
-    struct SwsContext *resize;
-
-    /* The output. */
-    AVFormatContext *oc;
-    AVCodecContext *venc, *aenc;
-    AVStream *vout, *aout;
-    AVBSFContext *bsf;
-    char tmp_video[PATH_MAX], tmp_thumb[PATH_MAX];
-    bool have_tmp_video, have_tmp_thumb;
-
-    /* Scratch, counters. */
-    AVPacket *pkt, *opkt; /* read from the input; made by the encoders */
-    AVFrame *frame, *filt, *fixed, *thumb;
-    double thumb_score;
-    int64_t next_vpts, next_apts; /* for frames without a timestamp */
-    int64_t vsrc_end, asrc_end;   /* where the sources' streams end */
-    int64_t packets, frames_in, frames_out, audio_packets, damaged;
-    double last_ts, video_end, audio_end; /* seconds */
-    int64_t last_progress_ms;
-};
-
 typedef int (*frame_fn)(struct transcode_job *job, AVFrame *frame);
 
-static int fail(struct transcode_job *job, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void warn(struct transcode_job *job, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* Records the first reason for failing; returns -1. */
-static int fail(struct transcode_job *job, const char *fmt, ...)
+int transcode_fail(struct transcode_job *job, const char *fmt, ...)
 {
     va_list ap;
 
@@ -175,8 +82,7 @@ static int fail(struct transcode_job *job, const char *fmt, ...)
     return -1;
 }
 
-/* Records a warning for the result, once. */
-static void warn(struct transcode_job *job, const char *fmt, ...)
+void transcode_warn(struct transcode_job *job, const char *fmt, ...)
 {
     struct transcode_result *res = job->res;
     char buf[TRANSCODE_WARNING_LEN];
@@ -193,7 +99,7 @@ static void warn(struct transcode_job *job, const char *fmt, ...)
         memcpy(res->warnings[res->nwarnings++], buf, sizeof(buf));
 }
 
-static void set_str(char *dst, size_t len, const char *src)
+void transcode_set_str(char *dst, size_t len, const char *src)
 {
     snprintf(dst, len, "%s", src != NULL ? src : "");
 }
@@ -238,328 +144,6 @@ void transcode_result_release(struct transcode_result *res)
     memset(res, 0, sizeof(*res));
 }
 
-/* ---- the input --------------------------------------------------------- */
-
-/* Closes what open_input opened for reading, descriptor or file. */
-static void close_input_pb(struct transcode_job *job, AVIOContext **pb)
-{
-    if (job->opts->input_fd >= 0)
-        transcode_io_free(pb);
-    else
-        avio_closep(pb);
-}
-
-/* The demuxer may open nothing but the file it was given: no HLS segment,
- * no concat entry, no QuickTime reference. */
-static int deny_io_open(AVFormatContext *s, AVIOContext **pb, const char *url,
-                        int flags, AVDictionary **options)
-{
-    (void)s;
-    (void)url;
-    (void)flags;
-    (void)options;
-    *pb = NULL;
-    return AVERROR(EPERM);
-}
-
-/* What a refused demuxer's input is, in words, or NULL. */
-static const char *format_kind(const char *name)
-{
-    static const char *const kinds[][2] = {
-        {"hls", "an HLS playlist"},   {"concat", "an ffconcat script"},
-        {"dash", "a DASH manifest"},  {"tty", "a text file"},
-        {"srt", "a subtitle file"},   {"webvtt", "a subtitle file"},
-        {"ass", "a subtitle file"},   {"mp3", "an audio file"},
-        {"wav", "an audio file"},     {"flac", "an audio file"},
-        {"aac", "an audio file"},     {"image2", "an image"},
-        {"gif", "an animated image"}, {"apng", "an animated image"},
-    };
-    const char *pipe = strstr(name, "_pipe");
-
-    for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
-        if (strcmp(name, kinds[i][0]) == 0)
-            return kinds[i][1];
-    return pipe != NULL && pipe[5] == '\0' ? "an image" : NULL;
-}
-
-static bool decoder_allowed(enum AVCodecID id)
-{
-    const AVCodec *c = avcodec_find_decoder(id);
-
-    return c != NULL && av_match_list(c->name, CODEC_WHITELIST, ',') > 0;
-}
-
-/*
- * Opens job->in_path for demuxing: file protocol only, the container
- * probed from the bytes and checked against the whitelist, the demuxer
- * barred from opening anything else. Sets *icp and *pbp, which the caller
- * closes (avformat_close_input, then avio_closep) even on failure.
- */
-static int open_input(struct transcode_job *job, AVFormatContext **icp,
-                      AVIOContext **pbp)
-{
-    const AVInputFormat *fmt = NULL;
-    AVDictionary *opts = NULL;
-    AVFormatContext *ic = NULL;
-    char url[PATH_MAX + 8];
-    const char *kind;
-    int ret, rc = -1;
-
-    if (job->opts->input_fd >= 0) {
-        ret = (*pbp = transcode_io_new(job->opts->input_fd, false)) != NULL
-                  ? 0
-                  : AVERROR(ENOMEM);
-    } else if (util_fmt(url, sizeof(url), "file:%s", job->in_path) != 0) {
-        fail(job, "the input path is too long");
-        goto out;
-    } else {
-        av_dict_set(&opts, "protocol_whitelist", "file", 0);
-        ret = avio_open2(pbp, url, AVIO_FLAG_READ, NULL, &opts);
-        av_dict_free(&opts);
-    }
-    if (ret < 0) {
-        fail(job, "cannot open the file: %s", av_err2str(ret));
-        goto out;
-    }
-    /* An empty name: only the content decides. */
-    ret = av_probe_input_buffer2(*pbp, &fmt, "", NULL, 0, PROBE_BYTES);
-    if (ret < 0 || fmt == NULL) {
-        fail(job, "not a video: the file's format is not recognised (%s)",
-             ACCEPTED);
-        goto out;
-    }
-    if (av_match_list(fmt->name, FORMAT_WHITELIST, ',') <= 0) {
-        if ((kind = format_kind(fmt->name)) != NULL)
-            fail(job, "not a video: the file is %s (%s)", kind, ACCEPTED);
-        else
-            fail(job, "files of type \"%s\" are not accepted (%s)", fmt->name,
-                 ACCEPTED);
-        goto out;
-    }
-    if ((ic = avformat_alloc_context()) == NULL) {
-        fail(job, "out of memory");
-        goto out;
-    }
-    ic->pb = *pbp;
-    ic->flags |= AVFMT_FLAG_CUSTOM_IO;
-    ic->io_open = deny_io_open;
-    av_dict_set(&opts, "protocol_whitelist", "file", 0);
-    av_dict_set(&opts, "format_whitelist", FORMAT_WHITELIST, 0);
-    av_dict_set(&opts, "codec_whitelist", CODEC_WHITELIST, 0);
-    av_dict_set_int(&opts, "probesize", PROBE_BYTES, 0);
-    av_dict_set_int(&opts, "analyzeduration", ANALYZE_US, 0);
-    av_dict_set_int(&opts, "max_streams", MAX_STREAMS, 0);
-    /* On failure this frees ic. */
-    ret = avformat_open_input(&ic, "", fmt, &opts);
-    av_dict_free(&opts);
-    if (ret < 0) {
-        /* What the demuxer says when max_streams is reached. */
-        if (ret == AVERROR(ENOMEM))
-            fail(job,
-                 "the file cannot be read: it has more than %d streams "
-                 "or a damaged header",
-                 MAX_STREAMS);
-        else if (strstr(fmt->name, "mp4") != NULL)
-            fail(job, "the MP4/MOV file is damaged or incomplete: its index "
-                      "cannot be read (was the upload cut short?)");
-        else
-            fail(job, "the %s file is damaged: its header cannot be read (%s)",
-                 fmt->name, av_err2str(ret));
-        goto out;
-    }
-    rc = 0;
-out:
-    *icp = ic;
-    return rc;
-}
-
-static int check_size(struct transcode_job *job, const AVCodecParameters *par)
-{
-    if (par->width < 0 || par->height < 0 || par->width > MAX_SIDE_IN ||
-        par->height > MAX_SIDE_IN ||
-        (int64_t)par->width * par->height > MAX_PIXELS_IN)
-        return fail(job,
-                    "the video is %dx%d pixels; the largest accepted is %d "
-                    "pixels a side and %d megapixels",
-                    par->width, par->height, MAX_SIDE_IN,
-                    MAX_PIXELS_IN / 1000000);
-    return 0;
-}
-
-/* Reads the start of the streams (bounded by probesize and
- * analyzeduration) with the pixel limit on the decoders it tries. */
-static int probe_streams(struct transcode_job *job, AVFormatContext *ic)
-{
-    AVDictionary *opts[MAX_STREAMS] = {NULL};
-    unsigned n = ic->nb_streams;
-    int ret;
-
-    if (n > MAX_STREAMS)
-        return fail(job, "the file has %u streams; at most %d are accepted", n,
-                    MAX_STREAMS);
-    for (unsigned i = 0; i < n; i++) {
-        if (ic->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
-            check_size(job, ic->streams[i]->codecpar) != 0)
-            return -1;
-        av_dict_set_int(&opts[i], "max_pixels", MAX_PIXELS_IN, 0);
-    }
-    ret = avformat_find_stream_info(ic, opts);
-    for (unsigned i = 0; i < n; i++)
-        av_dict_free(&opts[i]);
-    if (ret < 0)
-        return fail(job, "cannot read the file's streams (%s)",
-                    av_err2str(ret));
-    return 0;
-}
-
-static double stream_seconds(const AVStream *st)
-{
-    if (st == NULL || st->duration <= 0 || st->time_base.num <= 0 ||
-        st->time_base.den <= 0)
-        return 0;
-    return (double)st->duration * av_q2d(st->time_base);
-}
-
-/* Takes st as the audio if it can be decoded and is sane, else warns. */
-static void choose_audio(struct transcode_job *job, AVStream *st)
-{
-    const AVCodecParameters *par = st->codecpar;
-    const char *name = avcodec_get_name(par->codec_id);
-
-    if (!decoder_allowed(par->codec_id)) {
-        warn(job, "the audio codec %s is not supported: the clip is silent",
-             name);
-        return;
-    }
-    if (par->ch_layout.nb_channels < 1 ||
-        par->ch_layout.nb_channels > AUDIO_MAX_CHANNELS ||
-        par->sample_rate < 1000 || par->sample_rate > 384000) {
-        warn(job, "the audio (%d channels at %d Hz) was left out",
-             par->ch_layout.nb_channels, par->sample_rate);
-        return;
-    }
-    job->ain = st;
-    set_str(job->res->in_audio_codec, sizeof(job->res->in_audio_codec), name);
-    job->res->in_sample_rate = par->sample_rate;
-    job->res->in_channels = par->ch_layout.nb_channels;
-}
-
-/* Refuses a clip that says it is too long; sets the limits that stop one
- * that lied. */
-static int check_duration(struct transcode_job *job)
-{
-    const AVFormatContext *ic = job->ic;
-    const struct transcode_options *o = job->opts;
-    double d = 0;
-
-    /* A duration guessed from the bitrate is only good for progress. */
-    job->reliable =
-        ic->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE;
-    if (ic->duration > 0)
-        d = (double)ic->duration / AV_TIME_BASE;
-    d = fmax(d, fmax(stream_seconds(job->vin), stream_seconds(job->ain)));
-    job->declared = d;
-    job->res->in_duration_ms = llround(d * 1000);
-    if (job->reliable && d > o->max_duration_s + 0.5)
-        return fail(job, "the clip is %.0f s long; the limit is %d s", ceil(d),
-                    o->max_duration_s);
-    job->start = ic->start_time != AV_NOPTS_VALUE ? ic->start_time : 0;
-    job->limit = o->max_duration_s + 1.0;
-    job->max_frames_in = (int64_t)(o->max_duration_s + 2) * MAX_INPUT_FPS;
-    job->max_packets = (int64_t)(o->max_duration_s + 2) * MAX_PACKETS_PER_S;
-    if (o->duration != NULL)
-        o->duration(o->opaque, job->reliable ? d : 0);
-    return 0;
-}
-
-/* Opens the input, picks one video and at most one audio stream, and
- * refuses what breaks the rules. */
-static int open_main(struct transcode_job *job)
-{
-    struct transcode_result *res = job->res;
-    const AVCodecParameters *par;
-    struct stat st;
-    int idx;
-
-    if ((job->opts->input_fd >= 0 ? fstat(job->opts->input_fd, &st)
-                                  : stat(job->in_path, &st)) != 0)
-        return fail(job, "cannot read the file: %s", strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return fail(job, "not a regular file");
-    if (st.st_size == 0)
-        return fail(job, "the file is empty");
-    res->in_bytes = (int64_t)st.st_size;
-    if (open_input(job, &job->ic, &job->in_pb) != 0)
-        return -1;
-    set_str(res->in_format, sizeof(res->in_format), job->ic->iformat->name);
-    if (probe_streams(job, job->ic) != 0)
-        return -1;
-
-    idx = av_find_best_stream(job->ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-    if (idx < 0)
-        return fail(job, "the file has no video stream");
-    job->vin = job->ic->streams[idx];
-    par = job->vin->codecpar;
-    if (job->vin->disposition & AV_DISPOSITION_ATTACHED_PIC)
-        return fail(job, "the file has no video, only a still picture");
-    set_str(res->in_video_codec, sizeof(res->in_video_codec),
-            avcodec_get_name(par->codec_id));
-    if (par->codec_id == AV_CODEC_ID_NONE)
-        return fail(job, "the video codec is not recognised");
-    if (!decoder_allowed(par->codec_id))
-        return fail(job, "the video codec %s is not supported",
-                    res->in_video_codec);
-    if (check_size(job, par) != 0)
-        return -1;
-    if (par->width <= 0 || par->height <= 0)
-        return fail(job, "the video's frame size is unknown (a damaged "
-                         "file?)");
-    res->in_width = par->width;
-    res->in_height = par->height;
-    set_str(res->in_pix_fmt, sizeof(res->in_pix_fmt),
-            av_get_pix_fmt_name((enum AVPixelFormat)par->format));
-    if (par->color_trc != AVCOL_TRC_UNSPECIFIED)
-        set_str(res->in_color_transfer, sizeof(res->in_color_transfer),
-                av_color_transfer_name(par->color_trc));
-
-    idx = av_find_best_stream(job->ic, AVMEDIA_TYPE_AUDIO, -1, job->vin->index,
-                              NULL, 0);
-    if (idx >= 0)
-        choose_audio(job, job->ic->streams[idx]);
-    /* Data, subtitle, attachment and extra streams are never read. */
-    for (unsigned i = 0; i < job->ic->nb_streams; i++) {
-        AVStream *s = job->ic->streams[i];
-        s->discard =
-            s == job->vin || s == job->ain ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
-    }
-    return check_duration(job);
-}
-
-/*
- * Opens a decoder for st (whitelisted, pixel-limited, auto threads) into
- * *decp, which the caller frees. Returns 0 or a negative AVERROR.
- */
-static int open_decoder(AVStream *st, AVCodecContext **decp)
-{
-    const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
-    AVDictionary *opts = NULL;
-    int ret;
-
-    if (codec == NULL || av_match_list(codec->name, CODEC_WHITELIST, ',') <= 0)
-        return AVERROR_DECODER_NOT_FOUND;
-    if ((*decp = avcodec_alloc_context3(codec)) == NULL)
-        return AVERROR(ENOMEM);
-    if ((ret = avcodec_parameters_to_context(*decp, st->codecpar)) < 0)
-        return ret;
-    (*decp)->pkt_timebase = st->time_base;
-    (*decp)->thread_count = 0;
-    av_dict_set(&opts, "codec_whitelist", CODEC_WHITELIST, 0);
-    av_dict_set_int(&opts, "max_pixels", MAX_PIXELS_IN, 0);
-    ret = avcodec_open2(*decp, codec, &opts);
-    av_dict_free(&opts);
-    return ret;
-}
-
 /*
  * Sends pkt (NULL: flush) to dec and hands each frame it returns to fn.
  * Undecodable data is counted as damage, not an error. Returns 0, or -1
@@ -571,7 +155,7 @@ static int decode(struct transcode_job *job, AVCodecContext *dec,
     int ret = avcodec_send_packet(dec, pkt);
 
     if (ret == AVERROR(ENOMEM))
-        return fail(job, "out of memory while decoding");
+        return transcode_fail(job, "out of memory while decoding");
     if (ret < 0 && ret != AVERROR_EOF) {
         job->damaged++;
         return 0;
@@ -581,7 +165,7 @@ static int decode(struct transcode_job *job, AVCodecContext *dec,
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
         if (ret == AVERROR(ENOMEM))
-            return fail(job, "out of memory while decoding");
+            return transcode_fail(job, "out of memory while decoding");
         if (ret < 0) {
             job->damaged++;
             return 0;
@@ -632,7 +216,7 @@ static int build_graph(struct transcode_job *job, AVFilterGraph **graph,
 
     if ((*graph = avfilter_graph_alloc()) == NULL || outputs == NULL ||
         inputs == NULL || (tsink != NULL && thumb == NULL)) {
-        fail(job, "out of memory");
+        transcode_fail(job, "out of memory");
         goto out;
     }
     if ((ret = avfilter_graph_create_filter(src, avfilter_get_by_name(src_name),
@@ -643,7 +227,7 @@ static int build_graph(struct transcode_job *job, AVFilterGraph **graph,
         (tsink != NULL &&
          (ret = avfilter_graph_create_filter(tsink, sink_filter, "thumb", NULL,
                                              NULL, *graph)) < 0)) {
-        fail(job, "cannot set up the filters: %s", av_err2str(ret));
+        transcode_fail(job, "cannot set up the filters: %s", av_err2str(ret));
         goto out;
     }
     outputs->name = av_strdup("in");
@@ -659,7 +243,7 @@ static int build_graph(struct transcode_job *job, AVFilterGraph **graph,
     if ((ret = avfilter_graph_parse_ptr(*graph, desc, &inputs, &outputs,
                                         NULL)) < 0 ||
         (ret = avfilter_graph_config(*graph, NULL)) < 0) {
-        fail(job, "cannot set up the filters: %s", av_err2str(ret));
+        transcode_fail(job, "cannot set up the filters: %s", av_err2str(ret));
         goto out;
     }
     rc = 0;
@@ -684,7 +268,7 @@ static int build_audio_graph(struct transcode_job *job, const AVFrame *f,
                  f->sample_rate, f->sample_rate,
                  av_get_sample_fmt_name((enum AVSampleFormat)f->format),
                  layout) != 0)
-        return fail(job, "the audio's channel layout cannot be read");
+        return transcode_fail(job, "the audio's channel layout cannot be read");
     return build_graph(job, graph, "abuffer", args, desc, src, sink, NULL);
 }
 
@@ -724,7 +308,8 @@ static int measure_drain(struct transcode_job *job)
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
         if (ret < 0)
-            return fail(job, "audio filter error: %s", av_err2str(ret));
+            return transcode_fail(job, "audio filter error: %s",
+                                  av_err2str(ret));
         read_r128(job->filt, &job->before);
         if (job->filt->format == AV_SAMPLE_FMT_DBL) {
             const double *s = (const double *)job->filt->data[0];
@@ -775,8 +360,7 @@ static void measure_release(struct transcode_job *job)
 {
     avfilter_graph_free(&job->m_graph);
     avcodec_free_context(&job->m_dec);
-    avformat_close_input(&job->m_ic);
-    close_input_pb(job, &job->m_pb);
+    transcode_input_close(job, &job->m_ic, &job->m_pb);
     job->m_st = NULL;
 }
 
@@ -791,22 +375,23 @@ static int measure_audio(struct transcode_job *job)
     int64_t packets = 0;
 
     job->before = (struct loudness){.i = NAN, .lra = NAN};
-    if (open_input(job, &job->m_ic, &job->m_pb) != 0 ||
-        probe_streams(job, job->m_ic) != 0)
+    if (transcode_input_open(job, &job->m_ic, &job->m_pb) != 0 ||
+        transcode_input_probe(job, job->m_ic) != 0)
         goto out;
     if ((unsigned)idx >= job->m_ic->nb_streams ||
         job->m_ic->streams[idx]->codecpar->codec_id !=
             job->ain->codecpar->codec_id) {
-        fail(job, "the file reads differently the second time");
+        transcode_fail(job, "the file reads differently the second time");
         goto out;
     }
     job->m_st = job->m_ic->streams[idx];
     for (unsigned i = 0; i < job->m_ic->nb_streams; i++)
         job->m_ic->streams[i]->discard =
             (int)i == idx ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
-    if ((ret = open_decoder(job->m_st, &job->m_dec)) < 0) {
-        warn(job, "the audio cannot be decoded (%s): the clip is silent",
-             av_err2str(ret));
+    if ((ret = transcode_input_open_decoder(job->m_st, &job->m_dec)) < 0) {
+        transcode_warn(job,
+                       "the audio cannot be decoded (%s): the clip is silent",
+                       av_err2str(ret));
         job->ain = NULL;
         rc = 0;
         goto out;
@@ -825,11 +410,11 @@ static int measure_audio(struct transcode_job *job)
     if (job->m_graph != NULL &&
         ((ret = av_buffersrc_add_frame_flags(job->m_src, NULL, 0)) < 0 ||
          measure_drain(job) != 0)) {
-        fail(job, "audio filter error: %s", av_err2str(ret));
+        transcode_fail(job, "audio filter error: %s", av_err2str(ret));
         goto out;
     }
     if (!job->before.got) {
-        warn(job, "the audio cannot be decoded: the clip is silent");
+        transcode_warn(job, "the audio cannot be decoded: the clip is silent");
         job->ain = NULL;
     }
     rc = 0;
@@ -982,7 +567,7 @@ static int plan_video(struct transcode_job *job)
 
     rot = orientation(job->vin, &turn);
     if (rot < 0) {
-        warn(job, "the video's unusual rotation was ignored");
+        transcode_warn(job, "the video's unusual rotation was ignored");
         rot = 0;
     }
     res->in_rotation = rot;
@@ -1049,10 +634,12 @@ static int plan_video(struct transcode_job *job)
            "out_range=full,format=yuv420p,thumbnail=n=%d[thumb]",
            tw, th, (int)lrint(fmax(1, av_q2d(job->rate))));
     if (b.overflow)
-        return fail(job, "internal error: the video filter is too long");
+        return transcode_fail(job,
+                              "internal error: the video filter is too long");
     if ((hdr || wide) && !zscale)
-        warn(job, "HDR/wide-gamut video converted without tone mapping "
-                  "(no zscale filter): colours may look washed out");
+        transcode_warn(job,
+                       "HDR/wide-gamut video converted without tone mapping "
+                       "(no zscale filter): colours may look washed out");
     return 0;
 }
 
@@ -1083,8 +670,9 @@ static int plan_audio(struct transcode_job *job)
     sb_add(&b, "[in]" AUDIO_PREP);
     if (isnan(m->i) || m->i < SILENCE_LUFS) {
         mode = "none";
-        warn(job, "the audio is silent or nearly so: its level was left as "
-                  "it is");
+        transcode_warn(
+            job, "the audio is silent or nearly so: its level was left as "
+                 "it is");
     } else {
         /* Within loudnorm's option ranges, and off its "not measured"
          * sentinels (I 0, LRA 0, TP 99, threshold -70). */
@@ -1114,10 +702,11 @@ static int plan_audio(struct transcode_job *job)
                    gain, pow(10, (TARGET_TP - 2) / 20));
         }
     }
-    set_str(res->loudnorm_mode, sizeof(res->loudnorm_mode), mode);
+    transcode_set_str(res->loudnorm_mode, sizeof(res->loudnorm_mode), mode);
     sb_add(&b, "," AUDIO_MEASURE "," AUDIO_FINAL "[out]");
     if (b.overflow)
-        return fail(job, "internal error: the audio filter is too long");
+        return transcode_fail(job,
+                              "internal error: the audio filter is too long");
     return 0;
 }
 
@@ -1135,10 +724,11 @@ static int open_video_encoder(struct transcode_job *job)
     int ret;
 
     if (codec == NULL || filter == NULL)
-        return fail(job, "libx264 or the filter_units filter is missing "
-                         "from this FFmpeg");
+        return transcode_fail(job,
+                              "libx264 or the filter_units filter is missing "
+                              "from this FFmpeg");
     if ((job->venc = enc = avcodec_alloc_context3(codec)) == NULL)
-        return fail(job, "out of memory");
+        return transcode_fail(job, "out of memory");
     enc->width = job->out_w;
     enc->height = job->out_h;
     enc->pix_fmt = AV_PIX_FMT_YUV420P;
@@ -1169,11 +759,12 @@ static int open_video_encoder(struct transcode_job *job)
     ret = avcodec_open2(enc, codec, &opts);
     av_dict_free(&opts);
     if (ret < 0)
-        return fail(job, "cannot open the video encoder: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot open the video encoder: %s",
+                              av_err2str(ret));
     if ((job->vout = avformat_new_stream(job->oc, NULL)) == NULL)
-        return fail(job, "out of memory");
+        return transcode_fail(job, "out of memory");
     if ((ret = avcodec_parameters_from_context(job->vout->codecpar, enc)) < 0)
-        return fail(job, "video encoder: %s", av_err2str(ret));
+        return transcode_fail(job, "video encoder: %s", av_err2str(ret));
     job->vout->time_base = enc->time_base;
 
     /* x264 writes its version and settings into an SEI of the first
@@ -1183,13 +774,15 @@ static int open_video_encoder(struct transcode_job *job)
         (ret = avcodec_parameters_copy(job->bsf->par_in, job->vout->codecpar)) <
             0 ||
         (ret = av_opt_set(job->bsf->priv_data, "remove_types", "6", 0)) < 0) {
-        return fail(job, "cannot set up the SEI filter: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot set up the SEI filter: %s",
+                              av_err2str(ret));
     }
     job->bsf->time_base_in = enc->time_base;
     if ((ret = av_bsf_init(job->bsf)) < 0 ||
         (ret = avcodec_parameters_copy(job->vout->codecpar,
                                        job->bsf->par_out)) < 0)
-        return fail(job, "cannot set up the SEI filter: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot set up the SEI filter: %s",
+                              av_err2str(ret));
     return 0;
 }
 
@@ -1201,12 +794,13 @@ static int open_audio_encoder(struct transcode_job *job)
     int ret;
 
     if (codec == NULL)
-        return fail(job, "the AAC encoder is missing from this FFmpeg");
+        return transcode_fail(job,
+                              "the AAC encoder is missing from this FFmpeg");
     if ((job->aenc = enc = avcodec_alloc_context3(codec)) == NULL)
-        return fail(job, "out of memory");
+        return transcode_fail(job, "out of memory");
     enc->sample_rate = AUDIO_RATE;
     if ((ret = av_channel_layout_copy(&enc->ch_layout, &stereo)) < 0)
-        return fail(job, "out of memory");
+        return transcode_fail(job, "out of memory");
     enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
     enc->bit_rate = AUDIO_BITRATE;
     enc->profile = FF_PROFILE_AAC_LOW;
@@ -1215,11 +809,12 @@ static int open_audio_encoder(struct transcode_job *job)
     if (job->oc->oformat->flags & AVFMT_GLOBALHEADER)
         enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     if ((ret = avcodec_open2(enc, codec, NULL)) < 0)
-        return fail(job, "cannot open the audio encoder: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot open the audio encoder: %s",
+                              av_err2str(ret));
     if ((job->aout = avformat_new_stream(job->oc, NULL)) == NULL)
-        return fail(job, "out of memory");
+        return transcode_fail(job, "out of memory");
     if ((ret = avcodec_parameters_from_context(job->aout->codecpar, enc)) < 0)
-        return fail(job, "audio encoder: %s", av_err2str(ret));
+        return transcode_fail(job, "audio encoder: %s", av_err2str(ret));
     job->aout->time_base = enc->time_base;
     return 0;
 }
@@ -1250,34 +845,37 @@ static int open_output(struct transcode_job *job)
         util_fmt(job->tmp_thumb, sizeof(job->tmp_thumb), "%s/thumb.jpg.tmp",
                  job->out_dir) != 0 ||
         util_fmt(url, sizeof(url), "file:%s", job->tmp_video) != 0)
-        return fail(job, "the output path is too long");
+        return transcode_fail(job, "the output path is too long");
     ret = avformat_alloc_output_context2(&job->oc, NULL, "mp4", url);
     if (ret < 0)
-        return fail(job, "cannot set up the MP4 muxer: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot set up the MP4 muxer: %s",
+                              av_err2str(ret));
     job->oc->flags |= AVFMT_FLAG_BITEXACT;
     if (open_video_encoder(job) != 0 ||
         (job->ain != NULL && open_audio_encoder(job) != 0))
         return -1;
     /* faststart reopens the file by name: the file protocol only. */
     if ((ret = av_opt_set(job->oc, "protocol_whitelist", "file", 0)) < 0)
-        return fail(job, "cannot set up the MP4 muxer: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot set up the MP4 muxer: %s",
+                              av_err2str(ret));
     if (job->opts->video_fd >= 0) {
         if (transcode_io_open_writer(job->oc, job->opts->video_fd) != 0)
-            return fail(job, "out of memory for the output");
+            return transcode_fail(job, "out of memory for the output");
     } else {
         av_dict_set(&opts, "protocol_whitelist", "file", 0);
         ret = avio_open2(&job->oc->pb, url, AVIO_FLAG_WRITE, NULL, &opts);
         av_dict_free(&opts);
         if (ret < 0)
-            return fail(job, "cannot create %s: %s", job->tmp_video,
-                        av_err2str(ret));
+            return transcode_fail(job, "cannot create %s: %s", job->tmp_video,
+                                  av_err2str(ret));
         job->have_tmp_video = true;
     }
     av_dict_set(&opts, "movflags", "+faststart", 0);
     ret = avformat_write_header(job->oc, &opts);
     av_dict_free(&opts);
     if (ret < 0)
-        return fail(job, "cannot write the MP4 header: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot write the MP4 header: %s",
+                              av_err2str(ret));
     return 0;
 }
 
@@ -1293,7 +891,8 @@ static int write_packet(struct transcode_job *job, AVCodecContext *enc,
     /* Takes the packet's reference, success or not. */
     ret = av_interleaved_write_frame(job->oc, pkt);
     if (ret < 0)
-        return fail(job, "cannot write the video: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot write the video: %s",
+                              av_err2str(ret));
     return 0;
 }
 
@@ -1307,7 +906,7 @@ static int drain_bsf(struct transcode_job *job)
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
         if (ret < 0)
-            return fail(job, "SEI filter: %s", av_err2str(ret));
+            return transcode_fail(job, "SEI filter: %s", av_err2str(ret));
         if (write_packet(job, job->venc, job->vout, job->opkt) != 0)
             return -1;
     }
@@ -1325,8 +924,8 @@ static int encode(struct transcode_job *job, AVCodecContext *enc,
     int ret = avcodec_send_frame(enc, frame);
 
     if (ret < 0)
-        return fail(job, "%s encoder: %s", video ? "video" : "audio",
-                    av_err2str(ret));
+        return transcode_fail(job, "%s encoder: %s", video ? "video" : "audio",
+                              av_err2str(ret));
     for (;;) {
         ret = avcodec_receive_packet(enc, job->opkt);
         if (ret == AVERROR(EAGAIN))
@@ -1334,12 +933,12 @@ static int encode(struct transcode_job *job, AVCodecContext *enc,
         if (ret == AVERROR_EOF) {
             if (video && ((ret = av_bsf_send_packet(job->bsf, NULL)) < 0 ||
                           drain_bsf(job) != 0))
-                return fail(job, "SEI filter: %s", av_err2str(ret));
+                return transcode_fail(job, "SEI filter: %s", av_err2str(ret));
             return 0;
         }
         if (ret < 0)
-            return fail(job, "%s encoder: %s", video ? "video" : "audio",
-                        av_err2str(ret));
+            return transcode_fail(job, "%s encoder: %s",
+                                  video ? "video" : "audio", av_err2str(ret));
         if (!video) {
             if (write_packet(job, enc, st, job->opkt) != 0)
                 return -1;
@@ -1347,7 +946,7 @@ static int encode(struct transcode_job *job, AVCodecContext *enc,
         }
         if ((ret = av_bsf_send_packet(job->bsf, job->opkt)) < 0) {
             av_packet_unref(job->opkt);
-            return fail(job, "SEI filter: %s", av_err2str(ret));
+            return transcode_fail(job, "SEI filter: %s", av_err2str(ret));
         }
         if (drain_bsf(job) != 0)
             return -1;
@@ -1393,10 +992,12 @@ static int drain_video(struct transcode_job *job)
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             break;
         if (ret < 0)
-            return fail(job, "video filter error: %s", av_err2str(ret));
+            return transcode_fail(job, "video filter error: %s",
+                                  av_err2str(ret));
         if (++job->frames_out > job->max_frames_out)
-            return fail(job, "the clip is longer than the limit of %d s",
-                        job->opts->max_duration_s);
+            return transcode_fail(job,
+                                  "the clip is longer than the limit of %d s",
+                                  job->opts->max_duration_s);
         job->filt->pts = av_rescale_q(job->filt->pts, tb, job->venc->time_base);
         job->filt->pict_type = AV_PICTURE_TYPE_NONE;
         job->video_end = fmax(job->video_end, (double)(job->filt->pts + 1) *
@@ -1411,7 +1012,8 @@ static int drain_video(struct transcode_job *job)
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
         if (ret < 0)
-            return fail(job, "thumbnail filter error: %s", av_err2str(ret));
+            return transcode_fail(job, "thumbnail filter error: %s",
+                                  av_err2str(ret));
         consider_thumb(job, job->filt);
         av_frame_unref(job->filt);
     }
@@ -1428,7 +1030,7 @@ static int start_video_graph(struct transcode_job *job, const AVFrame *f)
                  "pixel_aspect=%d/%d",
                  f->width, f->height, f->format, tb.num, tb.den, job->sar.num,
                  job->sar.den) != 0)
-        return fail(job, "internal error: video source arguments");
+        return transcode_fail(job, "internal error: video source arguments");
     job->src_w = f->width;
     job->src_h = f->height;
     job->src_fmt = f->format;
@@ -1442,8 +1044,9 @@ static int conform(struct transcode_job *job, const AVFrame *f)
 {
     int ret;
 
-    warn(job, "the video changes size or format mid-way: later frames "
-              "were scaled to the first size");
+    transcode_warn(job,
+                   "the video changes size or format mid-way: later frames "
+                   "were scaled to the first size");
     job->resize = sws_getCachedContext(
         job->resize, f->width, f->height, (enum AVPixelFormat)f->format,
         job->src_w, job->src_h, (enum AVPixelFormat)job->src_fmt, SWS_BICUBIC,
@@ -1474,10 +1077,11 @@ static int push_video(struct transcode_job *job, AVFrame *f)
     int ret;
 
     if (t > job->limit)
-        return fail(job, "the clip is longer than the limit of %d s",
-                    job->opts->max_duration_s);
+        return transcode_fail(job, "the clip is longer than the limit of %d s",
+                              job->opts->max_duration_s);
     if (++job->frames_in > job->max_frames_in)
-        return fail(job, "the clip has too many frames for its length");
+        return transcode_fail(job,
+                              "the clip has too many frames for its length");
     if (t < -1 || f->width <= 0 || f->height <= 0) {
         job->damaged++;
         return 0;
@@ -1500,7 +1104,7 @@ static int push_video(struct transcode_job *job, AVFrame *f)
         av_buffersrc_add_frame_flags(job->vsrc, f, AV_BUFFERSRC_FLAG_KEEP_REF);
     av_frame_unref(job->fixed);
     if (ret < 0)
-        return fail(job, "video filter error: %s", av_err2str(ret));
+        return transcode_fail(job, "video filter error: %s", av_err2str(ret));
     return drain_video(job);
 }
 
@@ -1513,7 +1117,8 @@ static int drain_audio(struct transcode_job *job)
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
         if (ret < 0)
-            return fail(job, "audio filter error: %s", av_err2str(ret));
+            return transcode_fail(job, "audio filter error: %s",
+                                  av_err2str(ret));
         read_r128(job->filt, &job->after);
         job->audio_end =
             fmax(job->audio_end,
@@ -1531,8 +1136,8 @@ static int push_audio(struct transcode_job *job, AVFrame *f)
     int ret;
 
     if (t > job->limit)
-        return fail(job, "the clip is longer than the limit of %d s",
-                    job->opts->max_duration_s);
+        return transcode_fail(job, "the clip is longer than the limit of %d s",
+                              job->opts->max_duration_s);
     if (t < -1 || f->sample_rate <= 0) {
         job->damaged++;
         return 0;
@@ -1568,15 +1173,17 @@ static int run(struct transcode_job *job)
         if (ret == AVERROR_EOF)
             break;
         if (ret < 0) {
-            warn(job,
-                 "the file is damaged after %.1f s: the rest was left "
-                 "out",
-                 job->last_ts);
+            transcode_warn(
+                job,
+                "the file is damaged after %.1f s: the rest was left "
+                "out",
+                job->last_ts);
             break;
         }
         if (++job->packets > job->max_packets) {
             av_packet_unref(job->pkt);
-            return fail(job, "the clip has too many packets for its length");
+            return transcode_fail(
+                job, "the clip has too many packets for its length");
         }
         if (job->pkt->stream_index == job->vin->index)
             ret = decode(job, job->vdec, job->pkt, push_video);
@@ -1592,19 +1199,19 @@ static int run(struct transcode_job *job)
         (job->adec != NULL && decode(job, job->adec, NULL, push_audio) != 0))
         return -1;
     if (job->vgraph == NULL)
-        return fail(job, "no video frame could be decoded");
+        return transcode_fail(job, "no video frame could be decoded");
     /* Closed at the end of the last frame, not its start, so that the fps
      * filter keeps it. */
     if ((ret = av_buffersrc_close(job->vsrc, job->vsrc_end, 0)) < 0)
-        return fail(job, "video filter error: %s", av_err2str(ret));
+        return transcode_fail(job, "video filter error: %s", av_err2str(ret));
     if (drain_video(job) != 0)
         return -1;
     if (job->agraph != NULL &&
         ((ret = av_buffersrc_close(job->asrc, job->asrc_end, 0)) < 0 ||
          drain_audio(job) != 0))
-        return fail(job, "audio filter error: %s", av_err2str(ret));
+        return transcode_fail(job, "audio filter error: %s", av_err2str(ret));
     if (job->frames_out == 0)
-        return fail(job, "no video frame could be decoded");
+        return transcode_fail(job, "no video frame could be decoded");
     if (encode(job, job->venc, NULL) != 0 ||
         (job->aenc != NULL && encode(job, job->aenc, NULL) != 0))
         return -1;
@@ -1637,25 +1244,30 @@ static int finish(struct transcode_job *job)
     int ret;
 
     if ((ret = av_write_trailer(job->oc)) < 0)
-        return fail(job, "cannot finish the video: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot finish the video: %s",
+                              av_err2str(ret));
     if ((ret = close_output_pb(job)) < 0)
-        return fail(job, "cannot finish the video: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot finish the video: %s",
+                              av_err2str(ret));
     if ((o->video_fd >= 0
              ? fsync(o->video_fd) != 0 || fstat(o->video_fd, &st) != 0
              : fsync_path(job->tmp_video) != 0 ||
                    stat(job->tmp_video, &st) != 0))
-        return fail(job, "cannot finish the video: %s", strerror(errno));
+        return transcode_fail(job, "cannot finish the video: %s",
+                              strerror(errno));
     res->out_bytes = (int64_t)st.st_size;
 
     if (job->thumb->data[0] == NULL)
-        return fail(job, "no frame could be chosen for the thumbnail");
+        return transcode_fail(job,
+                              "no frame could be chosen for the thumbnail");
     job->have_tmp_thumb = o->thumb_fd < 0;
     if (thumb_write_jpeg(job->thumb, job->tmp_thumb, o->thumb_fd, err,
                          sizeof(err)) != 0)
-        return fail(job, "%s", err);
+        return transcode_fail(job, "%s", err);
     if ((o->thumb_fd >= 0 ? fstat(o->thumb_fd, &st)
                           : stat(job->tmp_thumb, &st)) != 0)
-        return fail(job, "cannot finish the thumbnail: %s", strerror(errno));
+        return transcode_fail(job, "cannot finish the thumbnail: %s",
+                              strerror(errno));
     res->thumb_bytes = (int64_t)st.st_size;
     res->thumb_width = job->thumb->width;
     res->thumb_height = job->thumb->height;
@@ -1665,14 +1277,17 @@ static int finish(struct transcode_job *job)
 
     if (util_fmt(path, sizeof(path), "%s/thumb.jpg", job->out_dir) != 0 ||
         rename(job->tmp_thumb, path) != 0)
-        return fail(job, "cannot rename the thumbnail: %s", strerror(errno));
+        return transcode_fail(job, "cannot rename the thumbnail: %s",
+                              strerror(errno));
     job->have_tmp_thumb = false;
     if (util_fmt(path, sizeof(path), "%s/video.mp4", job->out_dir) != 0 ||
         rename(job->tmp_video, path) != 0)
-        return fail(job, "cannot rename the video: %s", strerror(errno));
+        return transcode_fail(job, "cannot rename the video: %s",
+                              strerror(errno));
     job->have_tmp_video = false;
     if (util_fsync_dir(job->out_dir) != 0)
-        return fail(job, "cannot sync %s: %s", job->out_dir, strerror(errno));
+        return transcode_fail(job, "cannot sync %s: %s", job->out_dir,
+                              strerror(errno));
     return 0;
 }
 
@@ -1693,14 +1308,16 @@ static void sum_up(struct transcode_job *job)
         res->true_peak_out = 20 * log10(fmax(job->after.true_peak, 1e-5));
     }
     if (job->damaged > 0)
-        warn(job, "%lld damaged packets or frames were skipped or patched",
-             (long long)job->damaged);
+        transcode_warn(job,
+                       "%lld damaged packets or frames were skipped or patched",
+                       (long long)job->damaged);
     if (job->reliable && job->declared > 0 &&
         job->video_end < job->declared - fmax(1, 0.1 * job->declared))
-        warn(job,
-             "the video stops at %.1f s of %.1f s: the file is damaged "
-             "or incomplete",
-             job->video_end, job->declared);
+        transcode_warn(
+            job,
+            "the video stops at %.1f s of %.1f s: the file is damaged "
+            "or incomplete",
+            job->video_end, job->declared);
 }
 
 static int job_init(struct transcode_job *job, const char *in_path,
@@ -1717,7 +1334,8 @@ static int job_init(struct transcode_job *job, const char *in_path,
     if (o->max_side < 16 || o->max_side > MAX_SIDE_IN ||
         o->max_duration_s < 1 || o->max_duration_s > 86400 || o->max_fps < 1 ||
         o->max_fps > 120 || (o->video_fd >= 0) != (o->thumb_fd >= 0))
-        return fail(job, "internal error: transcode options out of range");
+        return transcode_fail(job,
+                              "internal error: transcode options out of range");
     job->max_frames_out = (int64_t)(o->max_duration_s + 2) * o->max_fps;
     job->pkt = av_packet_alloc();
     job->opkt = av_packet_alloc();
@@ -1727,7 +1345,7 @@ static int job_init(struct transcode_job *job, const char *in_path,
     job->thumb = av_frame_alloc();
     if (job->pkt == NULL || job->opkt == NULL || job->frame == NULL ||
         job->filt == NULL || job->fixed == NULL || job->thumb == NULL)
-        return fail(job, "out of memory");
+        return transcode_fail(job, "out of memory");
     return 0;
 }
 
@@ -1752,8 +1370,7 @@ static void job_release(struct transcode_job *job)
     job->resize = NULL;
     avcodec_free_context(&job->vdec);
     avcodec_free_context(&job->adec);
-    avformat_close_input(&job->ic);
-    close_input_pb(job, &job->in_pb);
+    transcode_input_close(job, &job->ic, &job->in_pb);
     av_packet_free(&job->pkt);
     av_packet_free(&job->opkt);
     av_frame_free(&job->frame);
@@ -1776,24 +1393,28 @@ int transcode_file(const char *in_path, const char *out_dir,
         transcode_options_default(&defaults);
         o = &defaults;
     }
-    if (job_init(&job, in_path, out_dir, o, res) != 0 || open_main(&job) != 0)
+    if (job_init(&job, in_path, out_dir, o, res) != 0 ||
+        transcode_input_open_main(&job) != 0)
         goto out;
     if (job.ain != NULL && measure_audio(&job) != 0)
         goto out;
     if (plan_video(&job) != 0 || (job.ain != NULL && plan_audio(&job) != 0))
         goto out;
-    if ((ret = open_decoder(job.vin, &job.vdec)) < 0) {
+    if ((ret = transcode_input_open_decoder(job.vin, &job.vdec)) < 0) {
         log_warnx("transcode: video decoder: %s", av_err2str(ret));
-        fail(&job, "the video (%s) cannot be decoded: %s", res->in_video_codec,
-             ret == AVERROR(ENOMEM) ? "out of memory"
-                                    : "its stream is damaged or unusual");
+        transcode_fail(
+            &job, "the video (%s) cannot be decoded: %s", res->in_video_codec,
+            ret == AVERROR(ENOMEM) ? "out of memory"
+                                   : "its stream is damaged or unusual");
         goto out;
     }
-    if (job.ain != NULL && (ret = open_decoder(job.ain, &job.adec)) < 0) {
+    if (job.ain != NULL &&
+        (ret = transcode_input_open_decoder(job.ain, &job.adec)) < 0) {
         log_warnx("transcode: audio decoder: %s", av_err2str(ret));
-        fail(&job, "the audio (%s) cannot be decoded: %s", res->in_audio_codec,
-             ret == AVERROR(ENOMEM) ? "out of memory"
-                                    : "its stream is damaged or unusual");
+        transcode_fail(
+            &job, "the audio (%s) cannot be decoded: %s", res->in_audio_codec,
+            ret == AVERROR(ENOMEM) ? "out of memory"
+                                   : "its stream is damaged or unusual");
         goto out;
     }
     if (open_output(&job) != 0 || run(&job) != 0)
@@ -1806,7 +1427,7 @@ int transcode_file(const char *in_path, const char *out_dir,
     rc = 0;
 out:
     if (rc != 0 && res->error[0] == '\0')
-        fail(&job, "internal error");
+        transcode_fail(&job, "internal error");
     job_release(&job);
     res->seconds = (double)(util_mono_ms() - t0) / 1000.0;
     return rc;
