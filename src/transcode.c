@@ -14,6 +14,12 @@
  * The filter graphs are built on the first decoded frame, from the frame's
  * own format; a later frame of another size or format is converted to the
  * first one's before it enters the graph, so no filter ever sees a change.
+ *
+ * This file runs the pipeline. Opening the input (whitelists, limits) is
+ * transcode_input.c's; what the graphs and encoders are told is decided by
+ * the pure functions of transcode_plan.c from the input's facts, which
+ * plan_video reads out of libav's structs; a sandboxed job's descriptors
+ * are read and written through transcode_io.c.
  */
 #include "chorus/transcode.h"
 
@@ -45,26 +51,10 @@
 #include "chorus/util.h"
 #include "transcode_internal.h"
 
-#define THUMB_SIDE 640
-
 #define AUDIO_RATE 48000
 #define AUDIO_BITRATE 128000
-#define TARGET_LUFS (-16.0)
-#define TARGET_TP (-1.5)
-/* Below ebur128's absolute gate: nothing to normalise. */
-#define SILENCE_LUFS (-69.5)
-/* Bits per pixel per frame of the bitrate ceiling (3.3 Mb/s at 720p30). */
-#define VIDEO_BPP 0.12
 #define VIDEO_CRF "23"
 #define VIDEO_PRESET "veryfast"
-
-/* The stereo 48 kHz signal both passes measure; loudnorm wants doubles. */
-#define AUDIO_PREP                                                             \
-    "aresample=48000,aformat=sample_fmts=dbl:sample_rates=48000:"              \
-    "channel_layouts=stereo"
-#define AUDIO_MEASURE "ebur128=peak=true:metadata=1"
-#define AUDIO_FINAL                                                            \
-    "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
 
 typedef int (*frame_fn)(struct transcode_job *job, AVFrame *frame);
 
@@ -102,32 +92,6 @@ void transcode_warn(struct transcode_job *job, const char *fmt, ...)
 void transcode_set_str(char *dst, size_t len, const char *src)
 {
     snprintf(dst, len, "%s", src != NULL ? src : "");
-}
-
-/* A string being built; overflow is sticky and checked once at the end. */
-struct sbuf {
-    char *buf;
-    size_t len, pos;
-    bool overflow;
-};
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (b->overflow)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(b->buf + b->pos, b->len - b->pos, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= b->len - b->pos)
-        b->overflow = true;
-    else
-        b->pos += (size_t)n;
 }
 
 void transcode_options_default(struct transcode_options *o)
@@ -284,7 +248,7 @@ static void fix_layout(AVFrame *f)
 }
 
 /* Reads ebur128's running figures from f's metadata into m. */
-static void read_r128(const AVFrame *f, struct loudness *m)
+static void read_r128(const AVFrame *f, struct transcode_loudness *m)
 {
     const AVDictionaryEntry *e;
 
@@ -344,7 +308,7 @@ static int measure_frame(struct transcode_job *job, AVFrame *f)
         return 0;
     fix_layout(f);
     if (job->m_graph == NULL &&
-        build_audio_graph(job, f, "[in]" AUDIO_PREP "," AUDIO_MEASURE "[out]",
+        build_audio_graph(job, f, transcode_plan_measure_filter(),
                           &job->m_graph, &job->m_src, &job->m_sink) != 0)
         return -1;
     ret =
@@ -374,7 +338,7 @@ static int measure_audio(struct transcode_job *job)
     int idx = job->ain->index, ret, rc = -1;
     int64_t packets = 0;
 
-    job->before = (struct loudness){.i = NAN, .lra = NAN};
+    job->before = (struct transcode_loudness){.i = NAN, .lra = NAN};
     if (transcode_input_open(job, &job->m_ic, &job->m_pb) != 0 ||
         transcode_input_probe(job, job->m_ic) != 0)
         goto out;
@@ -428,215 +392,115 @@ out:
 
 /* ---- the plan ---------------------------------------------------------- */
 
-/*
- * The display matrix as a filter chain (NULL: none), as the ffmpeg
- * program applies it; returns the clockwise rotation in degrees, or -1
- * for an angle that is not a multiple of 90.
- */
-static int orientation(const AVStream *st, const char **filter)
+/* The plan speaks H.273's colour numbers, which are libavutil's. */
+#define SAME_CODE(av, plan) ((int)(av) == (int)(plan))
+_Static_assert(SAME_CODE(AVCOL_PRI_BT709, TRANSCODE_PRI_BT709) &&
+                   SAME_CODE(AVCOL_PRI_UNSPECIFIED,
+                             TRANSCODE_PRI_UNSPECIFIED) &&
+                   SAME_CODE(AVCOL_PRI_BT470BG, TRANSCODE_PRI_BT470BG) &&
+                   SAME_CODE(AVCOL_PRI_SMPTE170M, TRANSCODE_PRI_SMPTE170M) &&
+                   SAME_CODE(AVCOL_PRI_BT2020, TRANSCODE_PRI_BT2020),
+               "colour primaries");
+_Static_assert(SAME_CODE(AVCOL_TRC_BT709, TRANSCODE_TRC_BT709) &&
+                   SAME_CODE(AVCOL_TRC_UNSPECIFIED,
+                             TRANSCODE_TRC_UNSPECIFIED) &&
+                   SAME_CODE(AVCOL_TRC_SMPTE170M, TRANSCODE_TRC_SMPTE170M) &&
+                   SAME_CODE(AVCOL_TRC_IEC61966_2_1, TRANSCODE_TRC_SRGB) &&
+                   SAME_CODE(AVCOL_TRC_BT2020_10, TRANSCODE_TRC_BT2020_10) &&
+                   SAME_CODE(AVCOL_TRC_BT2020_12, TRANSCODE_TRC_BT2020_12) &&
+                   SAME_CODE(AVCOL_TRC_SMPTE2084, TRANSCODE_TRC_PQ) &&
+                   SAME_CODE(AVCOL_TRC_ARIB_STD_B67, TRANSCODE_TRC_HLG),
+               "colour transfers");
+_Static_assert(SAME_CODE(AVCOL_SPC_BT709, TRANSCODE_SPC_BT709) &&
+                   SAME_CODE(AVCOL_SPC_UNSPECIFIED,
+                             TRANSCODE_SPC_UNSPECIFIED) &&
+                   SAME_CODE(AVCOL_SPC_BT470BG, TRANSCODE_SPC_BT470BG) &&
+                   SAME_CODE(AVCOL_SPC_SMPTE170M, TRANSCODE_SPC_SMPTE170M) &&
+                   SAME_CODE(AVCOL_SPC_BT2020_NCL, TRANSCODE_SPC_BT2020_NCL) &&
+                   SAME_CODE(AVCOL_SPC_BT2020_CL, TRANSCODE_SPC_BT2020_CL),
+               "colour matrices");
+_Static_assert(TRANSCODE_FILTER_LEN == TRANSCODE_PLAN_FILTER_LEN,
+               "the result holds the planned graphs");
+
+/* q as libav's rational. */
+static AVRational to_avq(struct transcode_q q)
 {
+    return (AVRational){q.num, q.den};
+}
+
+/* libav's rational r as the plan's. */
+static struct transcode_q from_avq(AVRational r)
+{
+    return (struct transcode_q){r.num, r.den};
+}
+
+/* The sign of x: -1, 0 or 1. */
+static int sign(int32_t x)
+{
+    return (x > 0) - (x < 0);
+}
+
+/* Reads what the plan needs to know of the input's video stream into *in:
+ * the adapter between libav's structs and the plan's plain ones. */
+static void video_facts(const struct transcode_job *job,
+                        struct transcode_video_facts *in)
+{
+    const AVStream *st = job->vin;
+    const AVCodecParameters *par = st->codecpar;
     size_t size = 0;
     const int32_t *m = (const int32_t *)av_stream_get_side_data(
         st, AV_PKT_DATA_DISPLAYMATRIX, &size);
-    double theta;
 
-    *filter = NULL;
-    if (m == NULL || size < 9 * sizeof(*m))
-        return 0;
-    /* av_display_rotation_get is counterclockwise. */
-    theta = -av_display_rotation_get(m);
-    if (isnan(theta))
-        return 0;
-    theta = fmod(theta, 360);
-    if (theta < 0)
-        theta += 360;
-    if (fabs(theta - 90) < 1) {
-        *filter = m[3] > 0 ? "transpose=cclock_flip" : "transpose=clock";
-        return 90;
+    memset(in, 0, sizeof(*in));
+    in->width = par->width;
+    in->height = par->height;
+    in->sar = from_avq(av_guess_sample_aspect_ratio(job->ic, job->vin, NULL));
+    in->rotation = NAN;
+    if (m != NULL && size >= 9 * sizeof(*m)) {
+        /* av_display_rotation_get is counterclockwise. */
+        in->rotation = -av_display_rotation_get(m);
+        in->sign_a = sign(m[0]);
+        in->sign_c = sign(m[3]);
+        in->sign_d = sign(m[4]);
     }
-    if (fabs(theta - 180) < 1) {
-        *filter = m[0] < 0 && m[4] < 0 ? "hflip,vflip"
-                  : m[0] < 0           ? "hflip"
-                  : m[4] < 0           ? "vflip"
-                                       : NULL;
-        return 180;
-    }
-    if (fabs(theta - 270) < 1) {
-        *filter = m[3] < 0 ? "transpose=clock_flip" : "transpose=cclock";
-        return 270;
-    }
-    if (theta < 1 || theta > 359) {
-        *filter = m[4] < 0 ? "vflip" : NULL;
-        return 0;
-    }
-    return -1;
-}
-
-static bool rate_ok(AVRational r)
-{
-    return r.num > 0 && r.den > 0 && av_q2d(r) >= 0.5 && av_q2d(r) <= 1000;
-}
-
-/* The output frame rate: the source's nominal one, at most max_fps,
- * NTSC rates kept exact and anything else rounded to a whole number. */
-static AVRational pick_rate(const AVStream *st, int max_fps, double *nominal)
-{
-    AVRational r = rate_ok(st->avg_frame_rate) ? st->avg_frame_rate
-                   : rate_ok(st->r_frame_rate) ? st->r_frame_rate
-                                               : (AVRational){0, 1};
-    double f = av_q2d(r);
-    long n;
-
-    *nominal = f;
-    if (r.num == 0 || f > max_fps + 0.01)
-        return (AVRational){max_fps, 1};
-    if (fabs(f - 30000.0 / 1001) < 0.01)
-        return (AVRational){30000, 1001};
-    if (fabs(f - 24000.0 / 1001) < 0.01)
-        return (AVRational){24000, 1001};
-    n = lround(f);
-    return (AVRational){n < 1 ? 1 : (int)n, 1};
-}
-
-/* x scaled by num/den, rounded down to even, at least 2. */
-static int scaled_even(int x, int num, int den)
-{
-    int64_t v = (int64_t)x * num / den;
-
-    return v < 2 ? 2 : (int)(v & ~(int64_t)1);
-}
-
-static const char *zscale_transfer(enum AVColorTransferCharacteristic t)
-{
-    switch (t) {
-    case AVCOL_TRC_SMPTE2084:
-        return "smpte2084";
-    case AVCOL_TRC_ARIB_STD_B67:
-        return "arib-std-b67";
-    case AVCOL_TRC_BT2020_12:
-        return "bt2020-12";
-    case AVCOL_TRC_BT709:
-        return "bt709";
-    case AVCOL_TRC_SMPTE170M:
-        return "smpte170m";
-    default:
-        return "bt2020-10";
-    }
-}
-
-/* The color tags libx264 gets for an SDR source: the source's own when
- * they are ordinary, else none. */
-static void copy_sdr_tags(AVCodecContext *enc, const AVCodecParameters *par)
-{
-    if (par->color_primaries == AVCOL_PRI_BT709 ||
-        par->color_primaries == AVCOL_PRI_BT470BG ||
-        par->color_primaries == AVCOL_PRI_SMPTE170M)
-        enc->color_primaries = par->color_primaries;
-    if (par->color_trc == AVCOL_TRC_BT709 ||
-        par->color_trc == AVCOL_TRC_SMPTE170M ||
-        par->color_trc == AVCOL_TRC_IEC61966_2_1)
-        enc->color_trc = par->color_trc;
-    if (par->color_space == AVCOL_SPC_BT709 ||
-        par->color_space == AVCOL_SPC_BT470BG ||
-        par->color_space == AVCOL_SPC_SMPTE170M)
-        enc->colorspace = par->color_space;
+    in->avg_rate = from_avq(st->avg_frame_rate);
+    in->base_rate = from_avq(st->r_frame_rate);
+    in->primaries = par->color_primaries;
+    in->transfer = par->color_trc;
+    in->matrix = par->color_space;
+    in->full_range = par->color_range == AVCOL_RANGE_JPEG;
 }
 
 /*
- * Decides the output size, rate and orientation and writes the video
- * graph into res->video_filter:
- *   fps first (frames to be dropped cost nothing more), then the scaler
- *   (zscale with tone mapping for PQ/HLG, a gamut conversion for other
- *   BT.2020, swscale otherwise) straight to 8-bit 4:2:0 limited range,
- *   then rotation on the small frame, then a split: one branch to the
- *   encoder, the other scaled to <= 640 px before the thumbnail filter
- *   picks one frame a second.
+ * Plans the video (transcode_plan_video) into job->video for the input's
+ * facts and the job's limits; records the graph and what the plan found
+ * in the result. Returns 0, or -1 with the job failed.
  */
 static int plan_video(struct transcode_job *job)
 {
     struct transcode_result *res = job->res;
-    const AVCodecParameters *par = job->vin->codecpar;
-    struct sbuf b = {res->video_filter, sizeof(res->video_filter), 0, false};
-    bool zscale = avfilter_get_by_name("zscale") != NULL &&
-                  avfilter_get_by_name("tonemap") != NULL;
-    bool hdr = par->color_trc == AVCOL_TRC_SMPTE2084 ||
-               par->color_trc == AVCOL_TRC_ARIB_STD_B67;
-    bool wide = par->color_primaries == AVCOL_PRI_BT2020;
-    const char *turn, *range;
-    int rot, dw = par->width, dh = par->height, side, sw, sh, tw, th, tside;
+    struct transcode_video_plan *p = &job->video;
+    struct transcode_video_facts in;
+    const struct transcode_plan_options o = {
+        .max_side = job->opts->max_side,
+        .max_fps = job->opts->max_fps,
+        .zscale = avfilter_get_by_name("zscale") != NULL &&
+                  avfilter_get_by_name("tonemap") != NULL,
+    };
+    int rc;
 
-    rot = orientation(job->vin, &turn);
-    if (rot < 0) {
+    video_facts(job, &in);
+    rc = transcode_plan_video(&in, &o, p);
+    if (p->rotation_ignored)
         transcode_warn(job, "the video's unusual rotation was ignored");
-        rot = 0;
-    }
-    res->in_rotation = rot;
-    job->sar = av_guess_sample_aspect_ratio(job->ic, job->vin, NULL);
-    if (job->sar.num > 0 && job->sar.den > 0 && av_q2d(job->sar) >= 0.25 &&
-        av_q2d(job->sar) <= 4)
-        dw = (int)lrint(dw * av_q2d(job->sar));
-    else
-        job->sar = (AVRational){1, 1};
-    if (rot == 90 || rot == 270) {
-        int t = dw;
-        dw = dh;
-        dh = t;
-    }
-    side = dw > dh ? dw : dh;
-    if (side > job->opts->max_side) {
-        job->out_w = scaled_even(dw, job->opts->max_side, side);
-        job->out_h = scaled_even(dh, job->opts->max_side, side);
-    } else {
-        job->out_w = scaled_even(dw, 1, 1);
-        job->out_h = scaled_even(dh, 1, 1);
-    }
-    tside = job->out_w > job->out_h ? job->out_w : job->out_h;
-    tw = tside > THUMB_SIDE ? scaled_even(job->out_w, THUMB_SIDE, tside)
-                            : job->out_w;
-    th = tside > THUMB_SIDE ? scaled_even(job->out_h, THUMB_SIDE, tside)
-                            : job->out_h;
-    /* The scaler works before the rotation. */
-    sw = rot == 90 || rot == 270 ? job->out_h : job->out_w;
-    sh = rot == 90 || rot == 270 ? job->out_w : job->out_h;
-    job->rate = pick_rate(job->vin, job->opts->max_fps, &res->in_fps);
-    res->in_hdr = hdr;
-    range = par->color_range == AVCOL_RANGE_JPEG ? "full" : "limited";
-
-    sb_add(&b, "[in]fps=fps=%d/%d", job->rate.num, job->rate.den);
-    if (hdr && zscale)
-        sb_add(&b,
-               ",zscale=w=%d:h=%d:tin=%s:pin=%s:min=%s:rin=%s:t=linear:"
-               "npl=100,format=gbrpf32le,zscale=p=bt709,"
-               "tonemap=tonemap=hable:desat=0,"
-               "zscale=t=bt709:m=bt709:r=limited,format=yuv420p",
-               sw, sh, zscale_transfer(par->color_trc),
-               par->color_primaries == AVCOL_PRI_BT709 ? "bt709" : "bt2020",
-               par->color_space == AVCOL_SPC_BT2020_CL ? "2020_cl"
-               : par->color_space == AVCOL_SPC_BT709   ? "709"
-                                                       : "2020_ncl",
-               range);
-    else if (wide && zscale)
-        sb_add(&b,
-               ",zscale=w=%d:h=%d:tin=%s:pin=bt2020:min=%s:rin=%s:t=bt709:"
-               "p=bt709:m=bt709:r=limited,format=yuv420p",
-               sw, sh, zscale_transfer(par->color_trc),
-               par->color_space == AVCOL_SPC_BT2020_CL ? "2020_cl" : "2020_ncl",
-               range);
-    else
-        sb_add(&b,
-               ",scale=w=%d:h=%d:flags=bicubic:out_range=tv%s,"
-               "format=yuv420p",
-               sw, sh, hdr || wide ? ":out_color_matrix=bt709" : "");
-    if (turn != NULL)
-        sb_add(&b, ",%s", turn);
-    sb_add(&b,
-           ",setsar=1,split=2[out][t];[t]scale=w=%d:h=%d:flags=bicubic:"
-           "out_range=full,format=yuv420p,thumbnail=n=%d[thumb]",
-           tw, th, (int)lrint(fmax(1, av_q2d(job->rate))));
-    if (b.overflow)
+    res->in_rotation = p->rotation;
+    res->in_fps = p->nominal_fps;
+    res->in_hdr = p->hdr;
+    memcpy(res->video_filter, p->filter, sizeof(res->video_filter));
+    if (rc != 0)
         return transcode_fail(job,
                               "internal error: the video filter is too long");
-    if ((hdr || wide) && !zscale)
+    if (p->untoned)
         transcode_warn(job,
                        "HDR/wide-gamut video converted without tone mapping "
                        "(no zscale filter): colours may look washed out");
@@ -644,67 +508,25 @@ static int plan_video(struct transcode_job *job)
 }
 
 /*
- * Writes the main audio graph into res->audio_filter from the first
- * pass's figures. The gain to -16 LUFS is a plain linear one: loudnorm in
- * linear mode when the true peak stays 0.5 dB under the -1.5 dBTP target
- * after it (room for the AAC encoder's overshoot); otherwise the same gain
- * followed by a lookahead limiter at -3.5 dBFS. (loudnorm's own fallback,
- * its dynamic mode, needs 3 s to settle: on a 2 s clip it left the level
- * at +0 LUFS with +16 dBTP peaks.) Silence is left alone. ebur128 then
- * measures the result.
+ * Plans the main pass's audio (transcode_plan_audio) from the first pass's
+ * figures in job->before; records the graph, the mode and the figures in
+ * the result. Returns 0, or -1 with the job failed.
  */
 static int plan_audio(struct transcode_job *job)
 {
     struct transcode_result *res = job->res;
-    struct loudness *m = &job->before;
-    struct sbuf b = {res->audio_filter, sizeof(res->audio_filter), 0, false};
-    double tp_db, mi, mlra, mtp, mthresh, target_lra, gain;
-    const char *mode;
+    struct transcode_audio_plan p;
+    int rc = transcode_plan_audio(&job->before, &p);
 
-    /* ebur128 rounds the true peak to 0.001: round up, and never below
-     * the exact sample peak. */
-    tp_db = 20 * log10(fmax(fmax(m->true_peak + 0.0005, m->peak), 1e-5));
-    res->loudness_in = m->i;
-    res->lra_in = m->lra;
-    res->true_peak_in = tp_db;
-    sb_add(&b, "[in]" AUDIO_PREP);
-    if (isnan(m->i) || m->i < SILENCE_LUFS) {
-        mode = "none";
-        transcode_warn(
-            job, "the audio is silent or nearly so: its level was left as "
-                 "it is");
-    } else {
-        /* Within loudnorm's option ranges, and off its "not measured"
-         * sentinels (I 0, LRA 0, TP 99, threshold -70). */
-        mi = round(fmin(fmax(m->i, -99), -0.01) * 100) / 100;
-        mlra =
-            round(fmin(fmax(isnan(m->lra) ? 1 : m->lra, 0.01), 49) * 100) / 100;
-        mtp = round(fmin(fmax(tp_db, -99), 98) * 100) / 100;
-        mthresh = round(fmin(fmax(mi - 10, -99), -0.01) * 100) / 100;
-        if (mthresh == -70)
-            mthresh = -70.01;
-        /* The LRA target only has to let loudnorm stay linear. */
-        target_lra = fmin(fmax(ceil(mlra) + 1, 11), 50);
-        gain = TARGET_LUFS - mi;
-        if (mtp + gain <= TARGET_TP - 0.5) {
-            mode = "linear";
-            sb_add(&b,
-                   ",loudnorm=I=%.1f:TP=%.1f:LRA=%.0f:measured_I=%.2f:"
-                   "measured_LRA=%.2f:measured_TP=%.2f:"
-                   "measured_thresh=%.2f:linear=true:print_format=none",
-                   TARGET_LUFS, TARGET_TP, target_lra, mi, mlra, mtp, mthresh);
-        } else {
-            mode = "limited";
-            sb_add(&b,
-                   ",volume=volume=%.2fdB:precision=double,"
-                   "alimiter=limit=%.4f:attack=5:release=50:level=false:"
-                   "latency=true",
-                   gain, pow(10, (TARGET_TP - 2) / 20));
-        }
-    }
-    transcode_set_str(res->loudnorm_mode, sizeof(res->loudnorm_mode), mode);
-    sb_add(&b, "," AUDIO_MEASURE "," AUDIO_FINAL "[out]");
-    if (b.overflow)
+    res->loudness_in = job->before.i;
+    res->lra_in = job->before.lra;
+    res->true_peak_in = p.true_peak_db;
+    if (p.silent)
+        transcode_warn(job, "the audio is silent or nearly so: its level was "
+                            "left as it is");
+    transcode_set_str(res->loudnorm_mode, sizeof(res->loudnorm_mode), p.mode);
+    memcpy(res->audio_filter, p.filter, sizeof(res->audio_filter));
+    if (rc != 0)
         return transcode_fail(job,
                               "internal error: the audio filter is too long");
     return 0;
@@ -715,41 +537,32 @@ static int plan_audio(struct transcode_job *job)
 static int open_video_encoder(struct transcode_job *job)
 {
     const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
-    const AVCodecParameters *par = job->vin->codecpar;
     const AVBitStreamFilter *filter = av_bsf_get_by_name("filter_units");
+    const struct transcode_video_plan *p = &job->video;
+    AVRational rate = to_avq(p->rate);
     AVDictionary *opts = NULL;
     AVCodecContext *enc;
-    double fps = av_q2d(job->rate);
-    int64_t maxrate;
     int ret;
 
     if (codec == NULL || filter == NULL)
-        return transcode_fail(job,
-                              "libx264 or the filter_units filter is missing "
-                              "from this FFmpeg");
+        return transcode_fail(job, "libx264 or the filter_units filter is "
+                                   "missing from this FFmpeg");
     if ((job->venc = enc = avcodec_alloc_context3(codec)) == NULL)
         return transcode_fail(job, "out of memory");
-    enc->width = job->out_w;
-    enc->height = job->out_h;
+    enc->width = p->width;
+    enc->height = p->height;
     enc->pix_fmt = AV_PIX_FMT_YUV420P;
     enc->sample_aspect_ratio = (AVRational){1, 1};
-    enc->framerate = job->rate;
-    enc->time_base = av_inv_q(job->rate);
-    /* A keyframe at least every 2 s; a ceiling for busy scenes. */
-    enc->gop_size = (int)fmax(1, floor(2 * fps));
-    maxrate = (int64_t)(VIDEO_BPP * job->out_w * job->out_h * fps);
-    enc->rc_max_rate = maxrate;
-    enc->rc_buffer_size = (int)(2 * maxrate);
+    enc->framerate = rate;
+    enc->time_base = av_inv_q(rate);
+    enc->gop_size = p->gop;
+    enc->rc_max_rate = p->max_rate;
+    enc->rc_buffer_size = p->buffer_size;
     enc->thread_count = 0;
     enc->color_range = AVCOL_RANGE_MPEG;
-    if (job->res->in_hdr ||
-        job->vin->codecpar->color_primaries == AVCOL_PRI_BT2020) {
-        enc->color_primaries = AVCOL_PRI_BT709;
-        enc->color_trc = AVCOL_TRC_BT709;
-        enc->colorspace = AVCOL_SPC_BT709;
-    } else {
-        copy_sdr_tags(enc, par);
-    }
+    enc->color_primaries = (enum AVColorPrimaries)p->primaries;
+    enc->color_trc = (enum AVColorTransferCharacteristic)p->transfer;
+    enc->colorspace = (enum AVColorSpace)p->matrix;
     enc->flags |= AV_CODEC_FLAG_BITEXACT;
     if (job->oc->oformat->flags & AVFMT_GLOBALHEADER)
         enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
@@ -1028,8 +841,8 @@ static int start_video_graph(struct transcode_job *job, const AVFrame *f)
     if (util_fmt(args, sizeof(args),
                  "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:"
                  "pixel_aspect=%d/%d",
-                 f->width, f->height, f->format, tb.num, tb.den, job->sar.num,
-                 job->sar.den) != 0)
+                 f->width, f->height, f->format, tb.num, tb.den,
+                 job->video.sar.num, job->video.sar.den) != 0)
         return transcode_fail(job, "internal error: video source arguments");
     job->src_w = f->width;
     job->src_h = f->height;
@@ -1071,7 +884,7 @@ static int push_video(struct transcode_job *job, AVFrame *f)
      * frame ends. */
     int64_t step = f->pkt_duration > 0
                        ? f->pkt_duration
-                       : av_rescale_q(1, av_inv_q(job->rate), tb);
+                       : av_rescale_q(1, av_inv_q(to_avq(job->video.rate)), tb);
     double t = frame_time(job, f, tb, &job->next_vpts,
                           FFMIN(step, av_rescale_q(1, (AVRational){1, 1}, tb)));
     int ret;
@@ -1296,10 +1109,10 @@ static void sum_up(struct transcode_job *job)
 {
     struct transcode_result *res = job->res;
 
-    res->out_width = job->out_w;
-    res->out_height = job->out_h;
-    res->out_fps_num = job->rate.num;
-    res->out_fps_den = job->rate.den;
+    res->out_width = job->video.width;
+    res->out_height = job->video.height;
+    res->out_fps_num = job->video.rate.num;
+    res->out_fps_den = job->video.rate.den;
     res->out_frames = job->frames_out;
     res->out_duration_ms = llround(fmax(job->video_end, job->audio_end) * 1000);
     res->has_audio = job->audio_packets > 0;
@@ -1329,7 +1142,7 @@ static int job_init(struct transcode_job *job, const char *in_path,
     job->out_dir = out_dir;
     job->opts = o;
     job->res = res;
-    job->after = (struct loudness){.i = NAN, .lra = NAN};
+    job->after = (struct transcode_loudness){.i = NAN, .lra = NAN};
     job->last_progress_ms = util_mono_ms();
     if (o->max_side < 16 || o->max_side > MAX_SIDE_IN ||
         o->max_duration_s < 1 || o->max_duration_s > 86400 || o->max_fps < 1 ||

@@ -5,6 +5,7 @@
  *   transcode.c        the pipeline: demux, decode, filter, encode, mux
  *   transcode_io.c     libav I/O over descriptors (a sandboxed job's files)
  *   transcode_input.c  opening the hostile input: whitelists and limits
+ *   transcode_plan.c   the output plan, pure (chorus/transcode_plan.h)
  */
 #ifndef CHORUS_TRANSCODE_INTERNAL_H
 #define CHORUS_TRANSCODE_INTERNAL_H
@@ -21,17 +22,10 @@
 #include <libswscale/swscale.h>
 
 #include "chorus/transcode.h"
+#include "chorus/transcode_plan.h"
 
 /* The largest side of an input frame, in pixels. */
 #define MAX_SIDE_IN 8192
-
-/* A loudness measurement, from ebur128's frame metadata. */
-struct loudness {
-    double i, lra;    /* LUFS, LU; NAN until measured */
-    double true_peak; /* linear, from ebur128 (rounded to 0.001) */
-    double peak;      /* linear sample peak, exact */
-    bool got;         /* any audio came through */
-};
 
 /*
  * Every libav object of one transcode, and its counters: created by
@@ -61,11 +55,10 @@ struct transcode_job {
     AVFilterGraph *m_graph;
     AVFilterContext *m_src, *m_sink;
     AVStream *m_st;
-    struct loudness before, after;
+    struct transcode_loudness before, after;
 
     /* The plan. */
-    AVRational sar, rate;
-    int out_w, out_h;
+    struct transcode_video_plan video;
     int src_w, src_h, src_fmt; /* the first frame, what the graph takes */
 
     /* Filters. */
