@@ -263,6 +263,9 @@ static void read_r128(const AVFrame *f, struct transcode_loudness *m)
 
 /* ---- the audio measuring pass ------------------------------------------ */
 
+/* Takes every frame the measuring graph has ready into job->before (the
+ * running R128 figures and the exact sample peak). Returns 0, or -1 with
+ * the job failed. */
 static int measure_drain(struct transcode_job *job)
 {
     int ret;
@@ -298,6 +301,9 @@ static double audio_time(struct transcode_job *job, AVFrame *f,
     return frame_time(job, f, tb, next, f->nb_samples);
 }
 
+/* The first pass's frame_fn: feeds one decoded audio frame to the
+ * measuring graph (built on the first one). Frames past the limit or
+ * refused by the graph are skipped. Returns 0, or -1 with the job failed. */
 static int measure_frame(struct transcode_job *job, AVFrame *f)
 {
     double t = audio_time(job, f, job->m_st, &job->next_apts);
@@ -320,6 +326,7 @@ static int measure_frame(struct transcode_job *job, AVFrame *f)
     return measure_drain(job);
 }
 
+/* Frees what the first pass opened; safe to call twice. */
 static void measure_release(struct transcode_job *job)
 {
     avfilter_graph_free(&job->m_graph);
@@ -534,6 +541,11 @@ static int plan_audio(struct transcode_job *job)
 
 /* ---- the output -------------------------------------------------------- */
 
+/*
+ * Opens libx264 as job->video plans it (size, rate, GOP, bitrate ceiling,
+ * colour tags), its output stream and the filter that drops x264's SEI.
+ * Returns 0, or -1 with the job failed; job_release frees what was made.
+ */
 static int open_video_encoder(struct transcode_job *job)
 {
     const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
@@ -599,6 +611,8 @@ static int open_video_encoder(struct transcode_job *job)
     return 0;
 }
 
+/* Opens the AAC-LC encoder (48 kHz stereo, 128 kb/s) and its output
+ * stream. Returns 0, or -1 with the job failed. */
 static int open_audio_encoder(struct transcode_job *job)
 {
     const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
@@ -692,6 +706,8 @@ static int open_output(struct transcode_job *job)
     return 0;
 }
 
+/* Muxes pkt from enc as st's, its timestamps rescaled; takes the
+ * packet's reference. Returns 0, or -1 with the job failed. */
 static int write_packet(struct transcode_job *job, AVCodecContext *enc,
                         AVStream *st, AVPacket *pkt)
 {
@@ -768,6 +784,8 @@ static int encode(struct transcode_job *job, AVCodecContext *enc,
 
 /* ---- the main pass ----------------------------------------------------- */
 
+/* Tells the caller how far t seconds is into the declared duration, at
+ * most once a second (not at all without a declared duration). */
 static void report_progress(struct transcode_job *job, double t)
 {
     const struct transcode_options *o = job->opts;
@@ -877,6 +895,13 @@ static int conform(struct transcode_job *job, const AVFrame *f)
     return 0;
 }
 
+/*
+ * The main pass's frame_fn for video: times the frame, enforces the
+ * length and frame limits, builds the graph on the first frame, conforms
+ * later frames to its size and format, and encodes what comes out.
+ * Returns 0 (damaged frames are counted and skipped), or -1 with the job
+ * failed.
+ */
 static int push_video(struct transcode_job *job, AVFrame *f)
 {
     AVRational tb = job->vin->time_base;
@@ -921,6 +946,8 @@ static int push_video(struct transcode_job *job, AVFrame *f)
     return drain_video(job);
 }
 
+/* Encodes every frame the audio graph has ready, measuring the result
+ * into job->after. Returns 0, or -1 with the job failed. */
 static int drain_audio(struct transcode_job *job)
 {
     int ret;
@@ -943,6 +970,10 @@ static int drain_audio(struct transcode_job *job)
     }
 }
 
+/* The main pass's frame_fn for audio: times the frame, enforces the
+ * length limit, builds the graph on the first frame and encodes what comes
+ * out. Returns 0 (damaged frames are counted and skipped), or -1 with the
+ * job failed. */
 static int push_audio(struct transcode_job *job, AVFrame *f)
 {
     double t = audio_time(job, f, job->ain, &job->next_apts);
@@ -1133,6 +1164,9 @@ static void sum_up(struct transcode_job *job)
             job->video_end, job->declared);
 }
 
+/* Sets up *job for one transcode of in_path into out_dir: checks the
+ * options and allocates the scratch packets and frames. Returns 0, or -1
+ * with the job failed; job_release frees it either way. */
 static int job_init(struct transcode_job *job, const char *in_path,
                     const char *out_dir, const struct transcode_options *o,
                     struct transcode_result *res)
@@ -1162,6 +1196,8 @@ static int job_init(struct transcode_job *job, const char *in_path,
     return 0;
 }
 
+/* Frees everything job holds and removes the temporary files it still
+ * owns; fields already freed or never made are skipped. */
 static void job_release(struct transcode_job *job)
 {
     measure_release(job);
@@ -1256,6 +1292,7 @@ static json_t *num(double x, int places)
     return isfinite(x) ? json_real(round(x * k) / k) : json_null();
 }
 
+/* s as a new JSON string, or JSON null if it is empty. */
 static json_t *str_or_null(const char *s)
 {
     return s[0] != '\0' ? json_string(s) : json_null();

@@ -36,11 +36,11 @@ struct sbuf {
     bool overflow;
 };
 
+/* Appends to b as printf would, or marks it overflowed (keeping what
+ * fitted, NUL-terminated). */
 static void sb_add(struct sbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Appends to b as printf would, or marks it overflowed (keeping what
- * fitted, NUL-terminated). */
 static void sb_add(struct sbuf *b, const char *fmt, ...)
 {
     va_list ap;
