@@ -130,9 +130,10 @@ int transcode_io_close_writer(AVFormatContext *oc);
 /*
  * Opens job->in_path (or job->opts->input_fd) for demuxing: file protocol
  * only, the container probed from the bytes and checked against the
- * whitelist, the demuxer barred from opening anything else. Returns 0, or
- * -1 with the job failed; either way sets *icp and *pbp, which the caller
- * closes with transcode_input_close.
+ * whitelist, the demuxer barred from opening anything else. *icp and *pbp
+ * must be NULL. Returns 0, or -1 with the job failed; either way they hold
+ * what was opened (or NULL), which the caller closes with
+ * transcode_input_close.
  */
 int transcode_input_open(struct transcode_job *job, AVFormatContext **icp,
                          AVIOContext **pbp);
