@@ -14,6 +14,12 @@
  * The filter graphs are built on the first decoded frame, from the frame's
  * own format; a later frame of another size or format is converted to the
  * first one's before it enters the graph, so no filter ever sees a change.
+ *
+ * This file runs the pipeline. Opening the input (whitelists, limits) is
+ * transcode_input.c's; what the graphs and encoders are told is decided by
+ * the pure functions of transcode_plan.c from the input's facts, which
+ * plan_video reads out of libav's structs; a sandboxed job's descriptors
+ * are read and written through transcode_io.c.
  */
 #include "chorus/transcode.h"
 
@@ -35,132 +41,24 @@
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
 #include <libavformat/avformat.h>
-#include <libavutil/avstring.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/display.h>
 #include <libavutil/opt.h>
-#include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
 #include "chorus/log.h"
 #include "chorus/thumb.h"
 #include "chorus/util.h"
-
-/* Containers, by demuxer name; chosen by probing the bytes, never the
- * file name (stored inputs have none). */
-#define FORMAT_WHITELIST "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,ogg,mpegts"
-/* Decoders for what phones, browsers and cameras record: video, audio. */
-#define CODEC_WHITELIST                                                        \
-    "h264,hevc,vp8,vp9,libdav1d,libaom-av1,av1,mpeg4,h263,mjpeg,mpeg2video,"   \
-    "theora,prores,"                                                           \
-    "aac,opus,libopus,vorbis,libvorbis,mp3float,mp3,flac,alac,amrnb,amrwb,"    \
-    "ac3,eac3,pcm_s16le,pcm_s16be,pcm_s24le,pcm_s24be,pcm_s32le,pcm_s32be,"    \
-    "pcm_f32le,pcm_f32be,pcm_u8,pcm_alaw,pcm_mulaw"
-#define ACCEPTED "send MP4, MOV, 3GP, WebM, MKV, AVI, Ogg or MPEG-TS"
-
-#define PROBE_BYTES (8 * 1024 * 1024)
-#define ANALYZE_US (10 * (int64_t)AV_TIME_BASE)
-#define MAX_STREAMS 8
-#define MAX_SIDE_IN 8192
-#define MAX_PIXELS_IN (36 * 1000 * 1000)
-/* Bounds on work per second of allowed duration, whatever the timestamps
- * say: decoded video frames, and packets of any kind. */
-#define MAX_INPUT_FPS 250
-#define MAX_PACKETS_PER_S 1500
-#define THUMB_SIDE 640
+#include "transcode_internal.h"
 
 #define AUDIO_RATE 48000
 #define AUDIO_BITRATE 128000
-#define AUDIO_MAX_CHANNELS 8
-#define TARGET_LUFS (-16.0)
-#define TARGET_TP (-1.5)
-/* Below ebur128's absolute gate: nothing to normalise. */
-#define SILENCE_LUFS (-69.5)
-/* Bits per pixel per frame of the bitrate ceiling (3.3 Mb/s at 720p30). */
-#define VIDEO_BPP 0.12
 #define VIDEO_CRF "23"
 #define VIDEO_PRESET "veryfast"
 
-/* The stereo 48 kHz signal both passes measure; loudnorm wants doubles. */
-#define AUDIO_PREP                                                             \
-    "aresample=48000,aformat=sample_fmts=dbl:sample_rates=48000:"              \
-    "channel_layouts=stereo"
-#define AUDIO_MEASURE "ebur128=peak=true:metadata=1"
-#define AUDIO_FINAL                                                            \
-    "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
-
-/* A loudness measurement, from ebur128's frame metadata. */
-struct loudness {
-    double i, lra;    /* LUFS, LU; NAN until measured */
-    double true_peak; /* linear, from ebur128 (rounded to 0.001) */
-    double peak;      /* linear sample peak, exact */
-    bool got;         /* any audio came through */
-};
-
-struct transcode_job {
-    const char *in_path, *out_dir;
-    const struct transcode_options *opts;
-    struct transcode_result *res;
-    bool failed;
-
-    /* The input, main pass. */
-    AVIOContext *in_pb;
-    AVFormatContext *ic;
-    AVStream *vin, *ain; /* ain NULL: no usable audio */
-    AVCodecContext *vdec, *adec;
-    int64_t start;   /* AV_TIME_BASE; taken off every timestamp */
-    double declared; /* seconds, 0 if unknown */
-    bool reliable;   /* declared is the file's word, not a guess */
-    double limit;    /* seconds: a later timestamp means too long */
-    int64_t max_frames_in, max_frames_out, max_packets;
-
-    /* The audio measuring pass. */
-    AVIOContext *m_pb;
-    AVFormatContext *m_ic;
-    AVCodecContext *m_dec;
-    AVFilterGraph *m_graph;
-    AVFilterContext *m_src, *m_sink;
-    AVStream *m_st;
-    struct loudness before, after;
-
-    /* The plan. */
-    AVRational sar, rate;
-    int out_w, out_h;
-    int src_w, src_h, src_fmt; /* the first frame, what the graph takes */
-
-    /* Filters. */
-    AVFilterGraph *vgraph, *agraph;
-    AVFilterContext *vsrc, *vsink, *tsink, *asrc, *asink;
-    struct SwsContext *resize;
-
-    /* The output. */
-    AVFormatContext *oc;
-    AVCodecContext *venc, *aenc;
-    AVStream *vout, *aout;
-    AVBSFContext *bsf;
-    char tmp_video[PATH_MAX], tmp_thumb[PATH_MAX];
-    bool have_tmp_video, have_tmp_thumb;
-
-    /* Scratch, counters. */
-    AVPacket *pkt, *opkt; /* read from the input; made by the encoders */
-    AVFrame *frame, *filt, *fixed, *thumb;
-    double thumb_score;
-    int64_t next_vpts, next_apts; /* for frames without a timestamp */
-    int64_t vsrc_end, asrc_end;   /* where the sources' streams end */
-    int64_t packets, frames_in, frames_out, audio_packets, damaged;
-    double last_ts, video_end, audio_end; /* seconds */
-    int64_t last_progress_ms;
-};
-
 typedef int (*frame_fn)(struct transcode_job *job, AVFrame *frame);
 
-static int fail(struct transcode_job *job, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void warn(struct transcode_job *job, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* Records the first reason for failing; returns -1. */
-static int fail(struct transcode_job *job, const char *fmt, ...)
+int transcode_fail(struct transcode_job *job, const char *fmt, ...)
 {
     va_list ap;
 
@@ -174,8 +72,7 @@ static int fail(struct transcode_job *job, const char *fmt, ...)
     return -1;
 }
 
-/* Records a warning for the result, once. */
-static void warn(struct transcode_job *job, const char *fmt, ...)
+void transcode_warn(struct transcode_job *job, const char *fmt, ...)
 {
     struct transcode_result *res = job->res;
     char buf[TRANSCODE_WARNING_LEN];
@@ -192,35 +89,9 @@ static void warn(struct transcode_job *job, const char *fmt, ...)
         memcpy(res->warnings[res->nwarnings++], buf, sizeof(buf));
 }
 
-static void set_str(char *dst, size_t len, const char *src)
+void transcode_set_str(char *dst, size_t len, const char *src)
 {
     snprintf(dst, len, "%s", src != NULL ? src : "");
-}
-
-/* A string being built; overflow is sticky and checked once at the end. */
-struct sbuf {
-    char *buf;
-    size_t len, pos;
-    bool overflow;
-};
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (b->overflow)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(b->buf + b->pos, b->len - b->pos, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= b->len - b->pos)
-        b->overflow = true;
-    else
-        b->pos += (size_t)n;
 }
 
 void transcode_options_default(struct transcode_options *o)
@@ -237,431 +108,6 @@ void transcode_result_release(struct transcode_result *res)
     memset(res, 0, sizeof(*res));
 }
 
-/* ---- descriptors ------------------------------------------------------- */
-
-/*
- * A sandboxed job may open no file at all: its input is read, and its MP4
- * written and read back (to move the index to the front), through
- * descriptors it was given. pread/pwrite keep each context's position its
- * own, so the input's two passes, or the MP4's writer and its reader,
- * share one file without moving each other.
- */
-struct fd_io {
-    int fd;
-    int64_t pos;
-};
-
-static int fd_io_read(void *opaque, uint8_t *buf, int size)
-{
-    struct fd_io *io = opaque;
-    ssize_t n;
-
-    do
-        n = pread(io->fd, buf, (size_t)size, (off_t)io->pos);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return AVERROR(errno);
-    if (n == 0)
-        return AVERROR_EOF;
-    io->pos += n;
-    return (int)n;
-}
-
-static int fd_io_write(void *opaque, uint8_t *buf, int size)
-{
-    struct fd_io *io = opaque;
-    int left = size;
-
-    while (left > 0) {
-        ssize_t n = pwrite(io->fd, buf, (size_t)left, (off_t)io->pos);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return AVERROR(n < 0 ? errno : EIO);
-        buf += n;
-        left -= (int)n;
-        io->pos += n;
-    }
-    return size;
-}
-
-static int64_t fd_io_seek(void *opaque, int64_t offset, int whence)
-{
-    struct fd_io *io = opaque;
-    struct stat st;
-
-    whence &= ~AVSEEK_FORCE;
-    if (whence == AVSEEK_SIZE || whence == SEEK_END) {
-        if (fstat(io->fd, &st) != 0)
-            return AVERROR(errno);
-        if (whence == AVSEEK_SIZE)
-            return (int64_t)st.st_size;
-        offset += (int64_t)st.st_size;
-    } else if (whence == SEEK_CUR) {
-        offset += io->pos;
-    } else if (whence != SEEK_SET) {
-        return AVERROR(EINVAL);
-    }
-    if (offset < 0)
-        return AVERROR(EINVAL);
-    io->pos = offset;
-    return offset;
-}
-
-#define FD_IO_BUF (64 * 1024)
-
-/* An AVIOContext over fd from its start, reading or writing; or NULL. */
-static AVIOContext *fd_avio_new(int fd, bool write)
-{
-    struct fd_io *io = av_mallocz(sizeof(*io));
-    unsigned char *buf = av_malloc(FD_IO_BUF);
-    AVIOContext *pb = NULL;
-
-    if (io != NULL && buf != NULL) {
-        io->fd = fd;
-        pb = avio_alloc_context(buf, FD_IO_BUF, write, io,
-                                write ? NULL : fd_io_read,
-                                write ? fd_io_write : NULL, fd_io_seek);
-    }
-    if (pb == NULL) {
-        av_free(io);
-        av_free(buf);
-    }
-    return pb;
-}
-
-/* Frees what fd_avio_new made (after an avio_flush, for a writer). */
-static void fd_avio_free(AVIOContext **pb)
-{
-    if (*pb == NULL)
-        return;
-    av_freep(&(*pb)->opaque);
-    av_freep(&(*pb)->buffer);
-    avio_context_free(pb);
-}
-
-/* ---- the input --------------------------------------------------------- */
-
-/* Closes what open_input opened for reading, descriptor or file. */
-static void close_input_pb(struct transcode_job *job, AVIOContext **pb)
-{
-    if (job->opts->input_fd >= 0)
-        fd_avio_free(pb);
-    else
-        avio_closep(pb);
-}
-
-/* The demuxer may open nothing but the file it was given: no HLS segment,
- * no concat entry, no QuickTime reference. */
-static int deny_io_open(AVFormatContext *s, AVIOContext **pb, const char *url,
-                        int flags, AVDictionary **options)
-{
-    (void)s;
-    (void)url;
-    (void)flags;
-    (void)options;
-    *pb = NULL;
-    return AVERROR(EPERM);
-}
-
-/* What a refused demuxer's input is, in words, or NULL. */
-static const char *format_kind(const char *name)
-{
-    static const char *const kinds[][2] = {
-        {"hls", "an HLS playlist"},   {"concat", "an ffconcat script"},
-        {"dash", "a DASH manifest"},  {"tty", "a text file"},
-        {"srt", "a subtitle file"},   {"webvtt", "a subtitle file"},
-        {"ass", "a subtitle file"},   {"mp3", "an audio file"},
-        {"wav", "an audio file"},     {"flac", "an audio file"},
-        {"aac", "an audio file"},     {"image2", "an image"},
-        {"gif", "an animated image"}, {"apng", "an animated image"},
-    };
-    const char *pipe = strstr(name, "_pipe");
-
-    for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
-        if (strcmp(name, kinds[i][0]) == 0)
-            return kinds[i][1];
-    return pipe != NULL && pipe[5] == '\0' ? "an image" : NULL;
-}
-
-static bool decoder_allowed(enum AVCodecID id)
-{
-    const AVCodec *c = avcodec_find_decoder(id);
-
-    return c != NULL && av_match_list(c->name, CODEC_WHITELIST, ',') > 0;
-}
-
-/*
- * Opens job->in_path for demuxing: file protocol only, the container
- * probed from the bytes and checked against the whitelist, the demuxer
- * barred from opening anything else. Sets *icp and *pbp, which the caller
- * closes (avformat_close_input, then avio_closep) even on failure.
- */
-static int open_input(struct transcode_job *job, AVFormatContext **icp,
-                      AVIOContext **pbp)
-{
-    const AVInputFormat *fmt = NULL;
-    AVDictionary *opts = NULL;
-    AVFormatContext *ic = NULL;
-    char url[PATH_MAX + 8];
-    const char *kind;
-    int ret, rc = -1;
-
-    if (job->opts->input_fd >= 0) {
-        ret = (*pbp = fd_avio_new(job->opts->input_fd, false)) != NULL
-                  ? 0
-                  : AVERROR(ENOMEM);
-    } else if (util_fmt(url, sizeof(url), "file:%s", job->in_path) != 0) {
-        fail(job, "the input path is too long");
-        goto out;
-    } else {
-        av_dict_set(&opts, "protocol_whitelist", "file", 0);
-        ret = avio_open2(pbp, url, AVIO_FLAG_READ, NULL, &opts);
-        av_dict_free(&opts);
-    }
-    if (ret < 0) {
-        fail(job, "cannot open the file: %s", av_err2str(ret));
-        goto out;
-    }
-    /* An empty name: only the content decides. */
-    ret = av_probe_input_buffer2(*pbp, &fmt, "", NULL, 0, PROBE_BYTES);
-    if (ret < 0 || fmt == NULL) {
-        fail(job, "not a video: the file's format is not recognised (%s)",
-             ACCEPTED);
-        goto out;
-    }
-    if (av_match_list(fmt->name, FORMAT_WHITELIST, ',') <= 0) {
-        if ((kind = format_kind(fmt->name)) != NULL)
-            fail(job, "not a video: the file is %s (%s)", kind, ACCEPTED);
-        else
-            fail(job, "files of type \"%s\" are not accepted (%s)", fmt->name,
-                 ACCEPTED);
-        goto out;
-    }
-    if ((ic = avformat_alloc_context()) == NULL) {
-        fail(job, "out of memory");
-        goto out;
-    }
-    ic->pb = *pbp;
-    ic->flags |= AVFMT_FLAG_CUSTOM_IO;
-    ic->io_open = deny_io_open;
-    av_dict_set(&opts, "protocol_whitelist", "file", 0);
-    av_dict_set(&opts, "format_whitelist", FORMAT_WHITELIST, 0);
-    av_dict_set(&opts, "codec_whitelist", CODEC_WHITELIST, 0);
-    av_dict_set_int(&opts, "probesize", PROBE_BYTES, 0);
-    av_dict_set_int(&opts, "analyzeduration", ANALYZE_US, 0);
-    av_dict_set_int(&opts, "max_streams", MAX_STREAMS, 0);
-    /* On failure this frees ic. */
-    ret = avformat_open_input(&ic, "", fmt, &opts);
-    av_dict_free(&opts);
-    if (ret < 0) {
-        /* What the demuxer says when max_streams is reached. */
-        if (ret == AVERROR(ENOMEM))
-            fail(job,
-                 "the file cannot be read: it has more than %d streams "
-                 "or a damaged header",
-                 MAX_STREAMS);
-        else if (strstr(fmt->name, "mp4") != NULL)
-            fail(job, "the MP4/MOV file is damaged or incomplete: its index "
-                      "cannot be read (was the upload cut short?)");
-        else
-            fail(job, "the %s file is damaged: its header cannot be read (%s)",
-                 fmt->name, av_err2str(ret));
-        goto out;
-    }
-    rc = 0;
-out:
-    *icp = ic;
-    return rc;
-}
-
-static int check_size(struct transcode_job *job, const AVCodecParameters *par)
-{
-    if (par->width < 0 || par->height < 0 || par->width > MAX_SIDE_IN ||
-        par->height > MAX_SIDE_IN ||
-        (int64_t)par->width * par->height > MAX_PIXELS_IN)
-        return fail(job,
-                    "the video is %dx%d pixels; the largest accepted is %d "
-                    "pixels a side and %d megapixels",
-                    par->width, par->height, MAX_SIDE_IN,
-                    MAX_PIXELS_IN / 1000000);
-    return 0;
-}
-
-/* Reads the start of the streams (bounded by probesize and
- * analyzeduration) with the pixel limit on the decoders it tries. */
-static int probe_streams(struct transcode_job *job, AVFormatContext *ic)
-{
-    AVDictionary *opts[MAX_STREAMS] = {NULL};
-    unsigned n = ic->nb_streams;
-    int ret;
-
-    if (n > MAX_STREAMS)
-        return fail(job, "the file has %u streams; at most %d are accepted", n,
-                    MAX_STREAMS);
-    for (unsigned i = 0; i < n; i++) {
-        if (ic->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
-            check_size(job, ic->streams[i]->codecpar) != 0)
-            return -1;
-        av_dict_set_int(&opts[i], "max_pixels", MAX_PIXELS_IN, 0);
-    }
-    ret = avformat_find_stream_info(ic, opts);
-    for (unsigned i = 0; i < n; i++)
-        av_dict_free(&opts[i]);
-    if (ret < 0)
-        return fail(job, "cannot read the file's streams (%s)",
-                    av_err2str(ret));
-    return 0;
-}
-
-static double stream_seconds(const AVStream *st)
-{
-    if (st == NULL || st->duration <= 0 || st->time_base.num <= 0 ||
-        st->time_base.den <= 0)
-        return 0;
-    return (double)st->duration * av_q2d(st->time_base);
-}
-
-/* Takes st as the audio if it can be decoded and is sane, else warns. */
-static void choose_audio(struct transcode_job *job, AVStream *st)
-{
-    const AVCodecParameters *par = st->codecpar;
-    const char *name = avcodec_get_name(par->codec_id);
-
-    if (!decoder_allowed(par->codec_id)) {
-        warn(job, "the audio codec %s is not supported: the clip is silent",
-             name);
-        return;
-    }
-    if (par->ch_layout.nb_channels < 1 ||
-        par->ch_layout.nb_channels > AUDIO_MAX_CHANNELS ||
-        par->sample_rate < 1000 || par->sample_rate > 384000) {
-        warn(job, "the audio (%d channels at %d Hz) was left out",
-             par->ch_layout.nb_channels, par->sample_rate);
-        return;
-    }
-    job->ain = st;
-    set_str(job->res->in_audio_codec, sizeof(job->res->in_audio_codec), name);
-    job->res->in_sample_rate = par->sample_rate;
-    job->res->in_channels = par->ch_layout.nb_channels;
-}
-
-/* Refuses a clip that says it is too long; sets the limits that stop one
- * that lied. */
-static int check_duration(struct transcode_job *job)
-{
-    const AVFormatContext *ic = job->ic;
-    const struct transcode_options *o = job->opts;
-    double d = 0;
-
-    /* A duration guessed from the bitrate is only good for progress. */
-    job->reliable =
-        ic->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE;
-    if (ic->duration > 0)
-        d = (double)ic->duration / AV_TIME_BASE;
-    d = fmax(d, fmax(stream_seconds(job->vin), stream_seconds(job->ain)));
-    job->declared = d;
-    job->res->in_duration_ms = llround(d * 1000);
-    if (job->reliable && d > o->max_duration_s + 0.5)
-        return fail(job, "the clip is %.0f s long; the limit is %d s", ceil(d),
-                    o->max_duration_s);
-    job->start = ic->start_time != AV_NOPTS_VALUE ? ic->start_time : 0;
-    job->limit = o->max_duration_s + 1.0;
-    job->max_frames_in = (int64_t)(o->max_duration_s + 2) * MAX_INPUT_FPS;
-    job->max_packets = (int64_t)(o->max_duration_s + 2) * MAX_PACKETS_PER_S;
-    if (o->duration != NULL)
-        o->duration(o->opaque, job->reliable ? d : 0);
-    return 0;
-}
-
-/* Opens the input, picks one video and at most one audio stream, and
- * refuses what breaks the rules. */
-static int open_main(struct transcode_job *job)
-{
-    struct transcode_result *res = job->res;
-    const AVCodecParameters *par;
-    struct stat st;
-    int idx;
-
-    if ((job->opts->input_fd >= 0 ? fstat(job->opts->input_fd, &st)
-                                  : stat(job->in_path, &st)) != 0)
-        return fail(job, "cannot read the file: %s", strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return fail(job, "not a regular file");
-    if (st.st_size == 0)
-        return fail(job, "the file is empty");
-    res->in_bytes = (int64_t)st.st_size;
-    if (open_input(job, &job->ic, &job->in_pb) != 0)
-        return -1;
-    set_str(res->in_format, sizeof(res->in_format), job->ic->iformat->name);
-    if (probe_streams(job, job->ic) != 0)
-        return -1;
-
-    idx = av_find_best_stream(job->ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-    if (idx < 0)
-        return fail(job, "the file has no video stream");
-    job->vin = job->ic->streams[idx];
-    par = job->vin->codecpar;
-    if (job->vin->disposition & AV_DISPOSITION_ATTACHED_PIC)
-        return fail(job, "the file has no video, only a still picture");
-    set_str(res->in_video_codec, sizeof(res->in_video_codec),
-            avcodec_get_name(par->codec_id));
-    if (par->codec_id == AV_CODEC_ID_NONE)
-        return fail(job, "the video codec is not recognised");
-    if (!decoder_allowed(par->codec_id))
-        return fail(job, "the video codec %s is not supported",
-                    res->in_video_codec);
-    if (check_size(job, par) != 0)
-        return -1;
-    if (par->width <= 0 || par->height <= 0)
-        return fail(job, "the video's frame size is unknown (a damaged "
-                         "file?)");
-    res->in_width = par->width;
-    res->in_height = par->height;
-    set_str(res->in_pix_fmt, sizeof(res->in_pix_fmt),
-            av_get_pix_fmt_name((enum AVPixelFormat)par->format));
-    if (par->color_trc != AVCOL_TRC_UNSPECIFIED)
-        set_str(res->in_color_transfer, sizeof(res->in_color_transfer),
-                av_color_transfer_name(par->color_trc));
-
-    idx = av_find_best_stream(job->ic, AVMEDIA_TYPE_AUDIO, -1, job->vin->index,
-                              NULL, 0);
-    if (idx >= 0)
-        choose_audio(job, job->ic->streams[idx]);
-    /* Data, subtitle, attachment and extra streams are never read. */
-    for (unsigned i = 0; i < job->ic->nb_streams; i++) {
-        AVStream *s = job->ic->streams[i];
-        s->discard =
-            s == job->vin || s == job->ain ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
-    }
-    return check_duration(job);
-}
-
-/*
- * Opens a decoder for st (whitelisted, pixel-limited, auto threads) into
- * *decp, which the caller frees. Returns 0 or a negative AVERROR.
- */
-static int open_decoder(AVStream *st, AVCodecContext **decp)
-{
-    const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
-    AVDictionary *opts = NULL;
-    int ret;
-
-    if (codec == NULL || av_match_list(codec->name, CODEC_WHITELIST, ',') <= 0)
-        return AVERROR_DECODER_NOT_FOUND;
-    if ((*decp = avcodec_alloc_context3(codec)) == NULL)
-        return AVERROR(ENOMEM);
-    if ((ret = avcodec_parameters_to_context(*decp, st->codecpar)) < 0)
-        return ret;
-    (*decp)->pkt_timebase = st->time_base;
-    (*decp)->thread_count = 0;
-    av_dict_set(&opts, "codec_whitelist", CODEC_WHITELIST, 0);
-    av_dict_set_int(&opts, "max_pixels", MAX_PIXELS_IN, 0);
-    ret = avcodec_open2(*decp, codec, &opts);
-    av_dict_free(&opts);
-    return ret;
-}
-
 /*
  * Sends pkt (NULL: flush) to dec and hands each frame it returns to fn.
  * Undecodable data is counted as damage, not an error. Returns 0, or -1
@@ -673,7 +119,7 @@ static int decode(struct transcode_job *job, AVCodecContext *dec,
     int ret = avcodec_send_packet(dec, pkt);
 
     if (ret == AVERROR(ENOMEM))
-        return fail(job, "out of memory while decoding");
+        return transcode_fail(job, "out of memory while decoding");
     if (ret < 0 && ret != AVERROR_EOF) {
         job->damaged++;
         return 0;
@@ -683,7 +129,7 @@ static int decode(struct transcode_job *job, AVCodecContext *dec,
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
         if (ret == AVERROR(ENOMEM))
-            return fail(job, "out of memory while decoding");
+            return transcode_fail(job, "out of memory while decoding");
         if (ret < 0) {
             job->damaged++;
             return 0;
@@ -734,7 +180,7 @@ static int build_graph(struct transcode_job *job, AVFilterGraph **graph,
 
     if ((*graph = avfilter_graph_alloc()) == NULL || outputs == NULL ||
         inputs == NULL || (tsink != NULL && thumb == NULL)) {
-        fail(job, "out of memory");
+        transcode_fail(job, "out of memory");
         goto out;
     }
     if ((ret = avfilter_graph_create_filter(src, avfilter_get_by_name(src_name),
@@ -745,7 +191,7 @@ static int build_graph(struct transcode_job *job, AVFilterGraph **graph,
         (tsink != NULL &&
          (ret = avfilter_graph_create_filter(tsink, sink_filter, "thumb", NULL,
                                              NULL, *graph)) < 0)) {
-        fail(job, "cannot set up the filters: %s", av_err2str(ret));
+        transcode_fail(job, "cannot set up the filters: %s", av_err2str(ret));
         goto out;
     }
     outputs->name = av_strdup("in");
@@ -761,7 +207,7 @@ static int build_graph(struct transcode_job *job, AVFilterGraph **graph,
     if ((ret = avfilter_graph_parse_ptr(*graph, desc, &inputs, &outputs,
                                         NULL)) < 0 ||
         (ret = avfilter_graph_config(*graph, NULL)) < 0) {
-        fail(job, "cannot set up the filters: %s", av_err2str(ret));
+        transcode_fail(job, "cannot set up the filters: %s", av_err2str(ret));
         goto out;
     }
     rc = 0;
@@ -786,7 +232,7 @@ static int build_audio_graph(struct transcode_job *job, const AVFrame *f,
                  f->sample_rate, f->sample_rate,
                  av_get_sample_fmt_name((enum AVSampleFormat)f->format),
                  layout) != 0)
-        return fail(job, "the audio's channel layout cannot be read");
+        return transcode_fail(job, "the audio's channel layout cannot be read");
     return build_graph(job, graph, "abuffer", args, desc, src, sink, NULL);
 }
 
@@ -802,7 +248,7 @@ static void fix_layout(AVFrame *f)
 }
 
 /* Reads ebur128's running figures from f's metadata into m. */
-static void read_r128(const AVFrame *f, struct loudness *m)
+static void read_r128(const AVFrame *f, struct transcode_loudness *m)
 {
     const AVDictionaryEntry *e;
 
@@ -817,6 +263,9 @@ static void read_r128(const AVFrame *f, struct loudness *m)
 
 /* ---- the audio measuring pass ------------------------------------------ */
 
+/* Takes every frame the measuring graph has ready into job->before (the
+ * running R128 figures and the exact sample peak). Returns 0, or -1 with
+ * the job failed. */
 static int measure_drain(struct transcode_job *job)
 {
     int ret;
@@ -826,7 +275,8 @@ static int measure_drain(struct transcode_job *job)
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
         if (ret < 0)
-            return fail(job, "audio filter error: %s", av_err2str(ret));
+            return transcode_fail(job, "audio filter error: %s",
+                                  av_err2str(ret));
         read_r128(job->filt, &job->before);
         if (job->filt->format == AV_SAMPLE_FMT_DBL) {
             const double *s = (const double *)job->filt->data[0];
@@ -851,6 +301,9 @@ static double audio_time(struct transcode_job *job, AVFrame *f,
     return frame_time(job, f, tb, next, f->nb_samples);
 }
 
+/* The first pass's frame_fn: feeds one decoded audio frame to the
+ * measuring graph (built on the first one). Frames past the limit or
+ * refused by the graph are skipped. Returns 0, or -1 with the job failed. */
 static int measure_frame(struct transcode_job *job, AVFrame *f)
 {
     double t = audio_time(job, f, job->m_st, &job->next_apts);
@@ -861,7 +314,7 @@ static int measure_frame(struct transcode_job *job, AVFrame *f)
         return 0;
     fix_layout(f);
     if (job->m_graph == NULL &&
-        build_audio_graph(job, f, "[in]" AUDIO_PREP "," AUDIO_MEASURE "[out]",
+        build_audio_graph(job, f, transcode_plan_measure_filter(),
                           &job->m_graph, &job->m_src, &job->m_sink) != 0)
         return -1;
     ret =
@@ -873,12 +326,12 @@ static int measure_frame(struct transcode_job *job, AVFrame *f)
     return measure_drain(job);
 }
 
+/* Frees what the first pass opened; safe to call twice. */
 static void measure_release(struct transcode_job *job)
 {
     avfilter_graph_free(&job->m_graph);
     avcodec_free_context(&job->m_dec);
-    avformat_close_input(&job->m_ic);
-    close_input_pb(job, &job->m_pb);
+    transcode_input_close(job, &job->m_ic, &job->m_pb);
     job->m_st = NULL;
 }
 
@@ -892,23 +345,24 @@ static int measure_audio(struct transcode_job *job)
     int idx = job->ain->index, ret, rc = -1;
     int64_t packets = 0;
 
-    job->before = (struct loudness){.i = NAN, .lra = NAN};
-    if (open_input(job, &job->m_ic, &job->m_pb) != 0 ||
-        probe_streams(job, job->m_ic) != 0)
+    job->before = (struct transcode_loudness){.i = NAN, .lra = NAN};
+    if (transcode_input_open(job, &job->m_ic, &job->m_pb) != 0 ||
+        transcode_input_probe(job, job->m_ic) != 0)
         goto out;
     if ((unsigned)idx >= job->m_ic->nb_streams ||
         job->m_ic->streams[idx]->codecpar->codec_id !=
             job->ain->codecpar->codec_id) {
-        fail(job, "the file reads differently the second time");
+        transcode_fail(job, "the file reads differently the second time");
         goto out;
     }
     job->m_st = job->m_ic->streams[idx];
     for (unsigned i = 0; i < job->m_ic->nb_streams; i++)
         job->m_ic->streams[i]->discard =
             (int)i == idx ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
-    if ((ret = open_decoder(job->m_st, &job->m_dec)) < 0) {
-        warn(job, "the audio cannot be decoded (%s): the clip is silent",
-             av_err2str(ret));
+    if ((ret = transcode_input_open_decoder(job->m_st, &job->m_dec)) < 0) {
+        transcode_warn(job,
+                       "the audio cannot be decoded (%s): the clip is silent",
+                       av_err2str(ret));
         job->ain = NULL;
         rc = 0;
         goto out;
@@ -927,11 +381,11 @@ static int measure_audio(struct transcode_job *job)
     if (job->m_graph != NULL &&
         ((ret = av_buffersrc_add_frame_flags(job->m_src, NULL, 0)) < 0 ||
          measure_drain(job) != 0)) {
-        fail(job, "audio filter error: %s", av_err2str(ret));
+        transcode_fail(job, "audio filter error: %s", av_err2str(ret));
         goto out;
     }
     if (!job->before.got) {
-        warn(job, "the audio cannot be decoded: the clip is silent");
+        transcode_warn(job, "the audio cannot be decoded: the clip is silent");
         job->ain = NULL;
     }
     rc = 0;
@@ -945,323 +399,182 @@ out:
 
 /* ---- the plan ---------------------------------------------------------- */
 
-/*
- * The display matrix as a filter chain (NULL: none), as the ffmpeg
- * program applies it; returns the clockwise rotation in degrees, or -1
- * for an angle that is not a multiple of 90.
- */
-static int orientation(const AVStream *st, const char **filter)
+/* The plan speaks H.273's colour numbers, which are libavutil's. */
+#define SAME_CODE(av, plan) ((int)(av) == (int)(plan))
+_Static_assert(SAME_CODE(AVCOL_PRI_BT709, TRANSCODE_PRI_BT709) &&
+                   SAME_CODE(AVCOL_PRI_UNSPECIFIED,
+                             TRANSCODE_PRI_UNSPECIFIED) &&
+                   SAME_CODE(AVCOL_PRI_BT470BG, TRANSCODE_PRI_BT470BG) &&
+                   SAME_CODE(AVCOL_PRI_SMPTE170M, TRANSCODE_PRI_SMPTE170M) &&
+                   SAME_CODE(AVCOL_PRI_BT2020, TRANSCODE_PRI_BT2020),
+               "colour primaries");
+_Static_assert(SAME_CODE(AVCOL_TRC_BT709, TRANSCODE_TRC_BT709) &&
+                   SAME_CODE(AVCOL_TRC_UNSPECIFIED,
+                             TRANSCODE_TRC_UNSPECIFIED) &&
+                   SAME_CODE(AVCOL_TRC_SMPTE170M, TRANSCODE_TRC_SMPTE170M) &&
+                   SAME_CODE(AVCOL_TRC_IEC61966_2_1, TRANSCODE_TRC_SRGB) &&
+                   SAME_CODE(AVCOL_TRC_BT2020_10, TRANSCODE_TRC_BT2020_10) &&
+                   SAME_CODE(AVCOL_TRC_BT2020_12, TRANSCODE_TRC_BT2020_12) &&
+                   SAME_CODE(AVCOL_TRC_SMPTE2084, TRANSCODE_TRC_PQ) &&
+                   SAME_CODE(AVCOL_TRC_ARIB_STD_B67, TRANSCODE_TRC_HLG),
+               "colour transfers");
+_Static_assert(SAME_CODE(AVCOL_SPC_BT709, TRANSCODE_SPC_BT709) &&
+                   SAME_CODE(AVCOL_SPC_UNSPECIFIED,
+                             TRANSCODE_SPC_UNSPECIFIED) &&
+                   SAME_CODE(AVCOL_SPC_BT470BG, TRANSCODE_SPC_BT470BG) &&
+                   SAME_CODE(AVCOL_SPC_SMPTE170M, TRANSCODE_SPC_SMPTE170M) &&
+                   SAME_CODE(AVCOL_SPC_BT2020_NCL, TRANSCODE_SPC_BT2020_NCL) &&
+                   SAME_CODE(AVCOL_SPC_BT2020_CL, TRANSCODE_SPC_BT2020_CL),
+               "colour matrices");
+_Static_assert(TRANSCODE_FILTER_LEN == TRANSCODE_PLAN_FILTER_LEN,
+               "the result holds the planned graphs");
+
+/* q as libav's rational. */
+static AVRational to_avq(struct transcode_q q)
 {
+    return (AVRational){q.num, q.den};
+}
+
+/* libav's rational r as the plan's. */
+static struct transcode_q from_avq(AVRational r)
+{
+    return (struct transcode_q){r.num, r.den};
+}
+
+/* The sign of x: -1, 0 or 1. */
+static int sign(int32_t x)
+{
+    return (x > 0) - (x < 0);
+}
+
+/* Reads what the plan needs to know of the input's video stream into *in:
+ * the adapter between libav's structs and the plan's plain ones. */
+static void video_facts(const struct transcode_job *job,
+                        struct transcode_video_facts *in)
+{
+    const AVStream *st = job->vin;
+    const AVCodecParameters *par = st->codecpar;
     size_t size = 0;
     const int32_t *m = (const int32_t *)av_stream_get_side_data(
         st, AV_PKT_DATA_DISPLAYMATRIX, &size);
-    double theta;
 
-    *filter = NULL;
-    if (m == NULL || size < 9 * sizeof(*m))
-        return 0;
-    /* av_display_rotation_get is counterclockwise. */
-    theta = -av_display_rotation_get(m);
-    if (isnan(theta))
-        return 0;
-    theta = fmod(theta, 360);
-    if (theta < 0)
-        theta += 360;
-    if (fabs(theta - 90) < 1) {
-        *filter = m[3] > 0 ? "transpose=cclock_flip" : "transpose=clock";
-        return 90;
+    memset(in, 0, sizeof(*in));
+    in->width = par->width;
+    in->height = par->height;
+    in->sar = from_avq(av_guess_sample_aspect_ratio(job->ic, job->vin, NULL));
+    in->rotation = NAN;
+    if (m != NULL && size >= 9 * sizeof(*m)) {
+        /* av_display_rotation_get is counterclockwise. */
+        in->rotation = -av_display_rotation_get(m);
+        in->sign_a = sign(m[0]);
+        in->sign_c = sign(m[3]);
+        in->sign_d = sign(m[4]);
     }
-    if (fabs(theta - 180) < 1) {
-        *filter = m[0] < 0 && m[4] < 0 ? "hflip,vflip"
-                  : m[0] < 0           ? "hflip"
-                  : m[4] < 0           ? "vflip"
-                                       : NULL;
-        return 180;
-    }
-    if (fabs(theta - 270) < 1) {
-        *filter = m[3] < 0 ? "transpose=clock_flip" : "transpose=cclock";
-        return 270;
-    }
-    if (theta < 1 || theta > 359) {
-        *filter = m[4] < 0 ? "vflip" : NULL;
-        return 0;
-    }
-    return -1;
-}
-
-static bool rate_ok(AVRational r)
-{
-    return r.num > 0 && r.den > 0 && av_q2d(r) >= 0.5 && av_q2d(r) <= 1000;
-}
-
-/* The output frame rate: the source's nominal one, at most max_fps,
- * NTSC rates kept exact and anything else rounded to a whole number. */
-static AVRational pick_rate(const AVStream *st, int max_fps, double *nominal)
-{
-    AVRational r = rate_ok(st->avg_frame_rate) ? st->avg_frame_rate
-                   : rate_ok(st->r_frame_rate) ? st->r_frame_rate
-                                               : (AVRational){0, 1};
-    double f = av_q2d(r);
-    long n;
-
-    *nominal = f;
-    if (r.num == 0 || f > max_fps + 0.01)
-        return (AVRational){max_fps, 1};
-    if (fabs(f - 30000.0 / 1001) < 0.01)
-        return (AVRational){30000, 1001};
-    if (fabs(f - 24000.0 / 1001) < 0.01)
-        return (AVRational){24000, 1001};
-    n = lround(f);
-    return (AVRational){n < 1 ? 1 : (int)n, 1};
-}
-
-/* x scaled by num/den, rounded down to even, at least 2. */
-static int scaled_even(int x, int num, int den)
-{
-    int64_t v = (int64_t)x * num / den;
-
-    return v < 2 ? 2 : (int)(v & ~(int64_t)1);
-}
-
-static const char *zscale_transfer(enum AVColorTransferCharacteristic t)
-{
-    switch (t) {
-    case AVCOL_TRC_SMPTE2084:
-        return "smpte2084";
-    case AVCOL_TRC_ARIB_STD_B67:
-        return "arib-std-b67";
-    case AVCOL_TRC_BT2020_12:
-        return "bt2020-12";
-    case AVCOL_TRC_BT709:
-        return "bt709";
-    case AVCOL_TRC_SMPTE170M:
-        return "smpte170m";
-    default:
-        return "bt2020-10";
-    }
-}
-
-/* The color tags libx264 gets for an SDR source: the source's own when
- * they are ordinary, else none. */
-static void copy_sdr_tags(AVCodecContext *enc, const AVCodecParameters *par)
-{
-    if (par->color_primaries == AVCOL_PRI_BT709 ||
-        par->color_primaries == AVCOL_PRI_BT470BG ||
-        par->color_primaries == AVCOL_PRI_SMPTE170M)
-        enc->color_primaries = par->color_primaries;
-    if (par->color_trc == AVCOL_TRC_BT709 ||
-        par->color_trc == AVCOL_TRC_SMPTE170M ||
-        par->color_trc == AVCOL_TRC_IEC61966_2_1)
-        enc->color_trc = par->color_trc;
-    if (par->color_space == AVCOL_SPC_BT709 ||
-        par->color_space == AVCOL_SPC_BT470BG ||
-        par->color_space == AVCOL_SPC_SMPTE170M)
-        enc->colorspace = par->color_space;
+    in->avg_rate = from_avq(st->avg_frame_rate);
+    in->base_rate = from_avq(st->r_frame_rate);
+    in->primaries = par->color_primaries;
+    in->transfer = par->color_trc;
+    in->matrix = par->color_space;
+    in->full_range = par->color_range == AVCOL_RANGE_JPEG;
 }
 
 /*
- * Decides the output size, rate and orientation and writes the video
- * graph into res->video_filter:
- *   fps first (frames to be dropped cost nothing more), then the scaler
- *   (zscale with tone mapping for PQ/HLG, a gamut conversion for other
- *   BT.2020, swscale otherwise) straight to 8-bit 4:2:0 limited range,
- *   then rotation on the small frame, then a split: one branch to the
- *   encoder, the other scaled to <= 640 px before the thumbnail filter
- *   picks one frame a second.
+ * Plans the video (transcode_plan_video) into job->video for the input's
+ * facts and the job's limits; records the graph and what the plan found
+ * in the result. Returns 0, or -1 with the job failed.
  */
 static int plan_video(struct transcode_job *job)
 {
     struct transcode_result *res = job->res;
-    const AVCodecParameters *par = job->vin->codecpar;
-    struct sbuf b = {res->video_filter, sizeof(res->video_filter), 0, false};
-    bool zscale = avfilter_get_by_name("zscale") != NULL &&
-                  avfilter_get_by_name("tonemap") != NULL;
-    bool hdr = par->color_trc == AVCOL_TRC_SMPTE2084 ||
-               par->color_trc == AVCOL_TRC_ARIB_STD_B67;
-    bool wide = par->color_primaries == AVCOL_PRI_BT2020;
-    const char *turn, *range;
-    int rot, dw = par->width, dh = par->height, side, sw, sh, tw, th, tside;
+    struct transcode_video_plan *p = &job->video;
+    struct transcode_video_facts in;
+    const struct transcode_plan_options o = {
+        .max_side = job->opts->max_side,
+        .max_fps = job->opts->max_fps,
+        .zscale = avfilter_get_by_name("zscale") != NULL &&
+                  avfilter_get_by_name("tonemap") != NULL,
+    };
+    int rc;
 
-    rot = orientation(job->vin, &turn);
-    if (rot < 0) {
-        warn(job, "the video's unusual rotation was ignored");
-        rot = 0;
-    }
-    res->in_rotation = rot;
-    job->sar = av_guess_sample_aspect_ratio(job->ic, job->vin, NULL);
-    if (job->sar.num > 0 && job->sar.den > 0 && av_q2d(job->sar) >= 0.25 &&
-        av_q2d(job->sar) <= 4)
-        dw = (int)lrint(dw * av_q2d(job->sar));
-    else
-        job->sar = (AVRational){1, 1};
-    if (rot == 90 || rot == 270) {
-        int t = dw;
-        dw = dh;
-        dh = t;
-    }
-    side = dw > dh ? dw : dh;
-    if (side > job->opts->max_side) {
-        job->out_w = scaled_even(dw, job->opts->max_side, side);
-        job->out_h = scaled_even(dh, job->opts->max_side, side);
-    } else {
-        job->out_w = scaled_even(dw, 1, 1);
-        job->out_h = scaled_even(dh, 1, 1);
-    }
-    tside = job->out_w > job->out_h ? job->out_w : job->out_h;
-    tw = tside > THUMB_SIDE ? scaled_even(job->out_w, THUMB_SIDE, tside)
-                            : job->out_w;
-    th = tside > THUMB_SIDE ? scaled_even(job->out_h, THUMB_SIDE, tside)
-                            : job->out_h;
-    /* The scaler works before the rotation. */
-    sw = rot == 90 || rot == 270 ? job->out_h : job->out_w;
-    sh = rot == 90 || rot == 270 ? job->out_w : job->out_h;
-    job->rate = pick_rate(job->vin, job->opts->max_fps, &res->in_fps);
-    res->in_hdr = hdr;
-    range = par->color_range == AVCOL_RANGE_JPEG ? "full" : "limited";
-
-    sb_add(&b, "[in]fps=fps=%d/%d", job->rate.num, job->rate.den);
-    if (hdr && zscale)
-        sb_add(&b,
-               ",zscale=w=%d:h=%d:tin=%s:pin=%s:min=%s:rin=%s:t=linear:"
-               "npl=100,format=gbrpf32le,zscale=p=bt709,"
-               "tonemap=tonemap=hable:desat=0,"
-               "zscale=t=bt709:m=bt709:r=limited,format=yuv420p",
-               sw, sh, zscale_transfer(par->color_trc),
-               par->color_primaries == AVCOL_PRI_BT709 ? "bt709" : "bt2020",
-               par->color_space == AVCOL_SPC_BT2020_CL ? "2020_cl"
-               : par->color_space == AVCOL_SPC_BT709   ? "709"
-                                                       : "2020_ncl",
-               range);
-    else if (wide && zscale)
-        sb_add(&b,
-               ",zscale=w=%d:h=%d:tin=%s:pin=bt2020:min=%s:rin=%s:t=bt709:"
-               "p=bt709:m=bt709:r=limited,format=yuv420p",
-               sw, sh, zscale_transfer(par->color_trc),
-               par->color_space == AVCOL_SPC_BT2020_CL ? "2020_cl" : "2020_ncl",
-               range);
-    else
-        sb_add(&b,
-               ",scale=w=%d:h=%d:flags=bicubic:out_range=tv%s,"
-               "format=yuv420p",
-               sw, sh, hdr || wide ? ":out_color_matrix=bt709" : "");
-    if (turn != NULL)
-        sb_add(&b, ",%s", turn);
-    sb_add(&b,
-           ",setsar=1,split=2[out][t];[t]scale=w=%d:h=%d:flags=bicubic:"
-           "out_range=full,format=yuv420p,thumbnail=n=%d[thumb]",
-           tw, th, (int)lrint(fmax(1, av_q2d(job->rate))));
-    if (b.overflow)
-        return fail(job, "internal error: the video filter is too long");
-    if ((hdr || wide) && !zscale)
-        warn(job, "HDR/wide-gamut video converted without tone mapping "
-                  "(no zscale filter): colours may look washed out");
+    video_facts(job, &in);
+    rc = transcode_plan_video(&in, &o, p);
+    if (p->rotation_ignored)
+        transcode_warn(job, "the video's unusual rotation was ignored");
+    res->in_rotation = p->rotation;
+    res->in_fps = p->nominal_fps;
+    res->in_hdr = p->hdr;
+    memcpy(res->video_filter, p->filter, sizeof(res->video_filter));
+    if (rc != 0)
+        return transcode_fail(job,
+                              "internal error: the video filter is too long");
+    if (p->untoned)
+        transcode_warn(job,
+                       "HDR/wide-gamut video converted without tone mapping "
+                       "(no zscale filter): colours may look washed out");
     return 0;
 }
 
 /*
- * Writes the main audio graph into res->audio_filter from the first
- * pass's figures. The gain to -16 LUFS is a plain linear one: loudnorm in
- * linear mode when the true peak stays 0.5 dB under the -1.5 dBTP target
- * after it (room for the AAC encoder's overshoot); otherwise the same gain
- * followed by a lookahead limiter at -3.5 dBFS. (loudnorm's own fallback,
- * its dynamic mode, needs 3 s to settle: on a 2 s clip it left the level
- * at +0 LUFS with +16 dBTP peaks.) Silence is left alone. ebur128 then
- * measures the result.
+ * Plans the main pass's audio (transcode_plan_audio) from the first pass's
+ * figures in job->before; records the graph, the mode and the figures in
+ * the result. Returns 0, or -1 with the job failed.
  */
 static int plan_audio(struct transcode_job *job)
 {
     struct transcode_result *res = job->res;
-    struct loudness *m = &job->before;
-    struct sbuf b = {res->audio_filter, sizeof(res->audio_filter), 0, false};
-    double tp_db, mi, mlra, mtp, mthresh, target_lra, gain;
-    const char *mode;
+    struct transcode_audio_plan p;
+    int rc = transcode_plan_audio(&job->before, &p);
 
-    /* ebur128 rounds the true peak to 0.001: round up, and never below
-     * the exact sample peak. */
-    tp_db = 20 * log10(fmax(fmax(m->true_peak + 0.0005, m->peak), 1e-5));
-    res->loudness_in = m->i;
-    res->lra_in = m->lra;
-    res->true_peak_in = tp_db;
-    sb_add(&b, "[in]" AUDIO_PREP);
-    if (isnan(m->i) || m->i < SILENCE_LUFS) {
-        mode = "none";
-        warn(job, "the audio is silent or nearly so: its level was left as "
-                  "it is");
-    } else {
-        /* Within loudnorm's option ranges, and off its "not measured"
-         * sentinels (I 0, LRA 0, TP 99, threshold -70). */
-        mi = round(fmin(fmax(m->i, -99), -0.01) * 100) / 100;
-        mlra =
-            round(fmin(fmax(isnan(m->lra) ? 1 : m->lra, 0.01), 49) * 100) / 100;
-        mtp = round(fmin(fmax(tp_db, -99), 98) * 100) / 100;
-        mthresh = round(fmin(fmax(mi - 10, -99), -0.01) * 100) / 100;
-        if (mthresh == -70)
-            mthresh = -70.01;
-        /* The LRA target only has to let loudnorm stay linear. */
-        target_lra = fmin(fmax(ceil(mlra) + 1, 11), 50);
-        gain = TARGET_LUFS - mi;
-        if (mtp + gain <= TARGET_TP - 0.5) {
-            mode = "linear";
-            sb_add(&b,
-                   ",loudnorm=I=%.1f:TP=%.1f:LRA=%.0f:measured_I=%.2f:"
-                   "measured_LRA=%.2f:measured_TP=%.2f:"
-                   "measured_thresh=%.2f:linear=true:print_format=none",
-                   TARGET_LUFS, TARGET_TP, target_lra, mi, mlra, mtp, mthresh);
-        } else {
-            mode = "limited";
-            sb_add(&b,
-                   ",volume=volume=%.2fdB:precision=double,"
-                   "alimiter=limit=%.4f:attack=5:release=50:level=false:"
-                   "latency=true",
-                   gain, pow(10, (TARGET_TP - 2) / 20));
-        }
-    }
-    set_str(res->loudnorm_mode, sizeof(res->loudnorm_mode), mode);
-    sb_add(&b, "," AUDIO_MEASURE "," AUDIO_FINAL "[out]");
-    if (b.overflow)
-        return fail(job, "internal error: the audio filter is too long");
+    res->loudness_in = job->before.i;
+    res->lra_in = job->before.lra;
+    res->true_peak_in = p.true_peak_db;
+    if (p.silent)
+        transcode_warn(job, "the audio is silent or nearly so: its level was "
+                            "left as it is");
+    transcode_set_str(res->loudnorm_mode, sizeof(res->loudnorm_mode), p.mode);
+    memcpy(res->audio_filter, p.filter, sizeof(res->audio_filter));
+    if (rc != 0)
+        return transcode_fail(job,
+                              "internal error: the audio filter is too long");
     return 0;
 }
 
 /* ---- the output -------------------------------------------------------- */
 
+/*
+ * Opens libx264 as job->video plans it (size, rate, GOP, bitrate ceiling,
+ * colour tags), its output stream and the filter that drops x264's SEI.
+ * Returns 0, or -1 with the job failed; job_release frees what was made.
+ */
 static int open_video_encoder(struct transcode_job *job)
 {
     const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
-    const AVCodecParameters *par = job->vin->codecpar;
     const AVBitStreamFilter *filter = av_bsf_get_by_name("filter_units");
+    const struct transcode_video_plan *p = &job->video;
+    AVRational rate = to_avq(p->rate);
     AVDictionary *opts = NULL;
     AVCodecContext *enc;
-    double fps = av_q2d(job->rate);
-    int64_t maxrate;
     int ret;
 
     if (codec == NULL || filter == NULL)
-        return fail(job, "libx264 or the filter_units filter is missing "
-                         "from this FFmpeg");
+        return transcode_fail(job, "libx264 or the filter_units filter is "
+                                   "missing from this FFmpeg");
     if ((job->venc = enc = avcodec_alloc_context3(codec)) == NULL)
-        return fail(job, "out of memory");
-    enc->width = job->out_w;
-    enc->height = job->out_h;
+        return transcode_fail(job, "out of memory");
+    enc->width = p->width;
+    enc->height = p->height;
     enc->pix_fmt = AV_PIX_FMT_YUV420P;
     enc->sample_aspect_ratio = (AVRational){1, 1};
-    enc->framerate = job->rate;
-    enc->time_base = av_inv_q(job->rate);
-    /* A keyframe at least every 2 s; a ceiling for busy scenes. */
-    enc->gop_size = (int)fmax(1, floor(2 * fps));
-    maxrate = (int64_t)(VIDEO_BPP * job->out_w * job->out_h * fps);
-    enc->rc_max_rate = maxrate;
-    enc->rc_buffer_size = (int)(2 * maxrate);
+    enc->framerate = rate;
+    enc->time_base = av_inv_q(rate);
+    enc->gop_size = p->gop;
+    enc->rc_max_rate = p->max_rate;
+    enc->rc_buffer_size = p->buffer_size;
     enc->thread_count = 0;
     enc->color_range = AVCOL_RANGE_MPEG;
-    if (job->res->in_hdr ||
-        job->vin->codecpar->color_primaries == AVCOL_PRI_BT2020) {
-        enc->color_primaries = AVCOL_PRI_BT709;
-        enc->color_trc = AVCOL_TRC_BT709;
-        enc->colorspace = AVCOL_SPC_BT709;
-    } else {
-        copy_sdr_tags(enc, par);
-    }
+    enc->color_primaries = (enum AVColorPrimaries)p->primaries;
+    enc->color_trc = (enum AVColorTransferCharacteristic)p->transfer;
+    enc->colorspace = (enum AVColorSpace)p->matrix;
     enc->flags |= AV_CODEC_FLAG_BITEXACT;
     if (job->oc->oformat->flags & AVFMT_GLOBALHEADER)
         enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
@@ -1271,11 +584,12 @@ static int open_video_encoder(struct transcode_job *job)
     ret = avcodec_open2(enc, codec, &opts);
     av_dict_free(&opts);
     if (ret < 0)
-        return fail(job, "cannot open the video encoder: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot open the video encoder: %s",
+                              av_err2str(ret));
     if ((job->vout = avformat_new_stream(job->oc, NULL)) == NULL)
-        return fail(job, "out of memory");
+        return transcode_fail(job, "out of memory");
     if ((ret = avcodec_parameters_from_context(job->vout->codecpar, enc)) < 0)
-        return fail(job, "video encoder: %s", av_err2str(ret));
+        return transcode_fail(job, "video encoder: %s", av_err2str(ret));
     job->vout->time_base = enc->time_base;
 
     /* x264 writes its version and settings into an SEI of the first
@@ -1285,16 +599,20 @@ static int open_video_encoder(struct transcode_job *job)
         (ret = avcodec_parameters_copy(job->bsf->par_in, job->vout->codecpar)) <
             0 ||
         (ret = av_opt_set(job->bsf->priv_data, "remove_types", "6", 0)) < 0) {
-        return fail(job, "cannot set up the SEI filter: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot set up the SEI filter: %s",
+                              av_err2str(ret));
     }
     job->bsf->time_base_in = enc->time_base;
     if ((ret = av_bsf_init(job->bsf)) < 0 ||
         (ret = avcodec_parameters_copy(job->vout->codecpar,
                                        job->bsf->par_out)) < 0)
-        return fail(job, "cannot set up the SEI filter: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot set up the SEI filter: %s",
+                              av_err2str(ret));
     return 0;
 }
 
+/* Opens the AAC-LC encoder (48 kHz stereo, 128 kb/s) and its output
+ * stream. Returns 0, or -1 with the job failed. */
 static int open_audio_encoder(struct transcode_job *job)
 {
     const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
@@ -1303,12 +621,13 @@ static int open_audio_encoder(struct transcode_job *job)
     int ret;
 
     if (codec == NULL)
-        return fail(job, "the AAC encoder is missing from this FFmpeg");
+        return transcode_fail(job,
+                              "the AAC encoder is missing from this FFmpeg");
     if ((job->aenc = enc = avcodec_alloc_context3(codec)) == NULL)
-        return fail(job, "out of memory");
+        return transcode_fail(job, "out of memory");
     enc->sample_rate = AUDIO_RATE;
     if ((ret = av_channel_layout_copy(&enc->ch_layout, &stereo)) < 0)
-        return fail(job, "out of memory");
+        return transcode_fail(job, "out of memory");
     enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
     enc->bit_rate = AUDIO_BITRATE;
     enc->profile = FF_PROFILE_AAC_LOW;
@@ -1317,52 +636,24 @@ static int open_audio_encoder(struct transcode_job *job)
     if (job->oc->oformat->flags & AVFMT_GLOBALHEADER)
         enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     if ((ret = avcodec_open2(enc, codec, NULL)) < 0)
-        return fail(job, "cannot open the audio encoder: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot open the audio encoder: %s",
+                              av_err2str(ret));
     if ((job->aout = avformat_new_stream(job->oc, NULL)) == NULL)
-        return fail(job, "out of memory");
+        return transcode_fail(job, "out of memory");
     if ((ret = avcodec_parameters_from_context(job->aout->codecpar, enc)) < 0)
-        return fail(job, "audio encoder: %s", av_err2str(ret));
+        return transcode_fail(job, "audio encoder: %s", av_err2str(ret));
     job->aout->time_base = enc->time_base;
-    return 0;
-}
-
-/*
- * faststart reads the finished MP4 back to move its index to the front;
- * in a sandbox that is a reader over the output's descriptor.
- */
-static int reread_open(AVFormatContext *s, AVIOContext **pb, const char *url,
-                       int flags, AVDictionary **options)
-{
-    const struct transcode_job *job = s->opaque;
-
-    (void)options;
-    *pb = NULL;
-    if ((flags & AVIO_FLAG_WRITE) != 0 || strcmp(url, s->url) != 0)
-        return AVERROR(EPERM);
-    *pb = fd_avio_new(job->opts->video_fd, false);
-    return *pb != NULL ? 0 : AVERROR(ENOMEM);
-}
-
-static int reread_close(AVFormatContext *s, AVIOContext *pb)
-{
-    (void)s;
-    fd_avio_free(&pb);
     return 0;
 }
 
 /* Closes the muxer's output, custom or not. */
 static int close_output_pb(struct transcode_job *job)
 {
-    int ret = 0;
-
     if (job->oc == NULL || job->oc->pb == NULL)
         return 0;
     if (job->opts->video_fd < 0)
         return avio_closep(&job->oc->pb);
-    avio_flush(job->oc->pb);
-    ret = job->oc->pb->error;
-    fd_avio_free(&job->oc->pb);
-    return ret;
+    return transcode_io_close_writer(job->oc);
 }
 
 /*
@@ -1381,41 +672,42 @@ static int open_output(struct transcode_job *job)
         util_fmt(job->tmp_thumb, sizeof(job->tmp_thumb), "%s/thumb.jpg.tmp",
                  job->out_dir) != 0 ||
         util_fmt(url, sizeof(url), "file:%s", job->tmp_video) != 0)
-        return fail(job, "the output path is too long");
+        return transcode_fail(job, "the output path is too long");
     ret = avformat_alloc_output_context2(&job->oc, NULL, "mp4", url);
     if (ret < 0)
-        return fail(job, "cannot set up the MP4 muxer: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot set up the MP4 muxer: %s",
+                              av_err2str(ret));
     job->oc->flags |= AVFMT_FLAG_BITEXACT;
     if (open_video_encoder(job) != 0 ||
         (job->ain != NULL && open_audio_encoder(job) != 0))
         return -1;
     /* faststart reopens the file by name: the file protocol only. */
     if ((ret = av_opt_set(job->oc, "protocol_whitelist", "file", 0)) < 0)
-        return fail(job, "cannot set up the MP4 muxer: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot set up the MP4 muxer: %s",
+                              av_err2str(ret));
     if (job->opts->video_fd >= 0) {
-        if ((job->oc->pb = fd_avio_new(job->opts->video_fd, true)) == NULL)
-            return fail(job, "out of memory for the output");
-        job->oc->flags |= AVFMT_FLAG_CUSTOM_IO;
-        job->oc->opaque = job;
-        job->oc->io_open = reread_open;
-        job->oc->io_close2 = reread_close;
+        if (transcode_io_open_writer(job->oc, job->opts->video_fd) != 0)
+            return transcode_fail(job, "out of memory for the output");
     } else {
         av_dict_set(&opts, "protocol_whitelist", "file", 0);
         ret = avio_open2(&job->oc->pb, url, AVIO_FLAG_WRITE, NULL, &opts);
         av_dict_free(&opts);
         if (ret < 0)
-            return fail(job, "cannot create %s: %s", job->tmp_video,
-                        av_err2str(ret));
+            return transcode_fail(job, "cannot create %s: %s", job->tmp_video,
+                                  av_err2str(ret));
         job->have_tmp_video = true;
     }
     av_dict_set(&opts, "movflags", "+faststart", 0);
     ret = avformat_write_header(job->oc, &opts);
     av_dict_free(&opts);
     if (ret < 0)
-        return fail(job, "cannot write the MP4 header: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot write the MP4 header: %s",
+                              av_err2str(ret));
     return 0;
 }
 
+/* Muxes pkt from enc as st's, its timestamps rescaled; takes the
+ * packet's reference. Returns 0, or -1 with the job failed. */
 static int write_packet(struct transcode_job *job, AVCodecContext *enc,
                         AVStream *st, AVPacket *pkt)
 {
@@ -1428,7 +720,8 @@ static int write_packet(struct transcode_job *job, AVCodecContext *enc,
     /* Takes the packet's reference, success or not. */
     ret = av_interleaved_write_frame(job->oc, pkt);
     if (ret < 0)
-        return fail(job, "cannot write the video: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot write the video: %s",
+                              av_err2str(ret));
     return 0;
 }
 
@@ -1442,7 +735,7 @@ static int drain_bsf(struct transcode_job *job)
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
         if (ret < 0)
-            return fail(job, "SEI filter: %s", av_err2str(ret));
+            return transcode_fail(job, "SEI filter: %s", av_err2str(ret));
         if (write_packet(job, job->venc, job->vout, job->opkt) != 0)
             return -1;
     }
@@ -1460,8 +753,8 @@ static int encode(struct transcode_job *job, AVCodecContext *enc,
     int ret = avcodec_send_frame(enc, frame);
 
     if (ret < 0)
-        return fail(job, "%s encoder: %s", video ? "video" : "audio",
-                    av_err2str(ret));
+        return transcode_fail(job, "%s encoder: %s", video ? "video" : "audio",
+                              av_err2str(ret));
     for (;;) {
         ret = avcodec_receive_packet(enc, job->opkt);
         if (ret == AVERROR(EAGAIN))
@@ -1469,12 +762,12 @@ static int encode(struct transcode_job *job, AVCodecContext *enc,
         if (ret == AVERROR_EOF) {
             if (video && ((ret = av_bsf_send_packet(job->bsf, NULL)) < 0 ||
                           drain_bsf(job) != 0))
-                return fail(job, "SEI filter: %s", av_err2str(ret));
+                return transcode_fail(job, "SEI filter: %s", av_err2str(ret));
             return 0;
         }
         if (ret < 0)
-            return fail(job, "%s encoder: %s", video ? "video" : "audio",
-                        av_err2str(ret));
+            return transcode_fail(job, "%s encoder: %s",
+                                  video ? "video" : "audio", av_err2str(ret));
         if (!video) {
             if (write_packet(job, enc, st, job->opkt) != 0)
                 return -1;
@@ -1482,7 +775,7 @@ static int encode(struct transcode_job *job, AVCodecContext *enc,
         }
         if ((ret = av_bsf_send_packet(job->bsf, job->opkt)) < 0) {
             av_packet_unref(job->opkt);
-            return fail(job, "SEI filter: %s", av_err2str(ret));
+            return transcode_fail(job, "SEI filter: %s", av_err2str(ret));
         }
         if (drain_bsf(job) != 0)
             return -1;
@@ -1491,6 +784,8 @@ static int encode(struct transcode_job *job, AVCodecContext *enc,
 
 /* ---- the main pass ----------------------------------------------------- */
 
+/* Tells the caller how far t seconds is into the declared duration, at
+ * most once a second (not at all without a declared duration). */
 static void report_progress(struct transcode_job *job, double t)
 {
     const struct transcode_options *o = job->opts;
@@ -1528,10 +823,12 @@ static int drain_video(struct transcode_job *job)
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             break;
         if (ret < 0)
-            return fail(job, "video filter error: %s", av_err2str(ret));
+            return transcode_fail(job, "video filter error: %s",
+                                  av_err2str(ret));
         if (++job->frames_out > job->max_frames_out)
-            return fail(job, "the clip is longer than the limit of %d s",
-                        job->opts->max_duration_s);
+            return transcode_fail(job,
+                                  "the clip is longer than the limit of %d s",
+                                  job->opts->max_duration_s);
         job->filt->pts = av_rescale_q(job->filt->pts, tb, job->venc->time_base);
         job->filt->pict_type = AV_PICTURE_TYPE_NONE;
         job->video_end = fmax(job->video_end, (double)(job->filt->pts + 1) *
@@ -1546,7 +843,8 @@ static int drain_video(struct transcode_job *job)
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
         if (ret < 0)
-            return fail(job, "thumbnail filter error: %s", av_err2str(ret));
+            return transcode_fail(job, "thumbnail filter error: %s",
+                                  av_err2str(ret));
         consider_thumb(job, job->filt);
         av_frame_unref(job->filt);
     }
@@ -1561,9 +859,9 @@ static int start_video_graph(struct transcode_job *job, const AVFrame *f)
     if (util_fmt(args, sizeof(args),
                  "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:"
                  "pixel_aspect=%d/%d",
-                 f->width, f->height, f->format, tb.num, tb.den, job->sar.num,
-                 job->sar.den) != 0)
-        return fail(job, "internal error: video source arguments");
+                 f->width, f->height, f->format, tb.num, tb.den,
+                 job->video.sar.num, job->video.sar.den) != 0)
+        return transcode_fail(job, "internal error: video source arguments");
     job->src_w = f->width;
     job->src_h = f->height;
     job->src_fmt = f->format;
@@ -1577,8 +875,9 @@ static int conform(struct transcode_job *job, const AVFrame *f)
 {
     int ret;
 
-    warn(job, "the video changes size or format mid-way: later frames "
-              "were scaled to the first size");
+    transcode_warn(job,
+                   "the video changes size or format mid-way: later frames "
+                   "were scaled to the first size");
     job->resize = sws_getCachedContext(
         job->resize, f->width, f->height, (enum AVPixelFormat)f->format,
         job->src_w, job->src_h, (enum AVPixelFormat)job->src_fmt, SWS_BICUBIC,
@@ -1596,6 +895,13 @@ static int conform(struct transcode_job *job, const AVFrame *f)
     return 0;
 }
 
+/*
+ * The main pass's frame_fn for video: times the frame, enforces the
+ * length and frame limits, builds the graph on the first frame, conforms
+ * later frames to its size and format, and encodes what comes out.
+ * Returns 0 (damaged frames are counted and skipped), or -1 with the job
+ * failed.
+ */
 static int push_video(struct transcode_job *job, AVFrame *f)
 {
     AVRational tb = job->vin->time_base;
@@ -1603,16 +909,17 @@ static int push_video(struct transcode_job *job, AVFrame *f)
      * frame ends. */
     int64_t step = f->pkt_duration > 0
                        ? f->pkt_duration
-                       : av_rescale_q(1, av_inv_q(job->rate), tb);
+                       : av_rescale_q(1, av_inv_q(to_avq(job->video.rate)), tb);
     double t = frame_time(job, f, tb, &job->next_vpts,
                           FFMIN(step, av_rescale_q(1, (AVRational){1, 1}, tb)));
     int ret;
 
     if (t > job->limit)
-        return fail(job, "the clip is longer than the limit of %d s",
-                    job->opts->max_duration_s);
+        return transcode_fail(job, "the clip is longer than the limit of %d s",
+                              job->opts->max_duration_s);
     if (++job->frames_in > job->max_frames_in)
-        return fail(job, "the clip has too many frames for its length");
+        return transcode_fail(job,
+                              "the clip has too many frames for its length");
     if (t < -1 || f->width <= 0 || f->height <= 0) {
         job->damaged++;
         return 0;
@@ -1635,10 +942,12 @@ static int push_video(struct transcode_job *job, AVFrame *f)
         av_buffersrc_add_frame_flags(job->vsrc, f, AV_BUFFERSRC_FLAG_KEEP_REF);
     av_frame_unref(job->fixed);
     if (ret < 0)
-        return fail(job, "video filter error: %s", av_err2str(ret));
+        return transcode_fail(job, "video filter error: %s", av_err2str(ret));
     return drain_video(job);
 }
 
+/* Encodes every frame the audio graph has ready, measuring the result
+ * into job->after. Returns 0, or -1 with the job failed. */
 static int drain_audio(struct transcode_job *job)
 {
     int ret;
@@ -1648,7 +957,8 @@ static int drain_audio(struct transcode_job *job)
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
         if (ret < 0)
-            return fail(job, "audio filter error: %s", av_err2str(ret));
+            return transcode_fail(job, "audio filter error: %s",
+                                  av_err2str(ret));
         read_r128(job->filt, &job->after);
         job->audio_end =
             fmax(job->audio_end,
@@ -1660,14 +970,18 @@ static int drain_audio(struct transcode_job *job)
     }
 }
 
+/* The main pass's frame_fn for audio: times the frame, enforces the
+ * length limit, builds the graph on the first frame and encodes what comes
+ * out. Returns 0 (damaged frames are counted and skipped), or -1 with the
+ * job failed. */
 static int push_audio(struct transcode_job *job, AVFrame *f)
 {
     double t = audio_time(job, f, job->ain, &job->next_apts);
     int ret;
 
     if (t > job->limit)
-        return fail(job, "the clip is longer than the limit of %d s",
-                    job->opts->max_duration_s);
+        return transcode_fail(job, "the clip is longer than the limit of %d s",
+                              job->opts->max_duration_s);
     if (t < -1 || f->sample_rate <= 0) {
         job->damaged++;
         return 0;
@@ -1703,15 +1017,17 @@ static int run(struct transcode_job *job)
         if (ret == AVERROR_EOF)
             break;
         if (ret < 0) {
-            warn(job,
-                 "the file is damaged after %.1f s: the rest was left "
-                 "out",
-                 job->last_ts);
+            transcode_warn(
+                job,
+                "the file is damaged after %.1f s: the rest was left "
+                "out",
+                job->last_ts);
             break;
         }
         if (++job->packets > job->max_packets) {
             av_packet_unref(job->pkt);
-            return fail(job, "the clip has too many packets for its length");
+            return transcode_fail(
+                job, "the clip has too many packets for its length");
         }
         if (job->pkt->stream_index == job->vin->index)
             ret = decode(job, job->vdec, job->pkt, push_video);
@@ -1727,19 +1043,19 @@ static int run(struct transcode_job *job)
         (job->adec != NULL && decode(job, job->adec, NULL, push_audio) != 0))
         return -1;
     if (job->vgraph == NULL)
-        return fail(job, "no video frame could be decoded");
+        return transcode_fail(job, "no video frame could be decoded");
     /* Closed at the end of the last frame, not its start, so that the fps
      * filter keeps it. */
     if ((ret = av_buffersrc_close(job->vsrc, job->vsrc_end, 0)) < 0)
-        return fail(job, "video filter error: %s", av_err2str(ret));
+        return transcode_fail(job, "video filter error: %s", av_err2str(ret));
     if (drain_video(job) != 0)
         return -1;
     if (job->agraph != NULL &&
         ((ret = av_buffersrc_close(job->asrc, job->asrc_end, 0)) < 0 ||
          drain_audio(job) != 0))
-        return fail(job, "audio filter error: %s", av_err2str(ret));
+        return transcode_fail(job, "audio filter error: %s", av_err2str(ret));
     if (job->frames_out == 0)
-        return fail(job, "no video frame could be decoded");
+        return transcode_fail(job, "no video frame could be decoded");
     if (encode(job, job->venc, NULL) != 0 ||
         (job->aenc != NULL && encode(job, job->aenc, NULL) != 0))
         return -1;
@@ -1772,25 +1088,30 @@ static int finish(struct transcode_job *job)
     int ret;
 
     if ((ret = av_write_trailer(job->oc)) < 0)
-        return fail(job, "cannot finish the video: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot finish the video: %s",
+                              av_err2str(ret));
     if ((ret = close_output_pb(job)) < 0)
-        return fail(job, "cannot finish the video: %s", av_err2str(ret));
+        return transcode_fail(job, "cannot finish the video: %s",
+                              av_err2str(ret));
     if ((o->video_fd >= 0
              ? fsync(o->video_fd) != 0 || fstat(o->video_fd, &st) != 0
              : fsync_path(job->tmp_video) != 0 ||
                    stat(job->tmp_video, &st) != 0))
-        return fail(job, "cannot finish the video: %s", strerror(errno));
+        return transcode_fail(job, "cannot finish the video: %s",
+                              strerror(errno));
     res->out_bytes = (int64_t)st.st_size;
 
     if (job->thumb->data[0] == NULL)
-        return fail(job, "no frame could be chosen for the thumbnail");
+        return transcode_fail(job,
+                              "no frame could be chosen for the thumbnail");
     job->have_tmp_thumb = o->thumb_fd < 0;
     if (thumb_write_jpeg(job->thumb, job->tmp_thumb, o->thumb_fd, err,
                          sizeof(err)) != 0)
-        return fail(job, "%s", err);
+        return transcode_fail(job, "%s", err);
     if ((o->thumb_fd >= 0 ? fstat(o->thumb_fd, &st)
                           : stat(job->tmp_thumb, &st)) != 0)
-        return fail(job, "cannot finish the thumbnail: %s", strerror(errno));
+        return transcode_fail(job, "cannot finish the thumbnail: %s",
+                              strerror(errno));
     res->thumb_bytes = (int64_t)st.st_size;
     res->thumb_width = job->thumb->width;
     res->thumb_height = job->thumb->height;
@@ -1800,14 +1121,17 @@ static int finish(struct transcode_job *job)
 
     if (util_fmt(path, sizeof(path), "%s/thumb.jpg", job->out_dir) != 0 ||
         rename(job->tmp_thumb, path) != 0)
-        return fail(job, "cannot rename the thumbnail: %s", strerror(errno));
+        return transcode_fail(job, "cannot rename the thumbnail: %s",
+                              strerror(errno));
     job->have_tmp_thumb = false;
     if (util_fmt(path, sizeof(path), "%s/video.mp4", job->out_dir) != 0 ||
         rename(job->tmp_video, path) != 0)
-        return fail(job, "cannot rename the video: %s", strerror(errno));
+        return transcode_fail(job, "cannot rename the video: %s",
+                              strerror(errno));
     job->have_tmp_video = false;
     if (util_fsync_dir(job->out_dir) != 0)
-        return fail(job, "cannot sync %s: %s", job->out_dir, strerror(errno));
+        return transcode_fail(job, "cannot sync %s: %s", job->out_dir,
+                              strerror(errno));
     return 0;
 }
 
@@ -1816,10 +1140,10 @@ static void sum_up(struct transcode_job *job)
 {
     struct transcode_result *res = job->res;
 
-    res->out_width = job->out_w;
-    res->out_height = job->out_h;
-    res->out_fps_num = job->rate.num;
-    res->out_fps_den = job->rate.den;
+    res->out_width = job->video.width;
+    res->out_height = job->video.height;
+    res->out_fps_num = job->video.rate.num;
+    res->out_fps_den = job->video.rate.den;
     res->out_frames = job->frames_out;
     res->out_duration_ms = llround(fmax(job->video_end, job->audio_end) * 1000);
     res->has_audio = job->audio_packets > 0;
@@ -1828,16 +1152,21 @@ static void sum_up(struct transcode_job *job)
         res->true_peak_out = 20 * log10(fmax(job->after.true_peak, 1e-5));
     }
     if (job->damaged > 0)
-        warn(job, "%lld damaged packets or frames were skipped or patched",
-             (long long)job->damaged);
+        transcode_warn(job,
+                       "%lld damaged packets or frames were skipped or patched",
+                       (long long)job->damaged);
     if (job->reliable && job->declared > 0 &&
         job->video_end < job->declared - fmax(1, 0.1 * job->declared))
-        warn(job,
-             "the video stops at %.1f s of %.1f s: the file is damaged "
-             "or incomplete",
-             job->video_end, job->declared);
+        transcode_warn(
+            job,
+            "the video stops at %.1f s of %.1f s: the file is damaged "
+            "or incomplete",
+            job->video_end, job->declared);
 }
 
+/* Sets up *job for one transcode of in_path into out_dir: checks the
+ * options and allocates the scratch packets and frames. Returns 0, or -1
+ * with the job failed; job_release frees it either way. */
 static int job_init(struct transcode_job *job, const char *in_path,
                     const char *out_dir, const struct transcode_options *o,
                     struct transcode_result *res)
@@ -1847,12 +1176,13 @@ static int job_init(struct transcode_job *job, const char *in_path,
     job->out_dir = out_dir;
     job->opts = o;
     job->res = res;
-    job->after = (struct loudness){.i = NAN, .lra = NAN};
+    job->after = (struct transcode_loudness){.i = NAN, .lra = NAN};
     job->last_progress_ms = util_mono_ms();
     if (o->max_side < 16 || o->max_side > MAX_SIDE_IN ||
         o->max_duration_s < 1 || o->max_duration_s > 86400 || o->max_fps < 1 ||
         o->max_fps > 120 || (o->video_fd >= 0) != (o->thumb_fd >= 0))
-        return fail(job, "internal error: transcode options out of range");
+        return transcode_fail(job,
+                              "internal error: transcode options out of range");
     job->max_frames_out = (int64_t)(o->max_duration_s + 2) * o->max_fps;
     job->pkt = av_packet_alloc();
     job->opkt = av_packet_alloc();
@@ -1862,10 +1192,12 @@ static int job_init(struct transcode_job *job, const char *in_path,
     job->thumb = av_frame_alloc();
     if (job->pkt == NULL || job->opkt == NULL || job->frame == NULL ||
         job->filt == NULL || job->fixed == NULL || job->thumb == NULL)
-        return fail(job, "out of memory");
+        return transcode_fail(job, "out of memory");
     return 0;
 }
 
+/* Frees everything job holds and removes the temporary files it still
+ * owns; fields already freed or never made are skipped. */
 static void job_release(struct transcode_job *job)
 {
     measure_release(job);
@@ -1887,8 +1219,7 @@ static void job_release(struct transcode_job *job)
     job->resize = NULL;
     avcodec_free_context(&job->vdec);
     avcodec_free_context(&job->adec);
-    avformat_close_input(&job->ic);
-    close_input_pb(job, &job->in_pb);
+    transcode_input_close(job, &job->ic, &job->in_pb);
     av_packet_free(&job->pkt);
     av_packet_free(&job->opkt);
     av_frame_free(&job->frame);
@@ -1911,24 +1242,28 @@ int transcode_file(const char *in_path, const char *out_dir,
         transcode_options_default(&defaults);
         o = &defaults;
     }
-    if (job_init(&job, in_path, out_dir, o, res) != 0 || open_main(&job) != 0)
+    if (job_init(&job, in_path, out_dir, o, res) != 0 ||
+        transcode_input_open_main(&job) != 0)
         goto out;
     if (job.ain != NULL && measure_audio(&job) != 0)
         goto out;
     if (plan_video(&job) != 0 || (job.ain != NULL && plan_audio(&job) != 0))
         goto out;
-    if ((ret = open_decoder(job.vin, &job.vdec)) < 0) {
+    if ((ret = transcode_input_open_decoder(job.vin, &job.vdec)) < 0) {
         log_warnx("transcode: video decoder: %s", av_err2str(ret));
-        fail(&job, "the video (%s) cannot be decoded: %s", res->in_video_codec,
-             ret == AVERROR(ENOMEM) ? "out of memory"
-                                    : "its stream is damaged or unusual");
+        transcode_fail(
+            &job, "the video (%s) cannot be decoded: %s", res->in_video_codec,
+            ret == AVERROR(ENOMEM) ? "out of memory"
+                                   : "its stream is damaged or unusual");
         goto out;
     }
-    if (job.ain != NULL && (ret = open_decoder(job.ain, &job.adec)) < 0) {
+    if (job.ain != NULL &&
+        (ret = transcode_input_open_decoder(job.ain, &job.adec)) < 0) {
         log_warnx("transcode: audio decoder: %s", av_err2str(ret));
-        fail(&job, "the audio (%s) cannot be decoded: %s", res->in_audio_codec,
-             ret == AVERROR(ENOMEM) ? "out of memory"
-                                    : "its stream is damaged or unusual");
+        transcode_fail(
+            &job, "the audio (%s) cannot be decoded: %s", res->in_audio_codec,
+            ret == AVERROR(ENOMEM) ? "out of memory"
+                                   : "its stream is damaged or unusual");
         goto out;
     }
     if (open_output(&job) != 0 || run(&job) != 0)
@@ -1941,7 +1276,7 @@ int transcode_file(const char *in_path, const char *out_dir,
     rc = 0;
 out:
     if (rc != 0 && res->error[0] == '\0')
-        fail(&job, "internal error");
+        transcode_fail(&job, "internal error");
     job_release(&job);
     res->seconds = (double)(util_mono_ms() - t0) / 1000.0;
     return rc;
@@ -1957,6 +1292,7 @@ static json_t *num(double x, int places)
     return isfinite(x) ? json_real(round(x * k) / k) : json_null();
 }
 
+/* s as a new JSON string, or JSON null if it is empty. */
 static json_t *str_or_null(const char *s)
 {
     return s[0] != '\0' ? json_string(s) : json_null();

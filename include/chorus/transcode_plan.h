@@ -1,0 +1,163 @@
+/*
+ * The media pipeline's output plan, as pure functions: the facts of the
+ * input and the limits go in, the filter graphs and the encoders' settings
+ * come out, as strings and numbers. Nothing here reads a file, allocates or
+ * knows libav's structs; the pipeline (transcode.c) reads the facts from
+ * the demuxer and runs what the plan says. Part of chorus-media.so, and
+ * not of its API (transcode.h): only the module and its unit test use it.
+ *
+ * Video, in graph order: fps first (frames to be dropped cost nothing
+ * more), then the scaler (zscale with tone mapping for PQ/HLG, a gamut
+ * conversion for other BT.2020, swscale otherwise) straight to 8-bit 4:2:0
+ * limited range, then the display rotation on the small frame, then a
+ * split: one branch to the encoder, the other scaled to <= 640 px before
+ * the thumbnail filter picks one frame a second. The output is never
+ * upscaled, its sides are even, its longer side at most max_side, its rate
+ * constant and at most max_fps.
+ *
+ * Audio: one linear gain to -16 LUFS from the first pass's measurement
+ * (see transcode_plan_audio), then ebur128 measures the result.
+ */
+#ifndef CHORUS_TRANSCODE_PLAN_H
+#define CHORUS_TRANSCODE_PLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The size of a planned filter graph, with its NUL. */
+#define TRANSCODE_PLAN_FILTER_LEN 768
+
+/* A rational number, as libav's AVRational; {0, 1} when unknown. */
+struct transcode_q {
+    int num, den;
+};
+
+/*
+ * Colour code points of ITU-T H.273, the numbers libavutil's AVCOL_PRI_*,
+ * AVCOL_TRC_* and AVCOL_SPC_* use; only those the plan tells apart (any
+ * other number is just "other").
+ */
+enum {
+    TRANSCODE_PRI_BT709 = 1,
+    TRANSCODE_PRI_UNSPECIFIED = 2,
+    TRANSCODE_PRI_BT470BG = 5,
+    TRANSCODE_PRI_SMPTE170M = 6,
+    TRANSCODE_PRI_BT2020 = 9,
+};
+enum {
+    TRANSCODE_TRC_BT709 = 1,
+    TRANSCODE_TRC_UNSPECIFIED = 2,
+    TRANSCODE_TRC_SMPTE170M = 6,
+    TRANSCODE_TRC_SRGB = 13, /* IEC 61966-2-1 */
+    TRANSCODE_TRC_BT2020_10 = 14,
+    TRANSCODE_TRC_BT2020_12 = 15,
+    TRANSCODE_TRC_PQ = 16,  /* SMPTE ST 2084 */
+    TRANSCODE_TRC_HLG = 18, /* ARIB STD-B67 */
+};
+enum {
+    TRANSCODE_SPC_BT709 = 1,
+    TRANSCODE_SPC_UNSPECIFIED = 2,
+    TRANSCODE_SPC_BT470BG = 5,
+    TRANSCODE_SPC_SMPTE170M = 6,
+    TRANSCODE_SPC_BT2020_NCL = 9,
+    TRANSCODE_SPC_BT2020_CL = 10,
+};
+
+/* What the plan needs to know of the input's video stream. */
+struct transcode_video_facts {
+    int width, height;      /* coded size, > 0 */
+    struct transcode_q sar; /* sample aspect ratio; {0, 1} unknown */
+    /*
+     * The display matrix (FFmpeg's, row-major a b u / c d v / x y w): the
+     * angle it turns the picture clockwise, in degrees, any value (NAN: no
+     * matrix, or a degenerate one), and the signs (-1, 0, 1) of a, c and d,
+     * which tell a mirrored picture. Plain clockwise turns have a = d = 0
+     * and c < 0 for 90, a < 0 and d < 0 for 180, a = d = 0 and c > 0 for
+     * 270.
+     */
+    double rotation;
+    int sign_a, sign_c, sign_d;
+    /* The stream's average and base frame rates; {0, 1} unknown. */
+    struct transcode_q avg_rate, base_rate;
+    /* TRANSCODE_PRI_*, TRANSCODE_TRC_*, TRANSCODE_SPC_* (H.273). */
+    int primaries, transfer, matrix;
+    bool full_range; /* JPEG range: 0-255 */
+};
+
+/* The limits and the filters at hand. */
+struct transcode_plan_options {
+    int max_side; /* longer side of the output, >= 2 */
+    int max_fps;  /* >= 1 */
+    bool zscale;  /* the zscale and tonemap filters exist */
+};
+
+/* What the video becomes. */
+struct transcode_video_plan {
+    int rotation;           /* clockwise degrees applied: 0/90/180/270 */
+    bool rotation_ignored;  /* the matrix turns by another angle: none */
+    struct transcode_q sar; /* the input's as the graph takes it, or 1:1 */
+    int width, height;      /* the output: even, at least 2 */
+    int thumb_width, thumb_height; /* the thumbnail branch: <= 640 */
+    double nominal_fps;            /* the input's, 0 unknown */
+    struct transcode_q rate;       /* the output's constant frame rate */
+    bool hdr;                      /* PQ or HLG: tone-mapped */
+    /* HDR or wide gamut converted without zscale: colours may look
+     * washed out. */
+    bool untoned;
+    /* The H.264 encoder's: frames between keyframes (2 s); the bitrate
+     * ceiling in bit/s (0.12 bit per pixel per frame) and its buffer in
+     * bits (twice that); colour tags, H.273, UNSPECIFIED for none. */
+    int gop;
+    int64_t max_rate;
+    int buffer_size;
+    int primaries, transfer, matrix;
+    /* The graph, between a source "in" and sinks "out" and "thumb". */
+    char filter[TRANSCODE_PLAN_FILTER_LEN];
+};
+
+/*
+ * Plans the video for the input in and the limits o into *p. Returns 0, or
+ * -1 if the graph did not fit in p->filter (which then holds as much as
+ * fitted; the other fields are set either way).
+ */
+int transcode_plan_video(const struct transcode_video_facts *in,
+                         const struct transcode_plan_options *o,
+                         struct transcode_video_plan *p);
+
+/* A loudness measurement, from ebur128's frame metadata. */
+struct transcode_loudness {
+    double i, lra;    /* LUFS, LU; NAN until measured */
+    double true_peak; /* linear, from ebur128 (rounded to 0.001) */
+    double peak;      /* linear sample peak, exact */
+    bool got;         /* any audio came through */
+};
+
+/* What the audio becomes. */
+struct transcode_audio_plan {
+    /* "linear" (loudnorm's linear gain), "limited" (the same gain and a
+     * peak limiter) or "none" (silence, left alone); a static string. */
+    const char *mode;
+    bool silent;         /* mode "none" */
+    double true_peak_db; /* the input's true peak in dBTP, as planned on */
+    /* The graph, between a source "in" and a sink "out". */
+    char filter[TRANSCODE_PLAN_FILTER_LEN];
+};
+
+/*
+ * Plans the main pass's audio from the first pass's measurement m into
+ * *p. The gain to -16 LUFS is a plain linear one: loudnorm in linear mode
+ * when the true peak stays 0.5 dB under the -1.5 dBTP target after it
+ * (room for the AAC encoder's overshoot); otherwise the same gain followed
+ * by a lookahead limiter at -3.5 dBFS. (loudnorm's own fallback, its
+ * dynamic mode, needs 3 s to settle: on a 2 s clip it left the level at
+ * +0 LUFS with +16 dBTP peaks.) Silence is left alone. Returns 0, or -1 if
+ * the graph did not fit in p->filter.
+ */
+int transcode_plan_audio(const struct transcode_loudness *m,
+                         struct transcode_audio_plan *p);
+
+/* The first pass's graph, "in" to "out": the stereo 48 kHz signal both
+ * passes measure, into ebur128. A static string. */
+const char *transcode_plan_measure_filter(void);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * What the files of the media module (chorus-media.so) share, and nothing
+ * outside it sees. The module's API is chorus/transcode.h.
+ *
+ *   transcode.c        the pipeline: demux, decode, filter, encode, mux
+ *   transcode_io.c     libav I/O over descriptors (a sandboxed job's files)
+ *   transcode_input.c  opening the hostile input: whitelists and limits
+ *   transcode_plan.c   the output plan, pure (chorus/transcode_plan.h)
+ */
+#ifndef CHORUS_TRANSCODE_INTERNAL_H
+#define CHORUS_TRANSCODE_INTERNAL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavcodec/bsf.h>
+#include <libavfilter/avfilter.h>
+#include <libavformat/avformat.h>
+#include <libswscale/swscale.h>
+
+#include "chorus/transcode.h"
+#include "chorus/transcode_plan.h"
+
+/* The largest side of an input frame, in pixels. */
+#define MAX_SIDE_IN 8192
+
+/*
+ * Every libav object of one transcode, and its counters: created by
+ * transcode_file, which frees all of it on every path.
+ */
+struct transcode_job {
+    const char *in_path, *out_dir;
+    const struct transcode_options *opts;
+    struct transcode_result *res;
+    bool failed;
+
+    /* The input, main pass. */
+    AVIOContext *in_pb;
+    AVFormatContext *ic;
+    AVStream *vin, *ain; /* ain NULL: no usable audio */
+    AVCodecContext *vdec, *adec;
+    int64_t start;   /* AV_TIME_BASE; taken off every timestamp */
+    double declared; /* seconds, 0 if unknown */
+    bool reliable;   /* declared is the file's word, not a guess */
+    double limit;    /* seconds: a later timestamp means too long */
+    int64_t max_frames_in, max_frames_out, max_packets;
+
+    /* The audio measuring pass. */
+    AVIOContext *m_pb;
+    AVFormatContext *m_ic;
+    AVCodecContext *m_dec;
+    AVFilterGraph *m_graph;
+    AVFilterContext *m_src, *m_sink;
+    AVStream *m_st;
+    struct transcode_loudness before, after;
+
+    /* The plan. */
+    struct transcode_video_plan video;
+    int src_w, src_h, src_fmt; /* the first frame, what the graph takes */
+
+    /* Filters. */
+    AVFilterGraph *vgraph, *agraph;
+    AVFilterContext *vsrc, *vsink, *tsink, *asrc, *asink;
+    struct SwsContext *resize;
+
+    /* The output. */
+    AVFormatContext *oc;
+    AVCodecContext *venc, *aenc;
+    AVStream *vout, *aout;
+    AVBSFContext *bsf;
+    char tmp_video[PATH_MAX], tmp_thumb[PATH_MAX];
+    bool have_tmp_video, have_tmp_thumb;
+
+    /* Scratch, counters. */
+    AVPacket *pkt, *opkt; /* read from the input; made by the encoders */
+    AVFrame *frame, *filt, *fixed, *thumb;
+    double thumb_score;
+    int64_t next_vpts, next_apts; /* for frames without a timestamp */
+    int64_t vsrc_end, asrc_end;   /* where the sources' streams end */
+    int64_t packets, frames_in, frames_out, audio_packets, damaged;
+    double last_ts, video_end, audio_end; /* seconds */
+    int64_t last_progress_ms;
+};
+
+/* ---- transcode.c ------------------------------------------------------- */
+
+/* Records the first reason for failing in job->res->error (and logs it);
+ * later reasons are dropped. Returns -1. */
+int transcode_fail(struct transcode_job *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Records a warning for the result (and logs it), once per text, at most
+ * TRANSCODE_MAX_WARNINGS of them. */
+void transcode_warn(struct transcode_job *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Copies src (NULL: "") into dst of len bytes, truncated if need be. */
+void transcode_set_str(char *dst, size_t len, const char *src);
+
+/* ---- transcode_io.c ---------------------------------------------------- */
+
+/*
+ * An AVIOContext over fd from its start, reading or writing (with pread or
+ * pwrite at a position of its own), or NULL if out of memory. The caller
+ * frees it with transcode_io_free; fd stays open.
+ */
+AVIOContext *transcode_io_new(int fd, bool write);
+
+/* Frees what transcode_io_new made (after an avio_flush, for a writer) and
+ * clears *pb; NULL is accepted. */
+void transcode_io_free(AVIOContext **pb);
+
+/*
+ * Gives the muxer oc an output over fd (custom I/O), and lets it read that
+ * output back through fd, under its own name only, which faststart does to
+ * move the index to the front. Returns 0, or AVERROR(ENOMEM) with oc->pb
+ * NULL. Undone by transcode_io_close_writer.
+ */
+int transcode_io_open_writer(AVFormatContext *oc, int fd);
+
+/* Flushes and frees what transcode_io_open_writer gave oc (oc->pb must be
+ * set). Returns 0, or the writer's negative AVERROR. */
+int transcode_io_close_writer(AVFormatContext *oc);
+
+/* ---- transcode_input.c ------------------------------------------------- */
+
+/*
+ * Opens job->in_path (or job->opts->input_fd) for demuxing: file protocol
+ * only, the container probed from the bytes and checked against the
+ * whitelist, the demuxer barred from opening anything else. *icp and *pbp
+ * must be NULL. Returns 0, or -1 with the job failed; either way they hold
+ * what was opened (or NULL), which the caller closes with
+ * transcode_input_close.
+ */
+int transcode_input_open(struct transcode_job *job, AVFormatContext **icp,
+                         AVIOContext **pbp);
+
+/* Closes what transcode_input_open opened (the demuxer, then its I/O,
+ * descriptor or file) and clears both; NULLs are accepted. */
+void transcode_input_close(struct transcode_job *job, AVFormatContext **icp,
+                           AVIOContext **pbp);
+
+/* Reads the start of ic's streams (bounded by probesize and
+ * analyzeduration) with the pixel limit on the decoders it tries. Returns
+ * 0, or -1 with the job failed. */
+int transcode_input_probe(struct transcode_job *job, AVFormatContext *ic);
+
+/*
+ * Opens the main pass's input into job->ic, picks one video stream
+ * (job->vin) and at most one usable audio stream (job->ain, else NULL with
+ * a warning), discards the others, fills the result's input facts and sets
+ * the limits that stop a clip lying about its length. Returns 0, or -1
+ * with the job failed for whatever breaks the rules.
+ */
+int transcode_input_open_main(struct transcode_job *job);
+
+/*
+ * Opens a decoder for st (whitelisted, pixel-limited, auto threads) into
+ * *decp, which the caller frees even on failure. Returns 0 or a negative
+ * AVERROR.
+ */
+int transcode_input_open_decoder(AVStream *st, AVCodecContext **decp);
+
+#endif

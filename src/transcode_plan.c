@@ -1,0 +1,334 @@
+/*
+ * The output plan: pure functions from the input's facts to the filter
+ * graphs and the encoders' settings (see chorus/transcode_plan.h). Plain
+ * C and libm only, so that the unit test runs it without libav.
+ */
+#include "chorus/transcode_plan.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define THUMB_SIDE 640
+
+#define TARGET_LUFS (-16.0)
+#define TARGET_TP (-1.5)
+/* Below ebur128's absolute gate: nothing to normalise. */
+#define SILENCE_LUFS (-69.5)
+/* Bits per pixel per frame of the bitrate ceiling (3.3 Mb/s at 720p30). */
+#define VIDEO_BPP 0.12
+
+/* The stereo 48 kHz signal both passes measure; loudnorm wants doubles. */
+#define AUDIO_PREP                                                             \
+    "aresample=48000,aformat=sample_fmts=dbl:sample_rates=48000:"              \
+    "channel_layouts=stereo"
+#define AUDIO_MEASURE "ebur128=peak=true:metadata=1"
+#define AUDIO_FINAL                                                            \
+    "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
+
+/* A string being built; overflow is sticky and checked once at the end. */
+struct sbuf {
+    char *buf;
+    size_t len, pos;
+    bool overflow;
+};
+
+/* Appends to b as printf would, or marks it overflowed (keeping what
+ * fitted, NUL-terminated). */
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (b->overflow)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(b->buf + b->pos, b->len - b->pos, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= b->len - b->pos)
+        b->overflow = true;
+    else
+        b->pos += (size_t)n;
+}
+
+/* q as a double, as libav's av_q2d computes it. */
+static double q2d(struct transcode_q q)
+{
+    return q.num / (double)q.den;
+}
+
+/*
+ * The display matrix as a filter chain (NULL: none), as the ffmpeg
+ * program applies it; returns the clockwise rotation in degrees, or -1
+ * for an angle that is not a multiple of 90.
+ */
+static int orientation(const struct transcode_video_facts *in,
+                       const char **filter)
+{
+    double theta = in->rotation;
+
+    *filter = NULL;
+    if (isnan(theta))
+        return 0;
+    theta = fmod(theta, 360);
+    if (theta < 0)
+        theta += 360;
+    if (fabs(theta - 90) < 1) {
+        *filter = in->sign_c > 0 ? "transpose=cclock_flip" : "transpose=clock";
+        return 90;
+    }
+    if (fabs(theta - 180) < 1) {
+        *filter = in->sign_a < 0 && in->sign_d < 0 ? "hflip,vflip"
+                  : in->sign_a < 0                 ? "hflip"
+                  : in->sign_d < 0                 ? "vflip"
+                                                   : NULL;
+        return 180;
+    }
+    if (fabs(theta - 270) < 1) {
+        *filter = in->sign_c < 0 ? "transpose=clock_flip" : "transpose=cclock";
+        return 270;
+    }
+    if (theta < 1 || theta > 359) {
+        *filter = in->sign_d < 0 ? "vflip" : NULL;
+        return 0;
+    }
+    return -1;
+}
+
+/* Whether r is a frame rate worth believing: 0.5 to 1000 per second. */
+static bool rate_ok(struct transcode_q r)
+{
+    return r.num > 0 && r.den > 0 && q2d(r) >= 0.5 && q2d(r) <= 1000;
+}
+
+/* The output frame rate: the source's nominal one (into *nominal, 0 if
+ * none), at most max_fps, NTSC rates kept exact and anything else rounded
+ * to a whole number. */
+static struct transcode_q pick_rate(const struct transcode_video_facts *in,
+                                    int max_fps, double *nominal)
+{
+    struct transcode_q r = rate_ok(in->avg_rate) ? in->avg_rate
+                           : rate_ok(in->base_rate)
+                               ? in->base_rate
+                               : (struct transcode_q){0, 1};
+    double f = q2d(r);
+    long n;
+
+    *nominal = f;
+    if (r.num == 0 || f > max_fps + 0.01)
+        return (struct transcode_q){max_fps, 1};
+    if (fabs(f - 30000.0 / 1001) < 0.01)
+        return (struct transcode_q){30000, 1001};
+    if (fabs(f - 24000.0 / 1001) < 0.01)
+        return (struct transcode_q){24000, 1001};
+    n = lround(f);
+    return (struct transcode_q){n < 1 ? 1 : (int)n, 1};
+}
+
+/* x scaled by num/den, rounded down to even, at least 2. */
+static int scaled_even(int x, int num, int den)
+{
+    int64_t v = (int64_t)x * num / den;
+
+    return v < 2 ? 2 : (int)(v & ~(int64_t)1);
+}
+
+/* zscale's name for the H.273 transfer t; BT.2020's for any other. */
+static const char *zscale_transfer(int t)
+{
+    switch (t) {
+    case TRANSCODE_TRC_PQ:
+        return "smpte2084";
+    case TRANSCODE_TRC_HLG:
+        return "arib-std-b67";
+    case TRANSCODE_TRC_BT2020_12:
+        return "bt2020-12";
+    case TRANSCODE_TRC_BT709:
+        return "bt709";
+    case TRANSCODE_TRC_SMPTE170M:
+        return "smpte170m";
+    default:
+        return "bt2020-10";
+    }
+}
+
+/* The colour tags libx264 gets: BT.709 for what was converted to it, else
+ * the source's own when they are ordinary, else none. */
+static void color_tags(const struct transcode_video_facts *in, bool converted,
+                       struct transcode_video_plan *p)
+{
+    p->primaries = TRANSCODE_PRI_UNSPECIFIED;
+    p->transfer = TRANSCODE_TRC_UNSPECIFIED;
+    p->matrix = TRANSCODE_SPC_UNSPECIFIED;
+    if (converted) {
+        p->primaries = TRANSCODE_PRI_BT709;
+        p->transfer = TRANSCODE_TRC_BT709;
+        p->matrix = TRANSCODE_SPC_BT709;
+        return;
+    }
+    if (in->primaries == TRANSCODE_PRI_BT709 ||
+        in->primaries == TRANSCODE_PRI_BT470BG ||
+        in->primaries == TRANSCODE_PRI_SMPTE170M)
+        p->primaries = in->primaries;
+    if (in->transfer == TRANSCODE_TRC_BT709 ||
+        in->transfer == TRANSCODE_TRC_SMPTE170M ||
+        in->transfer == TRANSCODE_TRC_SRGB)
+        p->transfer = in->transfer;
+    if (in->matrix == TRANSCODE_SPC_BT709 ||
+        in->matrix == TRANSCODE_SPC_BT470BG ||
+        in->matrix == TRANSCODE_SPC_SMPTE170M)
+        p->matrix = in->matrix;
+}
+
+int transcode_plan_video(const struct transcode_video_facts *in,
+                         const struct transcode_plan_options *o,
+                         struct transcode_video_plan *p)
+{
+    struct sbuf b = {p->filter, sizeof(p->filter), 0, false};
+    bool hdr =
+        in->transfer == TRANSCODE_TRC_PQ || in->transfer == TRANSCODE_TRC_HLG;
+    bool wide = in->primaries == TRANSCODE_PRI_BT2020;
+    const char *turn, *range;
+    int rot, dw = in->width, dh = in->height, side, sw, sh, tside;
+    double fps;
+
+    memset(p, 0, sizeof(*p));
+    rot = orientation(in, &turn);
+    if (rot < 0) {
+        p->rotation_ignored = true;
+        rot = 0;
+    }
+    p->rotation = rot;
+    p->sar = in->sar;
+    if (p->sar.num > 0 && p->sar.den > 0 && q2d(p->sar) >= 0.25 &&
+        q2d(p->sar) <= 4)
+        dw = (int)lrint(dw * q2d(p->sar));
+    else
+        p->sar = (struct transcode_q){1, 1};
+    if (rot == 90 || rot == 270) {
+        int t = dw;
+        dw = dh;
+        dh = t;
+    }
+    side = dw > dh ? dw : dh;
+    if (side > o->max_side) {
+        p->width = scaled_even(dw, o->max_side, side);
+        p->height = scaled_even(dh, o->max_side, side);
+    } else {
+        p->width = scaled_even(dw, 1, 1);
+        p->height = scaled_even(dh, 1, 1);
+    }
+    tside = p->width > p->height ? p->width : p->height;
+    p->thumb_width = tside > THUMB_SIDE
+                         ? scaled_even(p->width, THUMB_SIDE, tside)
+                         : p->width;
+    p->thumb_height = tside > THUMB_SIDE
+                          ? scaled_even(p->height, THUMB_SIDE, tside)
+                          : p->height;
+    /* The scaler works before the rotation. */
+    sw = rot == 90 || rot == 270 ? p->height : p->width;
+    sh = rot == 90 || rot == 270 ? p->width : p->height;
+    p->rate = pick_rate(in, o->max_fps, &p->nominal_fps);
+    p->hdr = hdr;
+    range = in->full_range ? "full" : "limited";
+
+    sb_add(&b, "[in]fps=fps=%d/%d", p->rate.num, p->rate.den);
+    if (hdr && o->zscale)
+        sb_add(&b,
+               ",zscale=w=%d:h=%d:tin=%s:pin=%s:min=%s:rin=%s:t=linear:"
+               "npl=100,format=gbrpf32le,zscale=p=bt709,"
+               "tonemap=tonemap=hable:desat=0,"
+               "zscale=t=bt709:m=bt709:r=limited,format=yuv420p",
+               sw, sh, zscale_transfer(in->transfer),
+               in->primaries == TRANSCODE_PRI_BT709 ? "bt709" : "bt2020",
+               in->matrix == TRANSCODE_SPC_BT2020_CL ? "2020_cl"
+               : in->matrix == TRANSCODE_SPC_BT709   ? "709"
+                                                     : "2020_ncl",
+               range);
+    else if (wide && o->zscale)
+        sb_add(&b,
+               ",zscale=w=%d:h=%d:tin=%s:pin=bt2020:min=%s:rin=%s:t=bt709:"
+               "p=bt709:m=bt709:r=limited,format=yuv420p",
+               sw, sh, zscale_transfer(in->transfer),
+               in->matrix == TRANSCODE_SPC_BT2020_CL ? "2020_cl" : "2020_ncl",
+               range);
+    else
+        sb_add(&b,
+               ",scale=w=%d:h=%d:flags=bicubic:out_range=tv%s,"
+               "format=yuv420p",
+               sw, sh, hdr || wide ? ":out_color_matrix=bt709" : "");
+    if (turn != NULL)
+        sb_add(&b, ",%s", turn);
+    sb_add(&b,
+           ",setsar=1,split=2[out][t];[t]scale=w=%d:h=%d:flags=bicubic:"
+           "out_range=full,format=yuv420p,thumbnail=n=%d[thumb]",
+           p->thumb_width, p->thumb_height, (int)lrint(fmax(1, q2d(p->rate))));
+    p->untoned = (hdr || wide) && !o->zscale;
+
+    /* A keyframe at least every 2 s; a ceiling for busy scenes. */
+    fps = q2d(p->rate);
+    p->gop = (int)fmax(1, floor(2 * fps));
+    p->max_rate = (int64_t)(VIDEO_BPP * p->width * p->height * fps);
+    p->buffer_size = (int)(2 * p->max_rate);
+    color_tags(in, hdr || wide, p);
+    return b.overflow ? -1 : 0;
+}
+
+int transcode_plan_audio(const struct transcode_loudness *m,
+                         struct transcode_audio_plan *p)
+{
+    struct sbuf b = {p->filter, sizeof(p->filter), 0, false};
+    double tp_db, mi, mlra, mtp, mthresh, target_lra, gain;
+
+    memset(p, 0, sizeof(*p));
+    /* ebur128 rounds the true peak to 0.001: round up, and never below
+     * the exact sample peak. */
+    tp_db = 20 * log10(fmax(fmax(m->true_peak + 0.0005, m->peak), 1e-5));
+    p->true_peak_db = tp_db;
+    sb_add(&b, "[in]" AUDIO_PREP);
+    if (isnan(m->i) || m->i < SILENCE_LUFS) {
+        p->mode = "none";
+        p->silent = true;
+    } else {
+        /* Within loudnorm's option ranges, and off its "not measured"
+         * sentinels (I 0, LRA 0, TP 99, threshold -70). */
+        mi = round(fmin(fmax(m->i, -99), -0.01) * 100) / 100;
+        mlra =
+            round(fmin(fmax(isnan(m->lra) ? 1 : m->lra, 0.01), 49) * 100) / 100;
+        mtp = round(fmin(fmax(tp_db, -99), 98) * 100) / 100;
+        mthresh = round(fmin(fmax(mi - 10, -99), -0.01) * 100) / 100;
+        if (mthresh == -70)
+            mthresh = -70.01;
+        /* The LRA target only has to let loudnorm stay linear. */
+        target_lra = fmin(fmax(ceil(mlra) + 1, 11), 50);
+        gain = TARGET_LUFS - mi;
+        if (mtp + gain <= TARGET_TP - 0.5) {
+            p->mode = "linear";
+            sb_add(&b,
+                   ",loudnorm=I=%.1f:TP=%.1f:LRA=%.0f:measured_I=%.2f:"
+                   "measured_LRA=%.2f:measured_TP=%.2f:"
+                   "measured_thresh=%.2f:linear=true:print_format=none",
+                   TARGET_LUFS, TARGET_TP, target_lra, mi, mlra, mtp, mthresh);
+        } else {
+            p->mode = "limited";
+            sb_add(&b,
+                   ",volume=volume=%.2fdB:precision=double,"
+                   "alimiter=limit=%.4f:attack=5:release=50:level=false:"
+                   "latency=true",
+                   gain, pow(10, (TARGET_TP - 2) / 20));
+        }
+    }
+    sb_add(&b, "," AUDIO_MEASURE "," AUDIO_FINAL "[out]");
+    return b.overflow ? -1 : 0;
+}
+
+const char *transcode_plan_measure_filter(void)
+{
+    return "[in]" AUDIO_PREP "," AUDIO_MEASURE "[out]";
+}
