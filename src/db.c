@@ -36,7 +36,8 @@ struct db_pool {
     " m.has_audio, m.decided_at, m.failure_reason,"                            \
     " (SELECT count(*) FROM reshares r WHERE r.message_id = m.id),"            \
     " (SELECT j.progress FROM jobs j WHERE j.message_id = m.id"                \
-    "  AND j.state IN ('queued', 'running') LIMIT 1),"                         \
+    "  AND j.kind = 'transcode' AND j.state IN ('queued', 'running')"          \
+    "  LIMIT 1),"                                                              \
     " m.withdrawn_at, m.exported_at"                                           \
     " FROM messages m WHERE m.status = ?1"                                     \
     " AND (?2 IS NULL OR m.country = ?2)"                                      \
@@ -99,7 +100,8 @@ static const char *const sql_text[STMT__COUNT] = {
         "SELECT m.id, m.status, m.consent_scope, m.created_at,"
         " m.received_at, m.decided_at, m.withdrawn_at,"
         " (SELECT j.state FROM jobs j WHERE j.message_id = m.id"
-        "  AND j.state IN ('queued', 'running') LIMIT 1)"
+        "  AND j.kind = 'transcode' AND j.state IN ('queued', 'running')"
+        "  LIMIT 1)"
         " FROM messages m WHERE m.receipt_hash = ?1",
     [STMT_MSG_WITHDRAW] =
         "UPDATE messages SET status = ?2, name = NULL,"
@@ -111,10 +113,11 @@ static const char *const sql_text[STMT__COUNT] = {
         " updated_at = ?2 WHERE message_id = ?1"
         " AND state IN ('queued', 'running')",
     [STMT_JOB_ENQUEUE] =
-        "INSERT INTO jobs (message_id, state, run_after, created_at,"
-        " updated_at) VALUES (?1, 'queued', ?2, ?2, ?2)",
+        "INSERT INTO jobs (kind, message_id, target, args, state, run_after,"
+        " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5,"
+        " ?5)",
     [STMT_JOB_NEXT] =
-        "SELECT id, message_id, attempts, state, error FROM jobs"
+        "SELECT id, message_id, attempts, state, kind, target, args FROM jobs"
         " WHERE (state = 'queued' AND run_after <= ?1)"
         " OR (state = 'running' AND lease_until < ?1) ORDER BY id LIMIT 1",
     [STMT_JOB_START] =
@@ -189,7 +192,7 @@ static const char *const sql_text[STMT__COUNT] = {
         " m.upload_offset FROM messages m"
         " LEFT JOIN users u ON u.id = m.decided_by"
         " LEFT JOIN jobs j ON j.id = (SELECT max(id) FROM jobs"
-        "  WHERE message_id = m.id) WHERE m.id = ?1",
+        "  WHERE message_id = m.id AND kind = 'transcode') WHERE m.id = ?1",
     [STMT_MSG_STATUS] = "SELECT status, created_at, country, language"
                         " FROM messages WHERE id = ?1",
     [STMT_MSG_HISTORY] = "SELECT at, actor, action, reason FROM audit"
@@ -215,7 +218,7 @@ static const char *const sql_text[STMT__COUNT] = {
         " total(seconds <= 5), total(seconds <= 15), total(seconds <= 30),"
         " total(seconds <= 60), total(seconds <= 120), total(seconds <= 300),"
         " total(seconds <= 600) FROM jobs WHERE state = 'done'"
-        " AND seconds IS NOT NULL",
+        " AND kind = 'transcode' AND seconds IS NOT NULL",
     [STMT_RESHARE_INSERT] =
         "INSERT INTO reshares (message_id, channel, url, user_id, at)"
         " VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -22,17 +22,39 @@ static int64_t backoff(int attempts)
 /* The actor of job events, for message.c. */
 static const struct msg_actor queue_actor = {WHO_WORKER, "worker", 0};
 
-int queue_enqueue(struct db *db, const char *message_id)
+bool queue_job_is_transcode(const struct job *job)
+{
+    return strcmp(job->kind, JOB_KIND_TRANSCODE) == 0;
+}
+
+int queue_enqueue_kind(struct db *db, const char *kind, const char *message_id,
+                       const char *target, const char *args)
 {
     struct db_stmt *st = db_stmt(db, STMT_JOB_ENQUEUE);
     int rc;
 
     if (st == NULL)
         return DB_ERROR;
-    db_bind_text(st, 1, message_id);
-    db_bind_int(st, 2, util_now());
+    db_bind_text(st, 1, kind);
+    db_bind_text(st, 2, message_id);
+    db_bind_text(st, 3, target);
+    db_bind_text(st, 4, args);
+    db_bind_int(st, 5, util_now());
     rc = db_step(st);
     return rc < 0 ? rc : 0;
+}
+
+int queue_enqueue(struct db *db, const char *message_id)
+{
+    return queue_enqueue_kind(db, JOB_KIND_TRANSCODE, message_id, NULL, NULL);
+}
+
+/* Copies a nullable text column into out. */
+static void col_copy(struct db_stmt *st, int i, char *out, size_t len)
+{
+    const char *s = db_col_text(st, i);
+
+    snprintf(out, len, "%s", s != NULL ? s : "");
 }
 
 /* Binds the lease of a job statement: ?1 id, ?2 worker, ?3 attempt. */
@@ -123,10 +145,12 @@ int queue_claim(struct db *db, const char *worker, int lease_s, struct job *job)
             goto out;
         }
         job->id = db_col_int(st, 0);
-        snprintf(job->message_id, sizeof(job->message_id), "%s",
-                 db_col_text(st, 1));
+        col_copy(st, 1, job->message_id, sizeof(job->message_id));
         job->attempts = (int)db_col_int(st, 2);
-        snprintf(state, sizeof(state), "%s", db_col_text(st, 3));
+        col_copy(st, 3, state, sizeof(state));
+        col_copy(st, 4, job->kind, sizeof(job->kind));
+        col_copy(st, 5, job->target, sizeof(job->target));
+        col_copy(st, 6, job->args, sizeof(job->args));
         db_reset(st);
 
         if (strcmp(state, "running") == 0 &&
@@ -139,10 +163,13 @@ int queue_claim(struct db *db, const char *worker, int lease_s, struct job *job)
                      "worker died or was killed); the file may be harmful",
                      job->attempts);
             /* Its lease expired: nobody holds it but the queue. A job
-             * whose message moved on (it cannot today) ends alone, so it
-             * never blocks the queue. */
-            rc = message_apply_tx(db, job->message_id, EV_JOB_FAILED,
-                                  &queue_actor, &a, NULL);
+             * whose message moved on (it cannot today), or of a kind that
+             * has no say in its message's state, ends alone, so it never
+             * blocks the queue. */
+            rc = queue_job_is_transcode(job)
+                     ? message_apply_tx(db, job->message_id, EV_JOB_FAILED,
+                                        &queue_actor, &a, NULL)
+                     : MSG_NOT_FOUND;
             if ((rc == MSG_REFUSED || rc == MSG_NOT_FOUND) &&
                 queue_job_failed_tx(db, job, NULL, reason) == 1)
                 rc = MSG_OK;
@@ -185,6 +212,31 @@ int queue_heartbeat(struct db *db, const struct job *job, const char *worker,
     return lease_step(db, st);
 }
 
+/* The end of a job of a kind that does not move its message: the job
+ * row alone, under the lease, with on_owned inside. 1, QUEUE_LOST, -1. */
+static int finish_alone(struct db *db, const struct job *job,
+                        const char *worker, const char *reason, double seconds,
+                        int (*on_owned)(void *), void *opaque)
+{
+    int rc, result = -1;
+
+    if (db_begin(db) < 0)
+        return -1;
+    rc = reason != NULL ? queue_job_failed_tx(db, job, worker, reason)
+                        : queue_job_done_tx(db, job, worker, seconds);
+    if (rc == 0) {
+        result = QUEUE_LOST;
+        goto out;
+    }
+    if (rc < 0 || (on_owned != NULL && on_owned(opaque) != 0) ||
+        db_commit(db) < 0)
+        goto out;
+    result = 1;
+out:
+    db_rollback(db);
+    return result;
+}
+
 int queue_succeed(struct db *db, const struct job *job, const char *worker,
                   const struct job_facts *facts, int (*on_owned)(void *),
                   void *opaque)
@@ -196,6 +248,10 @@ int queue_succeed(struct db *db, const struct job *job, const char *worker,
                          .on_owned = on_owned,
                          .opaque = opaque};
 
+    if (!queue_job_is_transcode(job))
+        return finish_alone(db, job, worker, NULL,
+                            facts != NULL ? facts->seconds : 0, on_owned,
+                            opaque);
     return job_outcome(
         message_apply(db, job->message_id, EV_JOB_DONE, &who, &a, NULL), 1);
 }
@@ -224,6 +280,10 @@ int queue_fail(struct db *db, const struct job *job, const char *worker,
     else
         snprintf(why, sizeof(why), "%s", reason);
     a.reason = why;
+    if (!queue_job_is_transcode(job)) {
+        rc = finish_alone(db, job, worker, why, 0, NULL, NULL);
+        return rc == 1 ? 0 : rc;
+    }
     return job_outcome(
         message_apply(db, job->message_id, EV_JOB_FAILED, &who, &a, NULL), 0);
 }

@@ -388,6 +388,15 @@ static int run_job(struct worker *w, const struct job *job)
     pid_t pid;
 
     memset(&r, 0, sizeof(r));
+    /* The kinds of job this worker makes; another is a newer server's. */
+    if (!queue_job_is_transcode(job)) {
+        char why[64];
+        snprintf(why, sizeof(why), "this worker cannot make %s jobs",
+                 job->kind);
+        log_warnx("job %lld: %s", (long long)job->id, why);
+        record_failure(w, job, why, false);
+        return 0;
+    }
     log_info("job %lld: message %s, attempt %d", (long long)job->id,
              job->message_id, job->attempts);
     if (storage_path(cfg->data_dir, STORAGE_INCOMING, job->message_id, in,

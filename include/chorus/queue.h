@@ -16,9 +16,13 @@
  * refusal (the file is not a video we take) fails at once: trying again
  * would not change the answer.
  *
- * The end of a job is also the end of its message's processing: success
- * and failure for good go through message.c (EV_JOB_DONE, EV_JOB_FAILED),
- * whose guards call the *_tx functions below inside their transaction.
+ * Jobs have kinds. The end of a "transcode" job is also the end of its
+ * message's processing: success and failure for good go through
+ * message.c (EV_JOB_DONE, EV_JOB_FAILED), whose guards call the *_tx
+ * functions below inside their transaction. Other kinds (JOB_KIND_*)
+ * make something else - named by their target, described by their args
+ * - and never change a message's state; their success and failure are
+ * the job row's alone (and on_owned's, see queue_succeed).
  */
 #ifndef CHORUS_QUEUE_H
 #define CHORUS_QUEUE_H
@@ -35,11 +39,22 @@ struct db;
 /* The caller's lost its lease (queue_* results). */
 #define QUEUE_LOST (-2)
 
+#define JOB_KIND_TRANSCODE "transcode"
+#define JOB_KIND_MAX 16
+#define JOB_TARGET_MAX 200
+#define JOB_ARGS_MAX 4000
+
 struct job {
     int64_t id;
-    char message_id[UTIL_ID_LEN + 1];
+    char kind[JOB_KIND_MAX + 1];
+    char message_id[UTIL_ID_LEN + 1]; /* "" if the job has none */
+    char target[JOB_TARGET_MAX + 1];  /* what it makes; "" for transcode */
+    char args[JOB_ARGS_MAX + 1];      /* JSON; "" if none */
     int attempts; /* including this one: with the worker, the lease */
 };
+
+/* True for a job that moves its message on (a transcode). */
+bool queue_job_is_transcode(const struct job *job);
 
 /* What a successful job learnt of its output, stored on the message. */
 struct job_facts {
@@ -54,6 +69,14 @@ struct job_facts {
 /* Queues a transcode job for message id, due now. Call inside the
  * caller's transaction. Returns 0, or a DB_* code < 0. */
 int queue_enqueue(struct db *db, const char *message_id);
+/*
+ * Queues a job of another kind, due now: for message_id (may be NULL),
+ * making target (unique among live jobs of its kind: DB_CONSTRAINT if one
+ * is queued or running already), with args (JSON, may be NULL). Call
+ * inside the caller's transaction. Returns 0, or a DB_* code < 0.
+ */
+int queue_enqueue_kind(struct db *db, const char *kind, const char *message_id,
+                       const char *target, const char *args);
 
 /*
  * Claims the next due job (queued, or running with an expired lease) for
@@ -68,11 +91,12 @@ int queue_claim(struct db *db, const char *worker, int lease_s,
 int queue_heartbeat(struct db *db, const struct job *job, const char *worker,
                     int lease_s, double progress);
 /*
- * The job succeeded: done, and its message "pending" with facts, in one
- * transaction; on_owned(opaque) (may be NULL) runs inside it once the
- * lease is proven, to give the outputs their names. Returns 1,
- * QUEUE_LOST if the lease is not ours or the message is no longer
- * processing (withdrawn), or -1.
+ * The job succeeded: done, and (a transcode) its message "pending" with
+ * facts (NULL for other kinds), in one transaction; on_owned(opaque) (may
+ * be NULL) runs inside it once the lease is proven, to give the outputs
+ * their names and record what they are. Returns 1, QUEUE_LOST if the
+ * lease is not ours or the message is no longer processing (withdrawn),
+ * or -1.
  */
 int queue_succeed(struct db *db, const struct job *job, const char *worker,
                   const struct job_facts *facts, int (*on_owned)(void *),

@@ -136,7 +136,7 @@ static void test_table(void)
             for (size_t a = 0; a < ARRAY_LEN(actors); a++) {
                 const struct spec *sp = &spec[e];
                 struct msg_actor who = {actors[a], "tester", 1};
-                struct job job = {0, "", 1};
+                struct job job = {.kind = JOB_KIND_TRANSCODE, .attempts = 1};
                 struct job_facts facts = {6000, 720, 1280, true,
                                           1000, 1.5, NULL};
                 struct msg_args args = {.reason = "not safe",
@@ -233,7 +233,7 @@ static void test_table(void)
 static void test_lease_guard(void)
 {
     struct msg_actor worker = {WHO_WORKER, "w2", 0};
-    struct job job = {0, "", 1};
+    struct job job = {.kind = JOB_KIND_TRANSCODE, .attempts = 1};
     struct job_facts facts = {1000, 2, 2, false, 1, 0.1, NULL};
     struct msg_args args = {.job = &job, .worker = "w2", .facts = &facts};
     char id[UTIL_ID_LEN + 1], now[32], where[128];
@@ -274,7 +274,7 @@ static int on_owned(void *opaque)
 static void test_on_owned(void)
 {
     struct msg_actor worker = {WHO_WORKER, "w1", 0};
-    struct job job = {0, "", 1};
+    struct job job = {.kind = JOB_KIND_TRANSCODE, .attempts = 1};
     struct job_facts facts = {1000, 2, 2, false, 1, 0.1, NULL};
     struct msg_args args = {
         .job = &job, .worker = "w9", .facts = &facts, .on_owned = on_owned};

@@ -76,6 +76,52 @@ int main(void)
         CHECK_INT(migrate_apply(db, list, n + 1, err, sizeof(err)), -1);
     }
 
+    /* Data of the first schema survives every later migration: a
+     * database at version 1 with a message and its jobs. */
+    {
+        char old[256];
+        struct db *odb = NULL;
+        struct db_stmt *st;
+
+        snprintf(old, sizeof(old), "%s/old.db", dir);
+        CHECK_INT(db_open(old, &odb, err, sizeof(err)), 0);
+        CHECK_INT(migrate_apply(odb, chorus_migrations, 1, err, sizeof(err)),
+                  1);
+        CHECK_INT(db_exec_script(
+                      odb,
+                      "INSERT INTO messages (id, status, created_at,"
+                      " updated_at) VALUES ('bbbbbbbbbbbbbbbbbbbbbb',"
+                      " 'processing', 0, 0);"
+                      "INSERT INTO jobs (id, message_id, state, attempts,"
+                      " run_after, lease_until, worker, created_at,"
+                      " updated_at) VALUES (7, 'bbbbbbbbbbbbbbbbbbbbbb',"
+                      " 'running', 2, 0, 99, 'w1', 0, 0),"
+                      " (8, 'bbbbbbbbbbbbbbbbbbbbbb', 'failed', 3, 0, NULL,"
+                      " NULL, 0, 0);",
+                      err, sizeof(err)),
+                  0);
+        CHECK_INT(migrate_apply(odb, chorus_migrations, chorus_migrations_count,
+                                err, sizeof(err)),
+                  (long long)chorus_migrations_count - 1);
+        /* The running job is still the same claimable job. */
+        st = db_stmt(odb, STMT_JOB_NEXT);
+        CHECK(st != NULL);
+        db_bind_int(st, 1, 100);
+        CHECK_INT(db_step(st), DB_ROW);
+        CHECK_INT(db_col_int(st, 0), 7);
+        CHECK_STR(db_col_text(st, 1), "bbbbbbbbbbbbbbbbbbbbbb");
+        CHECK_INT(db_col_int(st, 2), 2);
+        CHECK_STR(db_col_text(st, 4), "transcode");
+        db_reset(st);
+        /* The index that keeps one live transcode per message holds. */
+        CHECK(db_exec_script(odb,
+                             "INSERT INTO jobs (message_id, state, run_after,"
+                             " created_at, updated_at) VALUES"
+                             " ('bbbbbbbbbbbbbbbbbbbbbb', 'queued', 0, 0, 0)",
+                             err, sizeof(err)) != 0);
+        db_close(odb);
+    }
+
     /* A database newer than the binary is refused. */
     CHECK_INT(db_set_user_version(db, (int)chorus_migrations_count + 5), 0);
     CHECK_INT(migrate_apply(db, chorus_migrations, chorus_migrations_count, err,

@@ -239,6 +239,65 @@ static void test_withdrawn_meanwhile(void)
     CHECK_STR(state_of(id), "withdrawn");
 }
 
+/* A job of another kind makes its target and leaves messages alone,
+ * whether it succeeds, fails or is poison. */
+static void test_other_kinds(void)
+{
+    char id[UTIL_ID_LEN + 1], sql[200], count[16];
+    struct job j, t;
+    int64_t before;
+
+    published = 0;
+    upload(id); /* a processing message beside them */
+    CHECK_INT(queue_claim(db, "w0", LEASE, &t), 1);
+    CHECK(queue_job_is_transcode(&t));
+    CHECK_INT(db_begin(db), 0);
+    CHECK_INT(queue_enqueue_kind(db, "logo", NULL, "default", "{\"w\":1}"), 0);
+    /* One live job per thing made. */
+    CHECK_INT(queue_enqueue_kind(db, "logo", NULL, "default", NULL),
+              DB_CONSTRAINT);
+    CHECK_INT(queue_enqueue_kind(db, "version", id, "9x16", NULL), 0);
+    CHECK_INT(db_commit(db), 0);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit");
+    before = atoll(peek_text(sql, count, sizeof(count)));
+
+    CHECK_INT(queue_claim(db, "w1", LEASE, &j), 1);
+    CHECK_STR(j.kind, "logo");
+    CHECK_STR(j.target, "default");
+    CHECK_STR(j.args, "{\"w\":1}");
+    CHECK_STR(j.message_id, "");
+    CHECK(!queue_job_is_transcode(&j));
+    CHECK_INT(queue_succeed(db, &j, "w2", NULL, publish, NULL), QUEUE_LOST);
+    CHECK_INT(published, 0);
+    CHECK_INT(queue_succeed(db, &j, "w1", NULL, publish, NULL), 1);
+    CHECK_INT(published, 1);
+    CHECK_STR(job_field(j.id, "state"), "done");
+
+    CHECK_INT(queue_claim(db, "w1", LEASE, &j), 1);
+    CHECK_STR(j.kind, "version");
+    CHECK_STR(j.message_id, id);
+    CHECK_INT(queue_fail(db, &j, "w1", "no such format", false), 0);
+    CHECK_STR(job_field(j.id, "state"), "failed");
+    CHECK_STR(job_field(j.id, "error"), "no such format");
+    /* The message's own processing is untouched by either. */
+    CHECK_STR(state_of(id), "processing");
+    CHECK_INT(atoll(peek_text(sql, count, sizeof(count))), before);
+
+    /* The transcode ends; poison of another kind fails that job only. */
+    CHECK_INT(queue_succeed(db, &t, "w0", &facts, NULL, NULL), 1);
+    CHECK_INT(db_begin(db), 0);
+    CHECK_INT(queue_enqueue_kind(db, "version", id, "1x1", NULL), 0);
+    CHECK_INT(db_commit(db), 0);
+    for (int i = 1; i <= QUEUE_MAX_ATTEMPTS; i++) {
+        CHECK_INT(queue_claim(db, "w1", LEASE, &j), 1);
+        CHECK_STR(j.target, "1x1");
+        now += LEASE + 1;
+    }
+    CHECK_INT(queue_claim(db, "w1", LEASE, &t), 0);
+    CHECK_STR(job_field(j.id, "state"), "failed");
+    CHECK_STR(state_of(id), "pending");
+}
+
 int main(void)
 {
     char dir[] = "/tmp/chorus-test-queue-XXXXXX", path[256], err[512];
@@ -261,6 +320,7 @@ int main(void)
     test_retries_run_out();
     test_release();
     test_withdrawn_meanwhile();
+    test_other_kinds();
     sqlite3_close(peek);
     db_close(db);
     snprintf(path, sizeof(path), "rm -rf '%s'", dir);
