@@ -569,7 +569,7 @@ int message_create(struct db *db, const char *id,
     db_bind_blob(st, 3, receipt_hash, MESSAGE_HASH_LEN);
     db_bind_text(st, 4, opt(meta->name));
     db_bind_text(st, 5, opt(meta->organization));
-    db_bind_text(st, 6, meta->country);
+    db_bind_text(st, 6, opt(meta->country));
     db_bind_text(st, 7, meta->language);
     db_bind_text(st, 8, opt(meta->message));
     db_bind_text(st, 9, opt(meta->filetype));

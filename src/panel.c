@@ -303,16 +303,17 @@ int panel_list(struct request *req)
                         db_col_text(st, 7) != NULL &&
                             strcmp(db_col_text(st, 7), "union") == 0,
                         "mp4", file);
-        jsonw_key(&w, "file");
-        jsonw_str(&w, file);
-        /* A withdrawn clip's marks say which posts to take down, and its
-         * copies are found by the end of their names (the rest of the
-         * name was cleared with the row). */
+        /* A withdrawn clip's copies are found by the end of their names:
+         * the date, country and language in them went with the row. */
         if (state == MSG_WITHDRAWN) {
             char suffix[32];
             media_file_suffix(db_col_text(st, 0), "mp4", suffix);
-            jsonw_key(&w, "file_suffix");
-            jsonw_str(&w, suffix);
+            snprintf(file, sizeof(file), "chorus-*%s", suffix);
+        }
+        jsonw_key(&w, "file");
+        jsonw_str(&w, file);
+        /* And its marks say which posts to take down. */
+        if (state == MSG_WITHDRAWN) {
             jsonw_key(&w, "reshares_left");
             jsonw_int(&w, db_col_int(st, 23));
             jsonw_key(&w, "takedown_at");
