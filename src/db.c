@@ -315,7 +315,7 @@ static const char *const sql_text[STMT__COUNT] = {
         " m.message, m.duration_ms, m.consent_version, m.consent_scope,"
         " m.consent_at, u.username, m.decided_at, m.created_at"
         " FROM messages m LEFT JOIN users u ON u.id = m.decided_by"
-        " WHERE m.status = 'approved'"
+        " WHERE m.status = 'approved' AND m.media_deleted_at IS NULL"
         " AND (?1 IS NULL OR instr(?1, ',' || m.id || ',') > 0)"
         " AND (?2 IS NULL OR m.country = ?2) AND (?3 IS NULL OR m.language = "
         "?3)"
