@@ -32,7 +32,7 @@ struct message_meta {
     bool consent;
     bool country_withheld; /* country "none": the contributor chose not
                               to say (country stays "") */
-    unsigned seen; /* bit per key: duplicates are refused */
+    unsigned seen;         /* bit per key: duplicates are refused */
 };
 
 /* Which field is wrong and why, for a 400 that names it. */
