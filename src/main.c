@@ -87,14 +87,18 @@ static int run_loop(struct app *app, struct db *db, const sigset_t *sigs,
             upload_sweep(app, db);
             auth_sessions_sweep(db, app->cfg->session_idle);
             retention_sweep(app->cfg, db);
-            /* Whatever was cleared since (a withdrawal, a deletion, a
-             * purge by another process) leaves no WAL frame behind. */
-            atomic_store(&app->checkpoint_due, 1);
+            /* A purge by another process that could not truncate the
+             * WAL asked for it. */
+            if (retention_checkpoint_wanted(app->cfg->data_dir))
+                atomic_store(&app->checkpoint_due, 1);
             next_sweep = util_mono_ms() + app->cfg->sweep_interval * 1000;
         }
+        /* What a withdrawal or a purge cleared leaves no WAL frame. */
         if (atomic_load(&app->checkpoint_due) &&
-            retention_checkpoint(db, 200) == 0)
+            retention_checkpoint(db, 200) == 0) {
             atomic_store(&app->checkpoint_due, 0);
+            retention_checkpoint_later(app->cfg->data_dir, false);
+        }
         /* The workers' supervisor died: start another, at most one a
          * second. */
         if (*workers > 0 && waitpid(*workers, &status, WNOHANG) == *workers) {

@@ -2,8 +2,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,6 +47,37 @@ int retention_checkpoint(struct db *db, int wait_ms)
     int rc = db_checkpoint(db, wait_ms);
 
     return rc == 0 ? 0 : rc == DB_BUSY ? 1 : -1;
+}
+
+/* The marker another process leaves when it could not truncate the WAL
+ * (chorus purge beside a busy server): the server's sweep does it. */
+static int marker_path(const char *data_dir, char *out, size_t len)
+{
+    return util_fmt(out, len, "%s/checkpoint-wanted", data_dir);
+}
+
+void retention_checkpoint_later(const char *data_dir, bool wanted)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    if (marker_path(data_dir, path, sizeof(path)) != 0)
+        return;
+    if (!wanted) {
+        unlink(path);
+        return;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0)
+        close(fd);
+}
+
+bool retention_checkpoint_wanted(const char *data_dir)
+{
+    char path[PATH_MAX];
+
+    return marker_path(data_dir, path, sizeof(path)) == 0 &&
+           access(path, F_OK) == 0;
 }
 
 int retention_sweep(const struct config *cfg, struct db *db)
@@ -116,8 +147,6 @@ int retention_delete_files(struct request *req)
                           "no such message");
     db = db_pool_get(req->app->db);
     rc = message_apply(db, id, EV_DELETE_FILES, &who, &a, &from);
-    if (rc == MSG_OK && retention_checkpoint(db, 200) != 0)
-        atomic_store(&req->app->checkpoint_due, 1);
     db_pool_put(req->app->db, db);
     if (rc != MSG_OK)
         return panel_refusal(req, rc, from, EV_DELETE_FILES);
@@ -256,6 +285,8 @@ int retention_purge(const struct config *cfg, struct db *db,
             break;
         usleep(100 * 1000);
     }
+    /* A running server's sweep takes it over. */
+    retention_checkpoint_later(cfg->data_dir, !out->wal_clear);
     log_info("purge: %s: %lld messages purged%s", campaign ? campaign : "all",
              (long long)out->messages, out->wal_clear ? "; WAL truncated" : "");
     return 0;

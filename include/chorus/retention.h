@@ -31,6 +31,14 @@ int retention_sweep(const struct config *cfg, struct db *db);
  * empty, 1 if it is still in use (try again later), -1.
  */
 int retention_checkpoint(struct db *db, int wait_ms);
+/*
+ * Leaves (wanted) or clears the marker data_dir/checkpoint-wanted: a
+ * process that could not truncate the WAL hands it to the server's sweep.
+ * The WAL is truncated only when something was cleared: on a nearly full
+ * disk the space it gives back may not come back.
+ */
+void retention_checkpoint_later(const char *data_dir, bool wanted);
+bool retention_checkpoint_wanted(const char *data_dir);
 
 struct purge_report {
     int64_t messages; /* rows purged (their state kept) */
