@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "chorus/account.h"
+#include "chorus/audit.h"
 #include "chorus/campaign.h"
 #include "chorus/db.h"
 #include "chorus/export.h"
@@ -15,8 +16,10 @@
 #include "chorus/metrics.h"
 #include "chorus/migrate.h"
 #include "chorus/multipart.h"
+#include "chorus/page.h"
 #include "chorus/panel.h"
 #include "chorus/receipt.h"
+#include "chorus/retention.h"
 #include "chorus/static.h"
 #include "chorus/storage.h"
 #include "chorus/throttle.h"
@@ -36,6 +39,7 @@ const struct route app_routes[] = {
     {"GET", "/", static_index, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
     {"GET", "/panel", static_panel, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
     {"GET", "/receipt", static_receipt, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+    {"POST", "/receipt", page_receipt, ACCESS_PUBLIC, BODY_JSON, NULL, NULL},
     {"GET", "/api/v1/campaign", campaign_get, ACCESS_PUBLIC, BODY_NONE, NULL,
      NULL},
     {"GET", "/static/*", static_file, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
@@ -78,6 +82,10 @@ const struct route app_routes[] = {
      BODY_JSON, NULL, NULL},
     {"POST", "/api/v1/messages/{id}/reshared", library_reshared, ACCESS_COMMS,
      BODY_JSON, NULL, NULL},
+    {"POST", "/api/v1/messages/{id}/taken-down", library_taken_down,
+     ACCESS_COMMS, BODY_JSON, NULL, NULL},
+    {"POST", "/api/v1/messages/{id}/delete-files", retention_delete_files,
+     ACCESS_ADMIN, BODY_JSON, NULL, NULL},
     {"GET", "/api/v1/export.zip", export_zip, ACCESS_COMMS, BODY_NONE, NULL,
      NULL},
     {"GET", "/media/{id}/{file}", media_get, ACCESS_USER, BODY_NONE, NULL,
@@ -116,6 +124,12 @@ int app_open_data(const struct config *cfg, struct db **db, char *db_path,
     if (migrate_apply(*db, chorus_migrations, chorus_migrations_count, err,
                       sizeof(err)) < 0) {
         log_error("%s", err);
+        db_close(*db);
+        *db = NULL;
+        return -1;
+    }
+    /* The audit log's key, and 0001's log re-chained under it. */
+    if (audit_open(*db) != 0) {
         db_close(*db);
         *db = NULL;
         return -1;

@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "chorus/app.h"
 #include "chorus/http.h"
@@ -34,4 +35,9 @@ int campaign_get(struct request *req)
     http_json(req, MHD_HTTP_OK, out);
     http_header_add(req, "Cache-Control", "no-cache");
     return req->status;
+}
+
+bool campaign_exists(const char *slug)
+{
+    return slug != NULL && strcmp(slug, CAMPAIGN_DEFAULT) == 0;
 }

@@ -16,7 +16,7 @@ enum opt_type { OPT_STRING, OPT_INT, OPT_BOOL, OPT_LISTEN, OPT_LEVEL };
 #define BIT(c) (1u << (c))
 #define C_DATA                                                                 \
     (BIT(CMD_SERVE) | BIT(CMD_WORKER) | BIT(CMD_MIGRATE) | BIT(CMD_USER) |     \
-     BIT(CMD_AUDIT) | BIT(CMD_BACKUP))
+     BIT(CMD_AUDIT) | BIT(CMD_BACKUP) | BIT(CMD_PURGE))
 #define C_ALL 0xffffu
 
 struct option_spec {
@@ -127,10 +127,31 @@ static const struct option_spec options[] = {
     {"keep-originals", "CHORUS_KEEP_ORIGINALS", OPT_BOOL, OFF(keep_originals),
      "false", 0, 0, BIT(CMD_SERVE) | BIT(CMD_WORKER),
      "keep uploaded originals in data/originals/ after processing"},
+    {"failed-retention-days", "CHORUS_FAILED_RETENTION_DAYS", OPT_INT,
+     OFF(failed_retention_days), "7", 0, 36500, BIT(CMD_SERVE),
+     "days the original of a clip that failed processing is kept (0: "
+     "deleted at the next sweep)"},
+    {"rejected-retention-days", "CHORUS_REJECTED_RETENTION_DAYS", OPT_INT,
+     OFF(rejected_retention_days), "30", 0, 36500, BIT(CMD_SERVE),
+     "days the video and thumbnail of a rejected clip are kept (0: "
+     "deleted at the next sweep)"},
     {"role", NULL, OPT_STRING, OFF(role), "", 0, 0, BIT(CMD_USER),
      "user add: admin, moderator or comms"},
     {"generate", NULL, OPT_BOOL, OFF(generate), "false", 0, 0, BIT(CMD_USER),
      "user add/passwd: generate a random password and print it"},
+    {"password-file", NULL, OPT_STRING, OFF(password_file), "", 0, 0,
+     BIT(CMD_USER),
+     "user add/passwd --generate: write the password to this file (0600) "
+     "instead of printing it"},
+    {"head", NULL, OPT_STRING, OFF(head), "", 0, 0, BIT(CMD_AUDIT),
+     "audit verify: check against this head (ID:HASH, from `chorus audit "
+     "head` or the log) instead of data/audit.head"},
+    {"campaign", NULL, OPT_STRING, OFF(campaign), "", 0, 0, BIT(CMD_PURGE),
+     "purge: the campaign (its slug; until campaigns exist: default)"},
+    {"everything", NULL, OPT_BOOL, OFF(everything), "false", 0, 0,
+     BIT(CMD_PURGE), "purge: every campaign (an emergency)"},
+    {"yes", NULL, OPT_BOOL, OFF(yes), "false", 0, 0, BIT(CMD_PURGE),
+     "purge: really do it"},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -140,6 +161,7 @@ static const char *const command_names[CMD__COUNT] = {
     [CMD_MIGRATE] = "migrate", [CMD_USER] = "user",
     [CMD_VERSION] = "version", [CMD_AUDIT] = "audit",
     [CMD_BACKUP] = "backup",   [CMD_TRANSCODE] = "transcode",
+    [CMD_PURGE] = "purge",
 };
 
 const char *config_command_name(enum command cmd)

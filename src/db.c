@@ -14,6 +14,9 @@
 struct db {
     sqlite3 *h;
     sqlite3_stmt *stmts[STMT__COUNT];
+    /* db_after_commit(): one call deferred to the next commit. */
+    void (*after_fn)(struct db *db, const void *data);
+    unsigned char after_data[DB_AFTER_COMMIT_MAX];
 };
 
 struct db_pool {
@@ -26,8 +29,10 @@ struct db_pool {
 /*
  * The review queue and the library: one status, optional filters (?2
  * country, ?3 language, ?4 lower-case text, ?5/?6 dates, ?7 scope, ?8
- * reshared, ?12 exported or reshared), a keyset page after or before
- * (?9 created_at, ?10 id) of ?11 rows.
+ * reshared, ?12 a withdrawn clip with something left to take down: a
+ * post not marked taken down, or an export never marked done; ?13
+ * exported or reshared at all; ?14 its files not deleted), a keyset
+ * page after or before (?9 created_at, ?10 id) of ?11 rows.
  */
 #define MSG_LIST                                                               \
     "SELECT m.id, m.status, m.name, m.organization, m.country,"                \
@@ -38,7 +43,9 @@ struct db_pool {
     " (SELECT j.progress FROM jobs j WHERE j.message_id = m.id"                \
     "  AND j.kind = 'transcode' AND j.state IN ('queued', 'running')"          \
     "  LIMIT 1),"                                                              \
-    " m.withdrawn_at, m.exported_at"                                           \
+    " m.withdrawn_at, m.exported_at, m.media_deleted_at, m.media_deleted_why," \
+    " (SELECT count(*) FROM reshares r WHERE r.message_id = m.id"              \
+    "  AND r.taken_down_at IS NULL), m.takedown_at"                            \
     " FROM messages m WHERE m.status = ?1"                                     \
     " AND (?2 IS NULL OR m.country = ?2)"                                      \
     " AND (?3 IS NULL OR m.language = ?3)"                                     \
@@ -49,8 +56,14 @@ struct db_pool {
     " AND (?7 IS NULL OR m.consent_scope = ?7)"                                \
     " AND (?8 IS NULL OR ?8 = EXISTS (SELECT 1 FROM reshares r"                \
     "  WHERE r.message_id = m.id))"                                            \
-    " AND (?12 IS NULL OR m.exported_at IS NOT NULL OR EXISTS"                 \
-    "  (SELECT 1 FROM reshares r WHERE r.message_id = m.id))"
+    " AND (?12 IS NULL OR (m.takedown_at IS NULL AND (EXISTS"                  \
+    "  (SELECT 1 FROM reshares r WHERE r.message_id = m.id"                    \
+    "   AND r.taken_down_at IS NULL) OR (m.exported_at IS NOT NULL"            \
+    "  AND NOT EXISTS (SELECT 1 FROM reshares r WHERE r.message_id = "         \
+    "m.id)))))"                                                                \
+    " AND (?13 IS NULL OR m.exported_at IS NOT NULL OR EXISTS"                 \
+    "  (SELECT 1 FROM reshares r WHERE r.message_id = m.id))"                  \
+    " AND (?14 IS NULL OR m.media_deleted_at IS NULL)"
 
 /* Every statement Chorus runs, by enum stmt. Positional binds only. */
 static const char *const sql_text[STMT__COUNT] = {
@@ -65,12 +78,27 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_USER_COUNT] = "SELECT count(*) FROM users",
     [STMT_USER_SET_PASSWORD] =
         "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
-    [STMT_AUDIT_LAST] = "SELECT hash FROM audit ORDER BY id DESC LIMIT 1",
+    [STMT_AUDIT_LAST] = "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
+    /* The id is the chain's: the last one plus one, under BEGIN IMMEDIATE. */
     [STMT_AUDIT_INSERT] =
-        "INSERT INTO audit (at, actor, action, target, reason, prev_hash,"
-        " hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO audit (id, at, actor, action, target, reason, prev_hash,"
+        " hash) VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [STMT_AUDIT_SCHEME_GET] = "SELECT scheme FROM audit_scheme WHERE id = 1",
+    [STMT_AUDIT_SCHEME_SET] =
+        "UPDATE audit_scheme SET scheme = ?1 WHERE id = 1",
+    /* Re-chaining 0001's log (audit.c): the update trigger is lifted
+     * inside the transaction that re-chains, and set again before it
+     * commits. */
+    [STMT_AUDIT_UNGUARD] = "DROP TRIGGER audit_no_update",
+    [STMT_AUDIT_GUARD] = "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+                         " BEGIN SELECT RAISE(ABORT, 'the audit log is"
+                         " append-only'); END",
+    [STMT_AUDIT_REHASH] =
+        "UPDATE audit SET prev_hash = ?2, hash = ?3 WHERE id = ?1",
+    /* A page of the log after row ?1, ?2 rows. */
     [STMT_AUDIT_ALL] = "SELECT id, at, actor, action, target, reason,"
-                       " prev_hash, hash FROM audit ORDER BY id",
+                       " prev_hash, hash FROM audit WHERE id > ?1"
+                       " ORDER BY id LIMIT ?2",
     [STMT_MESSAGE_INSERT] =
         "INSERT INTO messages (id, status, receipt_hash, name, organization,"
         " country, language, message, filetype, consent_version,"
@@ -83,7 +111,8 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_UPLOAD_PROGRESS] =
         "UPDATE messages SET upload_offset = ?2, upload_expires_at = ?3,"
         " updated_at = ?4 WHERE id = ?1 AND status = 'uploading'",
-    [STMT_MSG_STATE] = "SELECT status FROM messages WHERE id = ?1",
+    [STMT_MSG_STATE] =
+        "SELECT status, media_deleted_at FROM messages WHERE id = ?1",
     /* The state changes of message.c: ?1 id, ?2 the new state, ?3 the
      * state it was read in (the compare-and-swap), then their own. */
     [STMT_MSG_UPLOAD_FINISHED] =
@@ -101,13 +130,69 @@ static const char *const sql_text[STMT__COUNT] = {
         " m.received_at, m.decided_at, m.withdrawn_at,"
         " (SELECT j.state FROM jobs j WHERE j.message_id = m.id"
         "  AND j.kind = 'transcode' AND j.state IN ('queued', 'running')"
-        "  LIMIT 1)"
+        "  LIMIT 1), m.failure_reason"
         " FROM messages m WHERE m.receipt_hash = ?1",
+    /* DESIGN.md "Retention and withdrawal": the row keeps its id, status,
+     * the day (?4) and its reshare rows (and the day it was exported, for
+     * the take-down list); everything the contributor gave or that
+     * describes the clip goes, the receipt's hash included (a receipt
+     * found on a seized phone then leads nowhere). */
     [STMT_MSG_WITHDRAW] =
-        "UPDATE messages SET status = ?2, name = NULL,"
-        " organization = NULL, message = NULL, filetype = NULL,"
-        " upload_expires_at = NULL, withdrawn_at = ?4, updated_at = ?4"
+        "UPDATE messages SET status = ?2, receipt_hash = NULL, name = NULL,"
+        " organization = NULL, country = NULL, language = NULL,"
+        " message = NULL, filetype = NULL, consent_version = NULL,"
+        " consent_scope = NULL, consent_at = NULL, upload_length = NULL,"
+        " upload_offset = 0, upload_expires_at = NULL, received_at = NULL,"
+        " duration_ms = NULL, width = NULL, height = NULL, has_audio = NULL,"
+        " video_bytes = NULL, facts = NULL, failure_reason = NULL,"
+        " decided_by = NULL, decided_at = NULL, decision_reason = NULL,"
+        " withdrawn_at = ?4, created_at = ?4, updated_at = ?4,"
+        " exported_at = CASE WHEN exported_at IS NULL THEN NULL ELSE ?4 END"
         " WHERE id = ?1 AND status = ?3",
+    /* chorus purge: the same clearing, the state kept (so the counts
+     * remain), a decision's time kept as its day only. */
+    [STMT_MSG_PURGE] =
+        "UPDATE messages SET receipt_hash = NULL, name = NULL,"
+        " organization = NULL, country = NULL, language = NULL,"
+        " message = NULL, filetype = NULL, consent_version = NULL,"
+        " consent_scope = NULL, consent_at = NULL, upload_length = NULL,"
+        " upload_offset = 0, upload_expires_at = NULL, received_at = NULL,"
+        " duration_ms = NULL, width = NULL, height = NULL, has_audio = NULL,"
+        " video_bytes = NULL, facts = NULL, failure_reason = NULL,"
+        " decided_by = NULL, decision_reason = NULL,"
+        " decided_at = CASE WHEN decided_at IS NULL THEN NULL ELSE ?4 END,"
+        " withdrawn_at = CASE WHEN withdrawn_at IS NULL THEN NULL ELSE ?4 END,"
+        " exported_at = CASE WHEN exported_at IS NULL THEN NULL ELSE ?4 END,"
+        " created_at = ?4, updated_at = ?4, media_deleted_at = ?4,"
+        " media_deleted_why = 'purge' WHERE id = ?1 AND status = ?3"
+        " AND ?2 = ?3",
+    /* Retention or an admin deleted the files; the row says so. */
+    [STMT_MSG_MEDIA_DELETED] =
+        "UPDATE messages SET media_deleted_at = ?4, media_deleted_why = ?5"
+        " WHERE id = ?1 AND status = ?3 AND ?2 = ?3"
+        " AND media_deleted_at IS NULL",
+    /* Failed (?1) and rejected (?2) messages whose files are due. */
+    [STMT_RETENTION_DUE] =
+        "SELECT id, status FROM messages WHERE media_deleted_at IS NULL"
+        " AND ((status = 'failed' AND updated_at <= ?1)"
+        " OR (status = 'rejected' AND updated_at <= ?2)) LIMIT 100",
+    /* The next messages of campaign ?1 (NULL: every campaign) not yet
+     * purged. Until campaigns exist (issue #15) there is one, "default",
+     * holding every message. */
+    [STMT_PURGE_NEXT] =
+        "SELECT id, status FROM messages WHERE (?1 IS NULL OR ?1 = 'default')"
+        " AND media_deleted_why IS NOT 'purge' ORDER BY id LIMIT 50",
+    [STMT_PURGE_KEEP] = "SELECT 1 FROM messages WHERE id = ?1"
+                        " AND media_deleted_why IS NOT 'purge'",
+    /* Take-down marks of a withdrawn clip's posts: ?1 message, ?2 the
+     * reshare row, ?3 when, ?4 who. */
+    [STMT_TAKEDOWN_ONE] =
+        "UPDATE reshares SET taken_down_at = ?3, taken_down_by = ?4"
+        " WHERE id = ?2 AND message_id = ?1 AND taken_down_at IS NULL",
+    [STMT_TAKEDOWN_ALL] =
+        "UPDATE reshares SET taken_down_at = ?3, taken_down_by = ?4"
+        " WHERE message_id = ?1 AND taken_down_at IS NULL AND ?2 IS NULL",
+    [STMT_TAKEDOWN_DONE] = "UPDATE messages SET takedown_at = ?2 WHERE id = ?1",
     [STMT_JOBS_CANCEL] =
         "UPDATE jobs SET state = 'failed', error = ?3, lease_until = NULL,"
         " updated_at = ?2 WHERE message_id = ?1"
@@ -189,12 +274,13 @@ static const char *const sql_text[STMT__COUNT] = {
         " m.height, m.has_audio, m.video_bytes, m.facts, m.failure_reason,"
         " u.username, m.decided_at, m.decision_reason, m.withdrawn_at,"
         " j.state, j.progress, j.attempts, j.error, m.upload_length,"
-        " m.upload_offset FROM messages m"
+        " m.upload_offset, m.media_deleted_at, m.media_deleted_why,"
+        " m.takedown_at FROM messages m"
         " LEFT JOIN users u ON u.id = m.decided_by"
         " LEFT JOIN jobs j ON j.id = (SELECT max(id) FROM jobs"
         "  WHERE message_id = m.id AND kind = 'transcode') WHERE m.id = ?1",
-    [STMT_MSG_STATUS] = "SELECT status, created_at, country, language"
-                        " FROM messages WHERE id = ?1",
+    [STMT_MSG_STATUS] = "SELECT status, created_at, country, language,"
+                        " consent_scope FROM messages WHERE id = ?1",
     [STMT_MSG_HISTORY] = "SELECT at, actor, action, reason FROM audit"
                          " WHERE target = ?1 ORDER BY id",
     [STMT_MSG_DECIDE] =
@@ -223,15 +309,16 @@ static const char *const sql_text[STMT__COUNT] = {
         "INSERT INTO reshares (message_id, channel, url, user_id, at)"
         " VALUES (?1, ?2, ?3, ?4, ?5)",
     [STMT_RESHARES_OF] =
-        "SELECT r.channel, r.url, u.username, r.at FROM reshares r"
-        " JOIN users u ON u.id = r.user_id WHERE r.message_id = ?1"
-        " ORDER BY r.id",
+        "SELECT r.channel, r.url, u.username, r.at, r.id, r.taken_down_at,"
+        " d.username FROM reshares r JOIN users u ON u.id = r.user_id"
+        " LEFT JOIN users d ON d.id = r.taken_down_by"
+        " WHERE r.message_id = ?1 ORDER BY r.id",
     [STMT_EXPORT_PAGE] =
         "SELECT m.id, m.name, m.organization, m.country, m.language,"
         " m.message, m.duration_ms, m.consent_version, m.consent_scope,"
         " m.consent_at, u.username, m.decided_at, m.created_at"
         " FROM messages m LEFT JOIN users u ON u.id = m.decided_by"
-        " WHERE m.status = 'approved'"
+        " WHERE m.status = 'approved' AND m.media_deleted_at IS NULL"
         " AND (?1 IS NULL OR instr(?1, ',' || m.id || ',') > 0)"
         " AND (?2 IS NULL OR m.country = ?2) AND (?3 IS NULL OR m.language = "
         "?3)"
@@ -315,13 +402,16 @@ int db_open(const char *path, struct db **out, char *err, size_t errlen)
     sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
     /*
      * WAL lets readers run beside the one writer; synchronous=FULL makes a
-     * committed decision or upload survive power loss, not only a crash.
+     * committed decision or upload survive power loss, not only a crash;
+     * secure_delete zeroes what a withdrawal or a purge clears, in the
+     * page and in freed pages (db_checkpoint() then empties the WAL).
      */
     if (sqlite3_exec(db->h,
                      "PRAGMA journal_mode = WAL;"
                      "PRAGMA synchronous = FULL;"
                      "PRAGMA foreign_keys = ON;"
-                     "PRAGMA trusted_schema = OFF;",
+                     "PRAGMA trusted_schema = OFF;"
+                     "PRAGMA secure_delete = ON;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot set up %s: %s", path,
                  sqlite3_errmsg(db->h));
@@ -364,9 +454,15 @@ int db_begin(struct db *db)
 int db_commit(struct db *db)
 {
     int rc = exec_simple(db, "COMMIT");
+    void (*fn)(struct db *, const void *) = db->after_fn;
 
-    if (rc < 0)
+    if (rc < 0) {
         db_rollback(db);
+        return rc;
+    }
+    db->after_fn = NULL;
+    if (fn != NULL)
+        fn(db, db->after_data);
     return rc;
 }
 
@@ -374,6 +470,41 @@ void db_rollback(struct db *db)
 {
     if (!sqlite3_get_autocommit(db->h))
         sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+    db->after_fn = NULL;
+}
+
+int db_after_commit(struct db *db, void (*fn)(struct db *db, const void *data),
+                    const void *data, size_t len)
+{
+    if (len > sizeof(db->after_data) || sqlite3_get_autocommit(db->h))
+        return -1;
+    memcpy(db->after_data, data, len);
+    db->after_fn = fn;
+    return 0;
+}
+
+const char *db_filename(struct db *db)
+{
+    return sqlite3_db_filename(db->h, "main");
+}
+
+int db_checkpoint(struct db *db, int wait_ms)
+{
+    int log = -1, done = -1, rc;
+
+    /* A reader on an old snapshot holds the checkpoint back: wait for it
+     * a little (writers wait meanwhile), then let the caller try again. */
+    sqlite3_busy_timeout(db->h, wait_ms);
+    rc = sqlite3_wal_checkpoint_v2(db->h, "main", SQLITE_CHECKPOINT_TRUNCATE,
+                                   &log, &done);
+    sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
+    if (rc == SQLITE_OK && log == 0)
+        return 0;
+    if (rc == SQLITE_OK || (rc & 0xff) == SQLITE_BUSY ||
+        (rc & 0xff) == SQLITE_LOCKED)
+        return DB_BUSY;
+    log_warnx("db: checkpoint: %s", sqlite3_errmsg(db->h));
+    return DB_ERROR;
 }
 
 int db_user_version(struct db *db, int *out)

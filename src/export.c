@@ -29,7 +29,9 @@
 /* One approved message on its way into the archive. */
 struct row {
     char id[UTIL_ID_LEN + 1];
-    char name[64]; /* base of its file names */
+    char name[64];   /* base of its file names */
+    bool union_only; /* its files go under union-only/, never beside
+                        the public ones */
     int64_t decided_at;
     json_t *manifest; /* its manifest entry */
 };
@@ -172,8 +174,10 @@ static int fetch_page(struct export_ctx *ctx)
         double dur = db_col_is_null(st, 6) ? 0 : (double)db_col_int(st, 6);
 
         snprintf(r->id, sizeof(r->id), "%s", db_col_text(st, 0));
+        r->union_only = db_col_text(st, 8) != NULL &&
+                        strcmp(db_col_text(st, 8), "union") == 0;
         media_file_name(r->id, db_col_int(st, 12), db_col_text(st, 3),
-                        db_col_text(st, 4), "mp4", r->name);
+                        db_col_text(st, 4), r->union_only, "mp4", r->name);
         r->name[strlen(r->name) - 4] = '\0'; /* the base, without .mp4 */
         r->decided_at = db_col_int(st, 11);
         json_object_set_new(m, "id", json_string(r->id));
@@ -240,7 +244,8 @@ static void csv_field(FILE *f, const char *s, bool last)
 }
 
 static void manifest_add(struct export_ctx *ctx, const struct row *r,
-                         const char *video, const char *thumb)
+                         const char *video_path, const char *video,
+                         const char *thumb)
 {
     static const char *const cols[] = {"id",
                                        "name",
@@ -259,6 +264,7 @@ static void manifest_add(struct export_ctx *ctx, const struct row *r,
     size_t i, used = 0;
 
     json_object_set_new(m, "file", json_string(video));
+    json_object_set_new(m, "path", json_string(video_path));
     json_object_set_new(m, "thumbnail",
                         thumb != NULL ? json_string(thumb) : json_null());
     text = json_dumps(m, JSON_COMPACT);
@@ -352,7 +358,8 @@ static int add_manifest(struct export_ctx *ctx, FILE *f, const char *name)
 /* Does one bounded piece of work; 0, or -1 on failure. */
 static int step(struct export_ctx *ctx)
 {
-    char buf[PIECE], video[96], thumb[96];
+    char buf[PIECE], video[112], thumb[112];
+    const char *folder;
     struct row *r;
     int fd;
 
@@ -375,8 +382,9 @@ static int step(struct export_ctx *ctx)
     }
     if (ctx->row < ctx->nrows) {
         r = &ctx->rows[ctx->row];
-        snprintf(video, sizeof(video), "clips/%s.mp4", r->name);
-        snprintf(thumb, sizeof(thumb), "thumbs/%s.jpg", r->name);
+        folder = r->union_only ? "union-only/" : "";
+        snprintf(video, sizeof(video), "%sclips/%s.mp4", folder, r->name);
+        snprintf(thumb, sizeof(thumb), "%sthumbs/%s.jpg", folder, r->name);
         switch (ctx->part) {
         case PART_VIDEO:
             fd = open_media(ctx, STORAGE_VIDEO, r->id);
@@ -401,7 +409,8 @@ static int step(struct export_ctx *ctx)
                 thumb[0] = '\0';
             return 0;
         case PART_MANIFEST:
-            manifest_add(ctx, r, video + 6, thumb[0] ? thumb + 7 : NULL);
+            manifest_add(ctx, r, video, strrchr(video, '/') + 1,
+                         thumb[0] ? strrchr(thumb, '/') + 1 : NULL);
             ctx->part = PART_NEXT;
             return 0;
         case PART_NEXT:
@@ -577,12 +586,15 @@ int export_zip(struct request *req)
           ctx->csv);
     fputs("[", ctx->json);
 
-    /* Who took what, on the record. */
+    /* Who took what, on the record; whether a search narrowed it, never
+     * what was searched for (a name typed in would stay in the log). */
     snprintf(why, sizeof(why),
-             "ids=%.300s country=%s language=%s scope=%s reshared=%s q=%.100s",
+             "ids=%.300s country=%s language=%s scope=%s reshared=%s "
+             "search=%s",
              ids != NULL ? ids : "*", country ? country : "*",
              language ? language : "*", scope ? scope : "*",
-             reshared ? reshared : "*", q ? q : "*");
+             reshared ? reshared : "*",
+             q != NULL && q[0] != '\0' ? "yes" : "no");
     db = db_pool_get(req->app->db);
     if (db_begin(db) < 0 ||
         audit_append(db, req->session.username, "export", NULL, why) < 0 ||

@@ -48,6 +48,15 @@ void library_write_reshares(struct jsonw *w, struct db *db, const char *id)
             jsonw_str(w, db_col_text(st, 2));
             jsonw_key(w, "at");
             jsonw_time(w, db_col_int(st, 3));
+            jsonw_key(w, "id");
+            jsonw_int(w, db_col_int(st, 4));
+            jsonw_key(w, "taken_down_at");
+            if (db_col_is_null(st, 5))
+                jsonw_null(w);
+            else
+                jsonw_time(w, db_col_int(st, 5));
+            jsonw_key(w, "taken_down_by");
+            jsonw_str(w, db_col_text(st, 6));
             jsonw_close(w, '}');
         }
     }
@@ -69,6 +78,12 @@ json_t *library_reshares(struct db *db, const char *id)
         set_text(r, "url", st, 1);
         set_text(r, "by", st, 2);
         set_time(r, "at", db_col_int(st, 3));
+        json_object_set_new(r, "id", json_integer(db_col_int(st, 4)));
+        if (db_col_is_null(st, 5))
+            json_object_set_new(r, "taken_down_at", json_null());
+        else
+            set_time(r, "taken_down_at", db_col_int(st, 5));
+        set_text(r, "taken_down_by", st, 6);
         json_array_append_new(list, r);
     }
     return list;
@@ -133,4 +148,53 @@ int library_reshared(struct request *req)
         panel_refusal(req, rc, from, EV_RESHARED);
     json_decref(body); /* channel and url point into it */
     return req->status;
+}
+
+int library_taken_down(struct request *req)
+{
+    char id[UTIL_ID_LEN + 1], why[48];
+    struct msg_actor who = {message_who_of_role(req->session.role),
+                            req->session.username, req->session.user_id};
+    struct msg_args args = {0};
+    enum msg_state from = MSG_GONE;
+    json_t *body = NULL, *post;
+    struct db *db;
+    int rc;
+
+    if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
+        return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
+                          "no such message");
+    if (req->body_len > 0 && (body = http_body_object(req)) == NULL)
+        return req->status;
+    post = json_object_get(body, "reshare");
+    if (post != NULL &&
+        (!json_is_integer(post) || json_integer_value(post) < 1)) {
+        json_decref(body);
+        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_reshare",
+                          "reshare: the id of one of its reshare marks");
+    }
+    args.reshare_id = post != NULL ? json_integer_value(post) : 0;
+    json_decref(body);
+    if (args.reshare_id > 0)
+        snprintf(why, sizeof(why), "post %lld", (long long)args.reshare_id);
+    else
+        snprintf(why, sizeof(why), "every post and copy");
+    args.reason = why;
+    db = db_pool_get(req->app->db);
+    rc = message_apply(db, id, EV_TAKEN_DOWN, &who, &args, &from);
+    db_pool_put(req->app->db, db);
+    if (rc == MSG_NOT_FOUND && from == MSG_WITHDRAWN)
+        return http_error(req, MHD_HTTP_NOT_FOUND, "unknown_reshare",
+                          "no such post of this clip, or it is marked "
+                          "already");
+    if (rc != MSG_OK)
+        return panel_refusal(req, rc, from, EV_TAKEN_DOWN);
+    log_info("message %s: %s marked taken down by %s", id, why,
+             req->session.username);
+    if (args.reshare_id > 0)
+        return http_json(req, MHD_HTTP_OK,
+                         json_pack("{s:s, s:I}", "id", id, "reshare",
+                                   (json_int_t)args.reshare_id));
+    return http_json(req, MHD_HTTP_OK,
+                     json_pack("{s:s, s:b}", "id", id, "done", 1));
 }

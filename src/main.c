@@ -3,6 +3,7 @@
  * shutdown. Each cmd_* function is one subcommand.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,10 +29,12 @@
 #include "chorus/app.h"
 #include "chorus/audit.h"
 #include "chorus/auth.h"
+#include "chorus/campaign.h"
 #include "chorus/config.h"
 #include "chorus/db.h"
 #include "chorus/http.h"
 #include "chorus/log.h"
+#include "chorus/retention.h"
 #include "chorus/storage.h"
 #include "chorus/transcode.h"
 #include "chorus/upload.h"
@@ -52,7 +55,12 @@ static void usage(FILE *fp)
             "  user add NAME --role R   add a user (admin, moderator, comms)\n"
             "  user passwd NAME         set a user's password\n"
             "  user list                list users\n"
-            "  audit verify             check the audit log's hash chain\n"
+            "  audit verify [--head ID:HASH]\n"
+            "                           check the audit log's chain and head\n"
+            "  audit head               print the audit log's head (keep it)\n"
+            "  purge --campaign SLUG --yes | --everything --yes\n"
+            "                           delete media and personal data, keep "
+            "counts\n"
             "  backup FILE              copy the live database to FILE\n"
             "  version                  print versions\n"
             "\n"
@@ -78,7 +86,18 @@ static int run_loop(struct app *app, struct db *db, const sigset_t *sigs,
         if (util_mono_ms() >= next_sweep) {
             upload_sweep(app, db);
             auth_sessions_sweep(db, app->cfg->session_idle);
+            retention_sweep(app->cfg, db);
+            /* A purge by another process that could not truncate the
+             * WAL asked for it. */
+            if (retention_checkpoint_wanted(app->cfg->data_dir))
+                atomic_store(&app->checkpoint_due, 1);
             next_sweep = util_mono_ms() + app->cfg->sweep_interval * 1000;
+        }
+        /* What a withdrawal or a purge cleared leaves no WAL frame. */
+        if (atomic_load(&app->checkpoint_due) &&
+            retention_checkpoint(db, 200) == 0) {
+            atomic_store(&app->checkpoint_due, 0);
+            retention_checkpoint_later(app->cfg->data_dir, false);
         }
         /* The workers' supervisor died: start another, at most one a
          * second. */
@@ -227,6 +246,32 @@ out:
     return rc;
 }
 
+/*
+ * Writes pw to path (created 0600, through a temporary file renamed over
+ * it, so it is never readable by others even for a moment). Returns 0,
+ * or -1 with errno set.
+ */
+static int write_password_file(const char *path, const char *pw)
+{
+    char tmp[PATH_MAX];
+    size_t len = strlen(pw);
+    int fd, rc = -1;
+
+    if (util_fmt(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid()) != 0)
+        return -1;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -1;
+    if (fchmod(fd, 0600) == 0 && write(fd, pw, len) == (ssize_t)len &&
+        write(fd, "\n", 1) == 1 && fsync(fd) == 0)
+        rc = 0;
+    if (close(fd) != 0 || rc != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
 /* Fills pw with a new password (from --generate or the user). */
 static int new_password(const struct config *cfg, char *pw, size_t len)
 {
@@ -256,6 +301,7 @@ static int cmd_user(const struct config *cfg)
     const char *name = cfg->nargs > 1 ? cfg->args[1] : NULL;
     const char *why;
     struct db *db = NULL;
+    bool wrote = false;
     int rc = 1;
 
     if (strcmp(sub, "list") != 0 && strcmp(sub, "add") != 0 &&
@@ -296,8 +342,20 @@ static int cmd_user(const struct config *cfg)
         rc = st != NULL && r == DB_DONE ? 0 : 1;
         goto out;
     }
+    if (cfg->password_file[0] != '\0' && !cfg->generate) {
+        fprintf(stderr, "chorus: --password-file goes with --generate\n");
+        goto out;
+    }
     if (new_password(cfg, pw, sizeof(pw)) != 0)
         goto out;
+    /* Written before the account exists: a password is never lost. */
+    if (cfg->password_file[0] != '\0' &&
+        write_password_file(cfg->password_file, pw) != 0) {
+        fprintf(stderr, "chorus: cannot write %s: %s\n", cfg->password_file,
+                strerror(errno));
+        goto out;
+    }
+    wrote = cfg->password_file[0] != '\0';
     if (strcmp(sub, "add") == 0) {
         int64_t id =
             auth_user_add(db, "cli", name, pw, auth_role_parse(cfg->role));
@@ -322,42 +380,136 @@ static int cmd_user(const struct config *cfg)
         }
         printf("password of %s changed\n", name);
     }
-    /* Printed once, to the operator's terminal, never to the log. */
-    if (cfg->generate)
+    /* Printed once, to the operator's terminal, never to the log; or
+     * only the file's name, where the output is kept (a service's log). */
+    if (cfg->generate && cfg->password_file[0] != '\0')
+        log_info("the password of %s is in %s (readable only by its owner; "
+                 "delete the file once you have logged in)",
+                 name, cfg->password_file);
+    else if (cfg->generate)
         printf("password: %s\n", pw);
     rc = 0;
 out:
+    if (rc != 0 && wrote)
+        unlink(cfg->password_file);
     sodium_memzero(pw, sizeof(pw));
     db_close(db);
     return rc;
 }
 
+/* chorus audit verify [--head ID:HASH] | audit head. */
 static int cmd_audit(const struct config *cfg)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], text[AUDIT_HEAD_TEXT];
+    const char *sub = cfg->nargs == 1 ? cfg->args[0] : "";
+    struct audit_head given, head, file;
+    struct audit_report rep;
     struct db *db = NULL;
-    int64_t bad;
+    int rc = 1, r;
 
-    if (cfg->nargs != 1 || strcmp(cfg->args[0], "verify") != 0) {
-        fprintf(stderr, "usage: chorus audit verify\n");
+    if (strcmp(sub, "verify") != 0 && strcmp(sub, "head") != 0) {
+        fprintf(stderr, "usage: chorus audit verify [--head ID:HASH] | "
+                        "audit head\n");
+        return 2;
+    }
+    if (cfg->head[0] != '\0' && (strcmp(sub, "verify") != 0 ||
+                                 audit_head_parse(cfg->head, &given) != 0)) {
+        fprintf(stderr, "chorus: --head wants ID:HASH as `chorus audit "
+                        "head` prints it\n");
         return 2;
     }
     if (app_open_data(cfg, &db, path, sizeof(path)) != 0)
         return 1;
-    bad = audit_verify(db);
-    db_close(db);
-    if (bad < 0) {
+    if (strcmp(sub, "head") == 0) {
+        if ((r = audit_head_db(db, &head)) < 0) {
+            fprintf(stderr, "chorus: cannot read the audit log\n");
+            goto out;
+        }
+        audit_head_format(&head, text);
+        printf("%s\n", text);
+        if (audit_head_file(db, &file) != 1 || file.id != head.id ||
+            memcmp(file.hash, head.hash, sizeof(head.hash)) != 0)
+            fprintf(stderr, "chorus: note: data/audit.head does not record "
+                            "this head; run chorus audit verify\n");
+        rc = 0;
+        goto out;
+    }
+    r = audit_verify(db, cfg->head[0] != '\0' ? &given : NULL, &rep);
+    if (r < 0) {
         fprintf(stderr, "chorus: cannot read the audit log\n");
-        return 1;
+    } else if (r > 0 && rep.bad > 0) {
+        printf("audit log BROKEN at row %lld: %s\n", (long long)rep.bad,
+               rep.why);
+    } else if (r > 0) {
+        printf("audit log UNVERIFIED: %s\n", rep.why);
+    } else {
+        printf("audit log intact: %lld rows%s\n", (long long)rep.rows,
+               cfg->head[0] != '\0' ? ", up to the head given" : "");
+        if (rep.past > 0)
+            printf("note: %lld rows after the recorded head verified too "
+                   "(appended since it was written)\n",
+                   (long long)rep.past);
+        rc = 0;
     }
-    if (bad > 0) {
-        printf("audit log BROKEN at row %lld: it or a row before it was "
-               "changed\n",
-               (long long)bad);
-        return 1;
+out:
+    db_close(db);
+    return rc;
+}
+
+/*
+ * chorus purge --campaign SLUG --yes | --everything --yes: media and
+ * personal data deleted, rows (and so the counts) kept; safe beside a
+ * running chorus serve.
+ */
+static int cmd_purge(const struct config *cfg)
+{
+    char path[PATH_MAX];
+    const char *campaign = cfg->campaign[0] != '\0' ? cfg->campaign : NULL;
+    struct purge_report rep;
+    struct db *db = NULL;
+    int rc = 1;
+
+    if (cfg->nargs != 0 || (campaign == NULL) == !cfg->everything) {
+        fprintf(stderr, "usage: chorus purge --campaign SLUG --yes | "
+                        "--everything --yes\n");
+        return 2;
     }
-    printf("audit log intact\n");
-    return 0;
+    if (campaign != NULL && !campaign_exists(campaign)) {
+        fprintf(stderr,
+                "chorus: there is no campaign %s (until campaigns "
+                "exist there is one: %s)\n",
+                campaign, CAMPAIGN_DEFAULT);
+        return 2;
+    }
+    if (!cfg->yes) {
+        fprintf(stderr,
+                "chorus: this deletes every video and all personal data of "
+                "%s%s, for good; the counts remain. Add --yes to do it.\n",
+                campaign != NULL ? "campaign " : "every campaign",
+                campaign != NULL ? campaign : "");
+        return 2;
+    }
+    if (app_open_data(cfg, &db, path, sizeof(path)) != 0)
+        return 1;
+    if (storage_init(cfg->data_dir) != 0 ||
+        retention_purge(cfg, db, campaign, &rep) != 0) {
+        fprintf(stderr, "chorus: the purge did not finish; run it again\n");
+        goto out;
+    }
+    printf("purged %lld messages of %s%s: media and personal data deleted, "
+           "counts kept\n",
+           (long long)rep.messages, campaign != NULL ? "campaign " : "",
+           campaign != NULL ? campaign : "every campaign");
+    if (rep.files > 0)
+        printf("warning: %lld files could not be deleted (see the log)\n",
+               (long long)rep.files);
+    if (!rep.wal_clear)
+        printf("warning: the database's WAL is still in use; a running "
+               "chorus serve truncates it at its next sweep\n");
+    rc = rep.files > 0 ? 1 : 0;
+out:
+    db_close(db);
+    return rc;
 }
 
 static int cmd_backup(const struct config *cfg)
@@ -496,6 +648,8 @@ int main(int argc, char **argv)
         return cmd_worker(&cfg);
     case CMD_TRANSCODE:
         return cmd_transcode(&cfg);
+    case CMD_PURGE:
+        return cmd_purge(&cfg);
     case CMD__COUNT:
         break;
     }

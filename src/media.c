@@ -87,8 +87,19 @@ int media_parse_range(const char *header, uint64_t size, uint64_t *start,
     return RANGE_PARTIAL;
 }
 
+void media_file_suffix(const char *id, const char *ext, char out[32])
+{
+    unsigned char bytes[16] = {0};
+
+    sodium_base642bin(bytes, sizeof(bytes), id, strlen(id), NULL, NULL, NULL,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(out, 32, "-%02x%02x%02x%02x%02x%02x.%.8s", bytes[0], bytes[1],
+             bytes[2], bytes[3], bytes[4], bytes[5], ext);
+}
+
 void media_file_name(const char *id, int64_t created, const char *country,
-                     const char *language, const char *ext, char out[64])
+                     const char *language, bool union_only, const char *ext,
+                     char out[64])
 {
     unsigned char bytes[16] = {0};
     char date[16] = "undated";
@@ -100,10 +111,11 @@ void media_file_name(const char *id, int64_t created, const char *country,
     /* 48 bits of the id keep names apart within any export. */
     sodium_base642bin(bytes, sizeof(bytes), id, strlen(id), NULL, NULL, NULL,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    snprintf(out, 64, "chorus-%s-%.2s-%.3s-%02x%02x%02x%02x%02x%02x.%s", date,
+    snprintf(out, 64, "chorus-%s-%.2s-%.3s%s-%02x%02x%02x%02x%02x%02x.%s", date,
              country != NULL && strlen(country) == 2 ? country : "xx",
              language != NULL && strlen(language) >= 2 ? language : "und",
-             bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], ext);
+             union_only ? "-union-only" : "", bytes[0], bytes[1], bytes[2],
+             bytes[3], bytes[4], bytes[5], ext);
     /* A language tag's '-' stays; nothing else but [A-Za-z0-9.-]. */
     for (char *c = out; *c != '\0'; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
@@ -115,6 +127,7 @@ int media_get(struct request *req)
 {
     char id[UTIL_ID_LEN + 1], file[16], path[PATH_MAX], etag[64], name[64];
     char disp[128], range_hdr[96], country[3] = "", language[36] = "";
+    bool union_only = false;
     const char *ext, *mime, *if_range, *range;
     enum storage_kind kind;
     struct MHD_Response *resp;
@@ -156,6 +169,8 @@ int media_get(struct request *req)
                      db_col_text(st, 2) ? db_col_text(st, 2) : "");
             snprintf(language, sizeof(language), "%s",
                      db_col_text(st, 3) ? db_col_text(st, 3) : "");
+            union_only = db_col_text(st, 4) != NULL &&
+                         strcmp(db_col_text(st, 4), "union") == 0;
             db_reset(st);
         }
     }
@@ -208,7 +223,7 @@ int media_get(struct request *req)
                  (unsigned long long)(start + len - 1), (long long)sb.st_size);
         http_header_add(req, "Content-Range", range_hdr);
     }
-    media_file_name(id, created, country, language, ext, name);
+    media_file_name(id, created, country, language, union_only, ext, name);
     snprintf(disp, sizeof(disp), "%s; filename=\"%s\"",
              http_query(req, "download") != NULL ? "attachment" : "inline",
              name);

@@ -46,7 +46,13 @@ struct effect_ctx {
     const struct msg_args *args;
     enum msg_state from, to;
     int64_t now;
+    bool files_deleted; /* the row says its files were deleted */
 };
+
+int64_t message_day(int64_t t)
+{
+    return t - (t % 86400 + 86400) % 86400;
+}
 
 /* Steps st and checks that it changed exactly one row. */
 static int step_one(struct effect_ctx *c, struct db_stmt *st)
@@ -165,10 +171,63 @@ static int effect_withdraw(struct effect_ctx *c)
 
     if (st == NULL)
         return DB_ERROR;
-    db_bind_int(st, 4, c->now);
+    db_bind_int(st, 4, message_day(c->now));
     if ((rc = step_one(c, st)) < 0)
         return rc;
-    return queue_cancel_tx(c->db, c->id, "withdrawn by the contributor");
+    return queue_cancel_tx(c->db, c->id, "withdrawn");
+}
+
+static int effect_purge(struct effect_ctx *c)
+{
+    struct db_stmt *st = cas_stmt(c, STMT_MSG_PURGE);
+    int rc;
+
+    if (st == NULL)
+        return DB_ERROR;
+    db_bind_int(st, 4, message_day(c->now));
+    if ((rc = step_one(c, st)) < 0)
+        return rc;
+    return queue_cancel_tx(c->db, c->id, "purged");
+}
+
+/* The row says so, then the files go (on_owned) while the transaction
+ * holds the database: nobody re-opens or retries it meanwhile. */
+static int effect_files_deleted(struct effect_ctx *c)
+{
+    const struct msg_args *a = c->args;
+    struct db_stmt *st = cas_stmt(c, STMT_MSG_MEDIA_DELETED);
+    int rc;
+
+    if (st == NULL)
+        return DB_ERROR;
+    db_bind_int(st, 4, c->now);
+    db_bind_text(st, 5, c->who->who == WHO_ADMIN ? "admin" : "retention");
+    if ((rc = step_one(c, st)) < 0)
+        return rc;
+    return a->on_owned != NULL && a->on_owned(a->opaque) != 0 ? DB_ERROR : 0;
+}
+
+/* One post (marked by the guard), or the whole clip: every post left,
+ * and the clip itself (one exported but never marked as reshared). */
+static int effect_taken_down(struct effect_ctx *c)
+{
+    struct db_stmt *st;
+    int rc;
+
+    if (c->args->reshare_id > 0)
+        return 0;
+    if ((st = db_stmt(c->db, STMT_TAKEDOWN_ALL)) == NULL)
+        return DB_ERROR;
+    db_bind_text(st, 1, c->id);
+    db_bind_int(st, 3, c->now);
+    db_bind_int(st, 4, c->who->user_id);
+    if ((rc = db_step(st)) < 0)
+        return rc;
+    if ((st = db_stmt(c->db, STMT_TAKEDOWN_DONE)) == NULL)
+        return DB_ERROR;
+    db_bind_text(st, 1, c->id);
+    db_bind_int(st, 2, c->now);
+    return step_one(c, st);
 }
 
 static int effect_reshared(struct effect_ctx *c)
@@ -230,9 +289,39 @@ static int guard_channel(struct effect_ctx *c)
     return c->args->channel != NULL ? MSG_OK : MSG_ERROR;
 }
 
+/* Retrying, re-opening or deleting again needs the files. */
+static int guard_files(struct effect_ctx *c)
+{
+    return c->files_deleted ? MSG_NO_FILES : MSG_OK;
+}
+
+/* A post of this clip not yet marked: marked now (the compare-and-swap
+ * is the row's taken_down_at). */
+static int guard_post(struct effect_ctx *c)
+{
+    struct db_stmt *st;
+
+    if (c->args->reshare_id <= 0)
+        return MSG_OK;
+    if ((st = db_stmt(c->db, STMT_TAKEDOWN_ONE)) == NULL)
+        return MSG_ERROR;
+    db_bind_text(st, 1, c->id);
+    db_bind_int(st, 2, c->args->reshare_id);
+    db_bind_int(st, 3, c->now);
+    db_bind_int(st, 4, c->who->user_id);
+    if (db_step(st) < 0)
+        return MSG_ERROR;
+    return db_changes(c->db) == 1 ? MSG_OK : MSG_NOT_FOUND;
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 #define PANEL_DECIDERS (WHO_MODERATOR | WHO_ADMIN)
+
+/* Whether args->reason goes into the audit row: only words the server
+ * chose, never a moderator's (they may quote the contributor, and the
+ * log outlives a withdrawal). */
+enum { WORDS_KEPT_OFF, WORDS_AUDITED };
 
 static const struct transition {
     enum msg_event event;
@@ -243,29 +332,42 @@ static const struct transition {
     const char *audit;
     int (*guard)(struct effect_ctx *c);
     int (*effect)(struct effect_ctx *c);
+    int words;
 } transitions[] = {
     {EV_UPLOAD_FINISHED, "finished", BIT(MSG_UPLOADING), MSG_PROCESSING,
-     WHO_CONTRIBUTOR, NULL, NULL, effect_upload_finished},
+     WHO_CONTRIBUTOR, NULL, NULL, effect_upload_finished, WORDS_KEPT_OFF},
     {EV_UPLOAD_EXPIRED, "expired", BIT(MSG_UPLOADING), MSG_GONE, WHO_SWEEP,
-     NULL, NULL, effect_delete},
+     NULL, NULL, effect_delete, WORDS_KEPT_OFF},
     {EV_UPLOAD_TERMINATED, "terminated", BIT(MSG_UPLOADING), MSG_GONE,
-     WHO_CONTRIBUTOR, NULL, NULL, effect_delete},
+     WHO_CONTRIBUTOR, NULL, NULL, effect_delete, WORDS_KEPT_OFF},
     {EV_JOB_DONE, "processed", BIT(MSG_PROCESSING), MSG_PENDING, WHO_WORKER,
-     NULL, guard_job_done, effect_job_done},
+     NULL, guard_job_done, effect_job_done, WORDS_KEPT_OFF},
     {EV_JOB_FAILED, "failed", BIT(MSG_PROCESSING), MSG_FAILED, WHO_WORKER, NULL,
-     guard_job_failed, effect_job_failed},
+     guard_job_failed, effect_job_failed, WORDS_KEPT_OFF},
     {EV_RETRY, "retried", BIT(MSG_FAILED), MSG_PROCESSING, WHO_ADMIN,
-     "message.retry", NULL, effect_retry},
+     "message.retry", guard_files, effect_retry, WORDS_KEPT_OFF},
     {EV_APPROVE, "approved", BIT(MSG_PENDING), MSG_APPROVED, PANEL_DECIDERS,
-     "message.approve", NULL, effect_decide},
+     "message.approve", NULL, effect_decide, WORDS_KEPT_OFF},
     {EV_REJECT, "rejected", BIT(MSG_PENDING), MSG_REJECTED, PANEL_DECIDERS,
-     "message.reject", guard_reason, effect_decide},
+     "message.reject", guard_reason, effect_decide, WORDS_KEPT_OFF},
     {EV_REOPEN, "re-opened", BIT(MSG_APPROVED) | BIT(MSG_REJECTED), MSG_PENDING,
-     WHO_ADMIN, "message.reopen", NULL, effect_reopen},
+     WHO_ADMIN, "message.reopen", guard_files, effect_reopen, WORDS_KEPT_OFF},
     {EV_WITHDRAW, "withdrawn", ANY_STATE & ~BIT(MSG_WITHDRAWN), MSG_WITHDRAWN,
-     WHO_CONTRIBUTOR, "message.withdraw", NULL, effect_withdraw},
+     WHO_CONTRIBUTOR | WHO_OPERATOR, "message.withdraw", NULL, effect_withdraw,
+     WORDS_KEPT_OFF},
     {EV_RESHARED, "marked reshared", BIT(MSG_APPROVED), MSG_APPROVED,
-     WHO_COMMS | WHO_ADMIN, "message.reshared", guard_channel, effect_reshared},
+     WHO_COMMS | WHO_ADMIN, "message.reshared", guard_channel, effect_reshared,
+     WORDS_AUDITED},
+    {EV_TAKEN_DOWN, "marked taken down", BIT(MSG_WITHDRAWN), MSG_WITHDRAWN,
+     WHO_COMMS | WHO_ADMIN, "message.taken_down", guard_post, effect_taken_down,
+     WORDS_AUDITED},
+    {EV_DELETE_FILES, "deleted", BIT(MSG_FAILED) | BIT(MSG_REJECTED), MSG_STAY,
+     WHO_SWEEP | WHO_ADMIN, "message.files_deleted", guard_files,
+     effect_files_deleted, WORDS_AUDITED},
+    {EV_PURGE, "purged",
+     BIT(MSG_APPROVED) | BIT(MSG_REJECTED) | BIT(MSG_FAILED) |
+         BIT(MSG_WITHDRAWN),
+     MSG_STAY, WHO_OPERATOR, NULL, NULL, effect_purge, WORDS_KEPT_OFF},
 };
 
 static const struct transition *transition_of(enum msg_event ev)
@@ -298,13 +400,16 @@ bool message_allows(enum msg_state s, enum msg_event ev, enum msg_who who)
            (t->who & (unsigned)who) != 0;
 }
 
-/* The audit row's reason: what was decided and why, never the
- * contributor's own words. */
-static const char *audit_reason(const struct effect_ctx *c, char *buf,
+/* The audit row's reason: where a clip was reshared, or the server's own
+ * words; never the contributor's, nor a moderator's free text. */
+static const char *audit_reason(const struct transition *t,
+                                const struct effect_ctx *c, char *buf,
                                 size_t len)
 {
     const struct msg_args *a = c->args;
 
+    if (t->words != WORDS_AUDITED)
+        return NULL;
     if (a->channel != NULL) {
         snprintf(buf, len, "%s%s%s", a->channel, a->url != NULL ? " " : "",
                  a->url != NULL ? a->url : "");
@@ -326,8 +431,8 @@ int message_apply_tx(struct db *db, const char *id, enum msg_event ev,
     static const struct msg_args none;
     const struct transition *t = transition_of(ev);
     struct effect_ctx c = {
-        db,       id,       who,       args != NULL ? args : &none,
-        MSG_GONE, MSG_GONE, util_now()};
+        db,       id,       who,        args != NULL ? args : &none,
+        MSG_GONE, MSG_GONE, util_now(), false};
     struct db_stmt *st;
     char why[2200];
     int rc, state;
@@ -341,13 +446,14 @@ int message_apply_tx(struct db *db, const char *id, enum msg_event ev,
     if (rc != DB_ROW)
         return rc == DB_DONE ? MSG_NOT_FOUND : db_failure(rc);
     state = message_state_parse(db_col_text(st, 0));
+    c.files_deleted = !db_col_is_null(st, 1);
     db_reset(st);
     if (state < 0) {
         log_warnx("message %s: unknown state in the database", id);
         return MSG_ERROR;
     }
     c.from = (enum msg_state)state;
-    c.to = t->to;
+    c.to = t->to == MSG_STAY ? c.from : t->to;
     if (from != NULL)
         *from = c.from;
     if (!(t->from & BIT(c.from)))
@@ -360,7 +466,7 @@ int message_apply_tx(struct db *db, const char *id, enum msg_event ev,
         return db_failure(rc);
     if (t->audit != NULL &&
         (rc = audit_append(db, who->name, t->audit, id,
-                           audit_reason(&c, why, sizeof(why)))) < 0)
+                           audit_reason(t, &c, why, sizeof(why)))) < 0)
         return db_failure(rc);
     return MSG_OK;
 }
@@ -463,7 +569,7 @@ int message_create(struct db *db, const char *id,
     db_bind_blob(st, 3, receipt_hash, MESSAGE_HASH_LEN);
     db_bind_text(st, 4, opt(meta->name));
     db_bind_text(st, 5, opt(meta->organization));
-    db_bind_text(st, 6, meta->country);
+    db_bind_text(st, 6, opt(meta->country));
     db_bind_text(st, 7, meta->language);
     db_bind_text(st, 8, opt(meta->message));
     db_bind_text(st, 9, opt(meta->filetype));
@@ -561,8 +667,48 @@ int message_by_receipt(struct db *db,
     out->decided_at = col_time(st, 5);
     out->withdrawn_at = col_time(st, 6);
     col_copy(st, 7, out->job_state, sizeof(out->job_state));
+    snprintf(out->failure, sizeof(out->failure), "%s",
+             state == MSG_FAILED ? message_failure_code(db_col_text(st, 8))
+                                 : "");
     db_reset(st);
     return state >= 0 ? 1 : -1;
+}
+
+/*
+ * The worker's reasons (transcode.c, worker.c, queue.c) by their words;
+ * a reason none of these match is "other", which the page words in
+ * general terms.
+ */
+const char *message_failure_code(const char *reason)
+{
+    static const struct {
+        const char *words, *code;
+    } codes[] = {
+        {"not a video", "not_video"},
+        {"are not accepted", "not_video"},
+        {"has no video", "not_video"},
+        {"only a still picture", "not_video"},
+        {"the file is empty", "not_video"},
+        {"s long; the limit", "too_long"},
+        {"longer than the limit", "too_long"},
+        {"too many frames", "damaged"},
+        {"too many packets", "damaged"},
+        {"damaged", "damaged"},
+        {"cannot read the file", "damaged"},
+        {"no video frame", "damaged"},
+        {"reads differently", "damaged"},
+        {"frame size is unknown", "damaged"},
+        {"video codec", "unsupported"},
+        {"streams; at most", "unsupported"},
+        {"pixels; the largest", "too_large"},
+        {"may be harmful", "harmful"},
+        {"harmful file", "harmful"},
+    };
+
+    for (size_t i = 0; reason != NULL && i < ARRAY_LEN(codes); i++)
+        if (strstr(reason, codes[i].words) != NULL)
+            return codes[i].code;
+    return "other";
 }
 
 const char *message_public_status(const struct message_receipt *r)

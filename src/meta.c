@@ -270,6 +270,11 @@ int meta_set(struct message_meta *m, const char *key, const char *value,
         return set_text(m->message, sizeof(m->message), value, len,
                         META_MESSAGE_MAX, true, "message", err);
     case K_COUNTRY:
+        /* An explicit choice not to say: stored as no country at all. */
+        if (len == 4 && memcmp(value, "none", 4) == 0) {
+            m->country_withheld = true;
+            return 0;
+        }
         if (len != 2)
             return fail(err, "country",
                         "%s: a two-letter ISO 3166-1 code such as BY",
@@ -341,8 +346,9 @@ int meta_finish(struct message_meta *m, struct meta_error *err)
         return fail(err, "consent_version",
                     "%s: required: which consent text was shown",
                     "consent_version");
-    if (m->country[0] == '\0')
-        return fail(err, "country", "%s: required", "country");
+    if (m->country[0] == '\0' && !m->country_withheld)
+        return fail(err, "country", "%s: required (a code, or \"none\")",
+                    "country");
     if (m->language[0] == '\0')
         return fail(err, "language", "%s: required", "language");
     return 0;

@@ -12,6 +12,7 @@
 #include "chorus/log.h"
 #include "chorus/message.h"
 #include "chorus/meta.h"
+#include "chorus/page.h"
 #include "chorus/storage.h"
 #include "chorus/upload.h"
 
@@ -32,6 +33,7 @@ struct multipart_ctx {
     char value[FIELD_MAX];
     size_t vlen;
     bool in_field;
+    char ui_lang[8]; /* the page's language, for the answer page */
 };
 
 static void ctx_free(void *p)
@@ -52,6 +54,12 @@ static int flush_field(struct multipart_ctx *ctx)
     if (!ctx->in_field)
         return 0;
     ctx->in_field = false;
+    /* Not the contributor's metadata: the language the form was in. */
+    if (strcmp(ctx->key, "ui_lang") == 0) {
+        snprintf(ctx->ui_lang, sizeof(ctx->ui_lang), "%.*s",
+                 (int)(ctx->vlen < 7 ? ctx->vlen : 7), ctx->value);
+        return 0;
+    }
     if (meta_set(&ctx->meta, ctx->key, ctx->value, ctx->vlen, &ctx->merr) !=
         0) {
         /* An unknown field is named as the form calls it. */
@@ -230,7 +238,7 @@ int multipart_finish(struct request *req)
 {
     struct multipart_ctx *ctx = req->ctx;
     const char *dir = req->app->cfg->data_dir;
-    char receipt[UTIL_TOKEN_LEN + 1], location[64];
+    char receipt[UTIL_TOKEN_LEN + 1];
     unsigned char hash[MESSAGE_HASH_LEN];
     struct db *db;
     int rc;
@@ -270,13 +278,12 @@ int multipart_finish(struct request *req)
     ctx->done = true;
     atomic_fetch_add(&req->app->uploads_started, 1);
     atomic_fetch_add(&req->app->uploads_finished, 1);
-    log_info("upload %s: received whole (multipart), %lld bytes", ctx->id,
-             (long long)ctx->up->offset);
+    /* No exact size in the log: it would match a file found elsewhere. */
+    log_info("upload %s: received whole (multipart)", ctx->id);
     if (wants_html(req)) {
-        /* The receipt stays in the fragment: never sent to a server. */
-        http_empty(req, MHD_HTTP_SEE_OTHER);
-        snprintf(location, sizeof(location), "/receipt#%s", receipt);
-        http_header_add(req, "Location", location);
+        /* The page without JavaScript: the result, rendered here, with
+         * the receipt in the page only (never in a URL). */
+        page_upload_result(req, ctx->id, receipt, ctx->ui_lang);
     } else {
         http_json(req, MHD_HTTP_CREATED,
                   json_pack("{s:s, s:s}", "id", ctx->id, "receipt", receipt));

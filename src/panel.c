@@ -237,10 +237,16 @@ int panel_list(struct request *req)
     db_bind_int(st, 9, cdate);
     db_bind_text(st, 10, cid);
     db_bind_int(st, 11, limit + 1);
-    /* Withdrawn clips the comms team had used: posts to take down. */
-    if ((used != NULL && strcmp(used, "yes") == 0) ||
-        (role == ROLE_COMMS && state == MSG_WITHDRAWN))
+    /* Withdrawn clips the comms team had used: what is left to take
+     * down (used=all: also what is done). */
+    if (used != NULL && strcmp(used, "all") == 0)
+        db_bind_int(st, 13, 1);
+    else if ((used != NULL && strcmp(used, "yes") == 0) ||
+             (role == ROLE_COMMS && state == MSG_WITHDRAWN))
         db_bind_int(st, 12, 1);
+    /* Approved clips purged with their campaign have nothing to show. */
+    if (state == MSG_APPROVED)
+        db_bind_int(st, 14, 1);
     while ((rc = db_step(st)) == DB_ROW) {
         static const char *const texts[] = {
             "id",       "status",  "name",          "organization",   "country",
@@ -287,13 +293,31 @@ int panel_list(struct request *req)
         jsonw_time(&w, col_time(st, 19));
         jsonw_key(&w, "exported_at");
         jsonw_time(&w, col_time(st, 20));
+        jsonw_key(&w, "media_deleted_at");
+        jsonw_time(&w, col_time(st, 21));
+        jsonw_key(&w, "media_deleted_why");
+        jsonw_str(&w, db_col_text(st, 22));
         /* The name its downloads and exports carry. */
         media_file_name(db_col_text(st, 0), db_col_int(st, 9),
-                        db_col_text(st, 4), db_col_text(st, 5), "mp4", file);
+                        db_col_text(st, 4), db_col_text(st, 5),
+                        db_col_text(st, 7) != NULL &&
+                            strcmp(db_col_text(st, 7), "union") == 0,
+                        "mp4", file);
+        /* A withdrawn clip's copies are found by the end of their names:
+         * the date, country and language in them went with the row. */
+        if (state == MSG_WITHDRAWN) {
+            char suffix[32];
+            media_file_suffix(db_col_text(st, 0), "mp4", suffix);
+            snprintf(file, sizeof(file), "chorus-*%s", suffix);
+        }
         jsonw_key(&w, "file");
         jsonw_str(&w, file);
-        /* A withdrawn clip's marks say which posts to take down. */
+        /* And its marks say which posts to take down. */
         if (state == MSG_WITHDRAWN) {
+            jsonw_key(&w, "reshares_left");
+            jsonw_int(&w, db_col_int(st, 23));
+            jsonw_key(&w, "takedown_at");
+            jsonw_time(&w, col_time(st, 24));
             jsonw_key(&w, "reshares");
             library_write_reshares(&w, db, db_col_text(st, 0));
         }
@@ -405,6 +429,9 @@ int panel_get(struct request *req)
                                 : json_null()));
         set_int(obj, "upload_length", st, 27);
         set_int(obj, "upload_offset", st, 28);
+        set_time(obj, "media_deleted_at", col_time(st, 29));
+        set_text(obj, "media_deleted_why", st, 30);
+        set_time(obj, "takedown_at", col_time(st, 31));
         db_reset(st);
 
         history = json_array();
@@ -522,6 +549,10 @@ int panel_refusal(struct request *req, int rc, enum msg_state from,
     case MSG_FORBIDDEN:
         return http_error(req, MHD_HTTP_FORBIDDEN, "forbidden",
                           "your role may not do this");
+    case MSG_NO_FILES:
+        return http_error(req, MHD_HTTP_CONFLICT, "no_files",
+                          "the message's files were deleted: it cannot be %s",
+                          message_event_verb(ev));
     case MSG_BUSY:
         http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
                    "the database is busy; try again shortly");

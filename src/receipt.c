@@ -1,5 +1,6 @@
 #include "chorus/receipt.h"
 
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 
@@ -8,7 +9,53 @@
 #include "chorus/http.h"
 #include "chorus/log.h"
 #include "chorus/message.h"
+#include "chorus/retention.h"
 #include "chorus/storage.h"
+
+int receipt_lookup(struct app *app, const char *token,
+                   struct message_receipt *r)
+{
+    unsigned char hash[MESSAGE_HASH_LEN];
+    struct db *db;
+    int rc;
+
+    if (token == NULL || strlen(token) != UTIL_TOKEN_LEN)
+        return 0;
+    message_token_hash(token, hash);
+    db = db_pool_get(app->db);
+    rc = message_by_receipt(db, hash, r);
+    db_pool_put(app->db, db);
+    return rc;
+}
+
+int receipt_withdraw(struct app *app, struct message_receipt *r)
+{
+    static const struct msg_actor contributor = {WHO_CONTRIBUTOR, "contributor",
+                                                 0};
+    struct db *db = db_pool_get(app->db);
+    enum msg_state from = MSG_GONE;
+    int rc = message_apply(db, r->id, EV_WITHDRAW, &contributor, NULL, &from);
+
+    /* Two withdrawals at once: the second finds it done. */
+    if (rc == MSG_REFUSED && from == MSG_WITHDRAWN)
+        rc = MSG_OK;
+    if (rc == MSG_OK) {
+        /* The files, then every WAL frame that still held the text. */
+        if (storage_delete_all(app->cfg->data_dir, r->id) != 0)
+            log_warnx("message %s: some files could not be deleted", r->id);
+        if (retention_checkpoint(db, 200) != 0)
+            atomic_store(&app->checkpoint_due, 1);
+        log_info("message %s: withdrawn by the contributor", r->id);
+        memset(r->consent_scope, 0, sizeof(r->consent_scope));
+        memset(r->job_state, 0, sizeof(r->job_state));
+        memset(r->failure, 0, sizeof(r->failure));
+        r->state = MSG_WITHDRAWN;
+        r->created_at = r->received_at = r->decided_at = 0;
+        r->withdrawn_at = message_day(util_now());
+    }
+    db_pool_put(app->db, db);
+    return rc;
+}
 
 /*
  * Looks up the receipt in the Authorization header. Returns 1 with *r
@@ -17,8 +64,6 @@
 static int load(struct request *req, struct message_receipt *r)
 {
     const char *auth = http_header(req, "Authorization");
-    unsigned char hash[MESSAGE_HASH_LEN];
-    struct db *db;
     int rc;
 
     if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 ||
@@ -28,18 +73,17 @@ static int load(struct request *req, struct message_receipt *r)
         http_header_add(req, "WWW-Authenticate", "Bearer");
         return 0;
     }
-    message_token_hash(auth + 7, hash);
-    db = db_pool_get(req->app->db);
-    rc = message_by_receipt(db, hash, r);
-    db_pool_put(req->app->db, db);
+    rc = receipt_lookup(req->app, auth + 7, r);
     if (rc < 0) {
         http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                    "database error");
         return 0;
     }
     if (rc == 0) {
+        /* A withdrawal forgets the receipt with everything else. */
         http_error(req, MHD_HTTP_NOT_FOUND, "unknown_receipt",
-                   "no message has this receipt");
+                   "no message has this receipt (a withdrawn message "
+                   "forgets it)");
         return 0;
     }
     return 1;
@@ -58,13 +102,17 @@ static void set_time(json_t *obj, const char *name, int64_t t)
 
 static int answer(struct request *req, const struct message_receipt *r)
 {
-    json_t *obj =
-        json_pack("{s:s, s:s, s:s}", "id", r->id, "status",
-                  message_public_status(r), "consent_scope", r->consent_scope);
+    json_t *obj = json_pack("{s:s, s:s}", "id", r->id, "status",
+                            message_public_status(r));
 
     if (obj == NULL)
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                           "out of memory");
+    if (r->consent_scope[0] != '\0')
+        json_object_set_new(obj, "consent_scope",
+                            json_string(r->consent_scope));
+    if (r->failure[0] != '\0')
+        json_object_set_new(obj, "reason", json_string(r->failure));
     set_time(obj, "submitted_at", r->created_at);
     set_time(obj, "received_at", r->received_at);
     set_time(obj, "decided_at", r->decided_at);
@@ -83,29 +131,16 @@ int receipt_get(struct request *req)
 
 int receipt_delete(struct request *req)
 {
-    static const struct msg_actor contributor = {WHO_CONTRIBUTOR, "contributor",
-                                                 0};
     struct message_receipt r;
-    struct db *db;
     int rc;
 
     if (!load(req, &r))
         return req->status;
-    db = db_pool_get(req->app->db);
-    rc = message_apply(db, r.id, EV_WITHDRAW, &contributor, NULL, NULL);
-    db_pool_put(req->app->db, db);
-    /* Withdrawn already: a repeat is answered the same. */
-    if (rc != MSG_OK && rc != MSG_REFUSED)
+    rc = receipt_withdraw(req->app, &r);
+    if (rc != MSG_OK)
         return http_error(req,
                           rc == MSG_BUSY ? MHD_HTTP_SERVICE_UNAVAILABLE
                                          : MHD_HTTP_INTERNAL_SERVER_ERROR,
                           "internal", "the message could not be withdrawn");
-    /* Also after a repeat: files a crash left behind go now. */
-    if (storage_delete_all(req->app->cfg->data_dir, r.id) != 0)
-        log_warnx("message %s: some files could not be deleted", r.id);
-    if (rc == MSG_OK)
-        log_info("message %s: withdrawn by the contributor", r.id);
-    r.state = MSG_WITHDRAWN;
-    r.withdrawn_at = r.withdrawn_at > 0 ? r.withdrawn_at : util_now();
     return answer(req, &r);
 }

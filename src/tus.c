@@ -233,8 +233,7 @@ int tus_create_begin(struct request *req)
         storage_delete_all(cfg->data_dir, ctx->id);
         return upload_failure(req, 500);
     }
-    log_info("upload %s: created, %lld bytes announced", ctx->id,
-             (long long)length);
+    log_info("upload %s: created", ctx->id);
     atomic_fetch_add(&req->app->uploads_started, 1);
     if (ctx->complete)
         atomic_fetch_add(&req->app->uploads_finished, 1);

@@ -353,7 +353,7 @@ int upload_complete(struct upload *up)
         storage_delete_all(dir, up->id);
         return 410;
     }
-    log_info("upload %s: complete, %lld bytes", up->id, (long long)up->length);
+    log_info("upload %s: complete", up->id);
     return 0;
 }
 

@@ -30,6 +30,9 @@ struct app {
     struct throttle *login_by_client; /* failed logins per address */
     atomic_llong uploads_started;     /* since start, for /metrics */
     atomic_llong uploads_finished;
+    /* A withdrawal or a deletion left text in the WAL that a checkpoint
+     * could not clear yet: the main loop tries again every second. */
+    atomic_int checkpoint_due;
 };
 
 struct db;

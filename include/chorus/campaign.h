@@ -7,7 +7,15 @@
 #ifndef CHORUS_CAMPAIGN_H
 #define CHORUS_CAMPAIGN_H
 
+#include <stdbool.h>
+
 struct request;
+
+/* The slug of the one campaign until campaigns exist (issue #15). */
+#define CAMPAIGN_DEFAULT "default"
+
+/* True if slug names a campaign (today only CAMPAIGN_DEFAULT does). */
+bool campaign_exists(const char *slug);
 
 /* GET /api/v1/campaign: {"title","intro","consent_version",
  * "max_upload_bytes","max_duration_s"}. */

@@ -23,6 +23,7 @@ enum command {
     CMD_AUDIT,
     CMD_BACKUP,
     CMD_TRANSCODE,
+    CMD_PURGE,
     CMD__COUNT
 };
 
@@ -76,9 +77,22 @@ struct config {
     int max_duration; /* seconds */
     bool keep_originals;
 
+    /* Retention (days). */
+    int failed_retention_days;
+    int rejected_retention_days;
+
     /* user add / passwd. */
     const char *role;
     bool generate;
+    const char *password_file;
+
+    /* audit verify. */
+    const char *head;
+
+    /* purge. */
+    const char *campaign;
+    bool everything;
+    bool yes;
 };
 
 /*

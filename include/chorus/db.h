@@ -31,6 +31,11 @@ enum stmt {
     STMT_AUDIT_LAST,
     STMT_AUDIT_INSERT,
     STMT_AUDIT_ALL,
+    STMT_AUDIT_SCHEME_GET,
+    STMT_AUDIT_SCHEME_SET,
+    STMT_AUDIT_UNGUARD,
+    STMT_AUDIT_GUARD,
+    STMT_AUDIT_REHASH,
     STMT_MESSAGE_INSERT,
     STMT_UPLOAD_GET,
     STMT_UPLOAD_PROGRESS,
@@ -41,6 +46,14 @@ enum stmt {
     STMT_UPLOADS_OPEN,
     STMT_RECEIPT_GET,
     STMT_MSG_WITHDRAW,
+    STMT_MSG_PURGE,
+    STMT_MSG_MEDIA_DELETED,
+    STMT_RETENTION_DUE,
+    STMT_PURGE_NEXT,
+    STMT_PURGE_KEEP,
+    STMT_TAKEDOWN_ONE,
+    STMT_TAKEDOWN_ALL,
+    STMT_TAKEDOWN_DONE,
     STMT_JOBS_CANCEL,
     STMT_JOB_ENQUEUE,
     STMT_JOB_NEXT,
@@ -101,8 +114,29 @@ void db_close(struct db *db);
 /* Runs a script of several statements (a migration). 0, or -1 + err. */
 int db_exec_script(struct db *db, const char *sql, char *err, size_t errlen);
 int db_begin(struct db *db); /* BEGIN IMMEDIATE: 0 or DB_* < 0 */
+/* COMMIT; then the call deferred with db_after_commit(), if any. */
 int db_commit(struct db *db);
-void db_rollback(struct db *db); /* harmless outside a transaction */
+/* Harmless outside a transaction; drops a deferred call. */
+void db_rollback(struct db *db);
+
+#define DB_AFTER_COMMIT_MAX 64
+/*
+ * Inside a transaction: calls fn(db, copy of data) once the transaction
+ * has committed through db_commit(), never if it rolls back (the audit
+ * log's head is written so). One call per transaction: a second replaces
+ * the first. Returns 0, or -1 (outside a transaction, len too long).
+ */
+int db_after_commit(struct db *db, void (*fn)(struct db *db, const void *data),
+                    const void *data, size_t len);
+/* The database file's path (owned by the handle). */
+const char *db_filename(struct db *db);
+/*
+ * Checkpoints the WAL into the database and truncates it to nothing,
+ * waiting at most wait_ms for readers of older snapshots. Returns 0 when
+ * the WAL is empty, DB_BUSY if a reader or writer held it back (try
+ * again later), or DB_ERROR.
+ */
+int db_checkpoint(struct db *db, int wait_ms);
 /* PRAGMA user_version; 0 or -1. */
 int db_user_version(struct db *db, int *out);
 int db_set_user_version(struct db *db, int version);

@@ -9,6 +9,7 @@
 #ifndef CHORUS_MEDIA_H
 #define CHORUS_MEDIA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,10 +29,15 @@ int media_parse_range(const char *header, uint64_t size, uint64_t *start,
 /*
  * The download name of message id's file: "chorus-DATE-CC-ll-XXXXXX.ext"
  * with date (YYYY-MM-DD of created), country and language (each may be
- * NULL). out holds at least 64 bytes.
+ * NULL), and "union-only" for a clip its contributor allowed on the
+ * union's own channels only. out holds at least 64 bytes.
  */
 void media_file_name(const char *id, int64_t created, const char *country,
-                     const char *language, const char *ext, char out[64]);
+                     const char *language, bool union_only, const char *ext,
+                     char out[64]);
+/* The end every name of message id has, whatever its other parts became
+ * ("-0a1b2c3d4e5f.mp4"): what finds a withdrawn clip's copies. */
+void media_file_suffix(const char *id, const char *ext, char out[32]);
 
 /* GET /media/{id}/{file}: video.mp4 or thumb.jpg. */
 int media_get(struct request *req);

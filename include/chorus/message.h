@@ -17,8 +17,22 @@
  *   pending     reject       -> rejected         moderator, admin, audited
  *   approved,
  *   rejected    reopen       -> pending          admin, audited
- *   any         withdraw     -> withdrawn        contributor, audited
+ *   any         withdraw     -> withdrawn        contributor, audited;
+ *                                                the operator (a purge)
  *   approved    reshared     -> approved         comms, admin, audited
+ *   withdrawn   taken down   -> withdrawn        comms, admin, audited
+ *   failed,
+ *   rejected    files deleted -> (stays)         sweep (retention), admin,
+ *                                                audited
+ *   approved, rejected,
+ *   failed,
+ *   withdrawn   purged       -> (stays)          the operator (chorus purge)
+ *
+ * A withdrawal and a purge clear what DESIGN.md "Retention and
+ * withdrawal" lists (every exact time becomes its day); the files go
+ * after the commit (a withdrawal, a purge) or inside the transaction
+ * (files deleted: the on_owned hook). A message whose files are gone
+ * cannot be retried or re-opened (MSG_NO_FILES).
  *
  * An event runs in one BEGIN IMMEDIATE transaction: the state is read,
  * checked against the table (state, then who), the row's guard is asked
@@ -55,6 +69,7 @@ enum msg_state {
     MSG_WITHDRAWN,
     MSG__STATES,
     MSG_GONE = -1, /* the row is deleted */
+    MSG_STAY = -2, /* a table row's "to": the state does not change */
 };
 
 enum msg_event {
@@ -69,6 +84,9 @@ enum msg_event {
     EV_REOPEN,
     EV_WITHDRAW,
     EV_RESHARED,
+    EV_TAKEN_DOWN,
+    EV_DELETE_FILES,
+    EV_PURGE,
     EV__COUNT
 };
 
@@ -81,6 +99,7 @@ enum msg_who {
     WHO_MODERATOR = 1 << 3,
     WHO_ADMIN = 1 << 4,
     WHO_COMMS = 1 << 5,
+    WHO_OPERATOR = 1 << 6, /* at the command line: chorus purge */
 };
 
 struct msg_actor {
@@ -91,17 +110,23 @@ struct msg_actor {
 
 /* What an event needs beyond the message; unused fields stay zero. */
 struct msg_args {
-    const char *reason; /* reject (required), approve, job failed */
+    /* Reject (required), approve, job failed: kept on the row, never in
+     * the audit log (a moderator's words may quote the contributor);
+     * taken down, files deleted: the audit row's own words. */
+    const char *reason;
     /* Job events: the caller's lease (job id, attempt) and worker name;
      * worker NULL: the queue fails a job whose lease expired. */
     const struct job *job;
     const char *worker;
     const struct job_facts *facts; /* job done */
     /* Job done: called once the lease is proven and before the commit
-     * (the outputs get their names); non-zero aborts the event. */
+     * (the outputs get their names); files deleted: called once the row
+     * says so, before the commit (the files go while no one else can
+     * change the message). Non-zero aborts the event. */
     int (*on_owned)(void *opaque);
     void *opaque;
     const char *channel, *url; /* reshared */
+    int64_t reshare_id;        /* taken down: the post; 0: the whole clip */
 };
 
 /* message_apply() results. */
@@ -113,13 +138,14 @@ enum {
     MSG_FORBIDDEN = -3, /* not allowed to this actor */
     MSG_LOST = -4,      /* a job event whose lease moved on */
     MSG_BUSY = -5,      /* the database stayed locked past its timeout */
+    MSG_NO_FILES = -6,  /* its files were deleted (retention, purge) */
 };
 
 /* The states' names as stored ("pending") and back; NULL / -1 if none. */
 const char *message_state_name(enum msg_state s);
 int message_state_parse(const char *name);
 /* The event's verb for error messages ("approved", "retried"), and the
- * state it leads to. */
+ * state it leads to (MSG_STAY: the one it was in). */
 const char *message_event_verb(enum msg_event ev);
 enum msg_state message_event_to(enum msg_event ev);
 
@@ -167,6 +193,7 @@ struct message_receipt {
     char job_state[16]; /* "queued", "running" or "" */
     char consent_scope[8];
     int64_t created_at, received_at, decided_at, withdrawn_at;
+    char failure[40]; /* failed: message_failure_code() of its reason */
 };
 
 /* SHA-256 of a receipt or session token, as stored. */
@@ -197,6 +224,16 @@ int message_upload_progress(struct db *db, const char *id, int64_t offset,
 int message_by_receipt(struct db *db,
                        const unsigned char hash[MESSAGE_HASH_LEN],
                        struct message_receipt *out);
+
+/*
+ * A failure reason (the worker's words) as a code the upload page
+ * translates: "not_video", "too_long", "damaged", "unsupported",
+ * "too_large", "harmful" or "other".
+ */
+const char *message_failure_code(const char *reason);
+
+/* The day (midnight UTC) of Unix time t: what a cleared row keeps. */
+int64_t message_day(int64_t t);
 
 /* The receipt's word for a state: "uploading", "received", "processing",
  * "in_review", "approved", "not_published", "failed" or "withdrawn". */

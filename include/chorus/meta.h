@@ -3,7 +3,8 @@
  * header or the fields of the multipart form, checked before any byte of
  * video is accepted. Known keys only; every value valid UTF-8 of bounded
  * length without control characters; consent must be "yes"; the country
- * a known ISO 3166-1 alpha-2 code; the language a BCP 47 tag whose
+ * a known ISO 3166-1 alpha-2 code, or "none" (an explicit "I prefer not
+ * to say", stored as no country); the language a BCP 47 tag whose
  * primary subtag we know. The file name is checked but never kept: it
  * can hold a place and a date ("VID_20260419_Minsk.mp4").
  */
@@ -29,7 +30,9 @@ struct message_meta {
     char consent_version[33];
     char consent_scope[8]; /* "public" (default) or "union" */
     bool consent;
-    unsigned seen; /* bit per key: duplicates are refused */
+    bool country_withheld; /* country "none": the contributor chose not
+                              to say (country stays "") */
+    unsigned seen;         /* bit per key: duplicates are refused */
 };
 
 /* Which field is wrong and why, for a 400 that names it. */

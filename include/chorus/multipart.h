@@ -15,7 +15,8 @@ struct request;
 
 int multipart_begin(struct request *req);
 int multipart_body(struct request *req, const char *data, size_t size);
-/* 201 {"id","receipt"}, or 303 to /receipt#<receipt> for a browser form;
+/* 201 {"id","receipt"}, or for a browser form (Accept: text/html) 201
+ * with the result page (page.c), in the language of its ui_lang field;
  * 400 naming a bad field; 413; 415. */
 int multipart_finish(struct request *req);
 

@@ -128,13 +128,16 @@ test('multipart as clients stream it: parts in separate packets, and fetch() wit
   }
 });
 
-test('multipart from a browser form (Accept: text/html): 303 to /receipt#<receipt>, the receipt only in the fragment', async () => {
+test('multipart from a browser form (Accept: text/html): a result page with the receipt, never in a URL', async () => {
   const video = patternBytes('form-html', 0, 50000);
-  const r = await postForm([...Object.entries(FIELDS), ['video', { data: video }]],
+  const r = await postForm([...Object.entries(FIELDS), ['ui_lang', 'uk'], ['video', { data: video }]],
     { Accept: 'text/html,application/xhtml+xml,*/*;q=0.8' });
-  assert.equal(r.status, 303, r.text);
-  const m = /^\/receipt#([A-Za-z0-9_-]+)$/.exec(r.headers.location);
-  assert.ok(m, `Location ${r.headers.location}`);
+  assert.equal(r.status, 201, r.text);
+  assert.match(r.headers['content-type'], /^text\/html/);
+  assert.equal(r.headers.location, undefined);
+  const m = /\/receipt#([A-Za-z0-9_-]{43})"/.exec(r.text);
+  assert.ok(m, r.text);
+  assert.match(r.text, /<html lang="uk"/);
   const rc = await receiptGet(m[1]);
   assert.equal(rc.status, 200);
   assert.equal(rc.json().status, 'received');
@@ -285,13 +288,14 @@ test('withdrawal of a finished message: every file deleted, personal fields clea
   assert.deepEqual(audit.map((a) => [a.action, a.target]), [['message.withdraw', id]]);
   assert.ok(!audit[0].actor.includes(FIELDS.name));
 
-  // The receipt still answers; a second withdrawal changes nothing.
+  // The receipt is forgotten with the rest: a receipt found later leads
+  // nowhere, and a second withdrawal changes nothing.
+  assert.ok(d.json().withdrawn_at);
+  assert.ok(!d.text.includes(FIELDS.name));
   const g = await receiptGet(receipt);
-  assert.equal(g.json().status, 'withdrawn');
-  assert.ok(g.json().withdrawn_at);
-  assert.ok(!g.text.includes(FIELDS.name));
+  assert.equal(g.status, 404);
   const again = await receiptDelete(receipt);
-  assert.equal(again.status, 200);
+  assert.equal(again.status, 404);
   assert.equal(sql(srv.dataDir, `SELECT count(*) AS n FROM audit WHERE target = ${q(id)}`)[0].n, 1);
 });
 

@@ -43,13 +43,22 @@ static const struct spec {
     {EV_WITHDRAW,
      S(MSG_UPLOADING) | S(MSG_PROCESSING) | S(MSG_PENDING) | S(MSG_APPROVED) |
          S(MSG_REJECTED) | S(MSG_FAILED),
-     WHO_CONTRIBUTOR, MSG_WITHDRAWN, "message.withdraw"},
+     WHO_CONTRIBUTOR | WHO_OPERATOR, MSG_WITHDRAWN, "message.withdraw"},
     {EV_RESHARED, S(MSG_APPROVED), WHO_COMMS | WHO_ADMIN, MSG_APPROVED,
      "message.reshared"},
+    /* DESIGN.md "Retention and withdrawal". */
+    {EV_TAKEN_DOWN, S(MSG_WITHDRAWN), WHO_COMMS | WHO_ADMIN, MSG_WITHDRAWN,
+     "message.taken_down"},
+    {EV_DELETE_FILES, S(MSG_FAILED) | S(MSG_REJECTED), WHO_SWEEP | WHO_ADMIN,
+     MSG_STAY, "message.files_deleted"},
+    {EV_PURGE,
+     S(MSG_APPROVED) | S(MSG_REJECTED) | S(MSG_FAILED) | S(MSG_WITHDRAWN),
+     WHO_OPERATOR, MSG_STAY, NULL},
 };
 
 static const enum msg_who actors[] = {WHO_CONTRIBUTOR, WHO_SWEEP, WHO_WORKER,
-                                      WHO_MODERATOR,   WHO_ADMIN, WHO_COMMS};
+                                      WHO_MODERATOR,   WHO_ADMIN, WHO_COMMS,
+                                      WHO_OPERATOR};
 
 static struct db *db;
 static sqlite3 *peek;
@@ -144,7 +153,7 @@ static void test_table(void)
                                         .worker = "w1",
                                         .facts = &facts,
                                         .channel = "Telegram"};
-                char id[UTIL_ID_LEN + 1], now[32], where[256];
+                char id[UTIL_ID_LEN + 1], now[32], where[600];
                 enum msg_state from = MSG_GONE;
                 bool state_ok = (sp->from & S(s)) != 0;
                 bool who_ok = (sp->who & (unsigned)actors[a]) != 0;
@@ -174,8 +183,9 @@ static void test_table(void)
                     continue;
                 }
                 CHECK_STR(now,
-                          sp->to == MSG_GONE
-                              ? "(gone)"
+                          sp->to == MSG_GONE ? "(gone)"
+                          : sp->to == MSG_STAY
+                              ? message_state_name((enum msg_state)s)
                               : message_state_name((enum msg_state)sp->to));
                 CHECK_INT(count(where), audits + (sp->audit != NULL));
                 if (sp->audit != NULL) {
@@ -193,10 +203,18 @@ static void test_table(void)
                              id);
                     CHECK_INT(count(where), 1);
                 }
-                if (sp->ev == EV_WITHDRAW) {
+                if (sp->ev == EV_WITHDRAW || sp->ev == EV_PURGE) {
+                    /* Nothing the contributor gave, no exact time. */
                     snprintf(where, sizeof(where),
                              "messages WHERE id = '%s' AND name IS NULL"
-                             " AND organization IS NULL AND message IS NULL",
+                             " AND organization IS NULL AND message IS NULL"
+                             " AND country IS NULL AND language IS NULL"
+                             " AND receipt_hash IS NULL AND consent_at IS NULL"
+                             " AND decision_reason IS NULL"
+                             " AND upload_length IS NULL AND facts IS NULL"
+                             " AND created_at %% 86400 = 0"
+                             " AND updated_at %% 86400 = 0"
+                             " AND coalesce(decided_at, 0) %% 86400 = 0",
                              id);
                     CHECK_INT(count(where), 1);
                     snprintf(where, sizeof(where),
@@ -216,6 +234,32 @@ static void test_table(void)
                     snprintf(where, sizeof(where),
                              "messages WHERE id = '%s' AND decision_reason ="
                              " 'not safe' AND decided_by = 1",
+                             id);
+                    CHECK_INT(count(where), 1);
+                    /* A moderator's words stay off the audit log. */
+                    snprintf(where, sizeof(where),
+                             "audit WHERE target = '%s' AND reason IS NULL",
+                             id);
+                    CHECK_INT(count(where), 1);
+                }
+                if (sp->ev == EV_DELETE_FILES) {
+                    snprintf(where, sizeof(where),
+                             "messages WHERE id = '%s' AND media_deleted_why"
+                             " = '%s'",
+                             id,
+                             actors[a] == WHO_ADMIN ? "admin" : "retention");
+                    CHECK_INT(count(where), 1);
+                    /* Gone files: no retry, no re-opening, no second go. */
+                    CHECK_INT(
+                        message_apply(db, id,
+                                      s == MSG_FAILED ? EV_RETRY : EV_REOPEN,
+                                      &who, &args, NULL),
+                        (actors[a] == WHO_ADMIN ? MSG_NO_FILES
+                                                : MSG_FORBIDDEN));
+                }
+                if (sp->ev == EV_TAKEN_DOWN) {
+                    snprintf(where, sizeof(where),
+                             "messages WHERE id = '%s' AND takedown_at > 0",
                              id);
                     CHECK_INT(count(where), 1);
                 }

@@ -51,6 +51,13 @@ static const struct {
     {{"consent", "yes", "consent_version", "1", "country", "BY", NULL},
      "language"},
     {{BASE, "country", "BY", NULL}, "country"}, /* twice */
+    /* "I prefer not to say" is a choice; nothing at all is not. */
+    {{"consent", "yes", "consent_version", "1", "country", "none", "language",
+      "be", NULL},
+     NULL},
+    {{"consent", "yes", "consent_version", "1", "country", "NONE", "language",
+      "be", NULL},
+     "country"},
     {{"consent", "yes", "consent_version", "1", "country", "ZZ", "language",
       "be", NULL},
      "country"},

@@ -76,8 +76,20 @@ int main(void)
         char out[64];
 
         media_file_name(names[i].id, names[i].created, names[i].country,
-                        names[i].language, "mp4", out);
+                        names[i].language, false, "mp4", out);
         CHECK_STR(out, names[i].want);
+    }
+    {
+        /* A union-only clip says so in its name; every name of a clip
+         * ends alike (what finds a withdrawn clip's copies). */
+        char out[64], suffix[32];
+        media_file_name(names[0].id, names[0].created, names[0].country,
+                        names[0].language, true, "mp4", out);
+        CHECK(strstr(out, "-union-only-") != NULL);
+        media_file_suffix(names[0].id, "mp4", suffix);
+        CHECK_STR(out + strlen(out) - strlen(suffix), suffix);
+        CHECK_STR(names[0].want + strlen(names[0].want) - strlen(suffix),
+                  suffix);
     }
     return TEST_RESULT();
 }

@@ -3,7 +3,9 @@
 // ZIP, everything matching the filters as one ZIP, one clip at a time, a
 // preview dialog with the player and the reshare marks (and a form to add
 // one), and "Withdrawn after use": withdrawn clips the team had exported
-// or reshared, with where they were posted, so the posts come down.
+// or reshared, with where they were posted, so the posts come down: each
+// post is marked taken down as it goes (a clip only downloaded is marked
+// done as a whole), and the tab counts only what is left.
 // Keyboard: Tab through the cards (select, preview, download), / search,
 // Esc closes the preview. The list refreshes quietly: a clip withdrawn by
 // its contributor leaves the grid (and the selection) within POLL_MS.
@@ -28,10 +30,13 @@ function cleanMarks(list) {
   return (Array.isArray(list) ? list : [])
     .filter((r) => r && typeof r.channel === 'string')
     .map((r) => ({
+      id: Number.isInteger(r.id) ? r.id : null,
       channel: r.channel,
       url: typeof r.url === 'string' ? r.url : null,
       by: typeof r.by === 'string' ? r.by : null,
       at: typeof r.at === 'string' ? r.at : null,
+      downAt: typeof r.taken_down_at === 'string' ? r.taken_down_at : null,
+      downBy: typeof r.taken_down_by === 'string' ? r.taken_down_by : null,
     }));
 }
 
@@ -68,15 +73,22 @@ function resharedBadge(n) {
   return n > 0 ? h('span', { class: 'badge reshared', text: `reshared ${n}×` }) : null;
 }
 
-/** A list of reshare marks: channel, the post's link, who and when. */
-function marksList(marks) {
-  return h('ul', { class: 'marks' }, ...marks.map((r) => h('li', {},
+/** A list of reshare marks: channel, the post's link, who and when; with
+ * takeDown(mark), a button per post still up (and "taken down" for the
+ * others). */
+function marksList(marks, takeDown = null) {
+  return h('ul', { class: 'marks' }, ...marks.map((r) => h('li', { class: r.downAt ? 'down' : null, dataset: { reshare: String(r.id) } },
     h('strong', { class: 'channel', text: r.channel, dir: 'auto' }), ' ',
     r.url && HTTP_URL.test(r.url)
       ? h('a', { href: r.url, target: '_blank', rel: 'noopener noreferrer', class: 'post', text: r.url })
       : h('span', { class: 'muted', text: '(no link given)' }),
     r.by || r.at ? h('span', { class: 'muted by' }, ' — ', r.by || '', r.by && r.at ? ', ' : '',
-      r.at ? h('time', { datetime: r.at, text: when(r.at) }) : null) : null)));
+      r.at ? h('time', { datetime: r.at, text: when(r.at) }) : null) : null,
+    takeDown && r.downAt ? h('span', { class: 'taken-down' }, ' ✓ taken down',
+      r.downBy ? ` by ${r.downBy}` : '', ', ', h('time', { datetime: r.downAt, text: when(r.downAt) })) : null,
+    takeDown && !r.downAt && r.id !== null ? [' ', h('button', {
+      type: 'button', class: 'btn small take-down', onclick: (ev) => takeDown(r, ev.target),
+    }, 'Mark taken down', h('span', { class: 'sr-only', text: ` (${r.channel})` }))] : null)));
 }
 
 function exportHref(params) {
@@ -208,8 +220,8 @@ function render(main, params, navigate) {
     const seq = st.seq;
     const res = await api('GET', query(null, Math.max(PAGE, st.items.length)));
     if (seq !== st.seq || st.loading || !st.alive || res.status !== 200) return;
-    const before = st.items.map((m) => `${m.id}:${m.reshared}`).join();
-    const after = res.data.items.map((m) => `${m.id}:${m.reshared}`).join();
+    const before = st.items.map((m) => `${m.id}:${m.reshared}:${m.reshares_left}`).join();
+    const after = res.data.items.map((m) => `${m.id}:${m.reshared}:${m.reshares_left}`).join();
     if (res.data.counts && res.data.counts.approved !== undefined) st.total = res.data.counts.approved;
     if (tab === 'withdrawn' && !active.length) st.used = res.data.next_cursor ? `${res.data.items.length}+` : res.data.items.length;
     renderTabs();
@@ -285,35 +297,74 @@ function render(main, params, navigate) {
           h('input', { type: 'checkbox', class: 'pick', checked: picked, onchange: (ev) => pick(m, ev.target.checked) }),
           ' Select', h('span', { class: 'sr-only', text: ` ${who}` })),
         resharedBadge(m.reshared),
-        h('a', { class: 'btn small lib-dl', href: `/media/${id}/video.mp4?download=1`, download: true },
-          h('span', { 'aria-hidden': 'true', text: '⬇' }), ' Download', h('span', { class: 'sr-only', text: ` the clip of ${who}` }))));
+        h('a', { class: `btn small lib-dl${union ? ' union' : ''}`, href: `/media/${id}/video.mp4?download=1`, download: m.file || true },
+          h('span', { 'aria-hidden': 'true', text: '⬇' }), ' Download', union ? h('span', { class: 'dl-union', text: ' (union only)' }) : null,
+          h('span', { class: 'sr-only', text: ` the clip of ${who}` }))));
   }
 
   function goneItem(m) {
     const file = m.file;
     const body = h('div', { class: 'gone-marks' });
     showGoneMarks(body, m, cleanMarks(m.reshares));
+    const done = h('button', { type: 'button', class: 'btn take-down-all', onclick: (ev) => takeDownAll(m, ev.target) },
+      m.reshared > 0 ? 'All posts taken down, copies deleted' : 'Copies deleted, nothing was posted');
     return h('li', { class: 'gone', dataset: { id: m.id } },
       h('div', { class: 'gone-head' },
         h('h3', {}, 'Withdrawn clip ', h('code', { class: 'file', text: file })),
         h('span', { class: 'badges' }, resharedBadge(m.reshared),
           m.consent_scope === 'union' ? h('span', { class: 'badge union', text: 'union channels only' }) : null)),
-      h('p', { class: 'lib-meta' }, place(m), ' · ', duration(m.duration_ms) || '–',
-        ' · received ', h('time', { datetime: m.created_at, text: day(m.created_at) }),
-        m.decided_at ? [' · approved ', h('time', { datetime: m.decided_at, text: day(m.decided_at) })] : null),
-      body);
+      h('p', { class: 'lib-meta' }, 'Withdrawn ', h('time', { datetime: m.withdrawn_at, text: day(m.withdrawn_at) })),
+      body, h('div', { class: 'row' }, done));
   }
 
   function showGoneMarks(body, m, marks) {
     const parts = [];
     if (marks.length) {
-      parts.push(h('h4', { text: 'Posts to take down' }), marksList(marks));
+      parts.push(h('h4', { text: 'Posts to take down' }), marksList(marks, (r, btn) => takeDown(m, r, btn)));
     } else {
       parts.push(h('p', { class: 'warn-text', text: 'Downloaded in an export, never marked as reshared: check whether it was posted anywhere.' }));
     }
-    parts.push(h('p', { class: 'muted small' }, 'Delete downloaded copies: ', h('code', { text: m.file }),
-      ' (in exported ZIPs, under clips/).'));
+    parts.push(h('p', { class: 'muted small' }, 'Delete downloaded copies: files named ', h('code', { text: m.file }),
+      ' (in exported ZIPs, under clips/ or union-only/clips/).'));
     body.replaceChildren(...parts);
+  }
+
+  /** Marks one post of a withdrawn clip taken down. */
+  async function takeDown(m, r, btn) {
+    btn.disabled = true;
+    const res = await api('POST', `/api/v1/messages/${encodeURIComponent(m.id)}/taken-down`, { reshare: r.id });
+    if (res.status === 200) {
+      toast(`Marked taken down: ${r.channel}.`, 'ok');
+      await refreshNow();
+    } else {
+      btn.disabled = false;
+      if (res.status !== 401) toast(errorText(res), 'error');
+    }
+  }
+
+  /** Marks the whole clip done: every post down, every copy deleted. */
+  async function takeDownAll(m, btn) {
+    btn.disabled = true;
+    const res = await api('POST', `/api/v1/messages/${encodeURIComponent(m.id)}/taken-down`, {});
+    if (res.status === 200) {
+      toast('Done: nothing of this clip is left to take down.', 'ok');
+      await refreshNow();
+    } else {
+      btn.disabled = false;
+      if (res.status !== 401) toast(errorText(res), 'error');
+    }
+  }
+
+  /** Reloads the list and the count at once (not at the next poll). */
+  async function refreshNow() {
+    const res = await api('GET', query(null, Math.max(PAGE, st.items.length)));
+    if (!st.alive || res.status !== 200) return;
+    st.items = res.data.items;
+    st.next = res.data.next_cursor;
+    if (tab === 'withdrawn' && !active.length) st.used = st.next ? `${st.items.length}+` : st.items.length;
+    renderTabs();
+    renderGrid();
+    countUsed();
   }
 
   // ---- selection and downloads ----

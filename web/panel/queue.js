@@ -114,7 +114,7 @@ function render(main, params, navigate) {
   }
 
   function card(m) {
-    const img = HAS_MEDIA.has(m.status)
+    const img = HAS_MEDIA.has(m.status) && !m.media_deleted_at
       ? h('img', { class: 'thumb', src: `/media/${encodeURIComponent(m.id)}/thumb.jpg`, alt: '', loading: 'lazy', decoding: 'async' })
       : h('span', { class: 'thumb none', 'aria-hidden': 'true' }, m.status === 'processing' ? '⋯' : '–');
     const extra = [];
@@ -199,7 +199,7 @@ function render(main, params, navigate) {
         h('p', { class: 'muted' }, 'Press ', h('kbd', { text: 'J' }), ' for the next one, ', h('kbd', { text: '?' }), ' for all shortcuts.')));
       return;
     }
-    const media = HAS_MEDIA.has(m.status);
+    const media = HAS_MEDIA.has(m.status) && !m.media_deleted_at;
     const id = encodeURIComponent(m.id);
     const head = h('header', { class: 'detail-head' },
       h('div', {}, h('h2', {}, nameLine(m)), m.organization ? h('p', { class: 'org', text: m.organization, dir: 'auto' }) : null),
@@ -232,11 +232,22 @@ function render(main, params, navigate) {
         h('button', { type: 'button', class: 'btn primary', id: 'approve', 'aria-keyshortcuts': 'A', onclick: () => approve(m.id) }, 'Approve ', h('kbd', { text: 'A' })),
         h('button', { type: 'button', class: 'btn danger', id: 'reject-open', 'aria-keyshortcuts': 'R', onclick: () => askReject(m.id) }, 'Reject… ', h('kbd', { text: 'R' })));
     }
-    if ((m.status === 'approved' || m.status === 'rejected') && session.role === 'admin') {
+    const gone = !!m.media_deleted_at;
+    if ((m.status === 'approved' || m.status === 'rejected') && session.role === 'admin' && !gone) {
       bar.append(h('button', { type: 'button', class: 'btn', onclick: () => adminAction(m.id, 'reopen', 'Re-opened: back in the queue.') }, 'Re-open'));
     }
-    if (m.status === 'failed' && session.role === 'admin') {
+    if (m.status === 'failed' && session.role === 'admin' && !gone) {
       bar.append(h('button', { type: 'button', class: 'btn', onclick: () => adminAction(m.id, 'retry', 'Sent to processing again.') }, 'Retry'));
+    }
+    // Retention deletes these files after a while; an admin may at once.
+    if ((m.status === 'failed' || m.status === 'rejected') && session.role === 'admin' && !gone) {
+      bar.append(h('button', { type: 'button', class: 'btn danger', id: 'delete-files', onclick: () => askDeleteFiles(m) },
+        m.status === 'failed' ? 'Delete the uploaded file now…' : 'Delete the video now…'));
+    }
+    if (gone) {
+      const why = { retention: 'by the retention rule', admin: 'by an admin', purge: 'by a purge' }[m.media_deleted_why] || '';
+      bar.append(h('p', { class: 'files-gone', id: 'files-gone' }, 'Its files were deleted ',
+        h('time', { datetime: m.media_deleted_at, text: when(m.media_deleted_at) }), why ? ` ${why}.` : '.'));
     }
     if (m.status !== 'pending' && m.decided_at) {
       bar.append(h('p', { class: 'decision' },
@@ -379,6 +390,21 @@ function render(main, params, navigate) {
       radios[n - 1].focus();
       if (radios[n - 1].value === 'other') $('#reject-note').focus();
     }
+  }
+
+  /** Asks once, then deletes a failed or rejected message's files. */
+  function askDeleteFiles(m) {
+    const box = detail.querySelector('.actions');
+    if (!box || box.querySelector('.confirm-delete')) return;
+    const no = h('button', { type: 'button', class: 'btn', onclick: () => ask.remove() }, 'Keep them');
+    const ask = h('div', { class: 'confirm-delete notice', role: 'alertdialog', 'aria-label': 'Delete the files' },
+      h('p', { text: m.status === 'failed'
+        ? 'Delete the uploaded file for good? It can then not be processed again.'
+        : 'Delete the video, thumbnail and original for good? The message can then not be re-opened.' }),
+      h('button', { type: 'button', class: 'btn danger', id: 'delete-files-yes', onclick: () => { ask.remove(); adminAction(m.id, 'delete-files', 'Its files are deleted.'); } }, 'Delete them'),
+      ' ', no);
+    box.append(ask);
+    no.focus();
   }
 
   async function adminAction(id, what, ok) {

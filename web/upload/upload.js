@@ -9,7 +9,15 @@
  *    "waiting for network" while offline, a watchdog for stalled
  *    requests, resumption after a reload from one localStorage entry
  *    (upload URL + receipt, removed once the upload is done);
- *  - the end: the private receipt link (token in the fragment only).
+ *  - the end: the private receipt link (token in the fragment only), and
+ *    the message's status followed live (GET /api/v1/receipt) until it
+ *    is ready for review or could not be processed (and why, in the
+ *    page's language).
+ *
+ * Nothing is guessed for the contributor: no country is pre-selected
+ * (a phone's language says little about where its owner is, and the
+ * guess would travel into the panel, the manifest and file names);
+ * "I prefer not to say" is an explicit choice.
  */
 'use strict';
 (function () {
@@ -24,6 +32,10 @@
   const PENDING_MAX_AGE = 24 * 3600 * 1000;
   const RETRY_S = [1, 2, 4, 8, 15, 30, 60];
   const STALL_MS = 45000;
+  const FOLLOW_MS = [2000, 2000, 2000, 3000, 5000, 10000]; // then the last
+  const FOLLOW_FOR_MS = 30 * 60 * 1000;
+  const SETTLED = ['in_review', 'approved', 'not_published', 'failed', 'withdrawn'];
+  const REASONS = ['not_video', 'too_long', 'damaged', 'unsupported', 'too_large', 'harmful', 'other'];
 
   const form = $('form');
   const campaign = { max_upload_bytes: 0, max_duration_s: 0, title: null, intro: null };
@@ -33,6 +45,7 @@
   let resumeWanted = false; // the user asked to continue `pending`
   let up = null;            // the upload in progress
   let rec = null;           // the in-page recorder
+  let live = null;          // the status followed after the upload
   let languageTouched = false;
 
   /* == small helpers == */
@@ -82,8 +95,10 @@
 
   /* == labels that depend on the language == */
 
-  /* Rebuilds a select's options in the page language: `top` first, the
-   * rest sorted by name. Codes come from the HTML (the no-JS list). */
+  /* Rebuilds a select's options in the page language: its leading
+   * options of our own ("Choose…", "I prefer not to say") kept, then
+   * `top`, the rest sorted by name. Codes come from the HTML (the no-JS
+   * list). */
   function relabelSelect(select, type, top, codes, separator) {
     const keep = select.value;
     const coll = new Intl.Collator(I.lang);
@@ -93,9 +108,16 @@
     };
     const rest = codes.filter((c) => !top.includes(c))
       .map((c) => [c, label(c)]).sort((a, b) => coll.compare(a[1], b[1]));
-    const first = select.options[0];
-    select.length = 1;
-    first.textContent = t(first.dataset.i18n);
+    let fixed = 0;
+    while (fixed < select.options.length && select.options[fixed].dataset.i18n) fixed += 1;
+    const own = [...select.options].slice(0, fixed);
+    select.length = fixed;
+    for (const o of own) o.textContent = t(o.dataset.i18n);
+    if (separator && fixed > 1) {
+      const o = new Option('──────', '');
+      o.disabled = true;
+      select.add(o);
+    }
     for (const c of top) select.add(new Option(label(c), c));
     if (separator) {
       const o = new Option('──────', '');
@@ -111,7 +133,7 @@
   function codesOf(select) {
     const codes = [];
     for (const o of select.options) {
-      if (!o.value || o.disabled) continue;
+      if (!o.value || o.disabled || o.dataset.i18n) continue;
       codes.push(o.value);
       english.set(o.value, o.textContent);
     }
@@ -125,6 +147,7 @@
     relabelSelect($('country'), 'region', TOP_COUNTRIES, countryCodes, true);
     relabelSelect($('language'), 'language', TOP_LANGUAGES, languageCodes, false);
     if (!languageTouched) $('language').value = I.lang;
+    $('ui_lang').value = I.lang;
     if (campaign.title) $('title').textContent = campaign.title;
     if (campaign.intro) $('intro').textContent = campaign.intro;
     document.title = $('title').textContent;
@@ -134,6 +157,7 @@
     renderRecorder();
     renderResume();
     renderUpload();
+    renderLive();
     for (const [id, [key, vars]] of Object.entries(errors)) $(id).textContent = t(key, vars);
   }
 
@@ -175,26 +199,45 @@
 
   /* == choosing the video == */
 
-  /* Duration in seconds from the file's metadata; null if the browser
-   * cannot tell (an unknown codec, or a recording without duration). */
-  function probeDuration(url) {
+  /* What the browser makes of the file: {playable, duration}. A <video>
+   * element loads its metadata from an object URL (nothing is sent);
+   * duration is null when the browser cannot tell (a recording without
+   * one). An answer that never comes counts as playable. */
+  function probe(url) {
     return new Promise((resolve) => {
       const v = document.createElement('video');
       let done = false;
-      const finish = (d) => {
+      const finish = (playable, d) => {
         if (done) return;
         done = true;
         v.removeAttribute('src');
         v.load();
-        resolve(Number.isFinite(d) && d > 0 ? d : null);
+        resolve({ playable, duration: Number.isFinite(d) && d > 0 ? d : null });
       };
       v.preload = 'metadata';
       v.muted = true;
-      v.onloadedmetadata = () => finish(v.duration);
-      v.onerror = () => finish(null);
-      setTimeout(() => finish(null), 8000);
+      v.onloadedmetadata = () => finish(true, v.duration);
+      v.onerror = () => finish(false, null);
+      setTimeout(() => finish(true, null), 8000);
       v.src = url;
     });
+  }
+
+  /* True if the file's first bytes are those of a container the server
+   * takes (MP4/MOV/3GP, Matroska/WebM, AVI, Ogg, MPEG-TS): such a file
+   * may hold a codec this browser cannot play but the server can. */
+  async function looksLikeVideo(file) {
+    let b;
+    try {
+      b = new Uint8Array(await file.slice(0, 192).arrayBuffer());
+    } catch (e) {
+      return true; // unreadable here: let the server decide
+    }
+    const at = (off, s) => [...s].every((c, i) => b[off + i] === c.charCodeAt(0));
+    return at(4, 'ftyp') || at(4, 'moov') || at(4, 'mdat') || at(4, 'wide') || at(4, 'free')
+      || (b[0] === 0x1a && b[1] === 0x45 && b[2] === 0xdf && b[3] === 0xa3)
+      || (at(0, 'RIFF') && at(8, 'AVI ')) || at(0, 'OggS')
+      || (b[0] === 0x47 && b.length > 188 && b[188] === 0x47);
   }
 
   async function takeFile(file, source, knownDuration) {
@@ -221,7 +264,14 @@
       return;
     }
     const url = URL.createObjectURL(file);
-    const duration = knownDuration || await probeDuration(url);
+    const seen = await probe(url);
+    // Not playable here and not even shaped like a video: say so, send nothing.
+    if (!seen.playable && !(await looksLikeVideo(file))) {
+      URL.revokeObjectURL(url);
+      setError('video-err', 'err_not_playable');
+      return;
+    }
+    const duration = knownDuration || seen.duration;
     if (duration && campaign.max_duration_s && duration > campaign.max_duration_s + 1) {
       URL.revokeObjectURL(url);
       setError('video-err', 'err_too_long', { duration: I.clock(duration), max: I.clock(campaign.max_duration_s) });
@@ -558,6 +608,50 @@
     save.href = URL.createObjectURL(new Blob([`${t('receipt_file')}\n${link}\n`], { type: 'text/plain' }));
     show($('done'), true);
     $('done-h').focus();
+    follow(receipt);
+  }
+
+  /* == the status, live, after the upload == */
+
+  /* Asks for the receipt's status until it settles (or half an hour). */
+  function follow(receipt) {
+    if (live) clearTimeout(live.timer);
+    live = { receipt, status: null, reason: null, offline: false, n: 0, t0: Date.now(), timer: 0 };
+    renderLive();
+    const me = live;
+    const ask = async () => {
+      if (me !== live) return;
+      try {
+        const r = await fetch('/api/v1/receipt', {
+          headers: { Authorization: `Bearer ${receipt}`, Accept: 'application/json' }, cache: 'no-store',
+        });
+        if (!r.ok) throw new Error(`receipt: ${r.status}`);
+        const b = await r.json();
+        me.status = b.status;
+        me.reason = b.reason || null;
+        me.offline = false;
+      } catch (e) {
+        me.offline = true;
+      }
+      if (me !== live) return;
+      renderLive();
+      if (SETTLED.includes(me.status) || Date.now() - me.t0 > FOLLOW_FOR_MS) return;
+      me.timer = setTimeout(ask, FOLLOW_MS[Math.min(me.n, FOLLOW_MS.length - 1)]);
+      me.n += 1;
+    };
+    ask();
+  }
+
+  function renderLive() {
+    if (!live) return;
+    const status = live.status;
+    $('live-status').textContent = status ? t(`status_${status}`) : t('live_checking');
+    $('live-text').textContent = live.offline && !SETTLED.includes(status) ? t('live_offline')
+      : status ? t(`status_${status}_x`) : '';
+    const failed = status === 'failed';
+    $('live-reason').textContent = failed ? t(`reason_${REASONS.includes(live.reason) ? live.reason : 'other'}`) : '';
+    show($('live-reason'), failed);
+    $('live').dataset.status = status || '';
   }
 
   /* An error from tus-js-client: fatal, or retried after a pause. */
@@ -795,8 +889,6 @@
     if (coarse) $('btn-rec').classList.remove('primary');
     countryCodes = codesOf($('country'));
     languageCodes = codesOf($('language'));
-    const region = (navigator.language || '').split('-')[1];
-    if (region && countryCodes.includes(region.toUpperCase())) $('country').value = region.toUpperCase();
 
     $('btn-choose').addEventListener('click', () => $('video').click());
     $('clip-other').addEventListener('click', () => $('video').click());
