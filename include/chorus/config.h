@@ -23,6 +23,7 @@ enum command {
     CMD_AUDIT,
     CMD_BACKUP,
     CMD_TRANSCODE,
+    CMD_CAMPAIGN,
     CMD__COUNT
 };
 
@@ -76,9 +77,17 @@ struct config {
     int max_duration; /* seconds */
     bool keep_originals;
 
-    /* user add / passwd. */
+    /* user add / passwd; user campaigns NAME --all. */
     const char *role;
     bool generate;
+    bool all_campaigns;
+
+    /* campaign add / set: NULL when not given; the texts are of --lang
+     * (else the campaign's first language). */
+    struct {
+        const char *lang, *title, *intro, *consent, *cta;
+        const char *languages, *opens, *closes, *hashtag, *accent, *credit;
+    } campaign;
 };
 
 /*

@@ -1,0 +1,3 @@
+-- Reserved: number 4 belongs to a migration of another branch (issues
+-- #12, #13, #16), which replaces this file at merge; 0006_campaigns.sql
+-- comes after it. Empty on its own.
