@@ -1123,13 +1123,13 @@ int campaign_adopt_settings(struct db *db, const struct config *cfg)
         (rc = campaign_get(db, CAMPAIGN_DEFAULT_ID, &c)) <= 0)
         goto out;
     if (c.adopted) {
-        db_rollback(db);
         if ((title != NULL && title[0] != '\0') ||
             (intro != NULL && intro[0] != '\0'))
             log_warnx("--campaign-title and --campaign-intro are ignored now: "
                       "the default campaign's texts are set in the panel or "
                       "with chorus campaign set default");
-        return 0;
+        rc = 0;
+        goto out;
     }
     if (title == NULL || title[0] == '\0')
         title = ftitle = legacy_file_text(cfg, "title");

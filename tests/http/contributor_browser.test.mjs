@@ -696,6 +696,8 @@ test('switched to Russian: Russian strings everywhere, no English left on the fo
     await ready(page);
     await page.selectOption('#ui-lang', 'ru');
     await page.waitForFunction(() => document.documentElement.lang === 'ru');
+    // The campaign's own texts in Russian come from its API, just after.
+    await page.waitForFunction((t) => document.title === t, LANG.ru.default_title);
     assert.equal(await page.textContent('#btn-choose'), LANG.ru.btn_choose);
     assert.equal(await page.textContent('h1'), LANG.ru.default_title);
     assert.equal(await page.title(), LANG.ru.default_title);
