@@ -8,6 +8,7 @@
 
 #include "chorus/app.h"
 #include "chorus/auth.h"
+#include "chorus/campaign.h"
 #include "chorus/db.h"
 #include "chorus/http.h"
 #include "chorus/log.h"
@@ -138,11 +139,13 @@ int account_users_list(struct request *req)
     while (st != NULL && (rc = db_step(st)) == DB_ROW) {
         char when[21];
         util_iso8601(db_col_int(st, 4), when);
+        /* With the campaigns the user is limited to ([]: every one). */
         json_array_append_new(
             items,
-            json_pack("{s:s, s:s, s:b, s:s}", "username", db_col_text(st, 1),
-                      "role", db_col_text(st, 2), "disabled",
-                      (int)db_col_int(st, 3), "created_at", when));
+            json_pack("{s:s, s:s, s:b, s:s, s:o}", "username",
+                      db_col_text(st, 1), "role", db_col_text(st, 2),
+                      "disabled", (int)db_col_int(st, 3), "created_at", when,
+                      "campaigns", campaign_user_slugs(db, db_col_int(st, 0))));
     }
     db_pool_put(req->app->db, db);
     if (rc != DB_DONE) {

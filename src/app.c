@@ -7,6 +7,7 @@
 #include "chorus/account.h"
 #include "chorus/audit.h"
 #include "chorus/campaign.h"
+#include "chorus/campaign_api.h"
 #include "chorus/db.h"
 #include "chorus/export.h"
 #include "chorus/http.h"
@@ -19,6 +20,7 @@
 #include "chorus/page.h"
 #include "chorus/panel.h"
 #include "chorus/receipt.h"
+#include "chorus/result.h"
 #include "chorus/retention.h"
 #include "chorus/static.h"
 #include "chorus/storage.h"
@@ -36,13 +38,38 @@
  */
 const struct route app_routes[] = {
     {"GET", "/healthz", http_healthz, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
-    {"GET", "/", static_index, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+    {"GET", "/", page_upload, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
     {"GET", "/panel", static_panel, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
     {"GET", "/receipt", static_receipt, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
-    {"POST", "/receipt", page_receipt, ACCESS_PUBLIC, BODY_JSON, NULL, NULL},
-    {"GET", "/api/v1/campaign", campaign_get, ACCESS_PUBLIC, BODY_NONE, NULL,
-     NULL},
+    {"POST", "/receipt", result_receipt, ACCESS_PUBLIC, BODY_JSON, NULL, NULL},
     {"GET", "/static/*", static_file, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+
+    /* Campaigns: their pages, public views, QR codes and logos; the
+     * admin API. */
+    {"GET", "/c/{slug}", page_upload, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+    {"GET", "/c/{slug}/poster", page_poster, ACCESS_PUBLIC, BODY_NONE, NULL,
+     NULL},
+    {"GET", "/c/{slug}/theme.css", page_theme, ACCESS_PUBLIC, BODY_NONE, NULL,
+     NULL},
+    {"GET", "/api/v1/campaign", campaign_api_public, ACCESS_PUBLIC, BODY_NONE,
+     NULL, NULL},
+    {"GET", "/api/v1/campaigns", campaign_api_list, ACCESS_USER, BODY_NONE,
+     NULL, NULL},
+    {"POST", "/api/v1/campaigns", campaign_api_create, ACCESS_ADMIN, BODY_JSON,
+     NULL, NULL},
+    {"GET", "/api/v1/campaigns/{slug}", campaign_api_public, ACCESS_PUBLIC,
+     BODY_NONE, NULL, NULL},
+    {"PATCH", "/api/v1/campaigns/{slug}", campaign_api_update, ACCESS_ADMIN,
+     BODY_JSON, NULL, NULL},
+    {"GET", "/api/v1/campaigns/{slug}/qr.svg", campaign_api_qr_svg,
+     ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+    {"GET", "/api/v1/campaigns/{slug}/qr.png", campaign_api_qr_png,
+     ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+    {"GET", "/api/v1/campaigns/{slug}/logo.png", campaign_api_logo,
+     ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+    {"PUT", "/api/v1/campaigns/{slug}/logo", campaign_api_logo_put,
+     ACCESS_ADMIN, BODY_STREAM, campaign_api_logo_begin,
+     campaign_api_logo_body},
 
     /* Contributors: tus uploads, the plain form, receipts. */
     {"OPTIONS", "/api/v1/uploads", tus_options, ACCESS_PUBLIC, BODY_NONE, NULL,
@@ -98,6 +125,8 @@ const struct route app_routes[] = {
      BODY_JSON, NULL, NULL},
     {"DELETE", "/api/v1/users/{name}", account_users_disable, ACCESS_ADMIN,
      BODY_NONE, NULL, NULL},
+    {"PUT", "/api/v1/users/{name}/campaigns", campaign_api_user_limits,
+     ACCESS_ADMIN, BODY_JSON, NULL, NULL},
     {"GET", "/api/v1/audit", panel_audit, ACCESS_ADMIN, BODY_NONE, NULL, NULL},
     {"GET", "/metrics", metrics_get, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
 };
@@ -128,8 +157,13 @@ int app_open_data(const struct config *cfg, struct db **db, char *db_path,
         *db = NULL;
         return -1;
     }
-    /* The audit log's key, and 0001's log re-chained under it. */
-    if (audit_open(*db) != 0) {
+    /* The audit log's key, and 0001's log re-chained under it; then,
+     * where the old settings mean something, the default campaign takes
+     * them (once). */
+    if (audit_open(*db) != 0 ||
+        ((cfg->cmd == CMD_SERVE || cfg->cmd == CMD_MIGRATE ||
+          cfg->cmd == CMD_CAMPAIGN) &&
+         campaign_adopt_settings(*db, cfg) != 0)) {
         db_close(*db);
         *db = NULL;
         return -1;

@@ -16,7 +16,9 @@ enum opt_type { OPT_STRING, OPT_INT, OPT_BOOL, OPT_LISTEN, OPT_LEVEL };
 #define BIT(c) (1u << (c))
 #define C_DATA                                                                 \
     (BIT(CMD_SERVE) | BIT(CMD_WORKER) | BIT(CMD_MIGRATE) | BIT(CMD_USER) |     \
-     BIT(CMD_AUDIT) | BIT(CMD_BACKUP) | BIT(CMD_PURGE))
+     BIT(CMD_AUDIT) | BIT(CMD_BACKUP) | BIT(CMD_PURGE) | BIT(CMD_CAMPAIGN))
+/* The settings of before campaigns, adopted by the default campaign. */
+#define C_LEGACY (BIT(CMD_SERVE) | BIT(CMD_MIGRATE) | BIT(CMD_CAMPAIGN))
 #define C_ALL 0xffffu
 
 struct option_spec {
@@ -43,7 +45,7 @@ static const struct option_spec options[] = {
      CHORUS_DEFAULT_WEB_DIR, 0, 0, BIT(CMD_SERVE),
      "the pages and assets served at / and /static/"},
     {"public-url", "CHORUS_PUBLIC_URL", OPT_STRING, OFF(public_url), "", 0, 0,
-     BIT(CMD_SERVE),
+     BIT(CMD_SERVE) | BIT(CMD_CAMPAIGN),
      "the address users reach Chorus at (https:// marks cookies Secure)"},
     {"max-connections", "CHORUS_MAX_CONNECTIONS", OPT_INT, OFF(max_connections),
      "512", 1, 100000, BIT(CMD_SERVE),
@@ -83,17 +85,20 @@ static const struct option_spec options[] = {
      "MiB of disk kept free: an upload that would eat into it gets 507"},
     {"cors-origin", "CHORUS_CORS_ORIGIN", OPT_STRING, OFF(cors_origin), "", 0,
      0, BIT(CMD_SERVE),
-     "origins (comma-separated) whose pages may upload from the browser"},
+     "origins (comma-separated) whose pages may upload from the browser "
+     "and embed the campaigns' upload pages"},
     {"campaign-title", "CHORUS_CAMPAIGN_TITLE", OPT_STRING, OFF(campaign_title),
-     "", 0, 0, BIT(CMD_SERVE),
-     "the upload page's title (else data/campaign.json, else a default)"},
+     "", 0, 0, C_LEGACY,
+     "before campaigns, the upload page's title: taken once into the "
+     "default campaign"},
     {"campaign-intro", "CHORUS_CAMPAIGN_INTRO", OPT_STRING, OFF(campaign_intro),
-     "", 0, 0, BIT(CMD_SERVE),
-     "the upload page's introduction (else data/campaign.json)"},
+     "", 0, 0, C_LEGACY,
+     "before campaigns, the upload page's introduction: taken once into "
+     "the default campaign"},
     {"consent-version", "CHORUS_CONSENT_VERSION", OPT_STRING,
-     OFF(consent_version), "2026-11", 0, 0, BIT(CMD_SERVE),
-     "version of the consent text contributors agree to; change it when "
-     "the text changes"},
+     OFF(consent_version), "2026-11", 0, 0, C_LEGACY,
+     "before campaigns, the consent version: taken once into the default "
+     "campaign (campaigns then number their own)"},
     {"session-idle", "CHORUS_SESSION_IDLE", OPT_INT, OFF(session_idle), "3600",
      10, 30 * 86400, BIT(CMD_SERVE),
      "seconds without a request after which a panel session ends"},
@@ -146,12 +151,41 @@ static const struct option_spec options[] = {
     {"head", NULL, OPT_STRING, OFF(head), "", 0, 0, BIT(CMD_AUDIT),
      "audit verify: check against this head (ID:HASH, from `chorus audit "
      "head` or the log) instead of data/audit.head"},
-    {"campaign", NULL, OPT_STRING, OFF(campaign), "", 0, 0, BIT(CMD_PURGE),
-     "purge: the campaign (its slug; until campaigns exist: default)"},
+    {"campaign", NULL, OPT_STRING, OFF(purge_campaign), "", 0, 0,
+     BIT(CMD_PURGE), "purge: the campaign, by its slug"},
     {"everything", NULL, OPT_BOOL, OFF(everything), "false", 0, 0,
      BIT(CMD_PURGE), "purge: every campaign (an emergency)"},
     {"yes", NULL, OPT_BOOL, OFF(yes), "false", 0, 0, BIT(CMD_PURGE),
      "purge: really do it"},
+    {"all", NULL, OPT_BOOL, OFF(all_campaigns), "false", 0, 0, BIT(CMD_USER),
+     "user campaigns NAME --all: no campaign limits (every campaign)"},
+    {"lang", NULL, OPT_STRING, OFF(campaign.lang), NULL, 0, 0,
+     BIT(CMD_CAMPAIGN),
+     "the language of --title, --intro, --consent-text and --cta (default: "
+     "the campaign's first)"},
+    {"title", NULL, OPT_STRING, OFF(campaign.title), NULL, 0, 0,
+     BIT(CMD_CAMPAIGN), "the campaign's title in --lang"},
+    {"intro", NULL, OPT_STRING, OFF(campaign.intro), NULL, 0, 0,
+     BIT(CMD_CAMPAIGN), "its introduction in --lang"},
+    {"consent-text", NULL, OPT_STRING, OFF(campaign.consent), NULL, 0, 0,
+     BIT(CMD_CAMPAIGN),
+     "its consent text in --lang (a change makes a new consent version)"},
+    {"cta", NULL, OPT_STRING, OFF(campaign.cta), NULL, 0, 0, BIT(CMD_CAMPAIGN),
+     "the poster's call to action in --lang"},
+    {"languages", NULL, OPT_STRING, OFF(campaign.languages), NULL, 0, 0,
+     BIT(CMD_CAMPAIGN),
+     "its languages, comma-separated, the first the fallback (be,ru,en)"},
+    {"opens", NULL, OPT_STRING, OFF(campaign.opens), NULL, 0, 0,
+     BIT(CMD_CAMPAIGN),
+     "when it opens, RFC 3339 (2026-05-01T09:00:00+03:00; '' for none)"},
+    {"closes", NULL, OPT_STRING, OFF(campaign.closes), NULL, 0, 0,
+     BIT(CMD_CAMPAIGN), "when it closes, RFC 3339 ('' for never)"},
+    {"hashtag", NULL, OPT_STRING, OFF(campaign.hashtag), NULL, 0, 0,
+     BIT(CMD_CAMPAIGN), "its hashtag, for the studio"},
+    {"accent", NULL, OPT_STRING, OFF(campaign.accent), NULL, 0, 0,
+     BIT(CMD_CAMPAIGN), "its accent colour, #rrggbb"},
+    {"credit", NULL, OPT_STRING, OFF(campaign.credit), NULL, 0, 0,
+     BIT(CMD_CAMPAIGN), "its credit line template, for the studio"},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -161,7 +195,7 @@ static const char *const command_names[CMD__COUNT] = {
     [CMD_MIGRATE] = "migrate", [CMD_USER] = "user",
     [CMD_VERSION] = "version", [CMD_AUDIT] = "audit",
     [CMD_BACKUP] = "backup",   [CMD_TRANSCODE] = "transcode",
-    [CMD_PURGE] = "purge",
+    [CMD_PURGE] = "purge",     [CMD_CAMPAIGN] = "campaign",
 };
 
 const char *config_command_name(enum command cmd)
@@ -398,7 +432,7 @@ void config_usage(FILE *fp, enum command cmd)
         fprintf(fp, "  --%-24s %s\n", o->flag, o->help);
         fprintf(fp, "  %-26s %s%s%s\n", "", o->env != NULL ? o->env : "",
                 o->env != NULL ? ", default: " : "default: ",
-                o->def[0] != '\0' ? o->def : "(none)");
+                o->def != NULL && o->def[0] != '\0' ? o->def : "(none)");
     }
     fprintf(fp, "  --%-24s %s\n", "help", "this text");
 }

@@ -31,8 +31,9 @@ struct db_pool {
  * country, ?3 language, ?4 lower-case text, ?5/?6 dates, ?7 scope, ?8
  * reshared, ?12 a withdrawn clip with something left to take down: a
  * post not marked taken down, or an export never marked done; ?13
- * exported or reshared at all; ?14 its files not deleted), a keyset
- * page after or before (?9 created_at, ?10 id) of ?11 rows.
+ * exported or reshared at all; ?14 its files not deleted; ?15 campaign
+ * id; ?16 the user's campaigns as message_scope_has() reads them), a
+ * keyset page after or before (?9 created_at, ?10 id) of ?11 rows.
  */
 #define MSG_LIST                                                               \
     "SELECT m.id, m.status, m.name, m.organization, m.country,"                \
@@ -45,7 +46,8 @@ struct db_pool {
     "  LIMIT 1),"                                                              \
     " m.withdrawn_at, m.exported_at, m.media_deleted_at, m.media_deleted_why," \
     " (SELECT count(*) FROM reshares r WHERE r.message_id = m.id"              \
-    "  AND r.taken_down_at IS NULL), m.takedown_at"                            \
+    "  AND r.taken_down_at IS NULL), m.takedown_at, m.campaign_id,"            \
+    " (SELECT c.slug FROM campaigns c WHERE c.id = m.campaign_id)"             \
     " FROM messages m WHERE m.status = ?1"                                     \
     " AND (?2 IS NULL OR m.country = ?2)"                                      \
     " AND (?3 IS NULL OR m.language = ?3)"                                     \
@@ -63,7 +65,15 @@ struct db_pool {
     "m.id)))))"                                                                \
     " AND (?13 IS NULL OR m.exported_at IS NOT NULL OR EXISTS"                 \
     "  (SELECT 1 FROM reshares r WHERE r.message_id = m.id))"                  \
-    " AND (?14 IS NULL OR m.media_deleted_at IS NULL)"
+    " AND (?14 IS NULL OR m.media_deleted_at IS NULL)"                         \
+    " AND (?15 IS NULL OR m.campaign_id = ?15)"                                \
+    " AND (?16 IS NULL OR instr(?16, ',' || m.campaign_id || ',') > 0)"
+
+/* A campaign's row, as campaign.c reads it. */
+#define CAMPAIGN_COLUMNS                                                       \
+    "SELECT id, slug, languages, consent_version, consent_seq, opens_at,"      \
+    " closes_at, hashtag, credit_template, accent_color, logo_at, adopted,"    \
+    " created_at, updated_at FROM campaigns"
 
 /* Every statement Chorus runs, by enum stmt. Positional binds only. */
 static const char *const sql_text[STMT__COUNT] = {
@@ -103,16 +113,17 @@ static const char *const sql_text[STMT__COUNT] = {
         "INSERT INTO messages (id, status, receipt_hash, name, organization,"
         " country, language, message, filetype, consent_version,"
         " consent_scope, consent_at, upload_length, upload_offset,"
-        " upload_expires_at, created_at, updated_at, received_at)"
+        " upload_expires_at, created_at, updated_at, received_at,"
+        " campaign_id, consent_language)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-        " ?14, ?15, ?12, ?12, ?16)",
+        " ?14, ?15, ?12, ?12, ?16, ?17, ?18)",
     [STMT_UPLOAD_GET] = "SELECT status, upload_length, upload_offset,"
                         " upload_expires_at FROM messages WHERE id = ?1",
     [STMT_UPLOAD_PROGRESS] =
         "UPDATE messages SET upload_offset = ?2, upload_expires_at = ?3,"
         " updated_at = ?4 WHERE id = ?1 AND status = 'uploading'",
-    [STMT_MSG_STATE] =
-        "SELECT status, media_deleted_at FROM messages WHERE id = ?1",
+    [STMT_MSG_STATE] = "SELECT status, media_deleted_at, campaign_id"
+                       " FROM messages WHERE id = ?1",
     /* The state changes of message.c: ?1 id, ?2 the new state, ?3 the
      * state it was read in (the compare-and-swap), then their own. */
     [STMT_MSG_UPLOAD_FINISHED] =
@@ -176,11 +187,11 @@ static const char *const sql_text[STMT__COUNT] = {
         "SELECT id, status FROM messages WHERE media_deleted_at IS NULL"
         " AND ((status = 'failed' AND updated_at <= ?1)"
         " OR (status = 'rejected' AND updated_at <= ?2)) LIMIT 100",
-    /* The next messages of campaign ?1 (NULL: every campaign) not yet
-     * purged. Until campaigns exist (issue #15) there is one, "default",
-     * holding every message. */
+    /* The next messages of campaign ?1 (a slug; NULL: every campaign)
+     * not yet purged. */
     [STMT_PURGE_NEXT] =
-        "SELECT id, status FROM messages WHERE (?1 IS NULL OR ?1 = 'default')"
+        "SELECT id, status FROM messages WHERE (?1 IS NULL OR campaign_id ="
+        " (SELECT id FROM campaigns WHERE slug = ?1))"
         " AND media_deleted_why IS NOT 'purge' ORDER BY id LIMIT 50",
     [STMT_PURGE_KEEP] = "SELECT 1 FROM messages WHERE id = ?1"
                         " AND media_deleted_why IS NOT 'purge'",
@@ -266,7 +277,13 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_MSG_LIST_DESC] =
         MSG_LIST " AND (m.created_at, m.id) < (?9, ?10)"
                  " ORDER BY m.created_at DESC, m.id DESC LIMIT ?11",
-    [STMT_MSG_COUNTS] = "SELECT status, n FROM status_counts",
+    /* Per status, of campaign ?1 (NULL: all) within scope ?2 (NULL:
+     * every campaign). */
+    [STMT_MSG_COUNTS] =
+        "SELECT status, sum(n) FROM message_counts"
+        " WHERE (?1 IS NULL OR campaign_id = ?1)"
+        " AND (?2 IS NULL OR instr(?2, ',' || campaign_id || ',') > 0)"
+        " GROUP BY status",
     [STMT_MSG_GET] =
         "SELECT m.id, m.status, m.name, m.organization, m.country,"
         " m.language, m.message, m.consent_scope, m.consent_version,"
@@ -275,12 +292,14 @@ static const char *const sql_text[STMT__COUNT] = {
         " u.username, m.decided_at, m.decision_reason, m.withdrawn_at,"
         " j.state, j.progress, j.attempts, j.error, m.upload_length,"
         " m.upload_offset, m.media_deleted_at, m.media_deleted_why,"
-        " m.takedown_at FROM messages m"
+        " m.takedown_at, m.campaign_id, c.slug, m.consent_language"
+        " FROM messages m JOIN campaigns c ON c.id = m.campaign_id"
         " LEFT JOIN users u ON u.id = m.decided_by"
         " LEFT JOIN jobs j ON j.id = (SELECT max(id) FROM jobs"
         "  WHERE message_id = m.id AND kind = 'transcode') WHERE m.id = ?1",
-    [STMT_MSG_STATUS] = "SELECT status, created_at, country, language,"
-                        " consent_scope FROM messages WHERE id = ?1",
+    [STMT_MSG_STATUS] =
+        "SELECT status, created_at, country, language,"
+        " consent_scope, campaign_id FROM messages WHERE id = ?1",
     [STMT_MSG_HISTORY] = "SELECT at, actor, action, reason FROM audit"
                          " WHERE target = ?1 ORDER BY id",
     [STMT_MSG_DECIDE] =
@@ -316,8 +335,10 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_EXPORT_PAGE] =
         "SELECT m.id, m.name, m.organization, m.country, m.language,"
         " m.message, m.duration_ms, m.consent_version, m.consent_scope,"
-        " m.consent_at, u.username, m.decided_at, m.created_at"
-        " FROM messages m LEFT JOIN users u ON u.id = m.decided_by"
+        " m.consent_at, u.username, m.decided_at, m.created_at,"
+        " m.campaign_id, c.slug, m.consent_language"
+        " FROM messages m JOIN campaigns c ON c.id = m.campaign_id"
+        " LEFT JOIN users u ON u.id = m.decided_by"
         " WHERE m.status = 'approved' AND m.media_deleted_at IS NULL"
         " AND (?1 IS NULL OR instr(?1, ',' || m.id || ',') > 0)"
         " AND (?2 IS NULL OR m.country = ?2) AND (?3 IS NULL OR m.language = "
@@ -327,12 +348,70 @@ static const char *const sql_text[STMT__COUNT] = {
         " AND (?5 IS NULL OR m.consent_scope = ?5)"
         " AND (?6 IS NULL OR ?6 = EXISTS (SELECT 1 FROM reshares r"
         "  WHERE r.message_id = m.id))"
+        " AND (?10 IS NULL OR m.campaign_id = ?10)"
+        " AND (?11 IS NULL OR instr(?11, ',' || m.campaign_id || ',') > 0)"
         " AND (m.created_at, m.id) > (?7, ?8)"
         " ORDER BY m.created_at, m.id LIMIT ?9",
     [STMT_MESSAGE_EXPORTED] =
         "UPDATE messages SET exported_at = ?2 WHERE id = ?1",
     [STMT_ADMINS_OTHER] = "SELECT count(*) FROM users WHERE role = 'admin'"
                           " AND disabled = 0 AND id <> ?1",
+    [STMT_CAMPAIGN_BY_SLUG] = CAMPAIGN_COLUMNS " WHERE slug = ?1",
+    [STMT_CAMPAIGN_BY_ID] = CAMPAIGN_COLUMNS " WHERE id = ?1",
+    [STMT_CAMPAIGN_LIST] = CAMPAIGN_COLUMNS " ORDER BY id",
+    [STMT_CAMPAIGN_INSERT] =
+        "INSERT INTO campaigns (slug, languages, consent_version,"
+        " consent_seq, opens_at, closes_at, hashtag, credit_template,"
+        " accent_color, adopted, created_at, updated_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+    [STMT_CAMPAIGN_UPDATE] =
+        "UPDATE campaigns SET languages = ?2, consent_version = ?3,"
+        " consent_seq = ?4, opens_at = ?5, closes_at = ?6, hashtag = ?7,"
+        " credit_template = ?8, accent_color = ?9, adopted = ?10,"
+        " updated_at = ?11 WHERE id = ?1",
+    [STMT_CAMPAIGN_LOGO] =
+        "UPDATE campaigns SET logo_at = ?2, updated_at = ?2 WHERE id = ?1",
+    [STMT_CAMPAIGN_TEXTS] = "SELECT lang, title, intro, consent, cta"
+                            " FROM campaign_texts WHERE campaign_id = ?1",
+    [STMT_CAMPAIGN_TEXT_PUT] =
+        "INSERT INTO campaign_texts (campaign_id, lang, title, intro,"
+        " consent, cta) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        " ON CONFLICT (campaign_id, lang) DO UPDATE SET title = ?3,"
+        " intro = ?4, consent = ?5, cta = ?6",
+    [STMT_CAMPAIGN_TEXT_DELETE] =
+        "DELETE FROM campaign_texts WHERE campaign_id = ?1 AND lang = ?2",
+    [STMT_CAMPAIGN_COUNTS] =
+        "SELECT status, n FROM message_counts WHERE campaign_id = ?1",
+    [STMT_CONSENT_VERSION_INSERT] =
+        "INSERT INTO consent_versions (campaign_id, version, created_at)"
+        " VALUES (?1, ?2, ?3)",
+    [STMT_CONSENT_VERSION_SUPERSEDE] =
+        "UPDATE consent_versions SET superseded_at = ?3"
+        " WHERE campaign_id = ?1 AND version = ?2 AND superseded_at IS NULL",
+    [STMT_CONSENT_VERSION_GET] =
+        "SELECT created_at, superseded_at FROM consent_versions"
+        " WHERE campaign_id = ?1 AND version = ?2",
+    [STMT_CONSENT_VERSIONS] =
+        "SELECT version, created_at, superseded_at FROM consent_versions"
+        " WHERE campaign_id = ?1 ORDER BY created_at, rowid",
+    [STMT_CONSENT_TEXT_INSERT] =
+        "INSERT INTO consent_texts (campaign_id, version, lang, text)"
+        " VALUES (?1, ?2, ?3, ?4)",
+    [STMT_CONSENT_TEXTS_OF] =
+        "SELECT lang, text FROM consent_texts"
+        " WHERE campaign_id = ?1 AND version = ?2 ORDER BY lang",
+    [STMT_USER_CAMPAIGNS] =
+        "SELECT c.id, c.slug FROM user_campaigns u"
+        " JOIN campaigns c ON c.id = u.campaign_id WHERE u.user_id = ?1"
+        " ORDER BY c.id",
+    [STMT_USER_CAMPAIGNS_CLEAR] =
+        "DELETE FROM user_campaigns WHERE user_id = ?1",
+    [STMT_USER_CAMPAIGN_ADD] =
+        "INSERT OR IGNORE INTO user_campaigns (user_id, campaign_id)"
+        " VALUES (?1, ?2)",
+    [STMT_JOB_LAST_OF_TARGET] =
+        "SELECT state, error, updated_at FROM jobs WHERE kind = ?1"
+        " AND target = ?2 ORDER BY id DESC LIMIT 1",
 };
 
 static sqlite3_stmt *raw(struct db_stmt *st)

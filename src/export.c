@@ -20,6 +20,7 @@
 #include "chorus/media.h"
 #include "chorus/message.h"
 #include "chorus/meta.h"
+#include "chorus/panel.h"
 #include "chorus/storage.h"
 
 #define PAGE_ROWS 100
@@ -33,6 +34,8 @@ struct row {
     bool union_only; /* its files go under union-only/, never beside
                         the public ones */
     int64_t decided_at;
+    int64_t campaign;
+    char consent_lang[36];
     json_t *manifest; /* its manifest entry */
 };
 
@@ -47,7 +50,10 @@ struct export_ctx {
     /* The selection. */
     char *ids; /* ",id,id," or NULL */
     char country[3], language[36], pattern[512], scope[8];
-    int reshared; /* -1: either */
+    int reshared;               /* -1: either */
+    int64_t campaign;           /* 0: every campaign the user sees */
+    char limits[MSG_SCOPE_MAX]; /* the user's campaigns; "": all */
+    enum role role;
     /* Where the paging stands. */
     int64_t cur_date;
     char cur_id[UTIL_ID_LEN + 1];
@@ -168,10 +174,21 @@ static int fetch_page(struct export_ctx *ctx)
     db_bind_int(st, 7, ctx->cur_date);
     db_bind_text(st, 8, ctx->cur_id);
     db_bind_int(st, 9, PAGE_ROWS);
+    if (ctx->campaign > 0)
+        db_bind_int(st, 10, ctx->campaign);
+    db_bind_text(st, 11, ctx->limits[0] != '\0' ? ctx->limits : NULL);
     while ((step = db_step(st)) == DB_ROW) {
         struct row *r = &ctx->rows[ctx->nrows];
-        json_t *m = json_object();
+        json_t *m;
         double dur = db_col_is_null(st, 6) ? 0 : (double)db_col_int(st, 6);
+
+        ctx->cur_date = db_col_int(st, 12);
+        snprintf(ctx->cur_id, sizeof(ctx->cur_id), "%s", db_col_text(st, 0));
+        /* The query kept to the user's campaigns; the rule says so too. */
+        if (message_sight_in(ctx->role, ctx->limits, MSG_APPROVED,
+                             db_col_int(st, 13)) != SIGHT_MEDIA)
+            continue;
+        m = json_object();
 
         snprintf(r->id, sizeof(r->id), "%s", db_col_text(st, 0));
         r->union_only = db_col_text(st, 8) != NULL &&
@@ -192,16 +209,30 @@ static int fetch_page(struct export_ctx *ctx)
         put_time(m, "consent_at", st, 9);
         put_text(m, "approved_by", st, 10);
         put_time(m, "approved_at", st, 11);
+        put_text(m, "campaign", st, 14);
+        /* Kept for the consent's exact text, looked up below. */
+        r->campaign = db_col_int(st, 13);
+        snprintf(r->consent_lang, sizeof(r->consent_lang), "%s",
+                 db_col_text(st, 15) != NULL ? db_col_text(st, 15) : "");
         r->manifest = m;
-        ctx->cur_date = db_col_int(st, 12);
-        memcpy(ctx->cur_id, r->id, sizeof(ctx->cur_id));
         ctx->nrows++;
     }
     if (step < 0)
         goto out;
-    /* Reshare marks, and the export recorded, row by row. */
+    /* Reshare marks, the consent's text, and the export recorded, row by
+     * row. */
     for (int i = 0; i < ctx->nrows; i++) {
-        json_t *marks = json_array();
+        json_t *marks = json_array(), *m = ctx->rows[i].manifest;
+        json_t *consent = panel_consent(
+            db, ctx->rows[i].campaign,
+            json_string_value(json_object_get(m, "consent_version")),
+            ctx->rows[i].consent_lang,
+            json_string_value(json_object_get(m, "language")));
+
+        json_object_set(m, "consent_language",
+                        json_object_get(consent, "language"));
+        json_object_set(m, "consent_text", json_object_get(consent, "text"));
+        json_decref(consent);
         if ((st = db_stmt(db, STMT_RESHARES_OF)) != NULL) {
             db_bind_text(st, 1, ctx->rows[i].id);
             while (db_step(st) == DB_ROW) {
@@ -258,7 +289,10 @@ static void manifest_add(struct export_ctx *ctx, const struct row *r,
                                        "consent_scope",
                                        "consent_at",
                                        "approved_by",
-                                       "approved_at"};
+                                       "approved_at",
+                                       "campaign",
+                                       "consent_language",
+                                       "consent_text"};
     json_t *m = r->manifest, *marks = json_object_get(m, "reshared"), *mk;
     char dur[32], *text, reshared[4096] = "";
     size_t i, used = 0;
@@ -516,6 +550,7 @@ int export_zip(struct request *req)
     const char *q = http_query(req, "q"), *scope = http_query(req, "scope");
     const char *reshared = http_query(req, "reshared");
     const char *status = http_query(req, "status");
+    const char *campaign = http_query(req, "campaign");
     struct export_ctx *ctx;
     struct MHD_Response *resp;
     struct db *db;
@@ -536,6 +571,13 @@ int export_zip(struct request *req)
     ctx->fd = -1;
     ctx->reshared = -1;
     ctx->cur_date = INT64_MIN;
+    ctx->role = req->session.role;
+    snprintf(ctx->limits, sizeof(ctx->limits), "%s",
+             panel_scope(req) != NULL ? panel_scope(req) : "");
+    if (campaign != NULL && panel_campaign(req, campaign, &ctx->campaign)) {
+        ctx_free(ctx);
+        return req->status;
+    }
     if (ids != NULL && parse_ids(ids, &ctx->ids) != 0) {
         ctx_free(ctx);
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_ids",
@@ -582,18 +624,18 @@ int export_zip(struct request *req)
     }
     fputs("id,file,name,organization,country,language,message,duration_s,"
           "consent_version,consent_scope,consent_at,approved_by,approved_at,"
-          "reshared\n",
+          "campaign,consent_language,consent_text,reshared\n",
           ctx->csv);
     fputs("[", ctx->json);
 
     /* Who took what, on the record; whether a search narrowed it, never
      * what was searched for (a name typed in would stay in the log). */
     snprintf(why, sizeof(why),
-             "ids=%.300s country=%s language=%s scope=%s reshared=%s "
-             "search=%s",
-             ids != NULL ? ids : "*", country ? country : "*",
-             language ? language : "*", scope ? scope : "*",
-             reshared ? reshared : "*",
+             "ids=%.300s campaign=%.40s country=%s language=%s scope=%s "
+             "reshared=%s search=%s",
+             ids != NULL ? ids : "*", campaign ? campaign : "*",
+             country ? country : "*", language ? language : "*",
+             scope ? scope : "*", reshared ? reshared : "*",
              q != NULL && q[0] != '\0' ? "yes" : "no");
     db = db_pool_get(req->app->db);
     if (db_begin(db) < 0 ||

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "chorus/app.h"
+#include "chorus/campaign.h"
 #include "chorus/db.h"
 #include "chorus/log.h"
 #include "chorus/reaper.h"
@@ -36,12 +37,15 @@ struct http_server {
     struct reaper *reaper;
 };
 
+/* DESIGN.md's policy, around its frame-ancestors. */
+#define CSP_HEAD                                                               \
+    "default-src 'none'; script-src 'self'; style-src 'self'; "                \
+    "img-src 'self' blob: data:; media-src 'self' blob:; "                     \
+    "connect-src 'self'; form-action 'self'; frame-ancestors"
+#define CSP_TAIL "; base-uri 'none'"
+
 static const char *const security_headers[][2] = {
-    {"Content-Security-Policy",
-     "default-src 'none'; script-src 'self'; style-src 'self'; "
-     "img-src 'self' blob: data:; media-src 'self' blob:; "
-     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-     "base-uri 'none'"},
+    {"Content-Security-Policy", CSP_HEAD " 'none'" CSP_TAIL},
     {"X-Content-Type-Options", "nosniff"},
     {"Referrer-Policy", "no-referrer"},
     {"X-Frame-Options", "DENY"},
@@ -331,11 +335,80 @@ static void cors_preflight(struct request *req, const char *want)
     http_header_add(req, "Access-Control-Max-Age", "86400");
 }
 
-/* Adds the headers every response carries, unless the handler set them. */
-static void add_common_headers(struct MHD_Response *resp)
+void http_embeddable(struct request *req)
 {
+    req->embeddable = true;
+}
+
+/* True if origin (len bytes of --cors-origin) can stand in a CSP source
+ * list as it is: "*", or scheme://host[:port] of plain characters. */
+static bool csp_source_ok(const char *origin, size_t len)
+{
+    const char *sep;
+
+    if (len == 1 && origin[0] == '*')
+        return true;
+    sep = memmem(origin, len, "://", 3);
+    if (len > 200 || sep == NULL || sep == origin)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = origin[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':' ||
+              c == '/' || c == '*'))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * The Content-Security-Policy of an embeddable page: frame-ancestors
+ * lists the --cors-origin sites. Returns false (the strict policy
+ * stands) if there are none fit for it.
+ */
+static bool embed_csp(const struct config *cfg, char *out, size_t len)
+{
+    const char *p = cfg->cors_origin;
+    size_t used = (size_t)snprintf(out, len, "%s", CSP_HEAD);
+    int n = 0;
+
+    while (p != NULL && *p != '\0') {
+        size_t k;
+        while (*p == ' ' || *p == ',')
+            p++;
+        k = strcspn(p, ", ");
+        if (k > 0 && csp_source_ok(p, k) &&
+            used + k + 2 + sizeof(CSP_TAIL) < len) {
+            used +=
+                (size_t)snprintf(out + used, len - used, " %.*s", (int)k, p);
+            n++;
+        } else if (k > 0) {
+            log_warnx("--cors-origin: \"%.*s\" cannot frame the upload page",
+                      k > 60 ? 60 : (int)k, p);
+        }
+        p += k;
+    }
+    snprintf(out + used, len - used, "%s", CSP_TAIL);
+    return n > 0;
+}
+
+/* Adds the headers every response carries, unless the handler set them;
+ * an embeddable page gets its own CSP and no X-Frame-Options. */
+static void add_common_headers(struct request *req)
+{
+    struct MHD_Response *resp = req->response;
+    char csp[2048];
+    bool framed =
+        req->embeddable &&
+        MHD_get_response_header(resp, "Content-Security-Policy") == NULL &&
+        embed_csp(req->app->cfg, csp, sizeof(csp));
+
+    if (framed)
+        MHD_add_response_header(resp, "Content-Security-Policy", csp);
     for (size_t i = 0; i < ARRAY_LEN(security_headers); i++)
-        if (MHD_get_response_header(resp, security_headers[i][0]) == NULL)
+        if (!(framed &&
+              strcmp(security_headers[i][0], "X-Frame-Options") == 0) &&
+            MHD_get_response_header(resp, security_headers[i][0]) == NULL)
             MHD_add_response_header(resp, security_headers[i][0],
                                     security_headers[i][1]);
     if (MHD_get_response_header(resp, "Cache-Control") == NULL)
@@ -349,7 +422,7 @@ static enum MHD_Result queue(struct request *req)
     if (req->response == NULL)
         http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                    "the request was not answered");
-    add_common_headers(req->response);
+    add_common_headers(req);
     add_cors_headers(req);
     r = MHD_queue_response(req->conn, (unsigned int)req->status, req->response);
     MHD_destroy_response(req->response);
@@ -411,6 +484,11 @@ static int check_access(struct request *req)
     db = db_pool_get(req->app->db);
     rc = auth_session_get(db, cookie, req->app->cfg->session_idle,
                           &req->session);
+    /* The user's campaigns, which every panel route applies. */
+    if (rc == 1 && req->session.role != ROLE_ADMIN &&
+        campaign_scope_of(db, req->session.user_id, req->session.campaigns,
+                          sizeof(req->session.campaigns)) < 0)
+        rc = -1;
     db_pool_put(req->app->db, db);
     if (rc < 0)
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",

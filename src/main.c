@@ -30,6 +30,7 @@
 #include "chorus/audit.h"
 #include "chorus/auth.h"
 #include "chorus/campaign.h"
+#include "chorus/campaign_api.h"
 #include "chorus/config.h"
 #include "chorus/db.h"
 #include "chorus/http.h"
@@ -55,6 +56,11 @@ static void usage(FILE *fp)
             "  user add NAME --role R   add a user (admin, moderator, comms)\n"
             "  user passwd NAME         set a user's password\n"
             "  user list                list users\n"
+            "  user campaigns NAME SLUG[,SLUG...] | --all\n"
+            "                           limit a user to some campaigns\n"
+            "  campaign add SLUG --title T --consent-text C [--lang L]...\n"
+            "  campaign set SLUG [--lang L --title T --closes DATE ...]\n"
+            "  campaign list            list campaigns\n"
             "  audit verify [--head ID:HASH]\n"
             "                           check the audit log's chain and head\n"
             "  audit head               print the audit log's head (keep it)\n"
@@ -294,6 +300,8 @@ static int new_password(const struct config *cfg, char *pw, size_t len)
     return 0;
 }
 
+static int cmd_user_campaigns(const struct config *cfg);
+
 static int cmd_user(const struct config *cfg)
 {
     char path[PATH_MAX], pw[AUTH_PASSWORD_MAX + 2];
@@ -304,10 +312,13 @@ static int cmd_user(const struct config *cfg)
     bool wrote = false;
     int rc = 1;
 
+    if (strcmp(sub, "campaigns") == 0)
+        return cmd_user_campaigns(cfg);
     if (strcmp(sub, "list") != 0 && strcmp(sub, "add") != 0 &&
         strcmp(sub, "passwd") != 0) {
         fprintf(stderr, "usage: chorus user add NAME --role ROLE "
-                        "[--generate] | passwd NAME [--generate] | list\n");
+                        "[--generate] | passwd NAME [--generate] | list | "
+                        "campaigns NAME SLUG[,SLUG...]|--all\n");
         return 2;
     }
     if (strcmp(sub, "list") != 0) {
@@ -329,15 +340,22 @@ static int cmd_user(const struct config *cfg)
 
     if (strcmp(sub, "list") == 0) {
         struct db_stmt *st = db_stmt(db, STMT_USER_LIST);
-        int r;
+        int r = DB_ERROR;
 
-        printf("%-24s %-10s %-8s %s\n", "USERNAME", "ROLE", "STATE", "CREATED");
+        printf("%-24s %-10s %-8s %-20s %s\n", "USERNAME", "ROLE", "STATE",
+               "CREATED", "CAMPAIGNS");
         while (st != NULL && (r = db_step(st)) == DB_ROW) {
-            char when[21];
+            char when[21], *limits;
+            json_t *slugs = campaign_user_slugs(db, db_col_int(st, 0));
             util_iso8601(db_col_int(st, 4), when);
-            printf("%-24s %-10s %-8s %s\n", db_col_text(st, 1),
+            limits = json_dumps(slugs, JSON_COMPACT);
+            printf("%-24s %-10s %-8s %-20s %s\n", db_col_text(st, 1),
                    db_col_text(st, 2),
-                   db_col_int(st, 3) ? "disabled" : "active", when);
+                   db_col_int(st, 3) ? "disabled" : "active", when,
+                   json_array_size(slugs) > 0 && limits != NULL ? limits
+                                                                : "all");
+            free(limits);
+            json_decref(slugs);
         }
         rc = st != NULL && r == DB_DONE ? 0 : 1;
         goto out;
@@ -393,6 +411,196 @@ out:
     if (rc != 0 && wrote)
         unlink(cfg->password_file);
     sodium_memzero(pw, sizeof(pw));
+    db_close(db);
+    return rc;
+}
+
+/* chorus user campaigns NAME SLUG[,SLUG...] | --all: a user's limits. */
+static int cmd_user_campaigns(const struct config *cfg)
+{
+    const char *name = cfg->nargs > 1 ? cfg->args[1] : NULL;
+    const char *slugs[64], *bad = NULL;
+    char path[PATH_MAX], list[1024] = "";
+    struct db *db = NULL;
+    int n = 0, rc;
+
+    if (name == NULL ||
+        (cfg->all_campaigns ? cfg->nargs != 2 : cfg->nargs != 3)) {
+        fprintf(stderr, "usage: chorus user campaigns NAME SLUG[,SLUG...] | "
+                        "chorus user campaigns NAME --all\n");
+        return 2;
+    }
+    if (!cfg->all_campaigns) {
+        snprintf(list, sizeof(list), "%s", cfg->args[2]);
+        char *save = NULL;
+        for (char *p = strtok_r(list, ",", &save); p != NULL && n < 64;
+             p = strtok_r(NULL, ",", &save))
+            slugs[n++] = p;
+    }
+    if (app_open_data(cfg, &db, path, sizeof(path)) != 0)
+        return 1;
+    rc = campaign_limit_user(db, "cli", name, slugs, n, &bad);
+    db_close(db);
+    switch (rc) {
+    case 1:
+        printf("%s sees %s\n", name, n > 0 ? cfg->args[2] : "every campaign");
+        return 0;
+    case 0:
+        fprintf(stderr, "chorus: no user %s\n", name);
+        return 1;
+    case -2:
+        fprintf(stderr, "chorus: no campaign %s\n", bad);
+        return 1;
+    case -3:
+        fprintf(stderr, "chorus: %s is an admin: admins see every campaign\n",
+                name);
+        return 1;
+    default:
+        fprintf(stderr, "chorus: cannot set the campaigns of %s\n", name);
+        return 1;
+    }
+}
+
+/* Sets key of o to s: a string, or null for "" (a flag given empty). */
+static void spec_text(json_t *o, const char *key, const char *s)
+{
+    if (s != NULL)
+        json_object_set_new(o, key,
+                            s[0] != '\0' ? json_string(s) : json_null());
+}
+
+/*
+ * The admin API's campaign object from campaign add / set's flags; the
+ * texts are of --lang, else of first (the campaign's first language).
+ */
+static json_t *campaign_spec(const struct config *cfg, const char *first)
+{
+    json_t *spec = json_object(), *langs, *one;
+    const char *lang = cfg->campaign.lang;
+
+    if (cfg->campaign.languages != NULL) {
+        char list[600];
+        langs = json_array();
+        snprintf(list, sizeof(list), "%s", cfg->campaign.languages);
+        char *save = NULL;
+        for (char *p = strtok_r(list, ", ", &save); p != NULL;
+             p = strtok_r(NULL, ", ", &save))
+            json_array_append_new(langs, json_string(p));
+        if (first == NULL && json_array_size(langs) > 0)
+            first = json_string_value(json_array_get(langs, 0));
+        json_object_set_new(spec, "languages", langs);
+    }
+    if (lang == NULL)
+        lang = first != NULL ? first : "en";
+    if (json_object_get(spec, "languages") == NULL && first == NULL)
+        json_object_set_new(spec, "languages", json_pack("[s]", lang));
+    one = json_object();
+    spec_text(one, "title", cfg->campaign.title);
+    spec_text(one, "intro", cfg->campaign.intro);
+    spec_text(one, "consent", cfg->campaign.consent);
+    spec_text(one, "cta", cfg->campaign.cta);
+    if (json_object_size(one) > 0)
+        json_object_set_new(spec, "texts", json_pack("{s:o}", lang, one));
+    else
+        json_decref(one);
+    spec_text(spec, "opens_at", cfg->campaign.opens);
+    spec_text(spec, "closes_at", cfg->campaign.closes);
+    spec_text(spec, "hashtag", cfg->campaign.hashtag);
+    spec_text(spec, "accent_color", cfg->campaign.accent);
+    spec_text(spec, "credit_template", cfg->campaign.credit);
+    return spec;
+}
+
+/* One line of campaign list. */
+static void campaign_line(struct db *db, const struct config *cfg,
+                          const struct campaign *c)
+{
+    json_t *texts = campaign_texts_in(db, c, NULL);
+    char opens[21] = "-", closes[21] = "-", url[1024], langs[600] = "";
+    size_t used = 0;
+
+    if (c->opens_at > 0)
+        util_iso8601(c->opens_at, opens);
+    if (c->closes_at > 0)
+        util_iso8601(c->closes_at, closes);
+    for (int i = 0; i < c->nlangs; i++)
+        used += (size_t)snprintf(langs + used, sizeof(langs) - used, "%s%s",
+                                 i ? "," : "", c->langs[i]);
+    if (campaign_api_url(cfg, c->slug, url, sizeof(url)) != 0)
+        snprintf(url, sizeof(url), "/c/%s (no --public-url)", c->slug);
+    printf("%-20s %-12s %-14s %-8s %-20s %-20s %s\n  %s\n", c->slug,
+           campaign_state_name(campaign_state_at(c, util_now())), langs,
+           c->consent_version, opens, closes, url,
+           json_string_value(json_object_get(texts, "title")) != NULL
+               ? json_string_value(json_object_get(texts, "title"))
+               : "");
+    json_decref(texts);
+}
+
+/* chorus campaign add|set SLUG [flags] | list. */
+static int cmd_campaign(const struct config *cfg)
+{
+    const char *sub = cfg->nargs > 0 ? cfg->args[0] : "";
+    const char *slug = cfg->nargs > 1 ? cfg->args[1] : NULL;
+    struct campaign_error err = {"", ""};
+    char path[PATH_MAX];
+    struct campaign c;
+    struct db *db = NULL;
+    json_t *spec = NULL;
+    bool add = strcmp(sub, "add") == 0;
+    int rc = 1, r;
+
+    if (!(strcmp(sub, "list") == 0 && cfg->nargs == 1) &&
+        !((add || strcmp(sub, "set") == 0) && cfg->nargs == 2)) {
+        fprintf(stderr,
+                "usage: chorus campaign add SLUG --title T --consent-text C "
+                "[--lang L] [--languages L1,L2] [--intro I] [--cta C] "
+                "[--opens DATE] [--closes DATE] [--hashtag H] [--accent "
+                "#rrggbb] [--credit T]\n"
+                "       chorus campaign set SLUG [the same flags]\n"
+                "       chorus campaign list\n");
+        return 2;
+    }
+    if (app_open_data(cfg, &db, path, sizeof(path)) != 0)
+        return 1;
+    if (strcmp(sub, "list") == 0) {
+        struct db_stmt *st = db_stmt(db, STMT_CAMPAIGN_LIST);
+        int64_t ids[1024];
+        int n = 0;
+
+        printf("%-20s %-12s %-14s %-8s %-20s %-20s %s\n", "SLUG", "STATE",
+               "LANGUAGES", "CONSENT", "OPENS", "CLOSES", "PAGE");
+        while (st != NULL && n < 1024 && (r = db_step(st)) == DB_ROW)
+            ids[n++] = db_col_int(st, 0);
+        db_reset(st);
+        for (int i = 0; i < n; i++)
+            if (campaign_get(db, ids[i], &c) == 1)
+                campaign_line(db, cfg, &c);
+        rc = st != NULL ? 0 : 1;
+        goto out;
+    }
+    r = add ? 0 : campaign_find(db, slug, &c);
+    if (r < 0) {
+        fprintf(stderr, "chorus: cannot read the campaigns\n");
+        goto out;
+    }
+    spec = campaign_spec(cfg, r == 1 ? c.langs[0] : NULL);
+    r = campaign_save(db, "cli", slug, spec, add, &c, &err);
+    if (r == 1) {
+        printf("%s %s, consent version %s\n", add ? "added" : "changed", slug,
+               c.consent_version);
+        rc = 0;
+    } else if (r == CAMPAIGN_INVALID) {
+        fprintf(stderr, "chorus: %s\n", err.message);
+    } else if (r == CAMPAIGN_TAKEN) {
+        fprintf(stderr, "chorus: campaign %s exists already\n", slug);
+    } else if (r == CAMPAIGN_NOT_FOUND) {
+        fprintf(stderr, "chorus: no campaign %s\n", slug);
+    } else {
+        fprintf(stderr, "chorus: cannot save campaign %s\n", slug);
+    }
+out:
+    json_decref(spec);
     db_close(db);
     return rc;
 }
@@ -464,7 +672,8 @@ out:
 static int cmd_purge(const struct config *cfg)
 {
     char path[PATH_MAX];
-    const char *campaign = cfg->campaign[0] != '\0' ? cfg->campaign : NULL;
+    const char *campaign =
+        cfg->purge_campaign[0] != '\0' ? cfg->purge_campaign : NULL;
     struct purge_report rep;
     struct db *db = NULL;
     int rc = 1;
@@ -474,11 +683,8 @@ static int cmd_purge(const struct config *cfg)
                         "--everything --yes\n");
         return 2;
     }
-    if (campaign != NULL && !campaign_exists(campaign)) {
-        fprintf(stderr,
-                "chorus: there is no campaign %s (until campaigns "
-                "exist there is one: %s)\n",
-                campaign, CAMPAIGN_DEFAULT);
+    if (campaign != NULL && !campaign_slug_valid(campaign)) {
+        fprintf(stderr, "chorus: %s is not a campaign's slug\n", campaign);
         return 2;
     }
     if (!cfg->yes) {
@@ -491,6 +697,19 @@ static int cmd_purge(const struct config *cfg)
     }
     if (app_open_data(cfg, &db, path, sizeof(path)) != 0)
         return 1;
+    if (campaign != NULL) {
+        struct campaign c;
+        int found = campaign_find(db, campaign, &c);
+
+        if (found <= 0) {
+            fprintf(stderr,
+                    found == 0 ? "chorus: there is no campaign %s\n"
+                               : "chorus: cannot read campaign %s\n",
+                    campaign);
+            rc = 2;
+            goto out;
+        }
+    }
     if (storage_init(cfg->data_dir) != 0 ||
         retention_purge(cfg, db, campaign, &rep) != 0) {
         fprintf(stderr, "chorus: the purge did not finish; run it again\n");
@@ -650,6 +869,8 @@ int main(int argc, char **argv)
         return cmd_transcode(&cfg);
     case CMD_PURGE:
         return cmd_purge(&cfg);
+    case CMD_CAMPAIGN:
+        return cmd_campaign(&cfg);
     case CMD__COUNT:
         break;
     }

@@ -162,8 +162,10 @@ int media_get(struct request *req)
         db_bind_text(st, 1, id);
         if ((step = db_step(st)) == DB_ROW) {
             int s = message_state_parse(db_col_text(st, 0));
-            visible = s >= 0 && message_sight(req->session.role,
-                                              (enum msg_state)s) == SIGHT_MEDIA;
+            visible = s >= 0 &&
+                      message_sight_in(
+                          req->session.role, req->session.campaigns,
+                          (enum msg_state)s, db_col_int(st, 5)) == SIGHT_MEDIA;
             created = db_col_int(st, 1);
             snprintf(country, sizeof(country), "%s",
                      db_col_text(st, 2) ? db_col_text(st, 2) : "");

@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "chorus/audit.h"
+#include "chorus/campaign.h"
 #include "chorus/db.h"
 #include "chorus/log.h"
 #include "chorus/meta.h"
@@ -435,6 +436,7 @@ int message_apply_tx(struct db *db, const char *id, enum msg_event ev,
         MSG_GONE, MSG_GONE, util_now(), false};
     struct db_stmt *st;
     char why[2200];
+    int64_t campaign;
     int rc, state;
 
     if (t == NULL || who == NULL)
@@ -447,11 +449,15 @@ int message_apply_tx(struct db *db, const char *id, enum msg_event ev,
         return rc == DB_DONE ? MSG_NOT_FOUND : db_failure(rc);
     state = message_state_parse(db_col_text(st, 0));
     c.files_deleted = !db_col_is_null(st, 1);
+    campaign = db_col_int(st, 2);
     db_reset(st);
     if (state < 0) {
         log_warnx("message %s: unknown state in the database", id);
         return MSG_ERROR;
     }
+    /* Outside the actor's campaigns it does not exist for them. */
+    if (!message_scope_has(c.args->scope, campaign))
+        return MSG_NOT_FOUND;
     c.from = (enum msg_state)state;
     c.to = t->to == MSG_STAY ? c.from : t->to;
     if (from != NULL)
@@ -530,6 +536,24 @@ enum msg_sight message_sight(enum role role, enum msg_state s)
     return SIGHT_NONE;
 }
 
+bool message_scope_has(const char *scope, int64_t campaign_id)
+{
+    char needle[24];
+
+    if (scope == NULL || scope[0] == '\0')
+        return true;
+    snprintf(needle, sizeof(needle), ",%lld,", (long long)campaign_id);
+    return strstr(scope, needle) != NULL;
+}
+
+enum msg_sight message_sight_in(enum role role, const char *scope,
+                                enum msg_state s, int64_t campaign_id)
+{
+    if (role != ROLE_ADMIN && !message_scope_has(scope, campaign_id))
+        return SIGHT_NONE;
+    return message_sight(role, s);
+}
+
 enum msg_state message_default_list(enum role role)
 {
     return role == ROLE_COMMS ? MSG_APPROVED : MSG_PENDING;
@@ -585,6 +609,10 @@ int message_create(struct db *db, const char *id,
         db_bind_int(st, 15, expires_at);
         db_bind_null(st, 16);
     }
+    db_bind_int(st, 17,
+                meta->campaign_id > 0 ? meta->campaign_id
+                                      : CAMPAIGN_DEFAULT_ID);
+    db_bind_text(st, 18, opt(meta->consent_language));
     if ((rc = db_step(st)) < 0)
         goto out;
     if (complete && (rc = queue_enqueue(db, id)) < 0)

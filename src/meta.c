@@ -20,12 +20,15 @@ enum meta_key {
     K_CONSENT,
     K_CONSENT_VERSION,
     K_CONSENT_SCOPE,
+    K_CAMPAIGN,
+    K_CONSENT_LANGUAGE,
     K__COUNT
 };
 
 static const char *const key_names[K__COUNT] = {
-    "filename", "filetype", "name",    "organization",    "country",
-    "language", "message",  "consent", "consent_version", "consent_scope",
+    "filename",        "filetype",      "name",     "organization",
+    "country",         "language",      "message",  "consent",
+    "consent_version", "consent_scope", "campaign", "consent_language",
 };
 
 /* ISO 3166-1 alpha-2, plus XK (Kosovo, user-assigned but in wide use). */
@@ -328,6 +331,32 @@ int meta_set(struct message_meta *m, const char *key, const char *value,
         else
             return fail(err, "consent_scope", "%s: \"public\" or \"union\"",
                         "consent_scope");
+        return 0;
+    case K_CAMPAIGN:
+        /* A slug's syntax only: campaign_admit() looks it up. */
+        if (len == 0 || len > META_CAMPAIGN_MAX)
+            return fail(err, "campaign", "%s: 1 to %d characters", "campaign",
+                        META_CAMPAIGN_MAX);
+        for (size_t i = 0; i < len; i++) {
+            char c = value[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  (c == '-' && i > 0)))
+                return fail(err, "campaign",
+                            "%s: lower-case letters, digits and '-' only",
+                            "campaign");
+        }
+        memcpy(m->campaign, value, len);
+        m->campaign[len] = '\0';
+        return 0;
+    case K_CONSENT_LANGUAGE:
+        if (len >= sizeof(buf))
+            return fail(err, "consent_language",
+                        "%s: not a language tag we take", "consent_language");
+        memcpy(buf, value, len);
+        buf[len] = '\0';
+        if (meta_language_normalize(buf, m->consent_language) != 0)
+            return fail(err, "consent_language",
+                        "%s: not a language tag we take", "consent_language");
         return 0;
     case K__COUNT:
         break;

@@ -7,12 +7,14 @@
 #include <sodium.h>
 
 #include "chorus/app.h"
+#include "chorus/campaign.h"
+#include "chorus/campaign_api.h"
 #include "chorus/db.h"
 #include "chorus/http.h"
 #include "chorus/log.h"
 #include "chorus/message.h"
 #include "chorus/meta.h"
-#include "chorus/page.h"
+#include "chorus/result.h"
 #include "chorus/storage.h"
 #include "chorus/upload.h"
 
@@ -23,6 +25,8 @@ struct multipart_ctx {
     struct MHD_PostProcessor *pp;
     struct message_meta meta;
     struct meta_error merr;
+    struct campaign campaign; /* the one it goes to, once checked */
+    int admit;                /* a campaign_admit() refusal, or 0 */
     char id[UTIL_ID_LEN + 1];
     struct upload *up;
     int64_t limit;   /* bytes the video may have */
@@ -46,6 +50,36 @@ static void ctx_free(void *p)
     if (!ctx->done && ctx->id[0] != '\0')
         storage_delete_all(ctx->req->app->cfg->data_dir, ctx->id);
     free(ctx);
+}
+
+/* True for a refusal answered once the body is drained: a browser
+ * shows the answer, not a broken connection. */
+static bool answer_after_body(int status)
+{
+    return status == 400 || status == 403;
+}
+
+/*
+ * Before a byte of video is kept: the campaign named so far (the
+ * default, if none yet: the page's form names it before the file) must
+ * exist and be open. 0, or -1 with ctx->status 400 or 403.
+ */
+static int check_campaign(struct multipart_ctx *ctx)
+{
+    struct message_meta probe = ctx->meta;
+    struct db *db = db_pool_get(ctx->req->app->db);
+    int rc;
+
+    /* The consent is weighed at the end, once every field is in. */
+    probe.consent_version[0] = '\0';
+    probe.consent_language[0] = '\0';
+    rc = campaign_admit(db, &probe, util_now(), &ctx->campaign);
+    db_pool_put(ctx->req->app->db, db);
+    if (rc == CAMPAIGN_ADMIT_OK)
+        return 0;
+    ctx->admit = rc;
+    ctx->status = rc == CAMPAIGN_ADMIT_CLOSED ? 403 : rc > 0 ? 400 : 500;
+    return -1;
 }
 
 /* Hands the collected field to meta_set(); 0, or -1 (ctx->status 400). */
@@ -106,6 +140,8 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind,
             return MHD_NO;
         }
         if (ctx->up == NULL) {
+            if (check_campaign(ctx) != 0)
+                return MHD_NO;
             util_random_id(ctx->id);
             rc = upload_open(app, http_client_addr(ctx->req), ctx->id, 0,
                              ctx->limit, false, &ctx->up);
@@ -153,6 +189,8 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind,
 /* Answers ctx->status (with the metadata error for a 400). */
 static int fail(struct request *req, struct multipart_ctx *ctx)
 {
+    if (ctx->admit != 0)
+        return campaign_api_refusal(req, ctx->admit, &ctx->campaign);
     switch (ctx->status) {
     case 400:
         return http_json(
@@ -210,7 +248,7 @@ int multipart_body(struct request *req, const char *data, size_t size)
      * dropped: libmicrohttpd can only cut a connection in the middle of
      * a body, and a browser would show a network error instead.
      */
-    if (ctx->status == 400) {
+    if (answer_after_body(ctx->status)) {
         ctx->drained += (int64_t)size;
         return ctx->drained > ctx->limit + 64 * 1024 ? fail(req, ctx) : 0;
     }
@@ -221,7 +259,7 @@ int multipart_body(struct request *req, const char *data, size_t size)
             snprintf(ctx->merr.message, sizeof(ctx->merr.message),
                      "the multipart body is malformed");
         }
-        return ctx->status == 400 ? 0 : fail(req, ctx);
+        return answer_after_body(ctx->status) ? 0 : fail(req, ctx);
     }
     return 0;
 }
@@ -252,11 +290,15 @@ int multipart_finish(struct request *req)
                  "video: choose a video file to send");
         return fail(req, ctx);
     }
-    /* A page without JavaScript cannot know the consent version: it is
-     * the one of the page this server serves now. */
-    if (ctx->meta.consent_version[0] == '\0')
-        snprintf(ctx->meta.consent_version, sizeof(ctx->meta.consent_version),
-                 "%s", req->app->cfg->consent_version);
+    /* The campaign again, now with the consent its page showed (a
+     * client that names none gets the current one). */
+    db = db_pool_get(req->app->db);
+    rc = campaign_admit(db, &ctx->meta, util_now(), &ctx->campaign);
+    db_pool_put(req->app->db, db);
+    if (rc != CAMPAIGN_ADMIT_OK) {
+        ctx->admit = rc;
+        return fail(req, ctx);
+    }
     if (meta_finish(&ctx->meta, &ctx->merr) != 0) {
         ctx->status = 400;
         return fail(req, ctx);
@@ -283,7 +325,7 @@ int multipart_finish(struct request *req)
     if (wants_html(req)) {
         /* The page without JavaScript: the result, rendered here, with
          * the receipt in the page only (never in a URL). */
-        page_upload_result(req, ctx->id, receipt, ctx->ui_lang);
+        result_upload(req, ctx->id, receipt, ctx->ui_lang);
     } else {
         http_json(req, MHD_HTTP_CREATED,
                   json_pack("{s:s, s:s}", "id", ctx->id, "receipt", receipt));

@@ -1,475 +1,512 @@
 #include "chorus/page.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include <jansson.h>
 #include <sodium.h>
 
 #include "chorus/app.h"
+#include "chorus/campaign.h"
+#include "chorus/campaign_api.h"
+#include "chorus/db.h"
 #include "chorus/http.h"
 #include "chorus/log.h"
-#include "chorus/message.h"
-#include "chorus/receipt.h"
 #include "chorus/util.h"
 
-/* The languages the pages speak (web/i18n/<code>.json). */
-static const char *const langs[] = {"en", "ru", "uk", "be"};
+#define TEMPLATE_MAX (256 * 1024)
+#define VAR_MAX 24
 
-/* A page being written: a growing buffer, and its language's words. */
-struct page {
-    char *buf;
-    size_t len, cap;
-    bool oom;
-    const char *lang;
-    json_t *words, *english;
+/* One "{{key}}" of a template and what replaces it. */
+struct var {
+    const char *key;
+    const char *value; /* NULL: "" */
 };
 
-static void put_raw(struct page *p, const char *s, size_t n)
-{
-    if (p->oom)
-        return;
-    if (p->len + n + 1 > p->cap) {
-        size_t cap = (p->len + n + 1) * 2;
-        char *b = realloc(p->buf, cap);
-        if (b == NULL) {
-            p->oom = true;
-            return;
-        }
-        p->buf = b;
-        p->cap = cap;
-    }
-    memcpy(p->buf + p->len, s, n);
-    p->len += n;
-    p->buf[p->len] = '\0';
-}
+/* A page being rendered: its template's values, and the strings of the
+ * visitor's language (and English, for what that lacks). */
+struct page {
+    struct var vars[VAR_MAX];
+    int nvars;
+    char lang[CAMPAIGN_LANG_LEN]; /* the visitor's, for the page's words */
+    json_t *strings, *english;
+    char *owned[VAR_MAX]; /* values to free */
+    int nowned;
+};
 
-static void raw(struct page *p, const char *s)
+long page_escape(const char *s, char *out, size_t len)
 {
-    put_raw(p, s, strlen(s));
-}
+    size_t o = 0;
 
-/* Text, escaped for an element's content or a quoted attribute. */
-static void text(struct page *p, const char *s)
-{
+    if (len == 0)
+        return -1;
     for (; s != NULL && *s != '\0'; s++) {
+        const char *rep = NULL;
+        char one[2] = {*s, '\0'};
+        size_t n;
+
         switch (*s) {
         case '&':
-            raw(p, "&amp;");
+            rep = "&amp;";
             break;
         case '<':
-            raw(p, "&lt;");
+            rep = "&lt;";
             break;
         case '>':
-            raw(p, "&gt;");
+            rep = "&gt;";
             break;
         case '"':
-            raw(p, "&quot;");
+            rep = "&quot;";
             break;
         case '\'':
-            raw(p, "&#39;");
+            rep = "&#39;";
             break;
         default:
-            put_raw(p, s, 1);
+            rep = one;
         }
+        n = strlen(rep);
+        if (o + n >= len) {
+            out[o] = '\0';
+            return -1;
+        }
+        memcpy(out + o, rep, n);
+        o += n;
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+static void set(struct page *p, const char *key, const char *value)
+{
+    for (int i = 0; i < p->nvars; i++)
+        if (strcmp(p->vars[i].key, key) == 0) {
+            p->vars[i].value = value;
+            return;
+        }
+    if (p->nvars < VAR_MAX) {
+        p->vars[p->nvars].key = key;
+        p->vars[p->nvars++].value = value;
     }
 }
 
-/* The words of key in the page's language (else English, else the key). */
+/* Sets key to a copy of value, freed with the page. */
+static void set_copy(struct page *p, const char *key, const char *value)
+{
+    char *copy = value != NULL ? strdup(value) : NULL;
+
+    if (copy != NULL && p->nowned < VAR_MAX)
+        p->owned[p->nowned++] = copy;
+    else {
+        free(copy);
+        copy = NULL;
+    }
+    set(p, key, copy);
+}
+
+static void page_release(struct page *p)
+{
+    for (int i = 0; i < p->nowned; i++)
+        free(p->owned[i]);
+    json_decref(p->strings);
+    json_decref(p->english);
+}
+
+/* Reads web/<name> into a NUL-terminated buffer (malloc'd). */
+static char *read_web(const struct app *app, const char *name, size_t *len)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    char *buf = NULL;
+    ssize_t n;
+    int fd;
+
+    if (util_fmt(path, sizeof(path), "%s/%s", app->web_dir, name) != 0 ||
+        (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+        return NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size < TEMPLATE_MAX &&
+        (buf = malloc((size_t)st.st_size + 1)) != NULL) {
+        n = read(fd, buf, (size_t)st.st_size);
+        if (n != st.st_size) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[n] = '\0';
+            *len = (size_t)n;
+        }
+    }
+    close(fd);
+    return buf;
+}
+
+/* True if the pages speak lang (a language file is there for it). */
+static bool page_speaks(const struct app *app, const char *lang)
+{
+    char path[PATH_MAX];
+    size_t n = strlen(lang);
+
+    if (n < 2 || n > 3)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (lang[i] < 'a' || lang[i] > 'z')
+            return false;
+    return util_fmt(path, sizeof(path), "%s/i18n/%s.json", app->web_dir,
+                    lang) == 0 &&
+           access(path, R_OK) == 0;
+}
+
+/*
+ * The visitor's language: ?lang=, else the first of Accept-Language the
+ * pages speak (quality values aside: browsers list by preference), else
+ * "en".
+ */
+static void pick_lang(struct request *req, char out[CAMPAIGN_LANG_LEN])
+{
+    const char *q = http_query(req, "lang");
+    const char *al = http_header(req, "Accept-Language");
+    char tag[8];
+
+    if (q != NULL && strlen(q) < sizeof(tag)) {
+        size_t n = strcspn(q, "-_");
+        snprintf(tag, sizeof(tag), "%.*s", (int)n, q);
+        for (char *c = tag; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+        if (page_speaks(req->app, tag)) {
+            snprintf(out, CAMPAIGN_LANG_LEN, "%s", tag);
+            return;
+        }
+    }
+    for (const char *p = al; p != NULL && *p != '\0';) {
+        size_t n, k;
+
+        while (*p == ' ' || *p == ',')
+            p++;
+        n = strcspn(p, ",");
+        k = strcspn(p, "-_;, ");
+        if (k > 0 && k < sizeof(tag) && strncmp(p + k, ";q=0", 4) != 0) {
+            snprintf(tag, sizeof(tag), "%.*s", (int)k, p);
+            for (char *c = tag; *c; c++)
+                if (*c >= 'A' && *c <= 'Z')
+                    *c = (char)(*c - 'A' + 'a');
+            if (page_speaks(req->app, tag)) {
+                snprintf(out, CAMPAIGN_LANG_LEN, "%s", tag);
+                return;
+            }
+        }
+        p += n;
+    }
+    snprintf(out, CAMPAIGN_LANG_LEN, "en");
+}
+
+/* Loads the page strings of p->lang (and English). */
+static void load_strings(struct page *p, const struct app *app)
+{
+    char path[PATH_MAX];
+
+    if (util_fmt(path, sizeof(path), "%s/i18n/%s.json", app->web_dir,
+                 p->lang) == 0)
+        p->strings = json_load_file(path, 0, NULL);
+    if (util_fmt(path, sizeof(path), "%s/i18n/en.json", app->web_dir) == 0)
+        p->english = json_load_file(path, 0, NULL);
+}
+
+/* A page string in the visitor's language, else English, else key. */
 static const char *word(const struct page *p, const char *key)
 {
-    const char *s = json_string_value(json_object_get(p->words, key));
+    const char *s = json_string_value(json_object_get(p->strings, key));
 
     if (s == NULL)
         s = json_string_value(json_object_get(p->english, key));
     return s != NULL ? s : key;
 }
 
-/* <tag attrs>words of key</tag>, the words escaped. */
-static void el(struct page *p, const char *open, const char *key,
-               const char *close)
+/* Renders tmpl with p's values into a new buffer (*len bytes). */
+static char *render(const struct page *p, const char *tmpl, size_t *len)
 {
-    raw(p, open);
-    text(p, word(p, key));
-    raw(p, close);
-}
+    size_t cap = strlen(tmpl) + 4096, used = 0;
+    char *out = malloc(cap);
+    const char *s = tmpl;
 
-static json_t *load_words(const struct app *app, const char *lang)
-{
-    char path[PATH_MAX];
-
-    if (util_fmt(path, sizeof(path), "%s/i18n/%s.json", app->web_dir, lang) !=
-        0)
+    if (out == NULL)
         return NULL;
-    return json_load_file(path, 0, NULL);
-}
+    for (;;) {
+        const char *open = strstr(s, "{{"), *close, *value = NULL;
+        size_t lit = open != NULL ? (size_t)(open - s) : strlen(s), need;
+        char key[40];
 
-static const char *known_lang(const char *s, size_t n)
-{
-    for (size_t i = 0; i < ARRAY_LEN(langs); i++)
-        if (n == 2 && strncasecmp(s, langs[i], 2) == 0)
-            return langs[i];
-    return NULL;
-}
-
-/* The form's language, else the first of Accept-Language we speak. */
-static const char *choose_lang(struct request *req, const char *form)
-{
-    const char *al = http_header(req, "Accept-Language"), *l;
-
-    if (form != NULL && (l = known_lang(form, strlen(form))) != NULL)
-        return l;
-    while (al != NULL && *al != '\0') {
-        size_t n;
-        al += strspn(al, " ,");
-        n = strcspn(al, "-_;, ");
-        if ((l = known_lang(al, n)) != NULL)
-            return l;
-        al += strcspn(al, ",");
-    }
-    return "en";
-}
-
-static void page_open(struct page *p, struct request *req, const char *form)
-{
-    memset(p, 0, sizeof(*p));
-    p->lang = choose_lang(req, form);
-    p->words = load_words(req->app, p->lang);
-    p->english = strcmp(p->lang, "en") == 0 ? json_incref(p->words)
-                                            : load_words(req->app, "en");
-    if (p->words == NULL)
-        log_warnx("page: cannot read the words of %s", p->lang);
-}
-
-static void page_head(struct page *p, const char *title_key)
-{
-    raw(p, "<!doctype html>\n<html lang=\"");
-    text(p, p->lang);
-    raw(p,
-        "\" dir=\"ltr\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, "
-        "initial-scale=1\">\n<meta name=\"referrer\" content=\"no-referrer\">\n"
-        "<meta name=\"robots\" content=\"noindex\">\n");
-    el(p, "<title>", title_key, "</title>\n");
-    raw(p, "<link rel=\"icon\" href=\"data:,\">\n"
-           "<link rel=\"stylesheet\" href=\"/static/upload/chorus.css\">\n"
-           "</head>\n<body>\n<main class=\"nojs-page\">\n");
-}
-
-/* A form posting to /receipt with the receipt, the language and action. */
-static void receipt_button(struct page *p, const char *receipt,
-                           const char *action, const char *key, const char *cls,
-                           const char *id)
-{
-    raw(p, "<form method=\"post\" action=\"/receipt\" class=\"inline\">"
-           "<input type=\"hidden\" name=\"receipt\" value=\"");
-    text(p, receipt);
-    raw(p, "\"><input type=\"hidden\" name=\"ui_lang\" value=\"");
-    text(p, p->lang);
-    raw(p, "\"><button type=\"submit\" name=\"action\" value=\"");
-    text(p, action);
-    raw(p, "\" class=\"");
-    text(p, cls);
-    raw(p, "\" id=\"");
-    text(p, id);
-    raw(p, "\">");
-    text(p, word(p, key));
-    raw(p, "</button></form>\n");
-}
-
-/* The receipt's link, absolute: --public-url, else the Host the browser
- * used. */
-static void receipt_link(struct page *p, struct request *req,
-                         const char *receipt)
-{
-    const char *base = req->app->cfg->public_url;
-    const char *host = http_header(req, "Host");
-
-    raw(p, "<input id=\"receipt-link\" readonly dir=\"ltr\" value=\"");
-    if (base != NULL && base[0] != '\0') {
-        size_t n = strlen(base);
-        while (n > 0 && base[n - 1] == '/')
-            n--;
-        for (size_t i = 0; i < n; i++) {
-            char c[2] = {base[i], '\0'};
-            text(p, c);
+        /* The literal part, then the value, escaped. */
+        need = lit + 1;
+        close = open != NULL ? strstr(open + 2, "}}") : NULL;
+        if (close != NULL && (size_t)(close - open - 2) < sizeof(key)) {
+            snprintf(key, sizeof(key), "%.*s", (int)(close - open - 2),
+                     open + 2);
+            for (int i = 0; i < p->nvars; i++)
+                if (strcmp(p->vars[i].key, key) == 0)
+                    value = p->vars[i].value;
+            need += value != NULL ? strlen(value) * 6 : 0;
         }
-    } else {
-        raw(p, "http://");
-        text(p, host != NULL ? host : "localhost");
+        if (used + need > cap) {
+            char *bigger;
+            cap = (used + need) * 2;
+            if ((bigger = realloc(out, cap)) == NULL) {
+                free(out);
+                return NULL;
+            }
+            out = bigger;
+        }
+        memcpy(out + used, s, lit);
+        used += lit;
+        if (open == NULL)
+            break;
+        if (close == NULL || (size_t)(close - open - 2) >= sizeof(key)) {
+            /* Not a marker: the braces stay as they are. */
+            memcpy(out + used, "{{", 2);
+            used += 2;
+            s = open + 2;
+            continue;
+        }
+        if (value != NULL)
+            used += (size_t)page_escape(value, out + used, cap - used);
+        s = close + 2;
     }
-    raw(p, "/receipt#");
-    text(p, receipt);
-    raw(p, "\">\n");
+    out[used] = '\0';
+    *len = used;
+    return out;
 }
 
-/* The status block: the word, its explanation, the reason of a failure. */
-static void status_block(struct page *p, const struct message_receipt *r)
+/* Answers the rendered page as HTML, with an ETag of its bytes. */
+static int answer(struct request *req, char *html, size_t len, const char *type)
 {
-    char key[64];
-    const char *status = message_public_status(r);
+    unsigned char h[16];
+    char etag[40];
+    struct MHD_Response *resp;
 
-    el(p, "<p id=\"rc-status-label\">", "rc_status_label", "</p>\n");
-    snprintf(key, sizeof(key), "status_%s", status);
-    raw(p, "<p id=\"status\" class=\"status\" role=\"status\">");
-    text(p, word(p, key));
-    raw(p, "</p>\n");
-    snprintf(key, sizeof(key), "status_%s_x", status);
-    raw(p, "<p id=\"status-text\">");
-    text(p, word(p, key));
-    raw(p, "</p>\n");
-    if (r->state == MSG_FAILED && r->failure[0] != '\0') {
-        snprintf(key, sizeof(key), "reason_%s", r->failure);
-        raw(p, "<p id=\"status-reason\" class=\"err\">");
-        text(p, word(p, key));
-        raw(p, "</p>\n");
+    crypto_generichash(h, sizeof(h), (const unsigned char *)html, len, NULL, 0);
+    snprintf(etag, sizeof(etag), "\"%02x%02x%02x%02x%02x%02x%02x%02x\"", h[0],
+             h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+    if (http_not_modified(req, etag, "no-cache")) {
+        free(html);
+        return req->status;
     }
-}
-
-static void page_close(struct page *p)
-{
-    el(p, "<p><a href=\"/\">", "rc_back", "</a></p>\n");
-    raw(p, "</main>\n</body>\n</html>\n");
-}
-
-static int page_send(struct page *p, struct request *req, int status)
-{
-    struct MHD_Response *resp = NULL;
-
-    json_decref(p->words);
-    json_decref(p->english);
-    if (!p->oom && p->buf != NULL)
-        resp = MHD_create_response_from_buffer(p->len, p->buf,
-                                               MHD_RESPMEM_MUST_FREE);
+    resp = MHD_create_response_from_buffer(len, html, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
-        free(p->buf);
+        free(html);
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                           "out of memory");
     }
-    http_respond(req, status, resp);
-    http_header_add(req, "Content-Type", "text/html; charset=utf-8");
-    return status;
-}
-
-int page_upload_result(struct request *req, const char *id, const char *receipt,
-                       const char *lang)
-{
-    struct message_receipt r;
-    struct page p;
-
-    memset(&r, 0, sizeof(r));
-    snprintf(r.id, sizeof(r.id), "%s", id);
-    r.state = MSG_PROCESSING;
-    page_open(&p, req, lang);
-    page_head(&p, "done_heading");
-    el(&p, "<h1 id=\"done-h\">", "done_heading", "</h1>\n");
-    raw(&p, "<section id=\"card\" class=\"card\">\n");
-    status_block(&p, &r);
-    el(&p, "<p>", "done_receipt", "</p>\n");
-    el(&p, "<label for=\"receipt-link\">", "receipt_label", "</label>\n");
-    receipt_link(&p, req, receipt);
-    el(&p, "<p class=\"hint\" id=\"nojs-receipt-hint\">", "nojs_receipt_hint",
-       "</p>\n");
-    raw(&p, "<div class=\"row\">\n");
-    receipt_button(&p, receipt, "status", "btn_refresh", "btn", "refresh");
-    receipt_button(&p, receipt, "withdraw", "btn_withdraw", "btn danger",
-                   "withdraw");
-    raw(&p, "</div>\n</section>\n");
-    el(&p, "<p><a id=\"again\" href=\"/\">", "btn_another", "</a></p>\n");
-    raw(&p, "</main>\n</body>\n</html>\n");
-    return page_send(&p, req, MHD_HTTP_CREATED);
-}
-
-/* ---- POST /receipt ------------------------------------------------------ */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    http_respond(req, MHD_HTTP_OK, resp);
+    http_header_add(req, "Content-Type", type);
+    http_header_add(req, "ETag", etag);
+    http_header_add(req, "Cache-Control", "no-cache");
+    http_header_add(req, "Vary", "Accept-Language");
+    return req->status;
 }
 
 /*
- * Finds field name in the urlencoded body and decodes it into out.
- * Returns 1, 0 if absent, -1 if it is malformed or does not fit.
+ * Finds the campaign of the request ({slug}, or the default on "/") and
+ * its texts in the visitor's language. Returns 1, or 0 with the answer
+ * (404, 500) given.
  */
-static int form_field(const char *body, const char *name, char *out, size_t len)
+static int load(struct request *req, struct campaign *c, json_t **texts,
+                struct page *p)
 {
-    size_t nlen = strlen(name);
-    const char *p = body;
+    char slug[CAMPAIGN_SLUG_MAX + 2] = CAMPAIGN_DEFAULT_SLUG;
+    struct db *db;
+    int rc;
 
-    while (p != NULL && *p != '\0') {
-        const char *end = strchr(p, '&');
-        size_t plen = end != NULL ? (size_t)(end - p) : strlen(p);
-
-        if (plen > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
-            size_t o = 0;
-            for (size_t i = nlen + 1; i < plen; i++) {
-                char c = p[i];
-                if (c == '+') {
-                    c = ' ';
-                } else if (c == '%') {
-                    int hi = i + 2 < plen ? hexval(p[i + 1]) : -1;
-                    int lo = i + 2 < plen ? hexval(p[i + 2]) : -1;
-                    if (hi < 0 || lo < 0)
-                        return -1;
-                    c = (char)(hi * 16 + lo);
-                    i += 2;
-                }
-                if (o + 1 >= len || c == '\0')
-                    return -1;
-                out[o++] = c;
-            }
-            out[o] = '\0';
-            return 1;
-        }
-        p = end != NULL ? end + 1 : NULL;
+    *texts = NULL;
+    if (req->match.nparams > 0 &&
+        router_param(&req->match, "slug", slug, sizeof(slug)) < 0) {
+        http_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such campaign");
+        return 0;
     }
-    return 0;
-}
-
-/* The receipt in what was pasted: the code, or the whole link. */
-static const char *receipt_of(char *s)
-{
-    char *hash = strrchr(s, '#');
-    size_t n;
-
-    s = hash != NULL ? hash + 1 : s;
-    s += strspn(s, " \t\r\n");
-    n = strcspn(s, " \t\r\n");
-    s[n] = '\0';
-    return s;
-}
-
-/* The page to paste a receipt into (also when one was not found). */
-static void lookup_form(struct page *p)
-{
-    raw(p, "<form method=\"post\" action=\"/receipt\" class=\"card\" "
-           "id=\"lookup\">\n");
-    el(p, "<label for=\"code\">", "rc_paste_label", "</label>\n");
-    raw(p, "<input id=\"code\" name=\"receipt\" autocomplete=\"off\" "
-           "dir=\"ltr\" spellcheck=\"false\">\n"
-           "<input type=\"hidden\" name=\"ui_lang\" value=\"");
-    text(p, p->lang);
-    raw(p, "\">\n<div class=\"row\"><button type=\"submit\" name=\"action\" "
-           "value=\"status\" class=\"btn primary\">");
-    text(p, word(p, "btn_open"));
-    raw(p, "</button></div>\n</form>\n");
-}
-
-static void facts(struct page *p, const struct message_receipt *r)
-{
-    static const struct {
-        const char *key;
-        size_t off;
-    } rows[] = {
-        {"rc_submitted", offsetof(struct message_receipt, created_at)},
-        {"rc_received", offsetof(struct message_receipt, received_at)},
-        {"rc_decided", offsetof(struct message_receipt, decided_at)},
-        {"rc_withdrawn", offsetof(struct message_receipt, withdrawn_at)},
-    };
-
-    raw(p, "<dl id=\"facts\">\n");
-    for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
-        int64_t t =
-            *(const int64_t *)(const void *)((const char *)r + rows[i].off);
-        char when[21];
-        if (t <= 0)
-            continue;
-        util_iso8601(t, when);
-        el(p, "<dt>", rows[i].key, "</dt>");
-        raw(p, "<dd><time datetime=\"");
-        text(p, when);
-        raw(p, "\">");
-        /* The time in UTC, as the machine wrote it: no script to
-         * translate it to the reader's zone. */
-        when[10] = ' ';
-        when[16] = '\0';
-        text(p, when);
-        raw(p, " UTC</time></dd>\n");
+    db = db_pool_get(req->app->db);
+    rc = campaign_find(db, slug, c);
+    pick_lang(req, p->lang);
+    if (rc == 1 && (*texts = campaign_texts_in(db, c, p->lang)) == NULL)
+        rc = DB_ERROR;
+    db_pool_put(req->app->db, db);
+    if (rc < 0) {
+        http_db_error(req, rc);
+        return 0;
     }
-    if (r->state != MSG_WITHDRAWN && r->consent_scope[0] != '\0') {
-        el(p, "<dt>", "rc_scope", "</dt>");
-        el(p, "<dd>",
-           strcmp(r->consent_scope, "union") == 0 ? "scope_union"
-                                                  : "scope_public",
-           "</dd>\n");
+    if (rc == 0) {
+        http_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such campaign");
+        return 0;
     }
-    raw(p, "</dl>\n");
+    load_strings(p, req->app);
+    return 1;
 }
 
-int page_receipt(struct request *req)
+/* A text of texts, or NULL. */
+static const char *text(const json_t *texts, const char *key)
 {
-    char receipt[256] = "", action[32] = "status", lang[8] = "";
-    const char *body = req->body != NULL ? req->body : "";
-    const char *code;
-    struct message_receipt r;
+    return json_string_value(json_object_get(texts, key));
+}
+
+/* The values every campaign page has: language, titles, theme, logo. */
+static void common_vars(struct page *p, const struct campaign *c,
+                        const json_t *texts, char *buf, size_t len)
+{
+    set(p, "lang", p->lang);
+    set(p, "slug", c->slug);
+    set(p, "text_lang", text(texts, "lang"));
+    set(p, "title", text(texts, "title"));
+    set(p, "theme", NULL);
+    if (util_fmt(buf, len, "/c/%s/theme.css", c->slug) == 0)
+        set(p, "theme", buf);
+    set(p, "logo_hidden", c->logo_at > 0 ? "" : "hidden");
+    set(p, "logo_src", "data:,");
+    if (c->logo_at > 0) {
+        char src[128];
+        /* The time it was made busts caches when it changes. */
+        snprintf(src, sizeof(src), "/api/v1/campaigns/%s/logo.png?v=%lld",
+                 c->slug, (long long)c->logo_at);
+        set_copy(p, "logo_src", src);
+    }
+}
+
+int page_upload(struct request *req)
+{
     struct page p;
-    int found, status = MHD_HTTP_OK;
-    bool withdrawn = false;
+    struct campaign c;
+    json_t *texts = NULL;
+    char *tmpl = NULL, *html, theme[96], home[64], when[21], date[32];
+    char closed[512];
+    enum campaign_state state;
+    size_t len;
 
-    if (form_field(body, "receipt", receipt, sizeof(receipt)) < 0 ||
-        form_field(body, "action", action, sizeof(action)) < 0 ||
-        form_field(body, "ui_lang", lang, sizeof(lang)) < 0)
-        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_form",
-                          "send receipt=<code>&action=status|withdraw");
-    code = receipt_of(receipt);
-    found = receipt_lookup(req->app, code, &r);
-    if (found < 0)
+    memset(&p, 0, sizeof(p));
+    if (!load(req, &c, &texts, &p))
+        goto out;
+    if ((tmpl = read_web(req->app, "index.html", &len)) == NULL) {
+        http_file_error(req, errno != 0 ? errno : ENOENT);
+        goto out;
+    }
+    state = campaign_state_at(&c, util_now());
+    common_vars(&p, &c, texts, theme, sizeof(theme));
+    set(&p, "intro", text(texts, "intro"));
+    set(&p, "intro_hidden", text(texts, "intro") != NULL ? "" : "hidden");
+    set(&p, "consent_text", text(texts, "consent"));
+    set(&p, "consent_language", text(texts, "consent_language"));
+    set(&p, "consent_version", c.consent_version);
+    set(&p, "state", campaign_state_name(state));
+    snprintf(home, sizeof(home), "%s%s",
+             c.id == CAMPAIGN_DEFAULT_ID ? "/" : "/c/",
+             c.id == CAMPAIGN_DEFAULT_ID ? "" : c.slug);
+    set(&p, "home", home);
+    set(&p, "form_hidden", state == CAMPAIGN_OPEN ? "" : "hidden");
+    set(&p, "closed_hidden", state == CAMPAIGN_OPEN ? "hidden" : "");
+    set(&p, "closed_heading", NULL);
+    set(&p, "closed_text", NULL);
+    if (state == CAMPAIGN_CLOSED) {
+        set(&p, "closed_heading", word(&p, "closed_heading"));
+        set(&p, "closed_text", word(&p, "closed_text"));
+    } else if (state == CAMPAIGN_NOT_YET_OPEN) {
+        /* "{date}" in the sentence: the day and time, in UTC. */
+        const char *s = word(&p, "soon_text"), *at = strstr(s, "{date}");
+        util_iso8601(c.opens_at, when);
+        snprintf(date, sizeof(date), "%.10s %.5s UTC", when, when + 11);
+        if (at != NULL)
+            snprintf(closed, sizeof(closed), "%.*s%s%s", (int)(at - s), s, date,
+                     at + 6);
+        else
+            snprintf(closed, sizeof(closed), "%s", s);
+        set(&p, "closed_heading", word(&p, "soon_heading"));
+        set(&p, "closed_text", closed);
+    }
+    if ((html = render(&p, tmpl, &len)) == NULL) {
+        http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                   "out of memory");
+        goto out;
+    }
+    answer(req, html, len, "text/html; charset=utf-8");
+    http_embeddable(req);
+out:
+    free(tmpl);
+    json_decref(texts);
+    page_release(&p);
+    return req->status;
+}
+
+int page_poster(struct request *req)
+{
+    struct page p;
+    struct campaign c;
+    json_t *texts = NULL;
+    char *tmpl = NULL, *html, theme[96], url[1024], qr[128];
+    const char *shown;
+    size_t len;
+    bool have_url;
+
+    memset(&p, 0, sizeof(p));
+    if (!load(req, &c, &texts, &p))
+        goto out;
+    if ((tmpl = read_web(req->app, "poster.html", &len)) == NULL) {
+        http_file_error(req, errno != 0 ? errno : ENOENT);
+        goto out;
+    }
+    common_vars(&p, &c, texts, theme, sizeof(theme));
+    set(&p, "cta",
+        text(texts, "cta") != NULL ? text(texts, "cta") : text(texts, "title"));
+    have_url = campaign_api_url(req->app->cfg, c.slug, url, sizeof(url)) == 0;
+    /* The address as people type it: no scheme. */
+    shown = strstr(url, "://") != NULL ? strstr(url, "://") + 3 : url;
+    set(&p, "url", have_url ? url : NULL);
+    set(&p, "short_url", have_url ? shown : NULL);
+    snprintf(qr, sizeof(qr), "/api/v1/campaigns/%s/qr.svg", c.slug);
+    set(&p, "qr_src", have_url ? qr : "data:,");
+    set(&p, "qr_hidden", have_url ? "" : "hidden");
+    set(&p, "no_url_hidden", have_url ? "hidden" : "");
+    set(&p, "scan_text", word(&p, "poster_scan"));
+    set(&p, "or_text", word(&p, "poster_or"));
+    set(&p, "no_url_text", word(&p, "poster_no_url"));
+    if ((html = render(&p, tmpl, &len)) == NULL) {
+        http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                   "out of memory");
+        goto out;
+    }
+    answer(req, html, len, "text/html; charset=utf-8");
+out:
+    free(tmpl);
+    json_decref(texts);
+    page_release(&p);
+    return req->status;
+}
+
+int page_theme(struct request *req)
+{
+    char slug[CAMPAIGN_SLUG_MAX + 2], *css;
+    struct campaign c;
+    struct db *db;
+    int rc;
+
+    if (router_param(&req->match, "slug", slug, sizeof(slug)) < 0)
+        return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
+                          "no such campaign");
+    db = db_pool_get(req->app->db);
+    rc = campaign_find(db, slug, &c);
+    db_pool_put(req->app->db, db);
+    if (rc < 0)
+        return http_db_error(req, rc);
+    if (rc == 0)
+        return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
+                          "no such campaign");
+    /* The colour is checked to be #rrggbb when saved: nothing else can
+     * reach the style sheet. */
+    css = malloc(128);
+    if (css == NULL)
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                          "database error");
-    if (found == 1 && strcmp(action, "withdraw-confirmed") == 0 &&
-        r.state != MSG_WITHDRAWN) {
-        if (receipt_withdraw(req->app, &r) != MSG_OK)
-            return http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
-                              "the message could not be withdrawn; try "
-                              "again");
-        withdrawn = true;
-    }
-    page_open(&p, req, lang);
-    page_head(&p, "rc_title");
-    el(&p, "<h1 id=\"rc-title\">", "rc_title", "</h1>\n");
-    if (found == 0) {
-        el(&p, "<p id=\"msg\" class=\"err\" role=\"alert\">",
-           code[0] != '\0' ? "rc_unknown" : "rc_bad_code", "</p>\n");
-        lookup_form(&p);
-        page_close(&p);
-        return page_send(&p, req, MHD_HTTP_NOT_FOUND);
-    }
-    if (withdrawn)
-        el(&p, "<p id=\"msg\" class=\"ok\" role=\"alert\">", "rc_withdrawn_ok",
-           "</p>\n");
-    raw(&p, "<section id=\"card\" class=\"card\">\n");
-    status_block(&p, &r);
-    facts(&p, &r);
-    if (strcmp(action, "withdraw") == 0 && r.state != MSG_WITHDRAWN) {
-        /* One more press, so that a stray click deletes nothing. */
-        raw(&p, "<div id=\"confirm\" class=\"notice card\">\n");
-        el(&p, "<p id=\"confirm-text\">", "withdraw_confirm", "</p>\n");
-        raw(&p, "<div class=\"row\">\n");
-        receipt_button(&p, code, "withdraw-confirmed", "btn_withdraw_yes",
-                       "btn danger", "withdraw-yes");
-        receipt_button(&p, code, "status", "btn_withdraw_no", "btn",
-                       "withdraw-no");
-        raw(&p, "</div>\n</div>\n");
-    } else if (r.state != MSG_WITHDRAWN) {
-        raw(&p, "<div class=\"row\">\n");
-        receipt_button(&p, code, "status", "btn_refresh", "btn", "refresh");
-        receipt_button(&p, code, "withdraw", "btn_withdraw", "btn danger",
-                       "withdraw");
-        raw(&p, "</div>\n");
-        el(&p, "<p class=\"hint\" id=\"rc-private\">", "rc_private", "</p>\n");
-    }
-    raw(&p, "</section>\n");
-    page_close(&p);
-    sodium_memzero(receipt, sizeof(receipt));
-    return page_send(&p, req, status);
+                          "out of memory");
+    if (c.accent_color[0] != '\0')
+        snprintf(css, 128, ":root { --accent: %s; }\n", c.accent_color);
+    else
+        snprintf(css, 128, "/* no accent colour */\n");
+    return answer(req, css, strlen(css), "text/css; charset=utf-8");
 }

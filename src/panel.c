@@ -15,6 +15,7 @@
 
 #include "chorus/app.h"
 #include "chorus/audit.h"
+#include "chorus/campaign.h"
 #include "chorus/db.h"
 #include "chorus/http.h"
 #include "chorus/jsonw.h"
@@ -124,6 +125,59 @@ static int search_text(const char *q, char *out, size_t len)
     return 0;
 }
 
+const char *panel_scope(const struct request *req)
+{
+    return req->session.role != ROLE_ADMIN && req->session.campaigns[0] != '\0'
+               ? req->session.campaigns
+               : NULL;
+}
+
+int panel_campaign(struct request *req, const char *slug, int64_t *id)
+{
+    struct campaign c;
+    struct db *db = db_pool_get(req->app->db);
+    int rc = campaign_find(db, slug, &c);
+
+    db_pool_put(req->app->db, db);
+    if (rc < 0)
+        return http_db_error(req, rc);
+    /* One outside the user's campaigns is as unknown as one not there. */
+    if (rc == 0 || message_sight_in(req->session.role, panel_scope(req),
+                                    MSG_APPROVED, c.id) == SIGHT_NONE)
+        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_campaign",
+                          "campaign: no such campaign");
+    *id = c.id;
+    return 0;
+}
+
+json_t *panel_consent(struct db *db, int64_t campaign, const char *version,
+                      const char *lang, const char *fallback)
+{
+    json_t *texts = campaign_consent_texts(db, campaign, version);
+    const char *shown = lang;
+    json_t *text;
+
+    if (texts == NULL)
+        texts = json_object();
+    text = json_object_get(texts, shown);
+    /* Before campaigns the page did not say: the message's language,
+     * else the first there is. */
+    if (text == NULL && (text = json_object_get(texts, fallback)) != NULL)
+        shown = fallback;
+    if (text == NULL) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(texts, k, v)
+        {
+            shown = k;
+            text = v;
+            break;
+        }
+    }
+    return json_pack("{s:s, s:s?, s:O?, s:o}", "version", version, "language",
+                     text != NULL ? shown : NULL, "text", text, "texts", texts);
+}
+
 /* Writes column i as an integer, or null. */
 static void w_int_or_null(struct jsonw *w, struct db_stmt *st, int i)
 {
@@ -145,6 +199,8 @@ int panel_list(struct request *req)
     const char *cursor = http_query(req, "cursor");
     const char *limit_s = http_query(req, "limit");
     const char *used = http_query(req, "used");
+    const char *campaign_s = http_query(req, "campaign");
+    const char *limits = panel_scope(req);
     char pattern[512], cid[UTIL_ID_LEN + 1] = "", next[128] = "", lang[36];
     char file[64];
     int64_t cdate = 0, tfrom = 0, tto = 0, last_date = 0;
@@ -157,6 +213,7 @@ int panel_list(struct request *req)
     struct db_stmt *st;
     struct db *db;
     enum role role = req->session.role;
+    int64_t campaign = 0;
     int rc, n = 0, state;
 
     state = status != NULL ? message_state_parse(status)
@@ -208,6 +265,9 @@ int panel_list(struct request *req)
     if (cursor != NULL && parse_cursor(cursor, &cdate, cid) != 0)
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_cursor",
                           "cursor: pass next_cursor back as it came");
+    if (campaign_s != NULL &&
+        (rc = panel_campaign(req, campaign_s, &campaign)) != 0)
+        return rc;
     if (cursor == NULL) {
         cdate = desc ? INT64_MAX : INT64_MIN;
         strcpy(cid, desc ? "~" : "");
@@ -247,6 +307,9 @@ int panel_list(struct request *req)
     /* Approved clips purged with their campaign have nothing to show. */
     if (state == MSG_APPROVED)
         db_bind_int(st, 14, 1);
+    if (campaign > 0)
+        db_bind_int(st, 15, campaign);
+    db_bind_text(st, 16, limits);
     while ((rc = db_step(st)) == DB_ROW) {
         static const char *const texts[] = {
             "id",       "status",  "name",          "organization",   "country",
@@ -258,6 +321,10 @@ int panel_list(struct request *req)
             make_cursor(last_date, last_id, next, sizeof(next));
             break;
         }
+        /* The query kept to the user's campaigns; the rule says so too. */
+        if (message_sight_in(role, limits, (enum msg_state)state,
+                             db_col_int(st, 25)) == SIGHT_NONE)
+            continue;
         jsonw_open(&w, '{');
         for (int c = 0; c < (int)ARRAY_LEN(texts); c++) {
             jsonw_key(&w, texts[c]);
@@ -295,6 +362,8 @@ int panel_list(struct request *req)
         jsonw_time(&w, col_time(st, 20));
         jsonw_key(&w, "media_deleted_at");
         jsonw_time(&w, col_time(st, 21));
+        jsonw_key(&w, "campaign");
+        jsonw_str(&w, db_col_text(st, 26));
         jsonw_key(&w, "media_deleted_why");
         jsonw_str(&w, db_col_text(st, 22));
         /* The name its downloads and exports carry. */
@@ -332,7 +401,12 @@ done:
         jsonw_close(&w, ']');
         jsonw_key(&w, "counts");
         jsonw_open(&w, '{');
-        if ((st = db_stmt(db, STMT_MSG_COUNTS)) != NULL)
+        if ((st = db_stmt(db, STMT_MSG_COUNTS)) != NULL) {
+            if (campaign > 0)
+                db_bind_int(st, 1, campaign);
+            db_bind_text(st, 2, limits);
+        }
+        if (st != NULL)
             while (db_step(st) == DB_ROW) {
                 const char *name = db_col_text(st, 0);
                 int s = message_state_parse(name);
@@ -364,6 +438,8 @@ int panel_get(struct request *req)
     struct db_stmt *st;
     struct db *db;
     json_t *obj = NULL, *history, *facts;
+    char version[33] = "", lang[36] = "", msg_lang[36] = "";
+    int64_t campaign = 0;
     int rc, state;
 
     if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
@@ -380,8 +456,10 @@ int panel_get(struct request *req)
     rc = db_step(st);
     state = rc == DB_ROW ? message_state_parse(db_col_text(st, 1)) : -1;
     if (rc == DB_ROW &&
-        (state < 0 || message_sight(req->session.role, (enum msg_state)state) ==
-                          SIGHT_NONE)) {
+        (state < 0 ||
+         message_sight_in(req->session.role, req->session.campaigns,
+                          (enum msg_state)state,
+                          db_col_int(st, 32)) == SIGHT_NONE)) {
         db_reset(st);
         rc = DB_DONE;
     }
@@ -432,7 +510,19 @@ int panel_get(struct request *req)
         set_time(obj, "media_deleted_at", col_time(st, 29));
         set_text(obj, "media_deleted_why", st, 30);
         set_time(obj, "takedown_at", col_time(st, 31));
+        set_text(obj, "campaign", st, 33);
+        campaign = db_col_int(st, 32);
+        snprintf(version, sizeof(version), "%s",
+                 db_col_text(st, 8) != NULL ? db_col_text(st, 8) : "");
+        snprintf(lang, sizeof(lang), "%s",
+                 db_col_text(st, 34) != NULL ? db_col_text(st, 34) : "");
+        snprintf(msg_lang, sizeof(msg_lang), "%s",
+                 db_col_text(st, 5) != NULL ? db_col_text(st, 5) : "");
         db_reset(st);
+        /* The exact consent text the contributor agreed to. */
+        json_object_set_new(
+            obj, "consent",
+            panel_consent(db, campaign, version, lang, msg_lang));
 
         history = json_array();
         if ((st = db_stmt(db, STMT_MSG_HISTORY)) != NULL) {
@@ -507,7 +597,7 @@ static int decide(struct request *req, enum msg_event ev, bool need_reason)
     char id[UTIL_ID_LEN + 1], reason[REASON_MAX * 4 + 1];
     struct msg_actor who = {message_who_of_role(req->session.role),
                             req->session.username, req->session.user_id};
-    struct msg_args args = {0};
+    struct msg_args args = {.scope = panel_scope(req)};
     enum msg_state from = MSG_GONE;
     struct db *db;
     int rc;

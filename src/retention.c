@@ -262,7 +262,8 @@ int retention_purge(const struct config *cfg, struct db *db,
                   (long long)out->messages);
         return -1;
     }
-    /* Until campaigns exist the one campaign holds every file. */
+    /* Files no unpurged message owns (a crash's leftovers) go too; other
+     * campaigns' messages keep theirs. */
     for (size_t i = 0; i < ARRAY_LEN(subdirs); i++)
         out->files += sweep_dir(cfg->data_dir, subdirs[i], db);
     snprintf(why, sizeof(why), "%s: %lld messages",

@@ -116,11 +116,6 @@ not_found:
     return http_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such file");
 }
 
-int static_index(struct request *req)
-{
-    return serve(req, "index.html");
-}
-
 int static_panel(struct request *req)
 {
     return serve(req, "panel.html");

@@ -14,7 +14,7 @@
 #include "chorus/util.h"
 
 static const char *const subdirs[] = {"uploads", "incoming", "originals",
-                                      "media"};
+                                      "media", "campaigns"};
 
 int storage_init(const char *data_dir)
 {
@@ -156,5 +156,32 @@ int storage_delete_all(const char *data_dir, const char *id)
         log_warn("cannot remove %s", path);
         rc = -1;
     }
+    return rc;
+}
+
+int storage_campaign_path(const char *data_dir, int64_t campaign_id,
+                          const char *name, char *out, size_t outlen)
+{
+    size_t n = name != NULL ? strlen(name) : 0;
+    int rc;
+
+    if (campaign_id <= 0 || (name != NULL && (n == 0 || name[0] == '.'))) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
+            errno = EINVAL;
+            return -1;
+        }
+    }
+    rc = name != NULL ? util_fmt(out, outlen, "%s/campaigns/%lld/%s", data_dir,
+                                 (long long)campaign_id, name)
+                      : util_fmt(out, outlen, "%s/campaigns/%lld", data_dir,
+                                 (long long)campaign_id);
+    if (rc != 0)
+        errno = EINVAL;
     return rc;
 }

@@ -12,6 +12,8 @@
 #include <sodium.h>
 
 #include "chorus/app.h"
+#include "chorus/campaign.h"
+#include "chorus/campaign_api.h"
 #include "chorus/db.h"
 #include "chorus/http.h"
 #include "chorus/log.h"
@@ -163,6 +165,7 @@ int tus_create_begin(struct request *req)
     const struct config *cfg = req->app->cfg;
     struct message_meta meta;
     struct meta_error merr = {NULL, ""};
+    struct campaign campaign;
     unsigned char hash[MESSAGE_HASH_LEN];
     char path[PATH_MAX];
     struct tus_ctx *ctx;
@@ -188,6 +191,14 @@ int tus_create_begin(struct request *req)
         http_json(req, MHD_HTTP_BAD_REQUEST,
                   json_pack("{s:s, s:s, s:s}", "error", "invalid_metadata",
                             "field", merr.field, "message", merr.message));
+        return tus_headers(req);
+    }
+    /* The campaign: there, open, and the consent its page showed. */
+    db = db_pool_get(req->app->db);
+    rc = campaign_admit(db, &meta, util_now(), &campaign);
+    db_pool_put(req->app->db, db);
+    if (rc != CAMPAIGN_ADMIT_OK) {
+        campaign_api_refusal(req, rc, &campaign);
         return tus_headers(req);
     }
     with_body = header_int(req, "Content-Length", &body_len) == 0

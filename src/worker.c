@@ -20,6 +20,7 @@
 #include "chorus/config.h"
 #include "chorus/db.h"
 #include "chorus/log.h"
+#include "chorus/logo.h"
 #include "chorus/queue.h"
 #include "chorus/sandbox.h"
 #include "chorus/storage.h"
@@ -389,6 +390,8 @@ static int run_job(struct worker *w, const struct job *job)
 
     memset(&r, 0, sizeof(r));
     /* The kinds of job this worker makes; another is a newer server's. */
+    if (strcmp(job->kind, JOB_KIND_LOGO) == 0)
+        return logo_job_run(cfg, w->db, w->name, job);
     if (!queue_job_is_transcode(job)) {
         char why[64];
         snprintf(why, sizeof(why), "this worker cannot make %s jobs",

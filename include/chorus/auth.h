@@ -74,12 +74,18 @@ int64_t auth_user_count(struct db *db);
  * X-CSRF-Token. A session ends at logout, after idle_s without a request,
  * or max_s after login, whichever comes first. */
 
+/* Bytes of a user's campaign limits (message.h's scope). */
+#define AUTH_SCOPE_MAX 512
+
 struct session {
     int64_t user_id;
     char username[AUTH_USERNAME_MAX + 1];
     enum role role;
     char csrf[UTIL_TOKEN_LEN + 1];
     unsigned char token_hash[32];
+    /* The campaigns the user is limited to (",1,3,"; "": every one), set
+     * by http.c for each request from campaign_scope_of(). */
+    char campaigns[AUTH_SCOPE_MAX];
 };
 
 /*

@@ -24,6 +24,7 @@ enum command {
     CMD_BACKUP,
     CMD_TRANSCODE,
     CMD_PURGE,
+    CMD_CAMPAIGN,
     CMD__COUNT
 };
 
@@ -81,18 +82,26 @@ struct config {
     int failed_retention_days;
     int rejected_retention_days;
 
-    /* user add / passwd. */
+    /* user add / passwd; user campaigns NAME --all. */
     const char *role;
     bool generate;
     const char *password_file;
+    bool all_campaigns;
 
     /* audit verify. */
     const char *head;
 
     /* purge. */
-    const char *campaign;
+    const char *purge_campaign;
     bool everything;
     bool yes;
+
+    /* campaign add / set: NULL when not given; the texts are of --lang
+     * (else the campaign's first language). */
+    struct {
+        const char *lang, *title, *intro, *consent, *cta;
+        const char *languages, *opens, *closes, *hashtag, *accent, *credit;
+    } campaign;
 };
 
 /*

@@ -52,6 +52,9 @@ struct request {
     uint64_t body_bytes; /* for the access log, when known */
     bool queued;
 
+    /* A campaign's upload page: the --cors-origin sites may frame it. */
+    bool embeddable;
+
     /* A handler's own state, freed with ctx_free when the request ends. */
     void *ctx;
     void (*ctx_free)(void *ctx);
@@ -84,6 +87,13 @@ int http_error(struct request *req, int status, const char *code,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Answers status with no body. */
 int http_empty(struct request *req, int status);
+/*
+ * Marks req's page as one the --cors-origin sites may embed (DESIGN.md
+ * "Security and privacy rules": a campaign's upload page, never the
+ * panel): its Content-Security-Policy lists them in frame-ancestors and
+ * it sends no X-Frame-Options. Without --cors-origin nothing changes.
+ */
+void http_embeddable(struct request *req);
 /* Adds a header to the pending response; 0, or -1. */
 int http_header_add(struct request *req, const char *name, const char *value);
 

@@ -41,7 +41,9 @@
  * read as their compare-and-swap, and the audit row is appended.
  *
  * What each role may see of a message is message_sight(), used by the
- * list, the detail, /media and the export alike.
+ * list, the detail, /media and the export alike; message_sight_in() adds
+ * the user's campaign limits, and every panel route asks it (a user
+ * limited to one campaign finds nothing of another, by any route).
  */
 #ifndef CHORUS_MESSAGE_H
 #define CHORUS_MESSAGE_H
@@ -127,6 +129,9 @@ struct msg_args {
     void *opaque;
     const char *channel, *url; /* reshared */
     int64_t reshare_id;        /* taken down: the post; 0: the whole clip */
+    /* The panel user's campaign limits (message_scope_has()); NULL or
+     * "": none. A message outside them is not found. */
+    const char *scope;
 };
 
 /* message_apply() results. */
@@ -175,6 +180,23 @@ enum msg_sight {
     SIGHT_MEDIA, /* the row and its video and thumbnail */
 };
 enum msg_sight message_sight(enum role role, enum msg_state s);
+
+/*
+ * A user's campaign limits, as every route applies them: the ids of the
+ * campaigns they may see between commas (",1,3,"), or "" (or NULL) for
+ * every campaign. The lists bind the same string in SQL (instr()).
+ */
+#define MSG_SCOPE_MAX AUTH_SCOPE_MAX
+/* True if scope lets its user see campaign campaign_id. */
+bool message_scope_has(const char *scope, int64_t campaign_id);
+/*
+ * What a user of role limited to scope may see of a message of campaign
+ * campaign_id in state s: message_sight(), or nothing at all outside the
+ * scope (admins are never limited). The one rule of every panel route:
+ * list, detail, media, export, decisions, reshares, counts.
+ */
+enum msg_sight message_sight_in(enum role role, const char *scope,
+                                enum msg_state s, int64_t campaign_id);
 /* The state a role's list shows when it asks for none. */
 enum msg_state message_default_list(enum role role);
 

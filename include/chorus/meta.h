@@ -13,12 +13,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define META_NAME_MAX 100     /* characters */
 #define META_ORG_MAX 200      /* characters */
 #define META_MESSAGE_MAX 500  /* characters */
 #define META_FILENAME_MAX 255 /* bytes */
 #define META_HEADER_MAX 8192  /* bytes of Upload-Metadata */
+#define META_CAMPAIGN_MAX 40  /* bytes of a campaign's slug */
 
 struct message_meta {
     char name[META_NAME_MAX * 4 + 1];
@@ -29,6 +31,11 @@ struct message_meta {
     char filetype[101];
     char consent_version[33];
     char consent_scope[8]; /* "public" (default) or "union" */
+    /* The campaign (its slug; "": the default) and the language of the
+     * consent text the page showed ("": its first language). */
+    char campaign[META_CAMPAIGN_MAX + 1];
+    char consent_language[36];
+    int64_t campaign_id; /* set by campaign_admit(), not by the client */
     bool consent;
     bool country_withheld; /* country "none": the contributor chose not
                               to say (country stays "") */

@@ -1,43 +1,39 @@
 /*
- * Pages the server renders for browsers without JavaScript (Tor Browser
- * on "Safest"): the answer to the upload form, and the receipt's status
- * with a withdraw button. Their words are web/i18n/<lang>.json's, in the
- * language of the form that was sent (its ui_lang field), else the
- * browser's Accept-Language, else English; every text, translations
- * included, is HTML-escaped; no script, so the page's CSP holds.
+ * The campaigns' pages, rendered by the server from templates under web/
+ * (index.html, poster.html): "{{name}}" is replaced by a value of the
+ * campaign, HTML-escaped, so the title, the texts and the form's hidden
+ * campaign and consent version are right before any script runs (the
+ * tab title that lands in a browser's history, the page without
+ * JavaScript). The scripts change them later only if the visitor picks
+ * another language.
  *
- * The receipt travels in a form's body (POST /receipt), never in a URL:
- * not in history, not in a proxy's log. Those forms are CSRF-safe
- * without a token of their own: the receipt is itself the secret that
- * authorises the request (there is no cookie, so SameSite has nothing
- * to protect, and a site that could forge the request would have to
- * know the receipt already, which lets it withdraw through the API
- * anyway); a forged lookup with someone else's receipt only shows the
- * forger's own message. Browsers that say a POST is cross-site are
- * refused anyway (http.c), and the pages cannot be framed
- * (frame-ancestors 'none'), so the withdraw button cannot be clicked
- * through someone else's page.
+ * The language: ?lang=, else the first of Accept-Language that the page
+ * speaks (web/i18n/<lang>.json exists), else English; the campaign's
+ * texts in it, or in the campaign's first language (campaign.h).
  */
 #ifndef CHORUS_PAGE_H
 #define CHORUS_PAGE_H
 
+#include <stddef.h>
+
 struct request;
 
-/*
- * Answers the upload form with the result page: 201, the status, the
- * receipt's link and the buttons to check it and withdraw. lang is the
- * form's ui_lang field ("" if none).
- */
-int page_upload_result(struct request *req, const char *id, const char *receipt,
-                       const char *lang);
+/* GET / (the default campaign) and GET /c/{slug}: the upload page; when
+ * the campaign is closed or not yet open, the page says so instead of
+ * showing the form. The --cors-origin sites may embed it. */
+int page_upload(struct request *req);
+/* GET /c/{slug}/poster?lang=: a printable A4 page with the title, the
+ * call to action, the QR code and the short address. */
+int page_poster(struct request *req);
+/* GET /c/{slug}/theme.css: the campaign's accent colour as CSS custom
+ * properties (--accent), empty without one. */
+int page_theme(struct request *req);
 
 /*
- * POST /receipt (application/x-www-form-urlencoded): receipt (the code or
- * the whole link), action ("status", "withdraw": asks to confirm,
- * "withdraw-confirmed"), ui_lang. 200 with the status page; 404 with the
- * form to try again when no message has the receipt; 400 if the body is
- * not a form.
+ * Copies s into out (len bytes) with & < > " ' escaped for HTML text and
+ * attribute values. Returns the length written, or -1 if it does not
+ * fit (out then holds as much as fitted).
  */
-int page_receipt(struct request *req);
+long page_escape(const char *s, char *out, size_t len);
 
 #endif

@@ -11,8 +11,6 @@
 
 struct request;
 
-/* GET /: web/index.html. */
-int static_index(struct request *req);
 /* GET /panel: web/panel.html. */
 int static_panel(struct request *req);
 /* GET /receipt: web/receipt.html (the receipt is in the fragment). */

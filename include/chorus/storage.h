@@ -7,6 +7,7 @@
  *   incoming/<id>       a finished upload waiting for the worker
  *   originals/<id>      kept after processing with --keep-originals
  *   media/<id>/         video.mp4 and thumb.jpg, the processed outputs
+ *   campaigns/<n>/      a campaign's files (its logo), by campaign id
  *
  * Files are created 0600 and directories 0700.
  */
@@ -58,5 +59,15 @@ int64_t storage_size(const char *data_dir, enum storage_kind kind,
  * exists could not be removed.
  */
 int storage_delete_all(const char *data_dir, const char *id);
+
+/*
+ * Writes the path of file name of campaign campaign_id (campaigns/<n>/
+ * <name>) into out. name is one the code built from fixed names and ids
+ * ("logo.png"), never client text: a plain file name of [A-Za-z0-9._-]
+ * not starting with '.'. With name NULL, the campaign's directory.
+ * Returns 0, or -1 (errno EINVAL).
+ */
+int storage_campaign_path(const char *data_dir, int64_t campaign_id,
+                          const char *name, char *out, size_t outlen);
 
 #endif

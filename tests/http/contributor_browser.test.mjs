@@ -16,7 +16,7 @@ import { after, before, test } from 'node:test';
 
 import { ARTIFACTS, launch } from '../lib/browser.mjs';
 import {
-  ROOT, SANITIZED, assertNoSanitizerReport, removeDir, sleep, startChorus, tempDir,
+  ROOT, SANITIZED, assertNoSanitizerReport, chorus, removeDir, sleep, startChorus, tempDir,
 } from '../lib/chorus.mjs';
 import { makeClip, sendTus, sql, waitStatus } from '../lib/fixtures.mjs';
 
@@ -272,10 +272,14 @@ test('the page: CSP and security headers, assets under 100 KB, labels, 320 px, n
     await shot(p, '01-form-320px');
     await p.setViewportSize(PHONE);
 
-    // The operator's title and introduction (data/campaign.json).
-    writeFileSync(path.join(srv.dataDir, 'campaign.json'), JSON.stringify({
-      title: 'Free Aliaksandr!', intro: 'Thirty seconds for a jailed union leader.',
-    }));
+    // The campaign's own title and introduction (the default campaign's,
+    // in the page's language).
+    const set = (title, intro) => {
+      const r = chorus(['campaign', 'set', 'default', '--lang', 'en', '--title', title, '--intro', intro,
+        '--data-dir', srv.dataDir]);
+      assert.equal(r.status, 0, r.stderr);
+    };
+    set('Free Aliaksandr!', 'Thirty seconds for a jailed union leader.');
     await p.reload();
     await ready(p);
     assert.equal(await p.textContent('h1'), 'Free Aliaksandr!');
@@ -284,7 +288,8 @@ test('the page: CSP and security headers, assets under 100 KB, labels, 320 px, n
     await shot(p, '01-form-campaign-title');
     assert.deepEqual(problems, []);
   } finally {
-    rmSync(path.join(srv.dataDir, 'campaign.json'), { force: true });
+    chorus(['campaign', 'set', 'default', '--lang', 'en', '--title', EN.default_title, '--intro', EN.default_intro,
+      '--data-dir', srv.dataDir]);
     await ctx.close();
   }
 });
@@ -693,6 +698,8 @@ test('switched to Russian: Russian strings everywhere, no English left on the fo
     await ready(page);
     await page.selectOption('#ui-lang', 'ru');
     await page.waitForFunction(() => document.documentElement.lang === 'ru');
+    // The campaign's own texts in Russian come from its API, just after.
+    await page.waitForFunction((t) => document.title === t, LANG.ru.default_title);
     assert.equal(await page.textContent('#btn-choose'), LANG.ru.btn_choose);
     assert.equal(await page.textContent('h1'), LANG.ru.default_title);
     assert.equal(await page.title(), LANG.ru.default_title);

@@ -456,7 +456,7 @@ test('metadata: valid values are stored normalised; limits are inclusive; the fi
   assert.equal(row.filetype, 'video/mp4');
   assert.ok(row.consent_at > 0);
   // Only the required fields: the optional ones stay empty.
-  const m = await createUpload(srv.port, 10, { meta: { consent: 'yes', consent_version: 'v1', country: 'UA', language: 'uk' } });
+  const m = await createUpload(srv.port, 10, { meta: { consent: 'yes', consent_version: '2026-11', country: 'UA', language: 'uk' } });
   assert.equal(m.status, 201, m.text);
   const [min] = sql(srv.dataDir, `SELECT name, organization, message, consent_scope FROM messages WHERE id = '${m.id}'`);
   assert.deepEqual(min, { name: null, organization: null, message: null, consent_scope: 'public' });

@@ -33,7 +33,7 @@ export const GOOD_META = Object.freeze({
   language: 'be',
   message: 'Salidarnasć!\nWe stand with you.',
   consent: 'yes',
-  consent_version: '2026-04',
+  consent_version: '2026-11', // the default campaign's, from --consent-version
   consent_scope: 'public',
 });
 

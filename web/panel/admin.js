@@ -1,6 +1,7 @@
 // Admin views: Users (list, add with a role, change role, disable or
 // enable, reset a password) and Audit (the log, filtered, page by page).
 import { api, errorText, h, registerView, session, toast, when } from './panel.js';
+import { T as CT, userCampaignsCell } from './campaigns.js';
 
 const ROLES = ['moderator', 'comms', 'admin'];
 
@@ -38,13 +39,13 @@ function users(main) {
   main.append(h('div', { class: 'page' },
     h('h1', { text: 'Users' }), notice,
     h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
-      h('thead', {}, h('tr', {}, ...['Username', 'Role', 'State', 'Created', 'Actions'].map((t) => h('th', { scope: 'col', text: t })))),
+      h('thead', {}, h('tr', {}, ...['Username', 'Role', 'State', 'Created', CT.limits, 'Actions'].map((t) => h('th', { scope: 'col', text: t })))),
       body)),
     form));
 
   async function load() {
     const res = await api('GET', '/api/v1/users');
-    if (res.status !== 200) { body.replaceChildren(h('tr', {}, h('td', { colspan: '5', class: 'error', text: errorText(res) }))); return; }
+    if (res.status !== 200) { body.replaceChildren(h('tr', {}, h('td', { colspan: '6', class: 'error', text: errorText(res) }))); return; }
     body.replaceChildren(...res.data.items.map(row));
   }
 
@@ -86,6 +87,7 @@ function users(main) {
       h('td', {}, role),
       h('td', { text: u.disabled ? 'disabled' : 'active' }),
       h('td', {}, h('time', { datetime: u.created_at, text: when(u.created_at) })),
+      userCampaignsCell(u, load),
       h('td', { class: 'row' }, toggle, reset));
   }
 
@@ -109,7 +111,8 @@ function users(main) {
 
 const ACTIONS = ['login', 'login.failed', 'logout', 'message.approve', 'message.reject', 'message.reopen',
   'message.retry', 'message.withdraw', 'message.reshared', 'export', 'user.create', 'user.role',
-  'user.password', 'user.disable', 'user.enable'];
+  'user.password', 'user.disable', 'user.enable', 'user.campaigns', 'campaign.create', 'campaign.update',
+  'campaign.logo', 'campaign.adopt'];
 
 function audit(main, params, navigate) {
   const f = { action: params.get('action') || '', actor: params.get('actor') || '', target: params.get('target') || '' };

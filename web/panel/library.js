@@ -12,12 +12,13 @@
 import {
   api, dialogOpen, duration, errorText, flag, h, registerView, session, toast, typing, when,
 } from './panel.js';
+import { campaignBadge, campaignField, consentSection } from './campaigns.js';
 
 const PAGE = 48;
 const POLL_MS = 15000;
 const IDS_MAX = 1000; // export.zip?ids= takes at most this many ids
-const LIB_FILTERS = ['q', 'country', 'language', 'scope', 'reshared', 'order'];
-const GONE_FILTERS = ['country', 'language'];
+const LIB_FILTERS = ['campaign', 'q', 'country', 'language', 'scope', 'reshared', 'order'];
+const GONE_FILTERS = ['campaign', 'country', 'language'];
 const CHANNELS = [
   ['Telegram', 'Telegram'], ['Facebook', 'Facebook'], ['Instagram', 'Instagram'], ['X', 'X'],
   ['YouTube', 'YouTube'], ['TikTok', 'TikTok'], ['VK', 'VK'], ['WhatsApp', 'WhatsApp'],
@@ -155,6 +156,7 @@ function render(main, params, navigate) {
       ...options.map(([v, t]) => h('option', { value: v, selected: filters[name] === v, text: t }))));
     const f = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter clips' },
       tab === 'library' ? input('q', 'Search', { type: 'search', placeholder: 'name, organization, text', maxlength: '100', 'aria-keyshortcuts': '/' }) : null,
+      campaignField(filters.campaign, 'l', () => f.requestSubmit()),
       input('country', 'Country', { placeholder: 'BY', maxlength: '2', size: '3', pattern: '[A-Za-z]{2}', autocapitalize: 'characters', title: 'a two-letter ISO code' }),
       input('language', 'Language', { placeholder: 'be', maxlength: '35', size: '5' }),
       tab === 'library' ? select('scope', 'Consent', [['', 'any'], ['public', 'public'], ['union', 'union only']]) : null,
@@ -168,7 +170,7 @@ function render(main, params, navigate) {
     f.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const v = {};
-      for (const k of ['q', 'country', 'language', 'scope', 'order']) if (f.elements[k]) v[k] = f.elements[k].value.trim();
+      for (const k of ['campaign', 'q', 'country', 'language', 'scope', 'order']) if (f.elements[k]) v[k] = f.elements[k].value.trim();
       if (v.country) v.country = v.country.toUpperCase();
       if (f.elements.unshared && f.elements.unshared.checked) v.reshared = 'no';
       else if (filters.reshared === 'yes') v.reshared = 'yes';
@@ -433,7 +435,7 @@ function render(main, params, navigate) {
       }
       clear.hidden = n === 0;
       const p = {};
-      for (const k of ['country', 'language', 'q', 'scope', 'reshared']) p[k] = filters[k];
+      for (const k of ['campaign', 'country', 'language', 'q', 'scope', 'reshared']) p[k] = filters[k];
       dlAll.href = exportHref(p);
       const count = !st.next ? shown : (!active.length ? st.total : null);
       dlAll.querySelector('.label').textContent = count === null ? 'Download all matching (ZIP)'
@@ -522,6 +524,8 @@ function render(main, params, navigate) {
     if (st.preview !== m.id || !st.alive) return;
     if (res.status === 200) {
       showMarks(marks, cleanMarks(res.data.reshares));
+      const consent = consentSection(res.data);
+      if (consent) marks.closest('.lp-side').insertBefore(consent, marks.closest('.lp-reshares'));
       if (res.data.decided_by) {
         const dt = [...dlg.querySelectorAll('.facts dt')].find((x) => x.textContent === 'Approved');
         if (dt) dt.nextElementSibling.append(` by ${res.data.decided_by}`);

@@ -6,6 +6,7 @@ import {
   $, ago, api, bytes, canModerate, dialogOpen, duration, errorText, flag, h,
   registerView, session, toast, typing, when,
 } from './panel.js';
+import { campaignBadge, campaignField, consentSection } from './campaigns.js';
 
 const TABS = {
   moderator: ['pending', 'processing', 'failed', 'approved', 'rejected', 'withdrawn'],
@@ -16,7 +17,7 @@ const LABEL = {
   pending: 'Pending', processing: 'Processing', failed: 'Failed', approved: 'Approved',
   rejected: 'Rejected', withdrawn: 'Withdrawn', uploading: 'Uploading',
 };
-const FILTERS = ['country', 'language', 'q', 'scope'];
+const FILTERS = ['campaign', 'country', 'language', 'q', 'scope'];
 const HAS_MEDIA = new Set(['pending', 'approved', 'rejected']);
 const PAGE = 50;
 const POLL_MS = 3000;
@@ -134,7 +135,7 @@ function render(main, params, navigate) {
           place(m), ' · ', duration(m.duration_ms) || '–', ' · ',
           h('time', { datetime: m.received_at || m.created_at, title: when(m.received_at || m.created_at) },
             ago(m.received_at || m.created_at))),
-        h('span', { class: 'badges' }, scopeBadge(m.consent_scope),
+        h('span', { class: 'badges' }, campaignBadge(m.campaign), scopeBadge(m.consent_scope),
           m.reshared ? h('span', { class: 'badge', text: 'reshared' }) : null),
         ...extra)));
   }
@@ -215,7 +216,7 @@ function render(main, params, navigate) {
     detail.replaceChildren(...[
       head, player, actions(m), scopeNote,
       m.message ? h('blockquote', { class: 'message', dir: 'auto', text: m.message }) : h('p', { class: 'muted', text: 'No written message.' }),
-      facts(m), history(m)].filter(Boolean));
+      facts(m), consentSection(m), history(m)].filter(Boolean));
   }
 
   function closeDetail() {
@@ -518,6 +519,7 @@ function filterForm(values, apply) {
       h('option', { value: v, selected: values.scope === v, text: t })));
   const form = h('form', { class: 'filters', role: 'search' },
     input('q', 'Search', { type: 'search', placeholder: 'name, organization, text', maxlength: '100', 'aria-keyshortcuts': '/' }),
+    campaignField(values.campaign, 'f'),
     input('country', 'Country', { placeholder: 'BY', maxlength: '2', size: '3', pattern: '[A-Za-z]{2}', autocapitalize: 'characters', title: 'a two-letter ISO code' }),
     input('language', 'Language', { placeholder: 'be', maxlength: '35', size: '5' }),
     h('div', { class: 'field' }, h('label', { for: 'f-scope', text: 'Consent' }), scope),

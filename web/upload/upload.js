@@ -25,10 +25,12 @@
   const t = I.t;
   const $ = (id) => document.getElementById(id);
   const MiB = 1024 * 1024;
-  const SERVER_DEFAULT_TITLE = 'Send a message of solidarity';
+  // The page's campaign, as the server rendered it.
+  const SLUG = document.documentElement.dataset.campaign || 'default';
   const TOP_COUNTRIES = ['BY', 'RU', 'UA', 'KZ'];
   const TOP_LANGUAGES = ['be', 'ru', 'uk', 'en'];
-  const PENDING_KEY = 'chorus.upload';
+  // An unfinished upload is remembered per campaign.
+  const PENDING_KEY = SLUG === 'default' ? 'chorus.upload' : `chorus.upload.${SLUG}`;
   const PENDING_MAX_AGE = 24 * 3600 * 1000;
   const RETRY_S = [1, 2, 4, 8, 15, 30, 60];
   const STALL_MS = 45000;
@@ -38,7 +40,10 @@
   const REASONS = ['not_video', 'too_long', 'damaged', 'unsupported', 'too_large', 'harmful', 'other'];
 
   const form = $('form');
-  const campaign = { max_upload_bytes: 0, max_duration_s: 0, title: null, intro: null };
+  const campaign = {
+    max_upload_bytes: 0, max_duration_s: 0, title: null, intro: null, consent: null,
+    lang: null, consentLang: null, state: document.documentElement.dataset.state || 'open', opensAt: null,
+  };
   const errors = {};        // element id -> [key, vars] shown there
   let clip = null;          // {file, source, duration, url}
   let pending = null;       // the stored unfinished upload, if any
@@ -148,9 +153,7 @@
     relabelSelect($('language'), 'language', TOP_LANGUAGES, languageCodes, false);
     if (!languageTouched) $('language').value = I.lang;
     $('ui_lang').value = I.lang;
-    if (campaign.title) $('title').textContent = campaign.title;
-    if (campaign.intro) $('intro').textContent = campaign.intro;
-    document.title = $('title').textContent;
+    renderCampaign();
     renderLimits();
     renderCounter();
     renderClip();
@@ -176,25 +179,53 @@
 
   /* == the campaign == */
 
+  /* The campaign's texts in the page's language (each falls back to the
+   * campaign's first language), its consent version and its state. The
+   * server rendered them already: this is for another language, and for
+   * a page left open while the campaign closed. */
   async function loadCampaign() {
     try {
-      const r = await fetch('/api/v1/campaign');
+      const r = await fetch(`/api/v1/campaigns/${encodeURIComponent(SLUG)}?lang=${encodeURIComponent(I.lang)}`);
       if (!r.ok) return;
       const c = await r.json();
       campaign.max_upload_bytes = Number(c.max_upload_bytes) || 0;
       campaign.max_duration_s = Number(c.max_duration_s) || 0;
+      Object.assign(campaign, {
+        title: c.title, intro: c.intro, consent: c.consent_text, lang: c.lang,
+        consentLang: c.consent_language, state: c.state, opensAt: c.opens_at,
+      });
+      // The version of the text shown: what the contributor agrees to.
       if (c.consent_version) $('consent_version').value = c.consent_version;
-      // The server's own default title is English: show ours instead.
-      if (c.title && c.title !== SERVER_DEFAULT_TITLE) {
-        campaign.title = c.title;
-        $('title').removeAttribute('data-i18n');
-      }
-      if (c.intro) {
-        campaign.intro = c.intro;
-        $('intro').removeAttribute('data-i18n');
-      }
+      if (c.consent_language) $('consent_language').value = c.consent_language;
       relabel();
-    } catch (e) { /* offline: the defaults stay */ }
+    } catch (e) { /* offline: the page as the server made it stays */ }
+  }
+
+  function renderCampaign() {
+    if (campaign.title) {
+      $('title').textContent = campaign.title;
+      $('title').lang = campaign.lang;
+    }
+    if (campaign.intro !== null) {
+      $('intro').textContent = campaign.intro || '';
+      $('intro').lang = campaign.lang;
+      show($('intro'), !!campaign.intro);
+    }
+    if (campaign.consent) {
+      $('consent-text').textContent = campaign.consent;
+      $('consent-text').lang = campaign.consentLang;
+    }
+    document.title = $('title').textContent;
+    const open = campaign.state === 'open';
+    show($('closed'), !open);
+    if (!open) {
+      show(form, false);
+      show($('resume'), false);
+      const soon = campaign.state === 'not_yet_open';
+      $('closed-h').textContent = t(soon ? 'soon_heading' : 'closed_heading');
+      $('closed-text').textContent = soon
+        ? t('soon_text', { date: campaign.opensAt ? I.date(campaign.opensAt) : '' }) : t('closed_text');
+    }
   }
 
   /* == choosing the video == */
@@ -483,7 +514,9 @@
       consent: 'yes',
       consent_version: $('consent_version').value,
       consent_scope: form.elements.consent_scope.value || 'public',
+      campaign: SLUG,
     };
+    if ($('consent_language').value) m.consent_language = $('consent_language').value;
     const name = $('name').value.trim();
     const org = $('organization').value.trim();
     const msg = $('message').value.trim();
@@ -657,11 +690,18 @@
   /* An error from tus-js-client: fatal, or retried after a pause. */
   function failed(err) {
     const status = statusOf(err);
-    if (status === 400) {
-      let field = null;
-      try { field = JSON.parse(err.originalResponse.getBody()).field; } catch (e) { /* none */ }
-      fatal(field);
-      return;
+    if (status === 400 || status === 403) {
+      let body = {};
+      try { body = JSON.parse(err.originalResponse.getBody()) || {}; } catch (e) { /* none */ }
+      // The campaign closed, or its consent text changed, meanwhile.
+      if (body.error === 'campaign_closed' || body.error === 'consent_outdated') {
+        fatal(body.error);
+        return;
+      }
+      if (status === 400) {
+        fatal(body.field || null);
+        return;
+      }
     }
     if (status === 413) {
       fatal('size');
@@ -722,7 +762,12 @@
     $('send').disabled = false;
     dropPending();
     const el = field && $(field === 'consent_scope' ? 'consent' : field);
-    if (field === 'expired') {
+    if (field === 'campaign_closed') {
+      setError('form-err', 'err_closed');
+      loadCampaign();
+    } else if (field === 'consent_outdated') {
+      setError('form-err', 'err_consent_outdated');
+    } else if (field === 'expired') {
       setError('form-err', 'err_expired');
       takeFile(u.file, u.source); // chosen already: it only needs sending
     } else if (field === 'size') {
@@ -806,6 +851,7 @@
   /* == an upload left unfinished by an earlier visit == */
 
   async function checkPending() {
+    if (campaign.state !== 'open') return; // nothing can be sent here now
     pending = readPending();
     if (!pending) return;
     renderResume();
@@ -963,6 +1009,7 @@
     I.onChange(relabel);
     await I.init($('ui-lang'));
     await loadCampaign();
+    I.onChange(() => loadCampaign()); // the campaign's texts in another language
     await checkPending();
     document.body.dataset.ready = '1';
   }
