@@ -37,7 +37,7 @@ struct db_pool {
     " (SELECT count(*) FROM reshares r WHERE r.message_id = m.id),"            \
     " (SELECT j.progress FROM jobs j WHERE j.message_id = m.id"                \
     "  AND j.state IN ('queued', 'running') LIMIT 1),"                         \
-    " m.withdrawn_at, m.exported_at"                                           \
+    " m.withdrawn_at, m.exported_at, m.protect, m.check_protection"            \
     " FROM messages m WHERE m.status = ?1"                                     \
     " AND (?2 IS NULL OR m.country = ?2)"                                      \
     " AND (?3 IS NULL OR m.language = ?3)"                                     \
@@ -74,9 +74,9 @@ static const char *const sql_text[STMT__COUNT] = {
         "INSERT INTO messages (id, status, receipt_hash, name, organization,"
         " country, language, message, filetype, consent_version,"
         " consent_scope, consent_at, upload_length, upload_offset,"
-        " upload_expires_at, created_at, updated_at, received_at)"
+        " upload_expires_at, created_at, updated_at, received_at, protect)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-        " ?14, ?15, ?12, ?12, ?16)",
+        " ?14, ?15, ?12, ?12, ?16, ?17)",
     [STMT_UPLOAD_GET] = "SELECT status, upload_length, upload_offset,"
                         " upload_expires_at FROM messages WHERE id = ?1",
     [STMT_UPLOAD_PROGRESS] =
@@ -99,7 +99,8 @@ static const char *const sql_text[STMT__COUNT] = {
         "SELECT m.id, m.status, m.consent_scope, m.created_at,"
         " m.received_at, m.decided_at, m.withdrawn_at,"
         " (SELECT j.state FROM jobs j WHERE j.message_id = m.id"
-        "  AND j.state IN ('queued', 'running') LIMIT 1)"
+        "  AND j.state IN ('queued', 'running') LIMIT 1),"
+        " m.protect, m.decision_code"
         " FROM messages m WHERE m.receipt_hash = ?1",
     [STMT_MSG_WITHDRAW] =
         "UPDATE messages SET status = ?2, name = NULL,"
@@ -152,7 +153,7 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_MSG_PROCESSED] =
         "UPDATE messages SET status = ?2, duration_ms = ?4, width = ?5,"
         " height = ?6, has_audio = ?7, video_bytes = ?8, facts = ?9,"
-        " failure_reason = NULL, updated_at = ?10"
+        " failure_reason = NULL, updated_at = ?10, check_protection = ?11"
         " WHERE id = ?1 AND status = ?3",
     [STMT_MSG_FAILED] = "UPDATE messages SET status = ?2, failure_reason = ?4,"
                         " updated_at = ?5 WHERE id = ?1 AND status = ?3",
@@ -186,7 +187,8 @@ static const char *const sql_text[STMT__COUNT] = {
         " m.height, m.has_audio, m.video_bytes, m.facts, m.failure_reason,"
         " u.username, m.decided_at, m.decision_reason, m.withdrawn_at,"
         " j.state, j.progress, j.attempts, j.error, m.upload_length,"
-        " m.upload_offset FROM messages m"
+        " m.upload_offset, m.protect, m.check_protection, m.decision_code"
+        " FROM messages m"
         " LEFT JOIN users u ON u.id = m.decided_by"
         " LEFT JOIN jobs j ON j.id = (SELECT max(id) FROM jobs"
         "  WHERE message_id = m.id) WHERE m.id = ?1",
@@ -196,11 +198,12 @@ static const char *const sql_text[STMT__COUNT] = {
                          " WHERE target = ?1 ORDER BY id",
     [STMT_MSG_DECIDE] =
         "UPDATE messages SET status = ?2, decided_by = ?4, decided_at = ?5,"
-        " decision_reason = ?6, updated_at = ?5"
+        " decision_reason = ?6, decision_code = ?7, updated_at = ?5"
         " WHERE id = ?1 AND status = ?3",
     [STMT_MSG_REOPEN] =
         "UPDATE messages SET status = ?2, decided_by = NULL,"
-        " decided_at = NULL, decision_reason = NULL, updated_at = ?4"
+        " decided_at = NULL, decision_reason = NULL, decision_code = NULL,"
+        " updated_at = ?4"
         " WHERE id = ?1 AND status = ?3",
     [STMT_MSG_RETRY] = "UPDATE messages SET status = ?2, failure_reason = NULL,"
                        " updated_at = ?4 WHERE id = ?1 AND status = ?3",
@@ -241,6 +244,10 @@ static const char *const sql_text[STMT__COUNT] = {
         " ORDER BY m.created_at, m.id LIMIT ?9",
     [STMT_MESSAGE_EXPORTED] =
         "UPDATE messages SET exported_at = ?2 WHERE id = ?1",
+    /* What a job's child needs to know of its message: the protection
+     * asked for and, for a no_video card, the credit given. */
+    [STMT_JOB_MESSAGE] = "SELECT protect, name, organization, country"
+                         " FROM messages WHERE id = ?1",
     [STMT_ADMINS_OTHER] = "SELECT count(*) FROM users WHERE role = 'admin'"
                           " AND disabled = 0 AND id <> ?1",
 };

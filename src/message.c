@@ -109,6 +109,7 @@ static int effect_job_done(struct effect_ctx *c)
     db_bind_int(st, 8, f->video_bytes);
     db_bind_text(st, 9, f->json);
     db_bind_int(st, 10, c->now);
+    db_bind_int(st, 11, f->check_protection);
     return step_one(c, st);
 }
 
@@ -145,6 +146,7 @@ static int effect_decide(struct effect_ctx *c)
     db_bind_int(st, 4, c->who->user_id);
     db_bind_int(st, 5, c->now);
     db_bind_text(st, 6, c->args->reason);
+    db_bind_text(st, 7, c->args->code);
     return step_one(c, st);
 }
 
@@ -217,11 +219,13 @@ static int guard_job_failed(struct effect_ctx *c)
     return rc == 1 ? MSG_OK : rc == 0 ? MSG_LOST : MSG_ERROR;
 }
 
-/* A rejection says why. */
+/* A rejection says why, and its code is one we know (or none). */
 static int guard_reason(struct effect_ctx *c)
 {
-    const char *r = c->args->reason;
+    const char *r = c->args->reason, *code = c->args->code;
 
+    if (code != NULL && strcmp(code, MESSAGE_CODE_PROTECTION_FAILED) != 0)
+        return MSG_ERROR;
     return r != NULL && r[strspn(r, " \t\r\n")] != '\0' ? MSG_OK : MSG_ERROR;
 }
 
@@ -449,8 +453,10 @@ int message_create(struct db *db, const char *id,
 {
     struct db_stmt *st;
     int64_t now = util_now();
+    char protect[META_PROTECT_LEN];
     int rc;
 
+    meta_protect_names(meta->protect, protect);
     if ((rc = db_begin(db)) < 0)
         return rc;
     if ((st = db_stmt(db, STMT_MESSAGE_INSERT)) == NULL) {
@@ -479,6 +485,7 @@ int message_create(struct db *db, const char *id,
         db_bind_int(st, 15, expires_at);
         db_bind_null(st, 16);
     }
+    db_bind_text(st, 17, opt(protect));
     if ((rc = db_step(st)) < 0)
         goto out;
     if (complete && (rc = queue_enqueue(db, id)) < 0)
@@ -561,6 +568,8 @@ int message_by_receipt(struct db *db,
     out->decided_at = col_time(st, 5);
     out->withdrawn_at = col_time(st, 6);
     col_copy(st, 7, out->job_state, sizeof(out->job_state));
+    col_copy(st, 8, out->protect, sizeof(out->protect));
+    col_copy(st, 9, out->decision_code, sizeof(out->decision_code));
     db_reset(st);
     return state >= 0 ? 1 : -1;
 }

@@ -45,6 +45,10 @@ struct message_meta;
 
 #define MESSAGE_HASH_LEN 32
 
+/* A rejection's reason code: the protection asked for did not work, and
+ * the receipt offers to send the clip again. */
+#define MESSAGE_CODE_PROTECTION_FAILED "protection_failed"
+
 enum msg_state {
     MSG_UPLOADING,
     MSG_PROCESSING,
@@ -92,6 +96,7 @@ struct msg_actor {
 /* What an event needs beyond the message; unused fields stay zero. */
 struct msg_args {
     const char *reason; /* reject (required), approve, job failed */
+    const char *code;   /* reject: a reason code (MESSAGE_CODE_*), or NULL */
     /* Job events: the caller's lease (job id, attempt) and worker name;
      * worker NULL: the queue fails a job whose lease expired. */
     const struct job *job;
@@ -166,6 +171,8 @@ struct message_receipt {
     enum msg_state state;
     char job_state[16]; /* "queued", "running" or "" */
     char consent_scope[8];
+    char protect[32];       /* as stored: "blur_faces,voice", or "" */
+    char decision_code[24]; /* "protection_failed", or "" */
     int64_t created_at, received_at, decided_at, withdrawn_at;
 };
 

@@ -1,0 +1,64 @@
+/*
+ * Face detection for identity protection ("blur_faces"), with OpenCV's
+ * Haar cascades from Debian's opencv-data: the frontal one, and the
+ * profile one run on the picture and on its mirror image (the cascade
+ * knows one side only). OpenCV has no C interface: this header is C, its
+ * implementation (src/faces.cpp) is the one C++ file of the project, and
+ * nothing of C++ (no exception, no object) crosses it.
+ *
+ * The cascades are read from their files by faces_open, so a sandboxed
+ * job calls it before its filter closes; faces_detect opens nothing,
+ * starts no process, and uses OpenCV's worker threads at most. Part of
+ * chorus-media.so.
+ */
+#ifndef CHORUS_FACES_H
+#define CHORUS_FACES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Debian's opencv-data. */
+#define FACES_FRONTAL                                                          \
+    "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
+#define FACES_PROFILE                                                          \
+    "/usr/share/opencv4/haarcascades/haarcascade_profileface.xml"
+
+/* A detected face, in the pixels of the image it was found in. */
+struct faces_box {
+    int x, y, w, h;
+};
+
+struct faces;
+
+/*
+ * Loads the frontal and profile cascades from their files (NULL: the
+ * defaults above) and readies OpenCV for use without files: OpenCL off,
+ * its thread pool and CPU count set up now. Returns 0 with *out set (the
+ * caller frees it with faces_close), or -1 with a one-line reason in err.
+ */
+int faces_open(struct faces **out, const char *frontal, const char *profile,
+               char *err, size_t errlen);
+
+/* Frees what faces_open made and clears *f; NULL is accepted. */
+void faces_close(struct faces **f);
+
+/*
+ * Finds faces of at least min_side pixels in the 8-bit grey image (w x h,
+ * stride bytes a row; the image is not changed). Writes at most max boxes
+ * (overlapping finds of the three cascades are all kept: covering a face
+ * twice costs nothing) and returns how many were found, which may exceed
+ * max; -1 on failure (out of memory, a bad argument).
+ */
+int faces_detect(struct faces *f, const uint8_t *grey, int w, int h,
+                 ptrdiff_t stride, int min_side, struct faces_box *boxes,
+                 int max);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,505 @@
+/*
+ * Identity protection on the frames that are encoded (DESIGN.md
+ * "Identity protection"): faces pixelated for blur_faces, the picture
+ * replaced by a card for no_video. (The voice is the audio plan's:
+ * transcode_plan_voice.) Everything here works on the graph's output,
+ * 8-bit 4:2:0 frames of the final size, in C on the Y, U and V planes.
+ *
+ * blur_faces. Faces are looked for on a grey copy of the frame scaled to
+ * DETECT_SIDE on its longer side (the Y plane alone: no colour needed),
+ * every DETECT_EVERY frames, with the frontal cascade and the profile one
+ * both ways (faces.h). Each face found becomes or renews a track; a track
+ * is covered on every frame until HOLD_S after its last detection, its
+ * box enlarged by MARGIN of the face's size on every side and by GROWTH
+ * more per second since it was last seen (a face that moved while the
+ * cascades lost it is still under the cover). The cover is pixelation
+ * with blocks of a sixth of the face's width, on a grid fixed to the
+ * frame, not to the face: each block is the mean of what it covers, so
+ * at most BLOCKS_ACROSS values span a face, too few to recognise anyone
+ * by, and a grid that does not move with the face gives a moving face
+ * fewer different samplings to combine. A clip in which no face was ever
+ * found, or whose faces came and went, is flagged for a moderator to
+ * look at the contact sheet (check_protection): a blur that misses a face
+ * is worse than none, because the contributor trusted it.
+ *
+ * no_video. Every frame is painted over whole: the campaign's colour, a
+ * waveform that moves with the sound, and the credit the contributor
+ * chose (text.h). The waveform is drawn from the loudness of the sound,
+ * ENVELOPE_RATE values a second measured in the first pass (after the
+ * voice's disguise when both are asked): bars, not the samples
+ * themselves, so the picture carries nothing of the voice but how loud
+ * it was.
+ *
+ * For issue #19 (versions, reels, lower thirds): they are made from
+ * video.mp4, which is protected already. A no_video card carries the
+ * credit the contributor gave and nothing more: a version of such a clip
+ * must not add a lower third, a name or any credit beyond that line (see
+ * credit.h), and no version may be made from the original upload.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/frame.h>
+#include <libswscale/swscale.h>
+
+#include "chorus/faces.h"
+#include "chorus/log.h"
+#include "text.h"
+#include "transcode_internal.h"
+
+/* blur_faces; see the top of this file. */
+#define DETECT_SIDE 320
+#define DETECT_EVERY 2
+#define MIN_FACE 20 /* pixels of the grey copy: the cascades' own windows */
+#define HOLD_S 1.5
+#define MARGIN 0.4
+#define GROWTH 0.6
+#define BLOCKS_ACROSS 6
+#define MAX_TRACKS 32
+#define MAX_FOUND 64
+/* Detection runs between the first and last face that may find nothing
+ * before the clip is flagged. */
+#define MISS_SHARE 0.25
+
+/* no_video. */
+#define ENVELOPE_RATE 25 /* loudness values a second */
+#define WAVE_SECONDS 2   /* of sound shown at once */
+#define WAVE_FLOOR_DB (-50.0)
+
+/* A face being covered, in pixels of the frame. */
+struct track {
+    double x, y, w, h;
+    double seen; /* seconds: its last detection */
+};
+
+struct transcode_protect {
+    /* blur_faces */
+    struct faces *faces;
+    struct SwsContext *to_grey;
+    uint8_t *grey;
+    int gw, gh;
+    struct track tracks[MAX_TRACKS];
+    int ntracks;
+    int64_t frames;
+    int64_t run_first, run_last; /* runs, counted at the first/last hit */
+    bool lost;                   /* a track expired since the last face */
+    /* no_video */
+    struct text_renderer *text;
+    bool text_set;
+    int cy, cu, cv; /* the card's colour */
+};
+
+struct transcode_assets {
+    struct faces *faces;
+    struct text_renderer *text;
+};
+
+int transcode_assets_open(unsigned protect, struct transcode_assets **out,
+                          char *err, size_t errlen)
+{
+    struct transcode_assets *a = NULL;
+
+    *out = NULL;
+    if (!(protect &
+          (TRANSCODE_PROTECT_BLUR_FACES | TRANSCODE_PROTECT_NO_VIDEO)))
+        return 0;
+    if ((a = calloc(1, sizeof(*a))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* A card replaces the picture: no face to find. */
+    if ((protect & TRANSCODE_PROTECT_NO_VIDEO) &&
+        text_open(&a->text, err, errlen) != 0)
+        goto fail;
+    if ((protect & TRANSCODE_PROTECT_BLUR_FACES) &&
+        !(protect & TRANSCODE_PROTECT_NO_VIDEO) &&
+        faces_open(&a->faces, NULL, NULL, err, errlen) != 0)
+        goto fail;
+    *out = a;
+    return 0;
+fail:
+    transcode_assets_close(&a);
+    return -1;
+}
+
+void transcode_assets_close(struct transcode_assets **ap)
+{
+    struct transcode_assets *a = ap != NULL ? *ap : NULL;
+
+    if (a == NULL)
+        return;
+    faces_close(&a->faces);
+    text_close(&a->text);
+    free(a);
+    *ap = NULL;
+}
+
+/* The BT.709 limited-range Y, Cb and Cr of 0xRRGGBB. */
+static void rgb_to_yuv(uint32_t rgb, int *y, int *u, int *v)
+{
+    double r = (rgb >> 16 & 0xff) / 255.0, g = (rgb >> 8 & 0xff) / 255.0,
+           b = (rgb & 0xff) / 255.0;
+    double luma = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+
+    *y = (int)lrint(16 + 219 * luma);
+    *u = (int)lrint(128 + 224 * (b - luma) / 1.8556);
+    *v = (int)lrint(128 + 224 * (r - luma) / 1.5748);
+}
+
+int transcode_protect_new(struct transcode_job *job)
+{
+    unsigned protect = job->opts->protect;
+    struct transcode_protect *p;
+
+    if (!(protect &
+          (TRANSCODE_PROTECT_BLUR_FACES | TRANSCODE_PROTECT_NO_VIDEO)))
+        return 0;
+    if (job->assets == NULL)
+        return transcode_fail(job, "internal error: protection without its "
+                                   "assets");
+    if ((p = job->protect = calloc(1, sizeof(*p))) == NULL)
+        return transcode_fail(job, "out of memory");
+    if (protect & TRANSCODE_PROTECT_NO_VIDEO) {
+        if ((p->text = job->assets->text) == NULL)
+            return transcode_fail(job, "internal error: no fonts");
+        rgb_to_yuv(job->opts->card_rgb & 0xffffff, &p->cy, &p->cu, &p->cv);
+    } else if ((p->faces = job->assets->faces) == NULL) {
+        return transcode_fail(job, "internal error: no face cascades");
+    }
+    p->run_first = -1;
+    return 0;
+}
+
+void transcode_protect_free(struct transcode_protect **pp)
+{
+    struct transcode_protect *p = *pp;
+
+    if (p == NULL)
+        return;
+    sws_freeContext(p->to_grey);
+    av_free(p->grey);
+    free(p);
+    *pp = NULL;
+}
+
+/* ---- blur_faces -------------------------------------------------------- */
+
+/* How much of the smaller of a and b their intersection covers, 0..1. */
+static double overlap(const struct track *a, const struct track *b)
+{
+    double w = fmin(a->x + a->w, b->x + b->w) - fmax(a->x, b->x);
+    double h = fmin(a->y + a->h, b->y + b->h) - fmax(a->y, b->y);
+    double small = fmin(a->w * a->h, b->w * b->h);
+
+    return w <= 0 || h <= 0 || small <= 0 ? 0 : w * h / small;
+}
+
+/* Takes a face found at time t: it renews the track it overlaps, or
+ * starts one (in the slot of the longest unseen when all are taken). */
+static void take_face(struct transcode_job *job, const struct track *face,
+                      double t)
+{
+    struct transcode_protect *p = job->protect;
+    int oldest = 0;
+
+    for (int i = 0; i < p->ntracks; i++) {
+        if (overlap(&p->tracks[i], face) > 0.3) {
+            p->tracks[i] = *face;
+            p->tracks[i].seen = t;
+            return;
+        }
+        if (p->tracks[i].seen < p->tracks[oldest].seen)
+            oldest = i;
+    }
+    if (p->lost) {
+        /* Lost for longer than the hold, and a face again. */
+        job->res->face_gaps++;
+        p->lost = false;
+    }
+    if (p->ntracks < MAX_TRACKS)
+        oldest = p->ntracks++;
+    p->tracks[oldest] = *face;
+    p->tracks[oldest].seen = t;
+}
+
+/* Looks for faces in f (at time t) and renews the tracks. */
+static int detect(struct transcode_job *job, const AVFrame *f, double t)
+{
+    struct transcode_protect *p = job->protect;
+    struct transcode_result *res = job->res;
+    struct faces_box found[MAX_FOUND];
+    int side = f->width > f->height ? f->width : f->height, n;
+    double scale = side > DETECT_SIDE ? (double)DETECT_SIDE / side : 1;
+    const uint8_t *src[1] = {f->data[0]};
+    int src_stride[1] = {f->linesize[0]};
+
+    if (p->grey == NULL) {
+        p->gw = (int)lrint(f->width * scale);
+        p->gh = (int)lrint(f->height * scale);
+        if (p->gw < 1 || p->gh < 1 ||
+            (p->grey = av_malloc((size_t)p->gw * (size_t)p->gh)) == NULL)
+            return transcode_fail(job, "out of memory for face detection");
+    }
+    /* The Y plane is the picture in grey already. */
+    p->to_grey = sws_getCachedContext(
+        p->to_grey, f->width, f->height, AV_PIX_FMT_GRAY8, p->gw, p->gh,
+        AV_PIX_FMT_GRAY8, SWS_AREA, NULL, NULL, NULL);
+    if (p->to_grey == NULL)
+        return transcode_fail(job, "cannot scale a frame for face detection");
+    sws_scale(p->to_grey, src, src_stride, 0, f->height,
+              (uint8_t *const[]){p->grey}, (const int[]){p->gw});
+    n = faces_detect(p->faces, p->grey, p->gw, p->gh, p->gw, MIN_FACE, found,
+                     MAX_FOUND);
+    if (n < 0)
+        return transcode_fail(job, "face detection failed");
+    res->face_runs++;
+    if (n > MAX_FOUND)
+        n = MAX_FOUND;
+    if (n > 0) {
+        res->face_hits++;
+        if (p->run_first < 0)
+            p->run_first = res->face_runs;
+        p->run_last = res->face_runs;
+    }
+    if (n > res->faces_max)
+        res->faces_max = n;
+    for (int i = 0; i < n; i++) {
+        struct track face = {found[i].x * (double)f->width / p->gw,
+                             found[i].y * (double)f->height / p->gh,
+                             found[i].w * (double)f->width / p->gw,
+                             found[i].h * (double)f->height / p->gh, t};
+        take_face(job, &face, t);
+    }
+    return 0;
+}
+
+/*
+ * Replaces the rectangle [x0, x1) x [y0, y1) of plane (w x h) by the
+ * means of the blocks of a grid of side b aligned to the plane's origin.
+ */
+static void pixelate(uint8_t *plane, ptrdiff_t stride, int w, int h, int x0,
+                     int y0, int x1, int y1, int b)
+{
+    x0 = x0 < 0 ? 0 : x0;
+    y0 = y0 < 0 ? 0 : y0;
+    x1 = x1 > w ? w : x1;
+    y1 = y1 > h ? h : y1;
+    for (int by = y0 / b * b; by < y1; by += b) {
+        int ya = by < y0 ? y0 : by, yb = by + b > y1 ? y1 : by + b;
+        for (int bx = x0 / b * b; bx < x1; bx += b) {
+            int xa = bx < x0 ? x0 : bx, xb = bx + b > x1 ? x1 : bx + b;
+            unsigned sum = 0, n = (unsigned)((xb - xa) * (yb - ya));
+            uint8_t mean;
+
+            if (n == 0)
+                continue;
+            for (int y = ya; y < yb; y++)
+                for (int x = xa; x < xb; x++)
+                    sum += plane[(ptrdiff_t)y * stride + x];
+            mean = (uint8_t)((sum + n / 2) / n);
+            for (int y = ya; y < yb; y++)
+                memset(plane + (ptrdiff_t)y * stride + xa, mean,
+                       (size_t)(xb - xa));
+        }
+    }
+}
+
+/* Covers track k of f at time t. */
+static void cover(AVFrame *f, const struct track *k, double t)
+{
+    double age = fmax(0, t - k->seen);
+    double m = MARGIN + GROWTH * age;
+    double side = fmax(k->w, k->h);
+    int x0 = (int)floor(k->x - m * side),
+        x1 = (int)ceil(k->x + k->w + m * side);
+    int y0 = (int)floor(k->y - m * side),
+        y1 = (int)ceil(k->y + k->h + m * side);
+    /* Even, so that the chroma grid is the luma one halved. */
+    int b = 2 * (int)ceil(k->w / BLOCKS_ACROSS / 2);
+
+    if (b < 8)
+        b = 8;
+    x0 &= ~1;
+    y0 &= ~1;
+    pixelate(f->data[0], f->linesize[0], f->width, f->height, x0, y0, x1, y1,
+             b);
+    for (int c = 1; c <= 2; c++)
+        pixelate(f->data[c], f->linesize[c], (f->width + 1) / 2,
+                 (f->height + 1) / 2, x0 / 2, y0 / 2, (x1 + 1) / 2,
+                 (y1 + 1) / 2, b / 2);
+}
+
+static int blur_faces(struct transcode_job *job, AVFrame *f, double t)
+{
+    struct transcode_protect *p = job->protect;
+
+    if (p->frames++ % DETECT_EVERY == 0 && detect(job, f, t) != 0)
+        return -1;
+    for (int i = 0; i < p->ntracks;) {
+        if (t - p->tracks[i].seen > HOLD_S) {
+            p->tracks[i] = p->tracks[--p->ntracks];
+            p->lost = true;
+            continue;
+        }
+        cover(f, &p->tracks[i], t);
+        i++;
+    }
+    return 0;
+}
+
+/* ---- no_video ---------------------------------------------------------- */
+
+void transcode_protect_envelope(struct transcode_job *job, const AVFrame *f)
+{
+    const int per = AUDIO_ENVELOPE_SAMPLES;
+    int ch = f->ch_layout.nb_channels;
+    const double *s = (const double *)f->data[0];
+
+    if (!(job->opts->protect & TRANSCODE_PROTECT_NO_VIDEO) ||
+        f->format != AV_SAMPLE_FMT_DBL || ch < 1 || job->failed)
+        return;
+    for (int i = 0; i < f->nb_samples; i++) {
+        double x = 0;
+        for (int c = 0; c < ch; c++)
+            x += s[i * ch + c] * s[i * ch + c];
+        job->env_acc += x / ch;
+        if (++job->env_count < per)
+            continue;
+        if (job->env_len == job->env_cap) {
+            size_t cap = job->env_cap ? 2 * job->env_cap : 1024;
+            float *e = realloc(job->envelope, cap * sizeof(*e));
+            if (e == NULL) {
+                transcode_fail(job, "out of memory");
+                return;
+            }
+            job->envelope = e;
+            job->env_cap = cap;
+        }
+        job->envelope[job->env_len++] = (float)sqrt(job->env_acc / per);
+        job->env_acc = 0;
+        job->env_count = 0;
+    }
+}
+
+_Static_assert(AUDIO_ENVELOPE_SAMPLES *ENVELOPE_RATE == 48000,
+               "the envelope is measured at 48 kHz");
+
+/* Fills [x0, x1) x [y0, y1) of f with the colour (y, u, v). */
+static void fill(AVFrame *f, int x0, int y0, int x1, int y1, int y, int u,
+                 int v)
+{
+    x0 = x0 < 0 ? 0 : x0 & ~1;
+    y0 = y0 < 0 ? 0 : y0 & ~1;
+    x1 = x1 > f->width ? f->width : x1;
+    y1 = y1 > f->height ? f->height : y1;
+    if (x1 <= x0 || y1 <= y0)
+        return;
+    for (int r = y0; r < y1; r++)
+        memset(f->data[0] + (ptrdiff_t)r * f->linesize[0] + x0, y,
+               (size_t)(x1 - x0));
+    for (int r = y0 / 2; r < (y1 + 1) / 2; r++) {
+        memset(f->data[1] + (ptrdiff_t)r * f->linesize[1] + x0 / 2, u,
+               (size_t)((x1 + 1) / 2 - x0 / 2));
+        memset(f->data[2] + (ptrdiff_t)r * f->linesize[2] + x0 / 2, v,
+               (size_t)((x1 + 1) / 2 - x0 / 2));
+    }
+}
+
+/* The loudness at envelope index i, 0..1 on a dB scale. */
+static double level(const struct transcode_job *job, long i)
+{
+    double rms, db;
+
+    if (i < 0 || (size_t)i >= job->env_len)
+        return 0;
+    rms = job->envelope[i];
+    db = rms > 0 ? 20 * log10(rms) : WAVE_FLOOR_DB;
+    return fmin(fmax((db - WAVE_FLOOR_DB) / -WAVE_FLOOR_DB, 0), 1);
+}
+
+/* Sets the card's credit for frames like f, once. */
+static int card_text(struct transcode_job *job, const AVFrame *f)
+{
+    struct transcode_protect *p = job->protect;
+    const char *credit = job->opts->credit;
+    int size = f->height / 24 > 12 ? f->height / 24 : 12;
+    struct text_cue cue = {credit,
+                           0,
+                           INT64_MAX / 2,
+                           {size, true, 0xffffff, size / 16 > 1 ? size / 16 : 1,
+                            0x000000, TEXT_BOTTOM, f->width / 12,
+                            f->height / 8}};
+
+    p->text_set = true;
+    if (credit == NULL || credit[0] == '\0')
+        return text_set(p->text, f->width, f->height, NULL, 0);
+    if (size > f->width / 8)
+        cue.style.size = f->width / 8 > 4 ? f->width / 8 : 4;
+    return text_set(p->text, f->width, f->height, &cue, 1);
+}
+
+static int paint_card(struct transcode_job *job, AVFrame *f, double t)
+{
+    struct transcode_protect *p = job->protect;
+    const int bars = ENVELOPE_RATE * WAVE_SECONDS;
+    long now = (long)floor(t * ENVELOPE_RATE);
+    int span = f->width * 4 / 5, left = (f->width - span) / 2;
+    int mid = f->height * 2 / 5, tall = f->height / 4, wy, wu, wv;
+    double pitch = (double)span / bars;
+
+    if (!p->text_set && card_text(job, f) != 0)
+        return transcode_fail(job, "cannot set up the card's text");
+    fill(f, 0, 0, f->width, f->height, p->cy, p->cu, p->cv);
+    /* Light bars: most of the way from the card's colour to white. */
+    wy = p->cy + (235 - p->cy) * 17 / 20;
+    wu = p->cu + (128 - p->cu) * 17 / 20;
+    wv = p->cv + (128 - p->cv) * 17 / 20;
+    for (int i = 0; i < bars; i++) {
+        /* The newest sound at the right. */
+        double l = level(job, now - (bars - 1 - i));
+        int half = (int)fmax(2, l * tall / 2);
+        int x0 = left + (int)lrint(i * pitch);
+        int x1 = x0 + (int)fmax(2, pitch * 0.6);
+        fill(f, x0, mid - half, x1, mid + half, wy, wu, wv);
+    }
+    if (text_draw(p->text, llrint(t * 1000), f) != 0)
+        return transcode_fail(job, "cannot draw the card's text");
+    return 0;
+}
+
+/* ---- both -------------------------------------------------------------- */
+
+int transcode_protect_frame(struct transcode_job *job, AVFrame *f, double t)
+{
+    if (job->protect == NULL)
+        return 0;
+    if (f->format != AV_PIX_FMT_YUV420P)
+        return transcode_fail(job, "internal error: protection needs "
+                                   "yuv420p frames");
+    if (job->opts->protect & TRANSCODE_PROTECT_NO_VIDEO)
+        return paint_card(job, f, t);
+    return blur_faces(job, f, t);
+}
+
+void transcode_protect_finish(struct transcode_job *job)
+{
+    struct transcode_protect *p = job->protect;
+    struct transcode_result *res = job->res;
+    int64_t span, misses;
+
+    res->protect = job->opts->protect;
+    if (p == NULL || p->faces == NULL)
+        return;
+    span = p->run_first < 0 ? 0 : p->run_last - p->run_first + 1;
+    misses = span - res->face_hits;
+    res->check_protection = res->face_hits == 0 || res->face_gaps > 0 ||
+                            (span > 0 && misses > MISS_SHARE * (double)span);
+    if (res->face_hits == 0)
+        transcode_warn(job, "blur_faces: no face was found: check the "
+                            "contact sheet");
+    else if (res->check_protection)
+        transcode_warn(job, "blur_faces: faces came and went: check the "
+                            "contact sheet");
+}
