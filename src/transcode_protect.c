@@ -18,9 +18,11 @@
  * at most BLOCKS_ACROSS values span a face, too few to recognise anyone
  * by, and a grid that does not move with the face gives a moving face
  * fewer different samplings to combine. A clip in which no face was ever
- * found, or whose faces came and went, is flagged for a moderator to
- * look at the contact sheet (check_protection): a blur that misses a face
- * is worse than none, because the contributor trusted it.
+ * found, or whose faces came and went (lost for longer than the hold and
+ * found again, missed often between the first find and the last, or
+ * found on fewer than half the runs), is flagged for a moderator to look
+ * at the contact sheet (check_protection): a blur that misses a face is
+ * worse than none, because the contributor trusted it.
  *
  * no_video. Every frame is painted over whole: the campaign's colour, a
  * waveform that moves with the sound, and the credit the contributor
@@ -59,9 +61,12 @@
 #define BLOCKS_ACROSS 6
 #define MAX_TRACKS 32
 #define MAX_FOUND 64
-/* Detection runs between the first and last face that may find nothing
- * before the clip is flagged. */
+/* The clip is flagged when more than MISS_SHARE of the detection runs
+ * between the first face and the last found nothing, or when faces were
+ * found on fewer than HIT_SHARE of all runs (a face seen only now and
+ * then: a false find, or a real face the cascades mostly missed). */
 #define MISS_SHARE 0.25
+#define HIT_SHARE 0.5
 
 /* no_video. */
 #define ENVELOPE_RATE 25 /* loudness values a second */
@@ -495,10 +500,17 @@ void transcode_protect_finish(struct transcode_job *job)
     span = p->run_first < 0 ? 0 : p->run_last - p->run_first + 1;
     misses = span - res->face_hits;
     res->check_protection = res->face_hits == 0 || res->face_gaps > 0 ||
-                            (span > 0 && misses > MISS_SHARE * (double)span);
+                            (span > 0 && misses > MISS_SHARE * (double)span) ||
+                            res->face_hits < HIT_SHARE * (double)res->face_runs;
     if (res->face_hits == 0)
         transcode_warn(job, "blur_faces: no face was found: check the "
                             "contact sheet");
+    else if (res->check_protection &&
+             res->face_hits < HIT_SHARE * (double)res->face_runs)
+        transcode_warn(job,
+                       "blur_faces: faces were found on only %lld of "
+                       "%lld looks: check the contact sheet",
+                       (long long)res->face_hits, (long long)res->face_runs);
     else if (res->check_protection)
         transcode_warn(job, "blur_faces: faces came and went: check the "
                             "contact sheet");
