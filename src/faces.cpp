@@ -76,9 +76,14 @@ extern "C" int faces_open(struct faces **out, const char *frontal,
             delete f;
             return -1;
         }
-        /* OpenCV reads the CPU count (from /sys and cgroup files) and
-         * starts its thread pool the first time it is needed: now, while
+        /* No thread pool: threads started now, before the sandbox's
+         * filter, would run outside it (a filter covers only the threads
+         * created after it), and this process's cores are the encoder's
+         * anyway. Then one detection on a blank image, so that what
+         * OpenCV sets up the first time (it reads the CPU count from /sys,
+         * loads TBB's allocator, reads /proc/meminfo) happens now, while
          * files may still be opened. */
+        cv::setNumThreads(0);
         (void)cv::getNumberOfCPUs();
         cv::Mat warm(64, 64, CV_8UC1, cv::Scalar(128));
         run(f, f->frontal, warm, 24, false);
