@@ -1405,7 +1405,10 @@ static int protection_json(const struct transcode_result *r, json_t *j,
     for (unsigned i = 0; i < 3; i++)
         if (r->protect & (1u << i))
             json_array_append_new(asked, json_string(names[i]));
-    p = json_pack("{s:o, s:b}", "asked", asked, "check", r->check_protection);
+    p = json_pack("{s:o, s:b, s:{s:o, s:o, s:o}}", "asked", asked, "check",
+                  r->check_protection, "seconds", "detect",
+                  num(r->detect_seconds, 3), "cover", num(r->cover_seconds, 3),
+                  "sheet", num(r->sheet_seconds, 3));
     sheet = json_pack("{s:i, s:i, s:i, s:I}", "width", r->sheet_width, "height",
                       r->sheet_height, "frames", r->sheet_frames, "bytes",
                       (json_int_t)r->sheet_bytes);

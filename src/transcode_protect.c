@@ -42,6 +42,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libavutil/frame.h>
 #include <libswscale/swscale.h>
@@ -187,6 +188,15 @@ void transcode_protect_free(struct transcode_protect **pp)
     av_free(p->grey);
     free(p);
     *pp = NULL;
+}
+
+/* Seconds on the monotonic clock, for the stages' timings. */
+static double seconds_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- blur_faces -------------------------------------------------------- */
@@ -339,9 +349,12 @@ static void cover(AVFrame *f, const struct track *k, double t)
 static int blur_faces(struct transcode_job *job, AVFrame *f, double t)
 {
     struct transcode_protect *p = job->protect;
+    double t0 = seconds_now(), t1;
 
     if (p->frames++ % DETECT_EVERY == 0 && detect(job, f, t) != 0)
         return -1;
+    t1 = seconds_now();
+    job->res->detect_seconds += t1 - t0;
     for (int i = 0; i < p->ntracks;) {
         if (t - p->tracks[i].seen > HOLD_S) {
             p->tracks[i] = p->tracks[--p->ntracks];
@@ -351,6 +364,7 @@ static int blur_faces(struct transcode_job *job, AVFrame *f, double t)
         cover(f, &p->tracks[i], t);
         i++;
     }
+    job->res->cover_seconds += seconds_now() - t1;
     return 0;
 }
 
@@ -483,8 +497,12 @@ int transcode_protect_frame(struct transcode_job *job, AVFrame *f, double t)
     if (f->format != AV_PIX_FMT_YUV420P)
         return transcode_fail(job, "internal error: protection needs "
                                    "yuv420p frames");
-    if (job->opts->protect & TRANSCODE_PROTECT_NO_VIDEO)
-        return paint_card(job, f, t);
+    if (job->opts->protect & TRANSCODE_PROTECT_NO_VIDEO) {
+        double t0 = seconds_now();
+        int rc = paint_card(job, f, t);
+        job->res->cover_seconds += seconds_now() - t0;
+        return rc;
+    }
     return blur_faces(job, f, t);
 }
 

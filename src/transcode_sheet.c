@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libavutil/frame.h>
 #include <libswscale/swscale.h>
@@ -119,15 +120,15 @@ static void thin(struct transcode_sheet *s)
     s->stride *= 2;
 }
 
-int transcode_sheet_add(struct transcode_job *job, const AVFrame *f, double t)
+/* Takes f (shown at t) as a slot of the sheet when it is on the stride,
+ * and as the thumbnail when it beats the best of one a second. */
+static int sheet_take(struct transcode_job *job, const AVFrame *f, double t)
 {
     struct transcode_sheet *s = job->sheet;
     const struct transcode_video_plan *p = &job->video;
     AVFrame *tile;
     double score;
 
-    if (s == NULL)
-        return 0;
     if (s->tile_w == 0) {
         int side = f->width > f->height ? f->width : f->height;
         s->tile_w = side > TILE_SIDE ? even_scaled(f->width, TILE_SIDE, side)
@@ -159,6 +160,28 @@ int transcode_sheet_add(struct transcode_job *job, const AVFrame *f, double t)
         av_frame_free(&tile);
     }
     return 0;
+}
+
+/* Seconds on the monotonic clock, for the result's timing. */
+static double seconds_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int transcode_sheet_add(struct transcode_job *job, const AVFrame *f, double t)
+{
+    struct transcode_sheet *s = job->sheet;
+    double t0 = seconds_now();
+    int rc;
+
+    if (s == NULL)
+        return 0;
+    rc = sheet_take(job, f, t);
+    job->res->sheet_seconds += seconds_now() - t0;
+    return rc;
 }
 
 /* Copies plane rows of src into dst at (x, y). */

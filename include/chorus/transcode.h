@@ -134,6 +134,9 @@ struct transcode_result {
     /* A moderator should look: no face was ever found, or they came and
      * went (blur_faces only). */
     bool check_protection;
+    /* Wall time in seconds spent looking for faces, covering them (or
+     * painting the card) and making the sheet and thumbnail. */
+    double detect_seconds, cover_seconds, sheet_seconds;
 
     /* Loudness of the audio (has_audio only), EBU R128: integrated LUFS,
      * loudness range LU, true peak dBTP. */
