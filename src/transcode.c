@@ -825,10 +825,29 @@ static void consider_thumb(struct transcode_job *job, AVFrame *f)
 }
 
 /*
- * A protected clip's frame f, before it is encoded: protected in place
- * (made writable first: the decoder may still hold its buffers), then
- * offered to the contact sheet and as the thumbnail, which so show only
- * what is encoded. Returns 0, or -1 with the job failed.
+ * Encodes the protected frames that are ready (all of them when flush),
+ * each offered first to the contact sheet and as the thumbnail, which so
+ * show only what is encoded. Returns 0, or -1 with the job failed.
+ */
+static int encode_protected(struct transcode_job *job, bool flush)
+{
+    AVFrame *f;
+    int ret = 0;
+
+    while (ret == 0 && (f = transcode_protect_ready(job, flush)) != NULL) {
+        double t = (double)f->pts * av_q2d(job->venc->time_base);
+        ret = transcode_sheet_add(job, f, t) != 0 ? -1
+                                                  : encode(job, job->venc, f);
+        av_frame_free(&f);
+    }
+    return ret;
+}
+
+/*
+ * A protected clip's frame f, before it is encoded: made writable (the
+ * decoder may still hold its buffers) and handed to the protection, which
+ * takes its reference; what is ready is encoded. Returns 0, or -1 with
+ * the job failed.
  */
 static int protect_frame(struct transcode_job *job, AVFrame *f)
 {
@@ -836,10 +855,9 @@ static int protect_frame(struct transcode_job *job, AVFrame *f)
 
     if (av_frame_make_writable(f) < 0)
         return transcode_fail(job, "out of memory");
-    if (transcode_protect_frame(job, f, t) != 0 ||
-        transcode_sheet_add(job, f, t) != 0)
+    if (transcode_protect_take(job, f, t) != 0)
         return -1;
-    return 0;
+    return encode_protected(job, false);
 }
 
 /* Encodes what the video graph has ready and keeps the best thumbnail. */
@@ -863,11 +881,8 @@ static int drain_video(struct transcode_job *job)
         job->filt->pict_type = AV_PICTURE_TYPE_NONE;
         job->video_end = fmax(job->video_end, (double)(job->filt->pts + 1) *
                                                   av_q2d(job->venc->time_base));
-        if (job->sheet != NULL && protect_frame(job, job->filt) != 0) {
-            av_frame_unref(job->filt);
-            return -1;
-        }
-        ret = encode(job, job->venc, job->filt);
+        ret = job->sheet != NULL ? protect_frame(job, job->filt)
+                                 : encode(job, job->venc, job->filt);
         av_frame_unref(job->filt);
         if (ret != 0)
             return -1;
@@ -1092,7 +1107,8 @@ static int run(struct transcode_job *job)
         return transcode_fail(job, "audio filter error: %s", av_err2str(ret));
     if (job->frames_out == 0)
         return transcode_fail(job, "no video frame could be decoded");
-    if (encode(job, job->venc, NULL) != 0 ||
+    if ((job->sheet != NULL && encode_protected(job, true) != 0) ||
+        encode(job, job->venc, NULL) != 0 ||
         (job->aenc != NULL && encode(job, job->aenc, NULL) != 0))
         return -1;
     return 0;
@@ -1300,6 +1316,7 @@ static void job_release(struct transcode_job *job)
     if (job->have_tmp_sheet)
         unlink(job->tmp_sheet);
     transcode_protect_free(&job->protect);
+    av_frame_free(&job->ready);
     transcode_sheet_free(&job->sheet);
     transcode_assets_close(&job->own_assets);
     free(job->envelope);

@@ -94,6 +94,7 @@ struct transcode_job {
     struct transcode_assets *assets, *own_assets;
     struct transcode_protect *protect;
     struct transcode_sheet *sheet;
+    AVFrame *ready; /* a frame protected without waiting */
     float *envelope;
     size_t env_len, env_cap;
     double env_acc;
@@ -203,10 +204,18 @@ void transcode_protect_free(struct transcode_protect **p);
  * job. */
 void transcode_protect_envelope(struct transcode_job *job, const AVFrame *f);
 
-/* Protects f (writable, yuv420p, the output's size), shown at t seconds:
- * faces pixelated or a card painted. Returns 0, or -1 with the job
- * failed. Nothing to do without job->protect. */
-int transcode_protect_frame(struct transcode_job *job, AVFrame *f, double t);
+/*
+ * Takes f's reference (f is writable, yuv420p, the output's size, shown
+ * at t seconds) to protect it: a card is painted on it at once; for
+ * blur_faces it is looked at for faces and waits until the next half
+ * second of frames has been, so that a face found a little later is
+ * covered on it too. Returns 0, or -1 with the job failed.
+ */
+int transcode_protect_take(struct transcode_job *job, AVFrame *f, double t);
+
+/* The next protected frame to encode, in order (the caller frees it), or
+ * NULL while none is ready; flush, at the end, lets every frame out. */
+AVFrame *transcode_protect_ready(struct transcode_job *job, bool flush);
 
 /* Records in the result what protection did, and whether a moderator
  * should check it. */

@@ -8,15 +8,18 @@
  * blur_faces. Faces are looked for on a grey copy of the frame scaled to
  * DETECT_SIDE on its longer side (the Y plane alone: no colour needed),
  * every DETECT_EVERY frames, with the frontal cascade and the profile one
- * both ways (faces.h). Each face found becomes or renews a track; a track
- * is covered on every frame until HOLD_S after its last detection, its
- * box enlarged by MARGIN of the face's size on every side and by GROWTH
- * more per second since it was last seen (a face that moved while the
- * cascades lost it is still under the cover). The cover is pixelation
- * with blocks of a sixth of the face's width, on a grid fixed to the
- * frame, not to the face: each block is the mean of what it covers, so
- * at most BLOCKS_ACROSS values span a face, too few to recognise anyone
- * by, and a grid that does not move with the face gives a moving face
+ * both ways (faces.h). Each face found becomes or renews a track. Every
+ * frame waits LOOKAHEAD_S (half a second of later frames) before it is
+ * covered and encoded, so a track covers it from LOOKAHEAD_S before a
+ * sighting (a face that appears between two looks, or that the cascades
+ * miss for a moment, is covered from its first frame) to HOLD_S after
+ * the last, with the box of the sighting nearest in time enlarged by
+ * MARGIN of the face's size on every side and by GROWTH more per second
+ * away from it (a face that moved meanwhile is still under the cover). The
+ * cover is pixelation with blocks of a sixth of the face's width, on a grid
+ * fixed to the frame, not to the face: each block is the mean of what it
+ * covers, so at most BLOCKS_ACROSS values span a face, too few to recognise
+ * anyone by, and a grid that does not move with the face gives a moving face
  * fewer different samplings to combine. A clip in which no face was ever
  * found, or whose faces came and went (lost for longer than the hold and
  * found again, missed often between the first find and the last, or
@@ -62,6 +65,12 @@
 #define BLOCKS_ACROSS 6
 #define MAX_TRACKS 32
 #define MAX_FOUND 64
+/* Seconds a frame waits before it is covered and encoded, so that a face
+ * found now is covered in the frames just before too (one that enters
+ * unnoticed, or that the cascades missed for a moment). */
+#define LOOKAHEAD_S 0.5
+#define QUEUE_MAX 64 /* frames: LOOKAHEAD_S at up to 120 fps */
+#define HISTORY 48   /* sightings a track keeps: > (HOLD + LOOKAHEAD) x 15 */
 /* The clip is flagged when more than MISS_SHARE of the detection runs
  * between the first face and the last found nothing, or when faces were
  * found on fewer than HIT_SHARE of all runs (a face seen only now and
@@ -74,10 +83,21 @@
 #define WAVE_SECONDS 2   /* of sound shown at once */
 #define WAVE_FLOOR_DB (-50.0)
 
-/* A face being covered, in pixels of the frame. */
+/* Where a face was found, in pixels of the frame, and when (seconds). */
+struct sighting {
+    double x, y, w, h, t;
+};
+
+/* A face being covered: its recent sightings, oldest first. */
 struct track {
-    double x, y, w, h;
-    double seen; /* seconds: its last detection */
+    struct sighting seen[HISTORY];
+    int n;
+};
+
+/* A frame waiting for what the next LOOKAHEAD_S of detection finds. */
+struct delayed {
+    AVFrame *frame;
+    double t;
 };
 
 struct transcode_protect {
@@ -88,6 +108,8 @@ struct transcode_protect {
     int gw, gh;
     struct track tracks[MAX_TRACKS];
     int ntracks;
+    struct delayed queue[QUEUE_MAX];
+    int nqueued;
     int64_t frames;
     int64_t run_first, run_last; /* runs, counted at the first/last hit */
     bool lost;                   /* a track expired since the last face */
@@ -186,6 +208,8 @@ void transcode_protect_free(struct transcode_protect **pp)
         return;
     sws_freeContext(p->to_grey);
     av_free(p->grey);
+    for (int i = 0; i < p->nqueued; i++)
+        av_frame_free(&p->queue[i].frame);
     free(p);
     *pp = NULL;
 }
@@ -202,7 +226,7 @@ static double seconds_now(void)
 /* ---- blur_faces -------------------------------------------------------- */
 
 /* How much of the smaller of a and b their intersection covers, 0..1. */
-static double overlap(const struct track *a, const struct track *b)
+static double overlap(const struct sighting *a, const struct sighting *b)
 {
     double w = fmin(a->x + a->w, b->x + b->w) - fmax(a->x, b->x);
     double h = fmin(a->y + a->h, b->y + b->h) - fmax(a->y, b->y);
@@ -211,21 +235,36 @@ static double overlap(const struct track *a, const struct track *b)
     return w <= 0 || h <= 0 || small <= 0 ? 0 : w * h / small;
 }
 
-/* Takes a face found at time t: it renews the track it overlaps, or
- * starts one (in the slot of the longest unseen when all are taken). */
-static void take_face(struct transcode_job *job, const struct track *face,
-                      double t)
+/* A track's latest sighting. */
+static const struct sighting *latest(const struct track *k)
+{
+    return &k->seen[k->n - 1];
+}
+
+/* Adds a sighting to k, dropping its oldest when it is full. */
+static void sighted(struct track *k, const struct sighting *face)
+{
+    if (k->n == HISTORY) {
+        memmove(k->seen, k->seen + 1, (HISTORY - 1) * sizeof(k->seen[0]));
+        k->n--;
+    }
+    k->seen[k->n++] = *face;
+}
+
+/* Takes a face found: it renews the track whose latest sighting it
+ * overlaps, or starts one (in the slot of the longest unseen when all
+ * are taken). */
+static void take_face(struct transcode_job *job, const struct sighting *face)
 {
     struct transcode_protect *p = job->protect;
     int oldest = 0;
 
     for (int i = 0; i < p->ntracks; i++) {
-        if (overlap(&p->tracks[i], face) > 0.3) {
-            p->tracks[i] = *face;
-            p->tracks[i].seen = t;
+        if (overlap(latest(&p->tracks[i]), face) > 0.3) {
+            sighted(&p->tracks[i], face);
             return;
         }
-        if (p->tracks[i].seen < p->tracks[oldest].seen)
+        if (latest(&p->tracks[i])->t < latest(&p->tracks[oldest])->t)
             oldest = i;
     }
     if (p->lost) {
@@ -235,8 +274,8 @@ static void take_face(struct transcode_job *job, const struct track *face,
     }
     if (p->ntracks < MAX_TRACKS)
         oldest = p->ntracks++;
-    p->tracks[oldest] = *face;
-    p->tracks[oldest].seen = t;
+    p->tracks[oldest].n = 0;
+    sighted(&p->tracks[oldest], face);
 }
 
 /* Looks for faces in f (at time t) and renews the tracks. */
@@ -281,11 +320,11 @@ static int detect(struct transcode_job *job, const AVFrame *f, double t)
     if (n > res->faces_max)
         res->faces_max = n;
     for (int i = 0; i < n; i++) {
-        struct track face = {found[i].x * (double)f->width / p->gw,
-                             found[i].y * (double)f->height / p->gh,
-                             found[i].w * (double)f->width / p->gw,
-                             found[i].h * (double)f->height / p->gh, t};
-        take_face(job, &face, t);
+        struct sighting face = {found[i].x * (double)f->width / p->gw,
+                                found[i].y * (double)f->height / p->gh,
+                                found[i].w * (double)f->width / p->gw,
+                                found[i].h * (double)f->height / p->gh, t};
+        take_face(job, &face);
     }
     return 0;
 }
@@ -321,18 +360,37 @@ static void pixelate(uint8_t *plane, ptrdiff_t stride, int w, int h, int x0,
     }
 }
 
-/* Covers track k of f at time t. */
-static void cover(AVFrame *f, const struct track *k, double t)
+/*
+ * Covers track on f, shown at t: with the box of its sighting nearest in
+ * time, from up to HOLD_S before t to LOOKAHEAD_S after, enlarged the
+ * more the further that sighting is from t. Nothing if none is.
+ */
+static void cover(AVFrame *f, const struct track *track, double t)
 {
-    double age = fmax(0, t - k->seen);
-    double m = MARGIN + GROWTH * age;
-    double side = fmax(k->w, k->h);
-    int x0 = (int)floor(k->x - m * side),
-        x1 = (int)ceil(k->x + k->w + m * side);
-    int y0 = (int)floor(k->y - m * side),
-        y1 = (int)ceil(k->y + k->h + m * side);
+    const struct sighting *k = NULL;
+    double age = 0, m, side;
+    int x0, x1, y0, y1, b;
+
+    for (int i = 0; i < track->n; i++) {
+        const struct sighting *s = &track->seen[i];
+        double d = fabs(s->t - t);
+        if (s->t < t - HOLD_S || s->t > t + LOOKAHEAD_S + 1e-6)
+            continue;
+        if (k == NULL || d < age) {
+            k = s;
+            age = d;
+        }
+    }
+    if (k == NULL)
+        return;
+    m = MARGIN + GROWTH * age;
+    side = fmax(k->w, k->h);
+    x0 = (int)floor(k->x - m * side);
+    x1 = (int)ceil(k->x + k->w + m * side);
+    y0 = (int)floor(k->y - m * side);
+    y1 = (int)ceil(k->y + k->h + m * side);
     /* Even, so that the chroma grid is the luma one halved. */
-    int b = 2 * (int)ceil(k->w / BLOCKS_ACROSS / 2);
+    b = 2 * (int)ceil(k->w / BLOCKS_ACROSS / 2);
 
     if (b < 8)
         b = 8;
@@ -346,17 +404,45 @@ static void cover(AVFrame *f, const struct track *k, double t)
                  (y1 + 1) / 2, b / 2);
 }
 
-static int blur_faces(struct transcode_job *job, AVFrame *f, double t)
+/* Looks for faces in f (shown at t) when it is its turn, then queues f
+ * (taking its reference) until LOOKAHEAD_S of later frames have been
+ * looked at. */
+static int blur_take(struct transcode_job *job, AVFrame *f, double t)
 {
     struct transcode_protect *p = job->protect;
-    double t0 = seconds_now(), t1;
+    double t0 = seconds_now();
 
+    if (p->nqueued == QUEUE_MAX)
+        return transcode_fail(job, "internal error: the blur's queue is full");
     if (p->frames++ % DETECT_EVERY == 0 && detect(job, f, t) != 0)
         return -1;
-    t1 = seconds_now();
-    job->res->detect_seconds += t1 - t0;
+    job->res->detect_seconds += seconds_now() - t0;
+    if ((p->queue[p->nqueued].frame = av_frame_alloc()) == NULL)
+        return transcode_fail(job, "out of memory");
+    av_frame_move_ref(p->queue[p->nqueued].frame, f);
+    p->queue[p->nqueued++].t = t;
+    return 0;
+}
+
+/* The oldest queued frame, covered, once LOOKAHEAD_S of frames came after
+ * it (or at the end, flush), else NULL. Tracks that can cover no frame
+ * any more go. */
+static AVFrame *blur_ready(struct transcode_job *job, bool flush)
+{
+    struct transcode_protect *p = job->protect;
+    double t0 = seconds_now(), t;
+    AVFrame *f;
+
+    if (p->nqueued == 0 ||
+        (!flush && p->queue[p->nqueued - 1].t - p->queue[0].t < LOOKAHEAD_S &&
+         p->nqueued < QUEUE_MAX))
+        return NULL;
+    f = p->queue[0].frame;
+    t = p->queue[0].t;
+    p->nqueued--;
+    memmove(p->queue, p->queue + 1, (size_t)p->nqueued * sizeof(p->queue[0]));
     for (int i = 0; i < p->ntracks;) {
-        if (t - p->tracks[i].seen > HOLD_S) {
+        if (latest(&p->tracks[i])->t < t - HOLD_S) {
             p->tracks[i] = p->tracks[--p->ntracks];
             p->lost = true;
             continue;
@@ -364,8 +450,8 @@ static int blur_faces(struct transcode_job *job, AVFrame *f, double t)
         cover(f, &p->tracks[i], t);
         i++;
     }
-    job->res->cover_seconds += seconds_now() - t1;
-    return 0;
+    job->res->cover_seconds += seconds_now() - t0;
+    return f;
 }
 
 /* ---- no_video ---------------------------------------------------------- */
@@ -490,20 +576,43 @@ static int paint_card(struct transcode_job *job, AVFrame *f, double t)
 
 /* ---- both -------------------------------------------------------------- */
 
-int transcode_protect_frame(struct transcode_job *job, AVFrame *f, double t)
+int transcode_protect_take(struct transcode_job *job, AVFrame *f, double t)
 {
-    if (job->protect == NULL)
-        return 0;
+    struct transcode_protect *p = job->protect;
+    double t0;
+    int rc;
+
     if (f->format != AV_PIX_FMT_YUV420P)
         return transcode_fail(job, "internal error: protection needs "
                                    "yuv420p frames");
-    if (job->opts->protect & TRANSCODE_PROTECT_NO_VIDEO) {
-        double t0 = seconds_now();
-        int rc = paint_card(job, f, t);
+    if (p != NULL && p->faces != NULL)
+        return blur_take(job, f, t);
+    /* Nothing to wait for: painted (or left as it is), and ready. */
+    if (p != NULL) {
+        t0 = seconds_now();
+        rc = paint_card(job, f, t);
         job->res->cover_seconds += seconds_now() - t0;
-        return rc;
+        if (rc != 0)
+            return -1;
     }
-    return blur_faces(job, f, t);
+    if (job->ready == NULL && (job->ready = av_frame_alloc()) == NULL)
+        return transcode_fail(job, "out of memory");
+    av_frame_unref(job->ready);
+    av_frame_move_ref(job->ready, f);
+    return 0;
+}
+
+AVFrame *transcode_protect_ready(struct transcode_job *job, bool flush)
+{
+    AVFrame *f;
+
+    if (job->protect != NULL && job->protect->faces != NULL)
+        return blur_ready(job, flush);
+    if (job->ready == NULL || job->ready->data[0] == NULL)
+        return NULL;
+    f = job->ready;
+    job->ready = NULL;
+    return f;
 }
 
 void transcode_protect_finish(struct transcode_job *job)

@@ -129,10 +129,11 @@ export function facePlace(i, { width = 480, rate = 30, seconds = 4 } = {}) {
 /**
  * A phone-like portrait clip (width x 640) of a real face (FACE_PHOTO)
  * crossing the frame from left to right while it bobs and turns (±8°)
- * over testsrc2's moving pattern, with a tone. facePlace() says where the
+ * over testsrc2's moving pattern, with a tone; the face appears at
+ * `appear` seconds (on that frame, suddenly). facePlace() says where the
  * face is in each frame.
  */
-export function makeFaceClip(file, { seconds = 4, width = 480, rate = 30 } = {}) {
+export function makeFaceClip(file, { seconds = 4, width = 480, rate = 30, appear = 0 } = {}) {
   ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=${width}x640:rate=${rate}`,
     '-loop', '1', '-i', FACE_PHOTO,
     '-f', 'lavfi', '-i', 'sine=frequency=220:sample_rate=48000',
@@ -140,7 +141,7 @@ export function makeFaceClip(file, { seconds = 4, width = 480, rate = 30 } = {})
     '[1:v]crop=200:230:135:0,scale=180:208,format=rgba,' +
     "rotate='0.14*sin(2*PI*t/3)':c=none:ow=220:oh=240[f];" +
     `[0:v][f]overlay=x='10+(W-230)*t/${seconds}':y='30+40*sin(PI*t)':` +
-    'shortest=1,format=yuv420p[v]',
+    `enable='gte(t,${appear})':shortest=1,format=yuv420p[v]`,
     '-map', '[v]', '-map', '2:a', '-t', String(seconds),
     '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '18', '-c:a', 'aac', file]);
   return file;
