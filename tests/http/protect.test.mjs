@@ -4,7 +4,7 @@
 // serves the contact sheet, flags a blur to check, and a rejection for
 // "protection failed" makes the receipt offer to send the clip again.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
@@ -102,6 +102,11 @@ test('protect: checked at upload, stored, applied in the sandbox, shown to moder
     // Another reason: no such offer.
     assert.equal((await mod.post(`/api/v1/messages/${blurred.body.id}/reject`, { reason: 'Off-topic' })).status, 200);
     assert.equal((await receipt(s.url, blurred.body.receipt)).resend, false);
+    // Withdrawn: the sheet goes with the video and the thumbnail.
+    assert.ok(existsSync(path.join(s.dataDir, 'media', card.id, 'sheet.jpg')));
+    const w = await fetch(`${s.url}/api/v1/receipt`, { method: 'DELETE', headers: { Authorization: `Bearer ${card.receipt}` } });
+    assert.equal(w.status, 200);
+    assert.equal(existsSync(path.join(s.dataDir, 'media', card.id)), false, 'the media directory is gone');
   } finally {
     const r = await s.stop();
     assert.equal(r.code, 0);
