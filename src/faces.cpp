@@ -110,7 +110,7 @@ extern "C" void faces_close(struct faces **f)
 }
 
 extern "C" int faces_detect(struct faces *f, const uint8_t *grey, int w, int h,
-                            ptrdiff_t stride, int min_side,
+                            ptrdiff_t stride, int min_side, unsigned which,
                             struct faces_box *boxes, int max)
 {
     if (f == nullptr || grey == nullptr || w <= 0 || h <= 0 || stride < w ||
@@ -126,10 +126,14 @@ extern "C" int faces_detect(struct faces *f, const uint8_t *grey, int w, int h,
         f->found.clear();
         /* Evens out lighting, as the cascades were trained on. */
         cv::equalizeHist(img, f->equalized);
-        run(f, f->frontal, f->equalized, min_side, false);
-        run(f, f->profile, f->equalized, min_side, false);
-        cv::flip(f->equalized, f->mirrored, 1);
-        run(f, f->profile, f->mirrored, min_side, true);
+        if (which & FACES_RUN_FRONTAL)
+            run(f, f->frontal, f->equalized, min_side, false);
+        if (which & FACES_RUN_PROFILE)
+            run(f, f->profile, f->equalized, min_side, false);
+        if (which & FACES_RUN_MIRRORED) {
+            cv::flip(f->equalized, f->mirrored, 1);
+            run(f, f->profile, f->mirrored, min_side, true);
+        }
         n = static_cast<int>(f->found.size());
         for (int i = 0; i < n && i < max; i++)
             boxes[i] = {f->found[static_cast<size_t>(i)].x,

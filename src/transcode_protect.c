@@ -7,8 +7,11 @@
  *
  * blur_faces. Faces are looked for on a grey copy of the frame scaled to
  * DETECT_SIDE on its longer side (the Y plane alone: no colour needed),
- * every DETECT_EVERY frames, with the frontal cascade and the profile one
- * both ways (faces.h). Each face found becomes or renews a track. Every
+ * every DETECT_EVERY frames, with the frontal cascade, and the profile one
+ * (faces.h) on the picture and its mirror image in turn: on every look
+ * while no face is seen from the front, on every PROFILE_EVERY-th while
+ * one is (the profile cascade is the costly one, and the hold covers the
+ * looks between). Each face found becomes or renews a track. Every
  * frame waits LOOKAHEAD_S (half a second of later frames) before it is
  * covered and encoded, so a track covers it from LOOKAHEAD_S before a
  * sighting (a face that appears between two looks, or that the cascades
@@ -59,6 +62,7 @@
 #define DETECT_SIDE 320
 #define DETECT_EVERY 2
 #define MIN_FACE 20 /* pixels of the grey copy: the cascades' own windows */
+#define PROFILE_EVERY 4
 #define HOLD_S 1.5
 #define MARGIN 0.4
 #define GROWTH 0.6
@@ -110,7 +114,7 @@ struct transcode_protect {
     int ntracks;
     struct delayed queue[QUEUE_MAX];
     int nqueued;
-    int64_t frames;
+    int64_t frames, profile_runs;
     int64_t run_first, run_last; /* runs, counted at the first/last hit */
     bool lost;                   /* a track expired since the last face */
     /* no_video */
@@ -304,8 +308,19 @@ static int detect(struct transcode_job *job, const AVFrame *f, double t)
         return transcode_fail(job, "cannot scale a frame for face detection");
     sws_scale(p->to_grey, src, src_stride, 0, f->height,
               (uint8_t *const[]){p->grey}, (const int[]){p->gw});
-    n = faces_detect(p->faces, p->grey, p->gw, p->gh, p->gw, MIN_FACE, found,
-                     MAX_FOUND);
+    n = faces_detect(p->faces, p->grey, p->gw, p->gh, p->gw, MIN_FACE,
+                     FACES_RUN_FRONTAL, found, MAX_FOUND);
+    /* The profile cascade costs one and a half times the frontal one, a
+     * side: one side a look while no face is seen from the front, and
+     * one side every PROFILE_EVERY looks while one is. */
+    if (n >= 0 && (n == 0 || res->face_runs % PROFILE_EVERY == 0)) {
+        int m = faces_detect(p->faces, p->grey, p->gw, p->gh, p->gw, MIN_FACE,
+                             p->profile_runs++ % 2 ? FACES_RUN_MIRRORED
+                                                   : FACES_RUN_PROFILE,
+                             found + (n < MAX_FOUND ? n : MAX_FOUND),
+                             n < MAX_FOUND ? MAX_FOUND - n : 0);
+        n = m < 0 ? -1 : n + m;
+    }
     if (n < 0)
         return transcode_fail(job, "face detection failed");
     res->face_runs++;

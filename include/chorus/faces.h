@@ -27,6 +27,15 @@ extern "C" {
 #define FACES_PROFILE                                                          \
     "/usr/share/opencv4/haarcascades/haarcascade_profileface.xml"
 
+/* Which cascades to run (bits): the frontal one, the profile one on the
+ * image (faces turned to their left, as the cascade was trained), and on
+ * its mirror image (turned to their right). */
+enum {
+    FACES_RUN_FRONTAL = 1 << 0,
+    FACES_RUN_PROFILE = 1 << 1,
+    FACES_RUN_MIRRORED = 1 << 2,
+};
+
 /* A detected face, in the pixels of the image it was found in. */
 struct faces_box {
     int x, y, w, h;
@@ -48,14 +57,15 @@ void faces_close(struct faces **f);
 
 /*
  * Finds faces of at least min_side pixels in the 8-bit grey image (w x h,
- * stride bytes a row; the image is not changed). Writes at most max boxes
- * (overlapping finds of the three cascades are all kept: covering a face
- * twice costs nothing) and returns how many were found, which may exceed
- * max; -1 on failure (out of memory, a bad argument).
+ * stride bytes a row; the image is not changed) with the cascades which
+ * names (FACES_RUN_* bits). Writes at most max boxes (overlapping finds of
+ * several cascades are all kept: covering a face twice costs nothing) and
+ * returns how many were found, which may exceed max; -1 on failure (out
+ * of memory, a bad argument).
  */
 int faces_detect(struct faces *f, const uint8_t *grey, int w, int h,
-                 ptrdiff_t stride, int min_side, struct faces_box *boxes,
-                 int max);
+                 ptrdiff_t stride, int min_side, unsigned which,
+                 struct faces_box *boxes, int max);
 
 #ifdef __cplusplus
 }
