@@ -840,7 +840,8 @@ static int encode_protected(struct transcode_job *job, bool flush)
                                                   : encode(job, job->venc, f);
         av_frame_free(&f);
     }
-    return ret;
+    /* No frame also when the protection failed. */
+    return ret != 0 || job->failed ? -1 : 0;
 }
 
 /*

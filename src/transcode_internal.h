@@ -214,7 +214,9 @@ void transcode_protect_envelope(struct transcode_job *job, const AVFrame *f);
 int transcode_protect_take(struct transcode_job *job, AVFrame *f, double t);
 
 /* The next protected frame to encode, in order (the caller frees it), or
- * NULL while none is ready; flush, at the end, lets every frame out. */
+ * NULL while none is ready (or with the job failed, if face detection
+ * failed); flush, at the end, lets every frame out. It may wait for the
+ * face detector's thread to catch up. */
 AVFrame *transcode_protect_ready(struct transcode_job *job, bool flush);
 
 /* Records in the result what protection did, and whether a moderator

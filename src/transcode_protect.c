@@ -46,6 +46,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -74,6 +75,7 @@
  * unnoticed, or that the cascades missed for a moment). */
 #define LOOKAHEAD_S 0.5
 #define QUEUE_MAX 64 /* frames: LOOKAHEAD_S at up to 120 fps */
+#define LOOKS_MAX 16 /* grey copies waiting for the detector */
 #define HISTORY 48   /* sightings a track keeps: > (HOLD + LOOKAHEAD) x 15 */
 /* The clip is flagged when more than MISS_SHARE of the detection runs
  * between the first face and the last found nothing, or when faces were
@@ -98,18 +100,41 @@ struct track {
     int n;
 };
 
-/* A frame waiting for what the next LOOKAHEAD_S of detection finds. */
+/* A frame waiting for what the next LOOKAHEAD_S of detection finds; look
+ * is the number of looks asked for up to and including it. */
 struct delayed {
     AVFrame *frame;
     double t;
+    int64_t look;
 };
 
+/* A grey copy of a frame, for the detector to look at. */
+struct look {
+    uint8_t *grey;
+    double t;
+};
+
+/*
+ * blur_faces runs its cascades in a thread of its own (the detector),
+ * started inside the sandbox, so that the pipeline decodes, filters and
+ * encodes meanwhile: the pipeline's thread makes a grey copy of every
+ * DETECT_EVERY-th frame and queues it (looks); the detector turns each
+ * into sightings on the tracks. A frame is covered once the looks of the
+ * next LOOKAHEAD_S are done. The lock guards the looks, the tracks, the
+ * counts and the result's detection figures.
+ */
 struct transcode_protect {
     /* blur_faces */
     struct faces *faces;
     struct SwsContext *to_grey;
-    uint8_t *grey;
-    int gw, gh;
+    int gw, gh, fw, fh; /* the grey copy's size, the frame's */
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    pthread_t detector;
+    bool started, stop, broken;
+    struct look looks[LOOKS_MAX]; /* a ring */
+    int look_head, nlooks;
+    int64_t asked, done; /* looks */
     struct track tracks[MAX_TRACKS];
     int ntracks;
     struct delayed queue[QUEUE_MAX];
@@ -201,7 +226,24 @@ int transcode_protect_new(struct transcode_job *job)
         return transcode_fail(job, "internal error: no face cascades");
     }
     p->run_first = -1;
+    if (pthread_mutex_init(&p->lock, NULL) != 0 ||
+        pthread_cond_init(&p->changed, NULL) != 0)
+        return transcode_fail(job, "cannot set up face detection");
     return 0;
+}
+
+/* Tells the detector to stop once it has looked at what it was given,
+ * and waits for it; nothing if it never started. */
+static void stop_detector(struct transcode_protect *p)
+{
+    if (!p->started)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_broadcast(&p->changed);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->detector, NULL);
+    p->started = false;
 }
 
 void transcode_protect_free(struct transcode_protect **pp)
@@ -210,8 +252,14 @@ void transcode_protect_free(struct transcode_protect **pp)
 
     if (p == NULL)
         return;
+    stop_detector(p);
+    if (p->faces != NULL) {
+        pthread_cond_destroy(&p->changed);
+        pthread_mutex_destroy(&p->lock);
+    }
+    for (int i = 0; i < p->nlooks; i++)
+        free(p->looks[(p->look_head + i) % LOOKS_MAX].grey);
     sws_freeContext(p->to_grey);
-    av_free(p->grey);
     for (int i = 0; i < p->nqueued; i++)
         av_frame_free(&p->queue[i].frame);
     free(p);
@@ -282,39 +330,28 @@ static void take_face(struct transcode_job *job, const struct sighting *face)
     sighted(&p->tracks[oldest], face);
 }
 
-/* Looks for faces in f (at time t) and renews the tracks. */
-static int detect(struct transcode_job *job, const AVFrame *f, double t)
+/*
+ * The detector's work on one look (a grey copy shown at t): the frontal
+ * cascade, and the profile one (see the top of this file), without the
+ * lock; then, with it, the faces found renew or start tracks. Returns 0,
+ * or -1 (a failed detection).
+ */
+static int detect(struct transcode_job *job, const uint8_t *grey, double t,
+                  int64_t look)
 {
     struct transcode_protect *p = job->protect;
     struct transcode_result *res = job->res;
     struct faces_box found[MAX_FOUND];
-    int side = f->width > f->height ? f->width : f->height, n;
-    double scale = side > DETECT_SIDE ? (double)DETECT_SIDE / side : 1;
-    const uint8_t *src[1] = {f->data[0]};
-    int src_stride[1] = {f->linesize[0]};
+    double t0 = seconds_now();
+    int n;
 
-    if (p->grey == NULL) {
-        p->gw = (int)lrint(f->width * scale);
-        p->gh = (int)lrint(f->height * scale);
-        if (p->gw < 1 || p->gh < 1 ||
-            (p->grey = av_malloc((size_t)p->gw * (size_t)p->gh)) == NULL)
-            return transcode_fail(job, "out of memory for face detection");
-    }
-    /* The Y plane is the picture in grey already. */
-    p->to_grey = sws_getCachedContext(
-        p->to_grey, f->width, f->height, AV_PIX_FMT_GRAY8, p->gw, p->gh,
-        AV_PIX_FMT_GRAY8, SWS_AREA, NULL, NULL, NULL);
-    if (p->to_grey == NULL)
-        return transcode_fail(job, "cannot scale a frame for face detection");
-    sws_scale(p->to_grey, src, src_stride, 0, f->height,
-              (uint8_t *const[]){p->grey}, (const int[]){p->gw});
-    n = faces_detect(p->faces, p->grey, p->gw, p->gh, p->gw, MIN_FACE,
+    n = faces_detect(p->faces, grey, p->gw, p->gh, p->gw, MIN_FACE,
                      FACES_RUN_FRONTAL, found, MAX_FOUND);
     /* The profile cascade costs one and a half times the frontal one, a
      * side: one side a look while no face is seen from the front, and
      * one side every PROFILE_EVERY looks while one is. */
-    if (n >= 0 && (n == 0 || res->face_runs % PROFILE_EVERY == 0)) {
-        int m = faces_detect(p->faces, p->grey, p->gw, p->gh, p->gw, MIN_FACE,
+    if (n >= 0 && (n == 0 || look % PROFILE_EVERY == 0)) {
+        int m = faces_detect(p->faces, grey, p->gw, p->gh, p->gw, MIN_FACE,
                              p->profile_runs++ % 2 ? FACES_RUN_MIRRORED
                                                    : FACES_RUN_PROFILE,
                              found + (n < MAX_FOUND ? n : MAX_FOUND),
@@ -322,10 +359,12 @@ static int detect(struct transcode_job *job, const AVFrame *f, double t)
         n = m < 0 ? -1 : n + m;
     }
     if (n < 0)
-        return transcode_fail(job, "face detection failed");
-    res->face_runs++;
+        return -1;
     if (n > MAX_FOUND)
         n = MAX_FOUND;
+    pthread_mutex_lock(&p->lock);
+    res->detect_seconds += seconds_now() - t0;
+    res->face_runs++;
     if (n > 0) {
         res->face_hits++;
         if (p->run_first < 0)
@@ -335,11 +374,105 @@ static int detect(struct transcode_job *job, const AVFrame *f, double t)
     if (n > res->faces_max)
         res->faces_max = n;
     for (int i = 0; i < n; i++) {
-        struct sighting face = {found[i].x * (double)f->width / p->gw,
-                                found[i].y * (double)f->height / p->gh,
-                                found[i].w * (double)f->width / p->gw,
-                                found[i].h * (double)f->height / p->gh, t};
+        struct sighting face = {found[i].x * (double)p->fw / p->gw,
+                                found[i].y * (double)p->fh / p->gh,
+                                found[i].w * (double)p->fw / p->gw,
+                                found[i].h * (double)p->fh / p->gh, t};
         take_face(job, &face);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+/* The detector thread: looks at every queued grey copy, in order, until
+ * told to stop; a failure stops it and is reported as broken. */
+static void *detector(void *opaque)
+{
+    struct transcode_job *job = opaque;
+    struct transcode_protect *p = job->protect;
+
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        struct look l;
+        int64_t look;
+        int rc;
+
+        while (!p->stop && p->nlooks == 0)
+            pthread_cond_wait(&p->changed, &p->lock);
+        if (p->nlooks == 0)
+            break;
+        l = p->looks[p->look_head];
+        look = p->done;
+        pthread_mutex_unlock(&p->lock);
+        rc = detect(job, l.grey, l.t, look);
+        free(l.grey);
+        pthread_mutex_lock(&p->lock);
+        p->look_head = (p->look_head + 1) % LOOKS_MAX;
+        p->nlooks--;
+        p->done++;
+        if (rc != 0)
+            p->broken = true;
+        pthread_cond_broadcast(&p->changed);
+        if (p->broken)
+            break;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Queues a grey copy of f (shown at t) for the detector, starting it the
+ * first time; waits while the detector is LOOKS_MAX looks behind. Returns
+ * 0, or -1 with the job failed. */
+static int ask_look(struct transcode_job *job, const AVFrame *f, double t)
+{
+    struct transcode_protect *p = job->protect;
+    int side = f->width > f->height ? f->width : f->height;
+    double scale = side > DETECT_SIDE ? (double)DETECT_SIDE / side : 1;
+    const uint8_t *src[1] = {f->data[0]};
+    int src_stride[1] = {f->linesize[0]};
+    uint8_t *grey;
+    bool broken;
+
+    if (p->gw == 0) {
+        p->gw = (int)lrint(f->width * scale);
+        p->gh = (int)lrint(f->height * scale);
+        p->fw = f->width;
+        p->fh = f->height;
+        if (p->gw < 1 || p->gh < 1)
+            return transcode_fail(job, "the frame is too small to look at");
+    }
+    /* The Y plane is the picture in grey already. */
+    p->to_grey = sws_getCachedContext(
+        p->to_grey, f->width, f->height, AV_PIX_FMT_GRAY8, p->gw, p->gh,
+        AV_PIX_FMT_GRAY8, SWS_AREA, NULL, NULL, NULL);
+    if (p->to_grey == NULL ||
+        (grey = malloc((size_t)p->gw * (size_t)p->gh)) == NULL)
+        return transcode_fail(job, "out of memory for face detection");
+    sws_scale(p->to_grey, src, src_stride, 0, f->height,
+              (uint8_t *const[]){grey}, (const int[]){p->gw});
+    if (!p->started) {
+        /* A thread of the sandboxed process: started after the filter,
+         * so under it. */
+        if (pthread_create(&p->detector, NULL, detector, job) != 0) {
+            free(grey);
+            return transcode_fail(job, "cannot start face detection");
+        }
+        p->started = true;
+    }
+    pthread_mutex_lock(&p->lock);
+    while (p->nlooks == LOOKS_MAX && !p->broken)
+        pthread_cond_wait(&p->changed, &p->lock);
+    broken = p->broken;
+    if (!broken) {
+        p->looks[(p->look_head + p->nlooks++) % LOOKS_MAX] =
+            (struct look){grey, t};
+        p->asked++;
+        pthread_cond_broadcast(&p->changed);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (broken) {
+        free(grey);
+        return transcode_fail(job, "face detection failed");
     }
     return 0;
 }
@@ -425,27 +558,31 @@ static void cover(AVFrame *f, const struct track *track, double t)
 static int blur_take(struct transcode_job *job, AVFrame *f, double t)
 {
     struct transcode_protect *p = job->protect;
-    double t0 = seconds_now();
 
     if (p->nqueued == QUEUE_MAX)
         return transcode_fail(job, "internal error: the blur's queue is full");
-    if (p->frames++ % DETECT_EVERY == 0 && detect(job, f, t) != 0)
+    if (p->frames++ % DETECT_EVERY == 0 && ask_look(job, f, t) != 0)
         return -1;
-    job->res->detect_seconds += seconds_now() - t0;
     if ((p->queue[p->nqueued].frame = av_frame_alloc()) == NULL)
         return transcode_fail(job, "out of memory");
     av_frame_move_ref(p->queue[p->nqueued].frame, f);
-    p->queue[p->nqueued++].t = t;
+    p->queue[p->nqueued].t = t;
+    p->queue[p->nqueued++].look = p->asked;
     return 0;
 }
 
-/* The oldest queued frame, covered, once LOOKAHEAD_S of frames came after
- * it (or at the end, flush), else NULL. Tracks that can cover no frame
- * any more go. */
-static AVFrame *blur_ready(struct transcode_job *job, bool flush)
+/*
+ * The oldest queued frame, covered, once LOOKAHEAD_S of frames came after
+ * it (or at the end, flush, or when the queue is full) and the detector
+ * has looked at them (waiting for it if need be), else NULL; *failed is
+ * set when the detector broke. Tracks that can cover no frame any more
+ * go.
+ */
+static AVFrame *blur_ready(struct transcode_job *job, bool flush, bool *failed)
 {
     struct transcode_protect *p = job->protect;
-    double t0 = seconds_now(), t;
+    double t0, t;
+    int64_t need = 0;
     AVFrame *f;
 
     if (p->nqueued == 0 ||
@@ -454,6 +591,18 @@ static AVFrame *blur_ready(struct transcode_job *job, bool flush)
         return NULL;
     f = p->queue[0].frame;
     t = p->queue[0].t;
+    /* The looks up to LOOKAHEAD_S after it must be done. */
+    for (int i = 0; i < p->nqueued && p->queue[i].t <= t + LOOKAHEAD_S; i++)
+        need = p->queue[i].look;
+    pthread_mutex_lock(&p->lock);
+    while (p->done < need && !p->broken)
+        pthread_cond_wait(&p->changed, &p->lock);
+    if (p->broken) {
+        pthread_mutex_unlock(&p->lock);
+        *failed = true;
+        return NULL;
+    }
+    t0 = seconds_now();
     p->nqueued--;
     memmove(p->queue, p->queue + 1, (size_t)p->nqueued * sizeof(p->queue[0]));
     for (int i = 0; i < p->ntracks;) {
@@ -466,6 +615,7 @@ static AVFrame *blur_ready(struct transcode_job *job, bool flush)
         i++;
     }
     job->res->cover_seconds += seconds_now() - t0;
+    pthread_mutex_unlock(&p->lock);
     return f;
 }
 
@@ -620,9 +770,14 @@ int transcode_protect_take(struct transcode_job *job, AVFrame *f, double t)
 AVFrame *transcode_protect_ready(struct transcode_job *job, bool flush)
 {
     AVFrame *f;
+    bool failed = false;
 
-    if (job->protect != NULL && job->protect->faces != NULL)
-        return blur_ready(job, flush);
+    if (job->protect != NULL && job->protect->faces != NULL) {
+        f = blur_ready(job, flush, &failed);
+        if (failed)
+            transcode_fail(job, "face detection failed");
+        return f;
+    }
     if (job->ready == NULL || job->ready->data[0] == NULL)
         return NULL;
     f = job->ready;
@@ -639,6 +794,9 @@ void transcode_protect_finish(struct transcode_job *job)
     res->protect = job->opts->protect;
     if (p == NULL || p->faces == NULL)
         return;
+    /* Every look was done before the last frame went; the figures are
+     * the detector's until it has ended. */
+    stop_detector(p);
     span = p->run_first < 0 ? 0 : p->run_last - p->run_first + 1;
     misses = span - res->face_hits;
     res->check_protection = res->face_hits == 0 || res->face_gaps > 0 ||
