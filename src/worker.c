@@ -420,7 +420,10 @@ static int64_t beat_ms(const struct config *cfg)
 /*
  * Reads what the child needs of job's message into *m: the protection
  * asked for and, for a no_video card, the credit line of what the
- * contributor gave (credit.h). Returns 0, or -1 (logged).
+ * contributor gave (credit.h). Returns 0, or -1 (logged): a message is
+ * never processed without the protection it asked for. Issue #19's
+ * versions and reels start from the protected video.mp4, and must take a
+ * no_video clip's credit from this same line, never more.
  */
 static int read_job_message(struct worker *w, const struct job *job,
                             struct job_message *m)
