@@ -62,7 +62,8 @@ extern "C" int faces_open(struct faces **out, const char *frontal,
     *out = nullptr;
     try {
         f = new struct faces;
-        /* No OpenCL: it would load drivers, which open files. */
+        /* No OpenCL: it would load drivers, which open files (per
+         * thread: faces_detect says so again in its own). */
         cv::ocl::setUseOpenCL(false);
         if (!f->frontal.load(frontal != nullptr ? frontal : FACES_FRONTAL)) {
             set_err(err, errlen, "cannot load the frontal cascade",
@@ -117,6 +118,9 @@ extern "C" int faces_detect(struct faces *f, const uint8_t *grey, int w, int h,
         min_side < 1 || max < 0)
         return -1;
     try {
+        /* OpenCV's OpenCL switch is per thread: off in this one too, or
+         * its first use would try to load an OpenCL driver (files). */
+        cv::ocl::setUseOpenCL(false);
         /* OpenCV takes the buffer as it is: no copy, and it is not
          * written (equalizeHist writes into f->equalized). */
         const cv::Mat img(h, w, CV_8UC1, const_cast<uint8_t *>(grey),

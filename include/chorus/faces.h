@@ -7,8 +7,9 @@
  * nothing of C++ (no exception, no object) crosses it.
  *
  * The cascades are read from their files by faces_open, so a sandboxed
- * job calls it before its filter closes; faces_detect opens nothing,
- * starts no process, and uses OpenCV's worker threads at most. Part of
+ * job calls it before its filter closes; faces_detect, from any one
+ * thread at a time, opens nothing and starts neither a process nor a
+ * thread (OpenCV's thread pool and OpenCL are off). Part of
  * chorus-media.so.
  */
 #ifndef CHORUS_FACES_H
