@@ -129,6 +129,11 @@ static const struct option_spec options[] = {
     {"max-duration", "CHORUS_MAX_DURATION", OPT_INT, OFF(max_duration), "600",
      1, 86400, BIT(CMD_SERVE) | BIT(CMD_WORKER) | BIT(CMD_TRANSCODE),
      "longest accepted video in seconds"},
+    {"protect", NULL, OPT_STRING, OFF(protect), "", 0, 0, BIT(CMD_TRANSCODE),
+     "identity protection to apply: a comma list of blur_faces, voice, "
+     "no_video"},
+    {"credit", NULL, OPT_STRING, OFF(credit), "", 0, 0, BIT(CMD_TRANSCODE),
+     "the credit line of a no_video card"},
     {"keep-originals", "CHORUS_KEEP_ORIGINALS", OPT_BOOL, OFF(keep_originals),
      "false", 0, 0, BIT(CMD_SERVE) | BIT(CMD_WORKER),
      "keep uploaded originals in data/originals/ after processing"},

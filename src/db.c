@@ -47,7 +47,8 @@ struct db_pool {
     " m.withdrawn_at, m.exported_at, m.media_deleted_at, m.media_deleted_why," \
     " (SELECT count(*) FROM reshares r WHERE r.message_id = m.id"              \
     "  AND r.taken_down_at IS NULL), m.takedown_at, m.campaign_id,"            \
-    " (SELECT c.slug FROM campaigns c WHERE c.id = m.campaign_id)"             \
+    " (SELECT c.slug FROM campaigns c WHERE c.id = m.campaign_id),"            \
+    " m.protect, m.check_protection"                                           \
     " FROM messages m WHERE m.status = ?1"                                     \
     " AND (?2 IS NULL OR m.country = ?2)"                                      \
     " AND (?3 IS NULL OR m.language = ?3)"                                     \
@@ -114,9 +115,9 @@ static const char *const sql_text[STMT__COUNT] = {
         " country, language, message, filetype, consent_version,"
         " consent_scope, consent_at, upload_length, upload_offset,"
         " upload_expires_at, created_at, updated_at, received_at,"
-        " campaign_id, consent_language)"
+        " campaign_id, consent_language, protect)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-        " ?14, ?15, ?12, ?12, ?16, ?17, ?18)",
+        " ?14, ?15, ?12, ?12, ?16, ?17, ?18, ?19)",
     [STMT_UPLOAD_GET] = "SELECT status, upload_length, upload_offset,"
                         " upload_expires_at FROM messages WHERE id = ?1",
     [STMT_UPLOAD_PROGRESS] =
@@ -141,7 +142,7 @@ static const char *const sql_text[STMT__COUNT] = {
         " m.received_at, m.decided_at, m.withdrawn_at,"
         " (SELECT j.state FROM jobs j WHERE j.message_id = m.id"
         "  AND j.kind = 'transcode' AND j.state IN ('queued', 'running')"
-        "  LIMIT 1), m.failure_reason"
+        "  LIMIT 1), m.failure_reason, m.protect, m.decision_code"
         " FROM messages m WHERE m.receipt_hash = ?1",
     /* DESIGN.md "Retention and withdrawal": the row keeps its id, status,
      * the day (?4) and its reshare rows (and the day it was exported, for
@@ -157,6 +158,8 @@ static const char *const sql_text[STMT__COUNT] = {
         " duration_ms = NULL, width = NULL, height = NULL, has_audio = NULL,"
         " video_bytes = NULL, facts = NULL, failure_reason = NULL,"
         " decided_by = NULL, decided_at = NULL, decision_reason = NULL,"
+        " consent_language = NULL, protect = NULL, check_protection = 0,"
+        " decision_code = NULL,"
         " withdrawn_at = ?4, created_at = ?4, updated_at = ?4,"
         " exported_at = CASE WHEN exported_at IS NULL THEN NULL ELSE ?4 END"
         " WHERE id = ?1 AND status = ?3",
@@ -171,6 +174,8 @@ static const char *const sql_text[STMT__COUNT] = {
         " duration_ms = NULL, width = NULL, height = NULL, has_audio = NULL,"
         " video_bytes = NULL, facts = NULL, failure_reason = NULL,"
         " decided_by = NULL, decision_reason = NULL,"
+        " consent_language = NULL, protect = NULL, check_protection = 0,"
+        " decision_code = NULL,"
         " decided_at = CASE WHEN decided_at IS NULL THEN NULL ELSE ?4 END,"
         " withdrawn_at = CASE WHEN withdrawn_at IS NULL THEN NULL ELSE ?4 END,"
         " exported_at = CASE WHEN exported_at IS NULL THEN NULL ELSE ?4 END,"
@@ -251,7 +256,7 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_MSG_PROCESSED] =
         "UPDATE messages SET status = ?2, duration_ms = ?4, width = ?5,"
         " height = ?6, has_audio = ?7, video_bytes = ?8, facts = ?9,"
-        " failure_reason = NULL, updated_at = ?10"
+        " failure_reason = NULL, updated_at = ?10, check_protection = ?11"
         " WHERE id = ?1 AND status = ?3",
     [STMT_MSG_FAILED] = "UPDATE messages SET status = ?2, failure_reason = ?4,"
                         " updated_at = ?5 WHERE id = ?1 AND status = ?3",
@@ -292,7 +297,8 @@ static const char *const sql_text[STMT__COUNT] = {
         " u.username, m.decided_at, m.decision_reason, m.withdrawn_at,"
         " j.state, j.progress, j.attempts, j.error, m.upload_length,"
         " m.upload_offset, m.media_deleted_at, m.media_deleted_why,"
-        " m.takedown_at, m.campaign_id, c.slug, m.consent_language"
+        " m.takedown_at, m.campaign_id, c.slug, m.consent_language,"
+        " m.protect, m.check_protection, m.decision_code"
         " FROM messages m JOIN campaigns c ON c.id = m.campaign_id"
         " LEFT JOIN users u ON u.id = m.decided_by"
         " LEFT JOIN jobs j ON j.id = (SELECT max(id) FROM jobs"
@@ -304,11 +310,12 @@ static const char *const sql_text[STMT__COUNT] = {
                          " WHERE target = ?1 ORDER BY id",
     [STMT_MSG_DECIDE] =
         "UPDATE messages SET status = ?2, decided_by = ?4, decided_at = ?5,"
-        " decision_reason = ?6, updated_at = ?5"
+        " decision_reason = ?6, decision_code = ?7, updated_at = ?5"
         " WHERE id = ?1 AND status = ?3",
     [STMT_MSG_REOPEN] =
         "UPDATE messages SET status = ?2, decided_by = NULL,"
-        " decided_at = NULL, decision_reason = NULL, updated_at = ?4"
+        " decided_at = NULL, decision_reason = NULL, decision_code = NULL,"
+        " updated_at = ?4"
         " WHERE id = ?1 AND status = ?3",
     [STMT_MSG_RETRY] = "UPDATE messages SET status = ?2, failure_reason = NULL,"
                        " updated_at = ?4 WHERE id = ?1 AND status = ?3",
@@ -354,6 +361,12 @@ static const char *const sql_text[STMT__COUNT] = {
         " ORDER BY m.created_at, m.id LIMIT ?9",
     [STMT_MESSAGE_EXPORTED] =
         "UPDATE messages SET exported_at = ?2 WHERE id = ?1",
+    /* What a job's child needs to know of its message: the protection
+     * asked for and, for a no_video card, the credit given. */
+    [STMT_JOB_MESSAGE] =
+        "SELECT m.protect, m.name, m.organization, m.country, c.accent_color"
+        " FROM messages m JOIN campaigns c ON c.id = m.campaign_id"
+        " WHERE m.id = ?1",
     [STMT_ADMINS_OTHER] = "SELECT count(*) FROM users WHERE role = 'admin'"
                           " AND disabled = 0 AND id <> ?1",
     [STMT_CAMPAIGN_BY_SLUG] = CAMPAIGN_COLUMNS " WHERE slug = ?1",

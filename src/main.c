@@ -35,6 +35,7 @@
 #include "chorus/db.h"
 #include "chorus/http.h"
 #include "chorus/log.h"
+#include "chorus/meta.h"
 #include "chorus/retention.h"
 #include "chorus/storage.h"
 #include "chorus/transcode.h"
@@ -769,11 +770,18 @@ static int cmd_transcode(const struct config *cfg)
     struct transcode_options opts;
     struct transcode_result res;
     json_t *out = NULL;
+    unsigned protect = 0;
     int rc = 1;
 
     if (cfg->nargs != 2) {
         fprintf(stderr, "usage: chorus transcode IN OUTDIR [--max-side N] "
-                        "[--max-duration S]\n");
+                        "[--max-duration S] [--protect LIST] "
+                        "[--credit TEXT]\n");
+        return 2;
+    }
+    if (meta_protect_parse(cfg->protect, strlen(cfg->protect), &protect) != 0) {
+        fprintf(stderr, "chorus transcode: --protect: a comma list of "
+                        "blur_faces, voice, no_video\n");
         return 2;
     }
     if ((api = transcode_load()) == NULL)
@@ -783,6 +791,8 @@ static int cmd_transcode(const struct config *cfg)
     api->options_default(&opts);
     opts.max_side = cfg->max_side;
     opts.max_duration_s = cfg->max_duration;
+    opts.protect = protect;
+    opts.credit = cfg->credit;
     memset(&res, 0, sizeof(res));
     if (util_mkdirs(cfg->args[1], 0700) != 0) {
         snprintf(res.error, sizeof(res.error), "cannot create %s: %s",

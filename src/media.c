@@ -151,6 +151,11 @@ int media_get(struct request *req)
         kind = STORAGE_THUMB;
         ext = "jpg";
         mime = "image/jpeg";
+    } else if (strcmp(file, "sheet.jpg") == 0) {
+        /* A protected clip's contact sheet: 404 for any other clip. */
+        kind = STORAGE_SHEET;
+        ext = "jpg";
+        mime = "image/jpeg";
     } else {
         goto not_found;
     }

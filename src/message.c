@@ -116,6 +116,7 @@ static int effect_job_done(struct effect_ctx *c)
     db_bind_int(st, 8, f->video_bytes);
     db_bind_text(st, 9, f->json);
     db_bind_int(st, 10, c->now);
+    db_bind_int(st, 11, f->check_protection);
     return step_one(c, st);
 }
 
@@ -152,6 +153,7 @@ static int effect_decide(struct effect_ctx *c)
     db_bind_int(st, 4, c->who->user_id);
     db_bind_int(st, 5, c->now);
     db_bind_text(st, 6, c->args->reason);
+    db_bind_text(st, 7, c->args->code);
     return step_one(c, st);
 }
 
@@ -277,11 +279,13 @@ static int guard_job_failed(struct effect_ctx *c)
     return rc == 1 ? MSG_OK : rc == 0 ? MSG_LOST : MSG_ERROR;
 }
 
-/* A rejection says why. */
+/* A rejection says why, and its code is one we know (or none). */
 static int guard_reason(struct effect_ctx *c)
 {
-    const char *r = c->args->reason;
+    const char *r = c->args->reason, *code = c->args->code;
 
+    if (code != NULL && strcmp(code, MESSAGE_CODE_PROTECTION_FAILED) != 0)
+        return MSG_ERROR;
     return r != NULL && r[strspn(r, " \t\r\n")] != '\0' ? MSG_OK : MSG_ERROR;
 }
 
@@ -579,8 +583,10 @@ int message_create(struct db *db, const char *id,
 {
     struct db_stmt *st;
     int64_t now = util_now();
+    char protect[META_PROTECT_LEN];
     int rc;
 
+    meta_protect_names(meta->protect, protect);
     if ((rc = db_begin(db)) < 0)
         return rc;
     if ((st = db_stmt(db, STMT_MESSAGE_INSERT)) == NULL) {
@@ -613,6 +619,7 @@ int message_create(struct db *db, const char *id,
                 meta->campaign_id > 0 ? meta->campaign_id
                                       : CAMPAIGN_DEFAULT_ID);
     db_bind_text(st, 18, opt(meta->consent_language));
+    db_bind_text(st, 19, opt(protect));
     if ((rc = db_step(st)) < 0)
         goto out;
     if (complete && (rc = queue_enqueue(db, id)) < 0)
@@ -698,6 +705,8 @@ int message_by_receipt(struct db *db,
     snprintf(out->failure, sizeof(out->failure), "%s",
              state == MSG_FAILED ? message_failure_code(db_col_text(st, 8))
                                  : "");
+    col_copy(st, 9, out->protect, sizeof(out->protect));
+    col_copy(st, 10, out->decision_code, sizeof(out->decision_code));
     db_reset(st);
     return state >= 0 ? 1 : -1;
 }

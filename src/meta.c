@@ -22,6 +22,7 @@ enum meta_key {
     K_CONSENT_SCOPE,
     K_CAMPAIGN,
     K_CONSENT_LANGUAGE,
+    K_PROTECT,
     K__COUNT
 };
 
@@ -29,7 +30,11 @@ static const char *const key_names[K__COUNT] = {
     "filename",        "filetype",      "name",     "organization",
     "country",         "language",      "message",  "consent",
     "consent_version", "consent_scope", "campaign", "consent_language",
+    "protect",
 };
+
+/* By bit: META_PROTECT_BLUR_FACES, _VOICE, _NO_VIDEO. */
+static const char *const protect_names[] = {"blur_faces", "voice", "no_video"};
 
 /* ISO 3166-1 alpha-2, plus XK (Kosovo, user-assigned but in wide use). */
 static const char countries[] =
@@ -69,6 +74,46 @@ static int in_list(const char *list, const char *word, size_t len)
             p++;
     }
     return 0;
+}
+
+int meta_protect_parse(const char *list, size_t len, unsigned *bits)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        size_t start, end;
+        unsigned k;
+
+        while (i < len && (list[i] == ' ' || list[i] == ','))
+            i++;
+        start = i;
+        while (i < len && list[i] != ',')
+            i++;
+        end = i;
+        while (end > start && list[end - 1] == ' ')
+            end--;
+        if (end == start)
+            continue;
+        for (k = 0; k < ARRAY_LEN(protect_names); k++)
+            if (strlen(protect_names[k]) == end - start &&
+                memcmp(protect_names[k], list + start, end - start) == 0)
+                break;
+        if (k == ARRAY_LEN(protect_names))
+            return -1;
+        *bits |= 1u << k;
+    }
+    return 0;
+}
+
+void meta_protect_names(unsigned bits, char out[META_PROTECT_LEN])
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (unsigned k = 0; k < ARRAY_LEN(protect_names); k++)
+        if (bits & (1u << k))
+            n += (size_t)snprintf(out + n, META_PROTECT_LEN - n, "%s%s",
+                                  n > 0 ? "," : "", protect_names[k]);
 }
 
 int meta_country_known(const char *code)
@@ -245,7 +290,8 @@ int meta_set(struct message_meta *m, const char *key, const char *value,
                  "unknown metadata key \"%.40s\"", key);
         return -1;
     }
-    if (m->seen & (1u << k))
+    /* The form's checkboxes send "protect" once per box. */
+    if ((m->seen & (1u << k)) && k != K_PROTECT)
         return fail(err, key_names[k], "%s is given twice", key_names[k]);
     m->seen |= 1u << k;
 
@@ -357,6 +403,12 @@ int meta_set(struct message_meta *m, const char *key, const char *value,
         if (meta_language_normalize(buf, m->consent_language) != 0)
             return fail(err, "consent_language",
                         "%s: not a language tag we take", "consent_language");
+        return 0;
+    case K_PROTECT:
+        if (len > 100 || meta_protect_parse(value, len, &m->protect) != 0)
+            return fail(err, "protect",
+                        "%s: a comma list of blur_faces, voice, no_video",
+                        "protect");
         return 0;
     case K__COUNT:
         break;

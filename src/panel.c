@@ -178,6 +178,36 @@ json_t *panel_consent(struct db *db, int64_t campaign, const char *version,
                      text != NULL ? shown : NULL, "text", text, "texts", texts);
 }
 
+/* Writes the stored protect list (column i) as an array of names. */
+static void w_protect(struct jsonw *w, struct db_stmt *st, int i)
+{
+    const char *s = db_col_text(st, i);
+    char name[META_PROTECT_LEN];
+
+    jsonw_open(w, '[');
+    for (const char *p = s != NULL ? s : ""; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        snprintf(name, sizeof(name), "%.*s", (int)n, p);
+        jsonw_str(w, name);
+        p += n + (p[n] == ',');
+    }
+    jsonw_close(w, ']');
+}
+
+/* The stored protect list (column i) as a new JSON array. */
+static json_t *protect_array(struct db_stmt *st, int i)
+{
+    const char *s = db_col_text(st, i);
+    json_t *a = json_array();
+
+    for (const char *p = s != NULL ? s : ""; a != NULL && *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        json_array_append_new(a, json_stringn(p, n));
+        p += n + (p[n] == ',');
+    }
+    return a;
+}
+
 /* Writes column i as an integer, or null. */
 static void w_int_or_null(struct jsonw *w, struct db_stmt *st, int i)
 {
@@ -366,6 +396,12 @@ int panel_list(struct request *req)
         jsonw_str(&w, db_col_text(st, 26));
         jsonw_key(&w, "media_deleted_why");
         jsonw_str(&w, db_col_text(st, 22));
+        /* What the contributor asked to be protected, and whether it
+         * needs a moderator's look (DESIGN.md "Identity protection"). */
+        jsonw_key(&w, "protect");
+        w_protect(&w, st, 27);
+        jsonw_key(&w, "check_protection");
+        jsonw_bool(&w, db_col_int(st, 28) != 0);
         /* The name its downloads and exports carry. */
         media_file_name(db_col_text(st, 0), db_col_int(st, 9),
                         db_col_text(st, 4), db_col_text(st, 5),
@@ -518,6 +554,10 @@ int panel_get(struct request *req)
                  db_col_text(st, 34) != NULL ? db_col_text(st, 34) : "");
         snprintf(msg_lang, sizeof(msg_lang), "%s",
                  db_col_text(st, 5) != NULL ? db_col_text(st, 5) : "");
+        json_object_set_new(obj, "protect", protect_array(st, 35));
+        json_object_set_new(obj, "check_protection",
+                            json_boolean(db_col_int(st, 36) != 0));
+        set_text(obj, "decision_code", st, 37);
         db_reset(st);
         /* The exact consent text the contributor agreed to. */
         json_object_set_new(
@@ -550,22 +590,37 @@ int panel_get(struct request *req)
 }
 
 /*
- * Reads the optional or required "reason" of a decision into out.
+ * Reads the optional or required "reason" of a decision into out, and a
+ * rejection's optional "code" into *code (a static string, or NULL).
  * Returns 0, or -1 with a 400 answered.
  */
 static int read_reason(struct request *req, bool required, char *out,
-                       size_t len)
+                       size_t len, const char **code)
 {
     json_t *body = NULL, *v;
-    const char *r = NULL;
+    const char *r = NULL, *c;
     long chars;
 
     out[0] = '\0';
+    *code = NULL;
     if (req->body_len > 0 || required) {
         if ((body = http_body_object(req)) == NULL)
             return -1;
         v = json_object_get(body, "reason");
         r = json_string_value(v);
+        /* A rejection's code, from the few the receipt acts on. */
+        if ((v = json_object_get(body, "code")) != NULL && !json_is_null(v)) {
+            c = json_string_value(v);
+            if (!required || c == NULL ||
+                strcmp(c, MESSAGE_CODE_PROTECTION_FAILED) != 0) {
+                json_decref(body);
+                http_error(req, MHD_HTTP_BAD_REQUEST, "bad_code",
+                           "code: \"%s\" or none, and only to reject",
+                           MESSAGE_CODE_PROTECTION_FAILED);
+                return -1;
+            }
+            *code = MESSAGE_CODE_PROTECTION_FAILED;
+        }
     }
     if (r != NULL) {
         chars = meta_utf8_check(r, strlen(r), true);
@@ -605,7 +660,7 @@ static int decide(struct request *req, enum msg_event ev, bool need_reason)
     if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
         return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
                           "no such message");
-    if (read_reason(req, need_reason, reason, sizeof(reason)) != 0)
+    if (read_reason(req, need_reason, reason, sizeof(reason), &args.code) != 0)
         return req->status;
     args.reason = reason[0] != '\0' ? reason : NULL;
     db = db_pool_get(req->app->db);

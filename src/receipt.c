@@ -100,10 +100,32 @@ static void set_time(json_t *obj, const char *name, int64_t t)
     json_object_set_new(obj, name, json_string(when));
 }
 
+/* The stored comma list as a JSON array of names. */
+static json_t *protect_list(const char *stored)
+{
+    json_t *a = json_array();
+
+    for (const char *p = stored; a != NULL && *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        json_array_append_new(a, json_stringn(p, n));
+        p += n + (p[n] == ',');
+    }
+    return a;
+}
+
+/*
+ * The receipt's answer: {"id", "status", "consent_scope", "protect": [...],
+ * "resend": bool, and the times}. "resend" is true when the message was
+ * rejected because the protection asked for did not work: the page then
+ * invites the contributor to send it again.
+ */
 static int answer(struct request *req, const struct message_receipt *r)
 {
-    json_t *obj = json_pack("{s:s, s:s}", "id", r->id, "status",
-                            message_public_status(r));
+    json_t *obj = json_pack(
+        "{s:s, s:s, s:o, s:b}", "id", r->id, "status", message_public_status(r),
+        "protect", protect_list(r->protect), "resend",
+        r->state == MSG_REJECTED &&
+            strcmp(r->decision_code, MESSAGE_CODE_PROTECTION_FAILED) == 0);
 
     if (obj == NULL)
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",

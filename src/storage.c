@@ -56,6 +56,9 @@ int storage_path(const char *data_dir, enum storage_kind kind, const char *id,
     case STORAGE_THUMB:
         rc = util_fmt(out, outlen, "%s/media/%s/thumb.jpg", data_dir, id);
         break;
+    case STORAGE_SHEET:
+        rc = util_fmt(out, outlen, "%s/media/%s/sheet.jpg", data_dir, id);
+        break;
     }
     if (rc != 0)
         errno = EINVAL;
@@ -138,9 +141,9 @@ static int clear_dir(const char *path)
 
 int storage_delete_all(const char *data_dir, const char *id)
 {
-    static const enum storage_kind files[] = {STORAGE_PART, STORAGE_INCOMING,
-                                              STORAGE_ORIGINAL, STORAGE_VIDEO,
-                                              STORAGE_THUMB};
+    static const enum storage_kind files[] = {
+        STORAGE_PART,  STORAGE_INCOMING, STORAGE_ORIGINAL,
+        STORAGE_VIDEO, STORAGE_THUMB,    STORAGE_SHEET};
     char path[PATH_MAX];
     int rc = 0;
 

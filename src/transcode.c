@@ -45,7 +45,9 @@
 #include <libavutil/display.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
+#include <sodium.h>
 
+#include "chorus/campaign.h"
 #include "chorus/log.h"
 #include "chorus/thumb.h"
 #include "chorus/util.h"
@@ -100,7 +102,8 @@ void transcode_options_default(struct transcode_options *o)
     o->max_side = 1280;
     o->max_duration_s = 600;
     o->max_fps = 30;
-    o->input_fd = o->video_fd = o->thumb_fd = -1;
+    o->input_fd = o->video_fd = o->thumb_fd = o->sheet_fd = -1;
+    o->card_rgb = CAMPAIGN_ACCENT_DEFAULT;
 }
 
 void transcode_result_release(struct transcode_result *res)
@@ -278,6 +281,7 @@ static int measure_drain(struct transcode_job *job)
             return transcode_fail(job, "audio filter error: %s",
                                   av_err2str(ret));
         read_r128(job->filt, &job->before);
+        transcode_protect_envelope(job, job->filt);
         if (job->filt->format == AV_SAMPLE_FMT_DBL) {
             const double *s = (const double *)job->filt->data[0];
             int n = job->filt->nb_samples * job->filt->ch_layout.nb_channels;
@@ -314,8 +318,8 @@ static int measure_frame(struct transcode_job *job, AVFrame *f)
         return 0;
     fix_layout(f);
     if (job->m_graph == NULL &&
-        build_audio_graph(job, f, transcode_plan_measure_filter(),
-                          &job->m_graph, &job->m_src, &job->m_sink) != 0)
+        build_audio_graph(job, f, job->measure_filter, &job->m_graph,
+                          &job->m_src, &job->m_sink) != 0)
         return -1;
     ret =
         av_buffersrc_add_frame_flags(job->m_src, f, AV_BUFFERSRC_FLAG_KEEP_REF);
@@ -346,6 +350,11 @@ static int measure_audio(struct transcode_job *job)
     int64_t packets = 0;
 
     job->before = (struct transcode_loudness){.i = NAN, .lra = NAN};
+    if (transcode_plan_measure(&job->voice, job->measure_filter,
+                               sizeof(job->measure_filter)) != 0) {
+        transcode_fail(job, "internal error: the audio filter is too long");
+        goto out;
+    }
     if (transcode_input_open(job, &job->m_ic, &job->m_pb) != 0 ||
         transcode_input_probe(job, job->m_ic) != 0)
         goto out;
@@ -493,6 +502,7 @@ static int plan_video(struct transcode_job *job)
         .max_fps = job->opts->max_fps,
         .zscale = avfilter_get_by_name("zscale") != NULL &&
                   avfilter_get_by_name("tonemap") != NULL,
+        .protected_frames = job->opts->protect != 0,
     };
     int rc;
 
@@ -523,7 +533,7 @@ static int plan_audio(struct transcode_job *job)
 {
     struct transcode_result *res = job->res;
     struct transcode_audio_plan p;
-    int rc = transcode_plan_audio(&job->before, &p);
+    int rc = transcode_plan_audio(&job->before, &job->voice, &p);
 
     res->loudness_in = job->before.i;
     res->lra_in = job->before.lra;
@@ -671,6 +681,8 @@ static int open_output(struct transcode_job *job)
                  job->out_dir) != 0 ||
         util_fmt(job->tmp_thumb, sizeof(job->tmp_thumb), "%s/thumb.jpg.tmp",
                  job->out_dir) != 0 ||
+        util_fmt(job->tmp_sheet, sizeof(job->tmp_sheet), "%s/sheet.jpg.tmp",
+                 job->out_dir) != 0 ||
         util_fmt(url, sizeof(url), "file:%s", job->tmp_video) != 0)
         return transcode_fail(job, "the output path is too long");
     ret = avformat_alloc_output_context2(&job->oc, NULL, "mp4", url);
@@ -812,6 +824,43 @@ static void consider_thumb(struct transcode_job *job, AVFrame *f)
     }
 }
 
+/*
+ * Encodes the protected frames that are ready (all of them when flush),
+ * each offered first to the contact sheet and as the thumbnail, which so
+ * show only what is encoded. Returns 0, or -1 with the job failed.
+ */
+static int encode_protected(struct transcode_job *job, bool flush)
+{
+    AVFrame *f;
+    int ret = 0;
+
+    while (ret == 0 && (f = transcode_protect_ready(job, flush)) != NULL) {
+        double t = (double)f->pts * av_q2d(job->venc->time_base);
+        ret = transcode_sheet_add(job, f, t) != 0 ? -1
+                                                  : encode(job, job->venc, f);
+        av_frame_free(&f);
+    }
+    /* No frame also when the protection failed. */
+    return ret != 0 || job->failed ? -1 : 0;
+}
+
+/*
+ * A protected clip's frame f, before it is encoded: made writable (the
+ * decoder may still hold its buffers) and handed to the protection, which
+ * takes its reference; what is ready is encoded. Returns 0, or -1 with
+ * the job failed.
+ */
+static int protect_frame(struct transcode_job *job, AVFrame *f)
+{
+    double t = (double)f->pts * av_q2d(job->venc->time_base);
+
+    if (av_frame_make_writable(f) < 0)
+        return transcode_fail(job, "out of memory");
+    if (transcode_protect_take(job, f, t) != 0)
+        return -1;
+    return encode_protected(job, false);
+}
+
 /* Encodes what the video graph has ready and keeps the best thumbnail. */
 static int drain_video(struct transcode_job *job)
 {
@@ -833,12 +882,13 @@ static int drain_video(struct transcode_job *job)
         job->filt->pict_type = AV_PICTURE_TYPE_NONE;
         job->video_end = fmax(job->video_end, (double)(job->filt->pts + 1) *
                                                   av_q2d(job->venc->time_base));
-        ret = encode(job, job->venc, job->filt);
+        ret = job->sheet != NULL ? protect_frame(job, job->filt)
+                                 : encode(job, job->venc, job->filt);
         av_frame_unref(job->filt);
         if (ret != 0)
             return -1;
     }
-    for (;;) {
+    while (job->tsink != NULL) {
         ret = av_buffersink_get_frame(job->tsink, job->filt);
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
@@ -848,6 +898,7 @@ static int drain_video(struct transcode_job *job)
         consider_thumb(job, job->filt);
         av_frame_unref(job->filt);
     }
+    return 0;
 }
 
 /* Builds the video graph for frames like f (the first one). */
@@ -865,9 +916,10 @@ static int start_video_graph(struct transcode_job *job, const AVFrame *f)
     job->src_w = f->width;
     job->src_h = f->height;
     job->src_fmt = f->format;
+    /* A protected clip's thumbnail is made from the protected frames. */
     return build_graph(job, &job->vgraph, "buffer", args,
                        job->res->video_filter, &job->vsrc, &job->vsink,
-                       &job->tsink);
+                       job->sheet != NULL ? NULL : &job->tsink);
 }
 
 /* Converts f to the first frame's size and format into job->fixed. */
@@ -1056,7 +1108,8 @@ static int run(struct transcode_job *job)
         return transcode_fail(job, "audio filter error: %s", av_err2str(ret));
     if (job->frames_out == 0)
         return transcode_fail(job, "no video frame could be decoded");
-    if (encode(job, job->venc, NULL) != 0 ||
+    if ((job->sheet != NULL && encode_protected(job, true) != 0) ||
+        encode(job, job->venc, NULL) != 0 ||
         (job->aenc != NULL && encode(job, job->aenc, NULL) != 0))
         return -1;
     return 0;
@@ -1077,8 +1130,9 @@ static int fsync_path(const char *path)
     return rc;
 }
 
-/* Completes both files under their temporary names, fsyncs them and
- * renames them into place: the thumbnail first, the video last. */
+/* Completes the files under their temporary names, fsyncs them and
+ * renames them into place: the thumbnail first, then a protected clip's
+ * sheet, the video last. */
 static int finish(struct transcode_job *job)
 {
     const struct transcode_options *o = job->opts;
@@ -1115,6 +1169,16 @@ static int finish(struct transcode_job *job)
     res->thumb_bytes = (int64_t)st.st_size;
     res->thumb_width = job->thumb->width;
     res->thumb_height = job->thumb->height;
+    if (job->sheet != NULL) {
+        job->have_tmp_sheet = o->sheet_fd < 0;
+        if (transcode_sheet_write(job, job->tmp_sheet, o->sheet_fd) != 0)
+            return -1;
+        if ((o->sheet_fd >= 0 ? fstat(o->sheet_fd, &st)
+                              : stat(job->tmp_sheet, &st)) != 0)
+            return transcode_fail(job, "cannot finish the sheet: %s",
+                                  strerror(errno));
+        res->sheet_bytes = (int64_t)st.st_size;
+    }
     /* Given descriptors: naming the files is the caller's part. */
     if (o->video_fd >= 0)
         return 0;
@@ -1124,6 +1188,12 @@ static int finish(struct transcode_job *job)
         return transcode_fail(job, "cannot rename the thumbnail: %s",
                               strerror(errno));
     job->have_tmp_thumb = false;
+    if (job->sheet != NULL &&
+        (util_fmt(path, sizeof(path), "%s/sheet.jpg", job->out_dir) != 0 ||
+         rename(job->tmp_sheet, path) != 0))
+        return transcode_fail(job, "cannot rename the sheet: %s",
+                              strerror(errno));
+    job->have_tmp_sheet = false;
     if (util_fmt(path, sizeof(path), "%s/video.mp4", job->out_dir) != 0 ||
         rename(job->tmp_video, path) != 0)
         return transcode_fail(job, "cannot rename the video: %s",
@@ -1151,6 +1221,7 @@ static void sum_up(struct transcode_job *job)
         res->loudness_out = job->after.i;
         res->true_peak_out = 20 * log10(fmax(job->after.true_peak, 1e-5));
     }
+    transcode_protect_finish(job);
     if (job->damaged > 0)
         transcode_warn(job,
                        "%lld damaged packets or frames were skipped or patched",
@@ -1180,7 +1251,9 @@ static int job_init(struct transcode_job *job, const char *in_path,
     job->last_progress_ms = util_mono_ms();
     if (o->max_side < 16 || o->max_side > MAX_SIDE_IN ||
         o->max_duration_s < 1 || o->max_duration_s > 86400 || o->max_fps < 1 ||
-        o->max_fps > 120 || (o->video_fd >= 0) != (o->thumb_fd >= 0))
+        o->max_fps > 120 || (o->video_fd >= 0) != (o->thumb_fd >= 0) ||
+        (o->protect & ~(unsigned)TRANSCODE_PROTECT_ALL) != 0 ||
+        (o->protect != 0 && (o->video_fd >= 0) != (o->sheet_fd >= 0)))
         return transcode_fail(job,
                               "internal error: transcode options out of range");
     job->max_frames_out = (int64_t)(o->max_duration_s + 2) * o->max_fps;
@@ -1193,6 +1266,34 @@ static int job_init(struct transcode_job *job, const char *in_path,
     if (job->pkt == NULL || job->opkt == NULL || job->frame == NULL ||
         job->filt == NULL || job->fixed == NULL || job->thumb == NULL)
         return transcode_fail(job, "out of memory");
+    return 0;
+}
+
+/*
+ * Sets up what the options' protection needs: the assets (loaded here if
+ * the caller gave none), the voice's amounts (drawn now, used by both
+ * passes, kept nowhere), the frames' protection and the contact sheet.
+ * Returns 0, or -1 with the job failed.
+ */
+static int prepare_protection(struct transcode_job *job)
+{
+    const struct transcode_options *o = job->opts;
+    char err[256];
+
+    if (o->protect == 0)
+        return 0;
+    job->assets = o->assets;
+    if (job->assets == NULL) {
+        if (transcode_assets_open(o->protect, &job->own_assets, err,
+                                  sizeof(err)) != 0)
+            return transcode_fail(job, "%s", err);
+        job->assets = job->own_assets;
+    }
+    if (o->protect & TRANSCODE_PROTECT_VOICE)
+        transcode_plan_voice(randombytes_uniform(1000000) / 1e6,
+                             randombytes_uniform(1000000) / 1e6, &job->voice);
+    if (transcode_protect_new(job) != 0 || transcode_sheet_new(job) != 0)
+        return -1;
     return 0;
 }
 
@@ -1213,6 +1314,14 @@ static void job_release(struct transcode_job *job)
         unlink(job->tmp_video);
     if (job->have_tmp_thumb)
         unlink(job->tmp_thumb);
+    if (job->have_tmp_sheet)
+        unlink(job->tmp_sheet);
+    transcode_protect_free(&job->protect);
+    av_frame_free(&job->ready);
+    transcode_sheet_free(&job->sheet);
+    transcode_assets_close(&job->own_assets);
+    free(job->envelope);
+    job->envelope = NULL;
     avfilter_graph_free(&job->vgraph);
     avfilter_graph_free(&job->agraph);
     sws_freeContext(job->resize);
@@ -1243,7 +1352,7 @@ int transcode_file(const char *in_path, const char *out_dir,
         o = &defaults;
     }
     if (job_init(&job, in_path, out_dir, o, res) != 0 ||
-        transcode_input_open_main(&job) != 0)
+        prepare_protection(&job) != 0 || transcode_input_open_main(&job) != 0)
         goto out;
     if (job.ain != NULL && measure_audio(&job) != 0)
         goto out;
@@ -1296,6 +1405,54 @@ static json_t *num(double x, int places)
 static json_t *str_or_null(const char *s)
 {
     return s[0] != '\0' ? json_string(s) : json_null();
+}
+
+/*
+ * Adds a protected clip's facts: "protection" {"asked", "check",
+ * "blur_faces" {...}, "voice" {ranges}} to j, and the sheet to out. Returns 0,
+ * or -1 if out of memory.
+ */
+static int protection_json(const struct transcode_result *r, json_t *j,
+                           json_t *out)
+{
+    static const char *const names[] = {"blur_faces", "voice", "no_video"};
+    json_t *asked = json_array(), *sheet = NULL, *p = NULL;
+
+    if (asked == NULL)
+        return -1;
+    for (unsigned i = 0; i < 3; i++)
+        if (r->protect & (1u << i))
+            json_array_append_new(asked, json_string(names[i]));
+    p = json_pack("{s:o, s:b, s:{s:o, s:o, s:o}}", "asked", asked, "check",
+                  r->check_protection, "seconds", "detect",
+                  num(r->detect_seconds, 3), "cover", num(r->cover_seconds, 3),
+                  "sheet", num(r->sheet_seconds, 3));
+    sheet = json_pack("{s:i, s:i, s:i, s:I}", "width", r->sheet_width, "height",
+                      r->sheet_height, "frames", r->sheet_frames, "bytes",
+                      (json_int_t)r->sheet_bytes);
+    if (p == NULL || sheet == NULL) {
+        json_decref(p);
+        json_decref(sheet);
+        return -1;
+    }
+    if ((r->protect & TRANSCODE_PROTECT_BLUR_FACES) &&
+        !(r->protect & TRANSCODE_PROTECT_NO_VIDEO))
+        json_object_set_new(
+            p, "blur_faces",
+            json_pack("{s:I, s:I, s:I, s:i}", "detection_runs",
+                      (json_int_t)r->face_runs, "runs_with_faces",
+                      (json_int_t)r->face_hits, "came_and_went",
+                      (json_int_t)r->face_gaps, "faces_max", r->faces_max));
+    if (r->protect & TRANSCODE_PROTECT_VOICE)
+        json_object_set_new(
+            p, "voice",
+            json_pack("{s:[f,f], s:[f,f]}", "pitch_down_semitones",
+                      TRANSCODE_VOICE_PITCH_MIN, TRANSCODE_VOICE_PITCH_MAX,
+                      "formants_down_semitones", TRANSCODE_VOICE_FORMANT_MIN,
+                      TRANSCODE_VOICE_FORMANT_MAX));
+    json_object_set_new(out, "sheet", sheet);
+    json_object_set_new(j, "protection", p);
+    return 0;
 }
 
 json_t *transcode_result_json(const struct transcode_result *r)
@@ -1365,8 +1522,21 @@ json_t *transcode_result_json(const struct transcode_result *r)
     json_object_set_new(thumb, "bytes", json_integer(r->thumb_bytes));
     json_object_set_new(out, "thumb", thumb);
 
+    if (r->protect != 0 && protection_json(r, j, out) != 0) {
+        json_decref(j);
+        json_decref(in);
+        json_decref(out);
+        json_decref(filters);
+        json_decref(warnings);
+        return NULL;
+    }
     json_object_set_new(filters, "video", json_string(r->video_filter));
-    json_object_set_new(filters, "audio", json_string(r->audio_filter));
+    /* The voice's amounts stay out of the facts: knowing them would help
+     * to undo the disguise. */
+    json_object_set_new(filters, "audio",
+                        json_string((r->protect & TRANSCODE_PROTECT_VOICE)
+                                        ? "(disguised voice: not shown)"
+                                        : r->audio_filter));
     for (int i = 0; i < r->nwarnings; i++)
         json_array_append_new(warnings, json_string(r->warnings[i]));
 
@@ -1389,5 +1559,6 @@ void transcode_log_level(bool verbose)
 extern const struct transcode_api chorus_transcode_api;
 const struct transcode_api chorus_transcode_api = {
     transcode_options_default, transcode_file,      transcode_result_release,
-    transcode_result_json,     transcode_log_level,
+    transcode_result_json,     transcode_log_level, transcode_assets_open,
+    transcode_assets_close,
 };

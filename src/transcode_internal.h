@@ -6,6 +6,10 @@
  *   transcode_io.c     libav I/O over descriptors (a sandboxed job's files)
  *   transcode_input.c  opening the hostile input: whitelists and limits
  *   transcode_plan.c   the output plan, pure (chorus/transcode_plan.h)
+ *   transcode_protect.c  identity protection on the frames: faces
+ *                      pixelated, or the picture replaced by a card
+ *   transcode_sheet.c  a protected clip's contact sheet and thumbnail
+ *   faces.cpp, text.c  face detection (chorus/faces.h), text (text.h)
  */
 #ifndef CHORUS_TRANSCODE_INTERNAL_H
 #define CHORUS_TRANSCODE_INTERNAL_H
@@ -26,6 +30,13 @@
 
 /* The largest side of an input frame, in pixels. */
 #define MAX_SIDE_IN 8192
+/* Samples at 48 kHz per value of the sound's loudness envelope (the
+ * card's waveform): 25 a second. */
+#define AUDIO_ENVELOPE_SAMPLES 1920
+
+struct transcode_assets;
+struct transcode_protect;
+struct transcode_sheet;
 
 /*
  * Every libav object of one transcode, and its counters: created by
@@ -59,6 +70,8 @@ struct transcode_job {
 
     /* The plan. */
     struct transcode_video_plan video;
+    struct transcode_voice voice; /* drawn once, for both passes */
+    char measure_filter[TRANSCODE_PLAN_FILTER_LEN];
     int src_w, src_h, src_fmt; /* the first frame, what the graph takes */
 
     /* Filters. */
@@ -71,8 +84,21 @@ struct transcode_job {
     AVCodecContext *venc, *aenc;
     AVStream *vout, *aout;
     AVBSFContext *bsf;
-    char tmp_video[PATH_MAX], tmp_thumb[PATH_MAX];
-    bool have_tmp_video, have_tmp_thumb;
+    char tmp_video[PATH_MAX], tmp_thumb[PATH_MAX], tmp_sheet[PATH_MAX];
+    bool have_tmp_video, have_tmp_thumb, have_tmp_sheet;
+
+    /* Protection (NULL when none is asked): the assets (the caller's, or
+     * own_assets when it gave none), the frames' protection and the
+     * contact sheet, and the sound's loudness envelope from the first
+     * pass (no_video's waveform). */
+    struct transcode_assets *assets, *own_assets;
+    struct transcode_protect *protect;
+    struct transcode_sheet *sheet;
+    AVFrame *ready; /* a frame protected without waiting */
+    float *envelope;
+    size_t env_len, env_cap;
+    double env_acc;
+    int env_count;
 
     /* Scratch, counters. */
     AVPacket *pkt, *opkt; /* read from the input; made by the encoders */
@@ -163,5 +189,56 @@ int transcode_input_open_main(struct transcode_job *job);
  * AVERROR.
  */
 int transcode_input_open_decoder(AVStream *st, AVCodecContext **decp);
+
+/* ---- transcode_protect.c ---------------------------------------------- */
+
+/* Sets up job->protect for the options' blur_faces or no_video (nothing
+ * for neither) with job->assets. Returns 0, or -1 with the job failed. */
+int transcode_protect_new(struct transcode_job *job);
+
+/* Frees what transcode_protect_new made and clears *p; NULL accepted. */
+void transcode_protect_free(struct transcode_protect **p);
+
+/* Adds the first pass's measured frame f (48 kHz, packed doubles) to the
+ * loudness envelope, when no_video needs it; out of memory fails the
+ * job. */
+void transcode_protect_envelope(struct transcode_job *job, const AVFrame *f);
+
+/*
+ * Takes f's reference (f is writable, yuv420p, the output's size, shown
+ * at t seconds) to protect it: a card is painted on it at once; for
+ * blur_faces it is looked at for faces and waits until the next half
+ * second of frames has been, so that a face found a little later is
+ * covered on it too. Returns 0, or -1 with the job failed.
+ */
+int transcode_protect_take(struct transcode_job *job, AVFrame *f, double t);
+
+/* The next protected frame to encode, in order (the caller frees it), or
+ * NULL while none is ready (or with the job failed, if face detection
+ * failed); flush, at the end, lets every frame out. It may wait for the
+ * face detector's thread to catch up. */
+AVFrame *transcode_protect_ready(struct transcode_job *job, bool flush);
+
+/* Records in the result what protection did, and whether a moderator
+ * should check it. */
+void transcode_protect_finish(struct transcode_job *job);
+
+/* ---- transcode_sheet.c ------------------------------------------------- */
+
+/* Sets up job->sheet when any protection is asked (else nothing).
+ * Returns 0, or -1 with the job failed. */
+int transcode_sheet_new(struct transcode_job *job);
+
+/* Frees what transcode_sheet_new made and clears *s; NULL accepted. */
+void transcode_sheet_free(struct transcode_sheet **s);
+
+/* Offers the protected frame f, shown at t seconds, to the sheet and as
+ * the thumbnail (job->thumb). Returns 0, or -1 with the job failed. */
+int transcode_sheet_add(struct transcode_job *job, const AVFrame *f, double t);
+
+/* Writes the sheet as a JPEG to path, or into fd when fd >= 0, and
+ * records its size in the result. Returns 0, or -1 with the job failed
+ * (the file may be left: the caller removes it). */
+int transcode_sheet_write(struct transcode_job *job, const char *path, int fd);
 
 #endif

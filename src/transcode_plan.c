@@ -28,6 +28,13 @@
 #define AUDIO_MEASURE "ebur128=peak=true:metadata=1"
 #define AUDIO_FINAL                                                            \
     "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
+/* The voice's two stages (see transcode_plan_voice); rubberband takes
+ * float samples, and loudnorm wants doubles again. */
+#define VOICE_STAGES                                                           \
+    ",aformat=sample_fmts=fltp,rubberband=pitch=%.6f:formant=preserved:"       \
+    "channels=together:pitchq=quality,rubberband=pitch=%.6f:"                  \
+    "formant=shifted:channels=together:pitchq=quality,"                        \
+    "aformat=sample_fmts=dbl"
 
 /* A string being built; overflow is sticky and checked once at the end. */
 struct sbuf {
@@ -265,10 +272,14 @@ int transcode_plan_video(const struct transcode_video_facts *in,
                sw, sh, hdr || wide ? ":out_color_matrix=bt709" : "");
     if (turn != NULL)
         sb_add(&b, ",%s", turn);
-    sb_add(&b,
-           ",setsar=1,split=2[out][t];[t]scale=w=%d:h=%d:flags=bicubic:"
-           "out_range=full,format=yuv420p,thumbnail=n=%d[thumb]",
-           p->thumb_width, p->thumb_height, (int)lrint(fmax(1, q2d(p->rate))));
+    if (o->protected_frames)
+        sb_add(&b, ",setsar=1[out]");
+    else
+        sb_add(&b,
+               ",setsar=1,split=2[out][t];[t]scale=w=%d:h=%d:flags=bicubic:"
+               "out_range=full,format=yuv420p,thumbnail=n=%d[thumb]",
+               p->thumb_width, p->thumb_height,
+               (int)lrint(fmax(1, q2d(p->rate))));
     p->untoned = (hdr || wide) && !o->zscale;
 
     /* A keyframe at least every 2 s; a ceiling for busy scenes. */
@@ -280,7 +291,30 @@ int transcode_plan_video(const struct transcode_video_facts *in,
     return b.overflow ? -1 : 0;
 }
 
+void transcode_plan_voice(double u1, double u2, struct transcode_voice *v)
+{
+    u1 = fmin(fmax(u1, 0), 1);
+    u2 = fmin(fmax(u2, 0), 1);
+    v->on = true;
+    v->pitch_st = TRANSCODE_VOICE_PITCH_MIN +
+                  u1 * (TRANSCODE_VOICE_PITCH_MAX - TRANSCODE_VOICE_PITCH_MIN);
+    v->formant_st =
+        TRANSCODE_VOICE_FORMANT_MIN +
+        u2 * (TRANSCODE_VOICE_FORMANT_MAX - TRANSCODE_VOICE_FORMANT_MIN);
+}
+
+/* Appends the voice's stages to b when v asks for them. */
+static void add_voice(struct sbuf *b, const struct transcode_voice *v)
+{
+    if (v == NULL || !v->on)
+        return;
+    /* Frequency ratios: down by (pitch - formant), then by formant. */
+    sb_add(b, VOICE_STAGES, pow(2, -(v->pitch_st - v->formant_st) / 12),
+           pow(2, -v->formant_st / 12));
+}
+
 int transcode_plan_audio(const struct transcode_loudness *m,
+                         const struct transcode_voice *v,
                          struct transcode_audio_plan *p)
 {
     struct sbuf b = {p->filter, sizeof(p->filter), 0, false};
@@ -292,6 +326,7 @@ int transcode_plan_audio(const struct transcode_loudness *m,
     tp_db = 20 * log10(fmax(fmax(m->true_peak + 0.0005, m->peak), 1e-5));
     p->true_peak_db = tp_db;
     sb_add(&b, "[in]" AUDIO_PREP);
+    add_voice(&b, v);
     if (isnan(m->i) || m->i < SILENCE_LUFS) {
         p->mode = "none";
         p->silent = true;
@@ -328,7 +363,13 @@ int transcode_plan_audio(const struct transcode_loudness *m,
     return b.overflow ? -1 : 0;
 }
 
-const char *transcode_plan_measure_filter(void)
+int transcode_plan_measure(const struct transcode_voice *v, char *out,
+                           size_t len)
 {
-    return "[in]" AUDIO_PREP "," AUDIO_MEASURE "[out]";
+    struct sbuf b = {out, len, 0, false};
+
+    sb_add(&b, "[in]" AUDIO_PREP);
+    add_voice(&b, v);
+    sb_add(&b, "," AUDIO_MEASURE "[out]");
+    return b.overflow ? -1 : 0;
 }

@@ -17,10 +17,13 @@
 
 #include <jansson.h>
 
+#include "chorus/campaign.h"
 #include "chorus/config.h"
+#include "chorus/credit.h"
 #include "chorus/db.h"
 #include "chorus/log.h"
 #include "chorus/logo.h"
+#include "chorus/meta.h"
 #include "chorus/queue.h"
 #include "chorus/sandbox.h"
 #include "chorus/storage.h"
@@ -37,11 +40,26 @@
  * that took the job over. */
 #define VIDEO_TMP "video.mp4.%d.tmp"
 #define THUMB_TMP "thumb.jpg.%d.tmp"
+#define SHEET_TMP "sheet.jpg.%d.tmp"
 #define TMP_NAME_MAX 32
 /* Longest line the child may send over its pipe. */
 #define PIPE_LINE_MAX (64 * 1024)
 
+_Static_assert((int)META_PROTECT_BLUR_FACES ==
+                       (int)TRANSCODE_PROTECT_BLUR_FACES &&
+                   (int)META_PROTECT_VOICE == (int)TRANSCODE_PROTECT_VOICE &&
+                   (int)META_PROTECT_NO_VIDEO ==
+                       (int)TRANSCODE_PROTECT_NO_VIDEO,
+               "the stored protections are the pipeline's");
+
 static volatile sig_atomic_t stopping;
+
+/* What a job's child needs to know of its message. */
+struct job_message {
+    unsigned protect;        /* TRANSCODE_PROTECT_* */
+    char credit[CREDIT_MAX]; /* no_video's card: what the contributor gave */
+    uint32_t accent;         /* the card's ground, 0xRRGGBB: the campaign's */
+};
 
 static void on_stop(int sig)
 {
@@ -57,6 +75,13 @@ struct job_report {
     char error[512];   /* "E" line: why it refused the file */
     struct job_facts facts;
     bool have_facts;
+};
+
+/* A job's attempt, for the outputs' temporary names. */
+struct attempt {
+    const struct worker *w;
+    const struct job *job;
+    bool sheet; /* a protected clip: it has a contact sheet */
 };
 
 /* ---- the child ------------------------------------------------------- */
@@ -141,12 +166,15 @@ static void probe_sandbox(const struct config *cfg)
  * never touches the database.
  */
 static void run_child(const struct config *cfg, const struct job *job,
-                      const char *in, const char *out_dir, int fd)
+                      const struct job_message *msg, const char *in,
+                      const char *out_dir, int fd)
 {
     const struct transcode_api *api;
     struct transcode_options opts;
     struct transcode_result res;
-    char tag[48], line[128], video_tmp[TMP_NAME_MAX], thumb_tmp[TMP_NAME_MAX];
+    struct transcode_assets *assets = NULL;
+    char tag[48], line[512], video_tmp[TMP_NAME_MAX], thumb_tmp[TMP_NAME_MAX];
+    char sheet_tmp[TMP_NAME_MAX];
     int dir_fd;
     json_t *facts;
     char *text;
@@ -190,10 +218,14 @@ static void run_child(const struct config *cfg, const struct job *job,
     opts.progress = on_progress;
     opts.duration = on_duration;
     opts.opaque = NULL;
+    opts.protect = msg->protect;
+    opts.credit = msg->credit;
+    opts.card_rgb = msg->accent;
     /* The input and outputs are opened now: inside the sandbox nothing
      * can be. */
     snprintf(video_tmp, sizeof(video_tmp), VIDEO_TMP, job->attempts);
     snprintf(thumb_tmp, sizeof(thumb_tmp), THUMB_TMP, job->attempts);
+    snprintf(sheet_tmp, sizeof(sheet_tmp), SHEET_TMP, job->attempts);
     if ((opts.input_fd = open(in, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
         (dir_fd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
         (opts.video_fd = openat(
@@ -201,9 +233,19 @@ static void run_child(const struct config *cfg, const struct job *job,
              O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0 ||
         (opts.thumb_fd = openat(
              dir_fd, thumb_tmp,
-             O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+             O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0 ||
+        (opts.protect != 0 &&
+         (opts.sheet_fd = openat(
+              dir_fd, sheet_tmp,
+              O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0))
         _exit(3);
     close(dir_fd);
+    /* So are the cascades and fonts protection needs, read into memory. */
+    if (api->assets_open(opts.protect, &assets, line, sizeof(line)) != 0) {
+        log_warnx("%s", line);
+        _exit(3);
+    }
+    opts.assets = assets;
     if (sandbox_enter() != 0)
         _exit(3);
     probe_sandbox(cfg);
@@ -215,9 +257,10 @@ static void run_child(const struct config *cfg, const struct job *job,
         api->result_release(&res);
         _exit(1);
     }
-    n = snprintf(line, sizeof(line), "F %lld %d %d %d %lld\n",
+    n = snprintf(line, sizeof(line), "F %lld %d %d %d %lld %d\n",
                  (long long)res.out_duration_ms, res.out_width, res.out_height,
-                 res.has_audio ? 1 : 0, (long long)res.out_bytes);
+                 res.has_audio ? 1 : 0, (long long)res.out_bytes,
+                 res.check_protection ? 1 : 0);
     report(line, (size_t)n);
     facts = api->result_json(&res);
     text = facts != NULL ? json_dumps(facts, JSON_COMPACT) : NULL;
@@ -246,14 +289,15 @@ static void parse_line(char *line, struct job_report *r)
         break;
     case 'F': {
         long long dur, bytes;
-        int w, h, audio;
-        if (sscanf(line + 1, "%lld %d %d %d %lld", &dur, &w, &h, &audio,
-                   &bytes) == 5) {
+        int w, h, audio, check = 0;
+        if (sscanf(line + 1, "%lld %d %d %d %lld %d", &dur, &w, &h, &audio,
+                   &bytes, &check) >= 5) {
             r->facts.duration_ms = dur;
             r->facts.width = w;
             r->facts.height = h;
             r->facts.has_audio = audio != 0;
             r->facts.video_bytes = bytes;
+            r->facts.check_protection = check != 0;
             r->have_facts = true;
         }
         break;
@@ -280,12 +324,6 @@ struct worker {
     char name[32];
 };
 
-/* A job's attempt, for the outputs' temporary names. */
-struct attempt {
-    const struct worker *w;
-    const struct job *job;
-};
-
 /* Deletes this attempt's temporary outputs (never the message's
  * published ones, nor another attempt's). */
 static void discard_outputs(const struct worker *w, const struct job *job)
@@ -299,12 +337,15 @@ static void discard_outputs(const struct worker *w, const struct job *job)
         unlink(path);
     if (util_fmt(path, sizeof(path), "%s/" THUMB_TMP, dir, job->attempts) == 0)
         unlink(path);
+    if (util_fmt(path, sizeof(path), "%s/" SHEET_TMP, dir, job->attempts) == 0)
+        unlink(path);
     rmdir(dir); /* only if it is empty now */
 }
 
 /*
  * The child wrote and fsync'ed the outputs under this attempt's names;
- * give them their names (thumbnail first, video last) and make that
+ * give them their names (thumbnail first, then a protected clip's
+ * contact sheet, video last) and make that
  * durable. Runs inside the transaction that proved the lease (see
  * queue_succeed), so only the job's owner ever publishes. Returns 0, or
  * -1.
@@ -321,6 +362,11 @@ static int publish_outputs(void *opaque)
     if (util_fmt(from, sizeof(from), "%s/" THUMB_TMP, dir, attempt) != 0 ||
         storage_path(data, STORAGE_THUMB, id, to, sizeof(to)) != 0 ||
         rename(from, to) != 0)
+        goto fail;
+    if (at->sheet &&
+        (util_fmt(from, sizeof(from), "%s/" SHEET_TMP, dir, attempt) != 0 ||
+         storage_path(data, STORAGE_SHEET, id, to, sizeof(to)) != 0 ||
+         rename(from, to) != 0))
         goto fail;
     if (util_fmt(from, sizeof(from), "%s/" VIDEO_TMP, dir, attempt) != 0 ||
         storage_path(data, STORAGE_VIDEO, id, to, sizeof(to)) != 0 ||
@@ -374,12 +420,57 @@ static int64_t beat_ms(const struct config *cfg)
 }
 
 /*
+ * Reads what the child needs of job's message into *m: the protection
+ * asked for and, for a no_video card, the credit line of what the
+ * contributor gave (credit.h). Returns 0, or -1 (logged): a message is
+ * never processed without the protection it asked for. Issue #19's
+ * versions and reels start from the protected video.mp4, and must take a
+ * no_video clip's credit from this same line, never more.
+ */
+static int read_job_message(struct worker *w, const struct job *job,
+                            struct job_message *m)
+{
+    struct db_stmt *st = db_stmt(w->db, STMT_JOB_MESSAGE);
+    const char *protect;
+    int rc;
+
+    memset(m, 0, sizeof(*m));
+    if (st == NULL)
+        return -1;
+    db_bind_text(st, 1, job->message_id);
+    if ((rc = db_step(st)) != DB_ROW)
+        return -1;
+    protect = db_col_text(st, 0);
+    rc = protect != NULL
+             ? meta_protect_parse(protect, strlen(protect), &m->protect)
+             : 0;
+    if (rc == 0 && (m->protect & TRANSCODE_PROTECT_NO_VIDEO))
+        rc = credit_line(db_col_text(st, 1), db_col_text(st, 2),
+                         db_col_text(st, 3), m->credit, sizeof(m->credit));
+    /* The card's ground: the campaign's accent ("#rrggbb"), else ours. */
+    m->accent = CAMPAIGN_ACCENT_DEFAULT;
+    if (db_col_text(st, 4) != NULL) {
+        const char *hex = db_col_text(st, 4);
+        char *end;
+        unsigned long v = strtoul(hex + (hex[0] == '#'), &end, 16);
+        if (hex[0] == '#' && strlen(hex) == 7 && *end == '\0')
+            m->accent = (uint32_t)v;
+    }
+    db_reset(st);
+    if (rc != 0)
+        log_warnx("job %lld: its message's protection cannot be read",
+                  (long long)job->id);
+    return rc;
+}
+
+/*
  * Runs one claimed job to its end and records the outcome. Returns 0, or
  * -1 if the worker is stopping (the job was given back).
  */
 static int run_job(struct worker *w, const struct job *job)
 {
     const struct config *cfg = w->cfg;
+    struct job_message msg;
     struct job_report r;
     char in[PATH_MAX], out_dir[PATH_MAX], buf[PIPE_LINE_MAX + 1];
     size_t used = 0;
@@ -414,6 +505,11 @@ static int run_job(struct worker *w, const struct job *job)
                        false);
         return 0;
     }
+    /* Never processed without the protection it asked for. */
+    if (read_job_message(w, job, &msg) != 0) {
+        record_failure(w, job, "the server could not read the message", true);
+        return 0;
+    }
     if ((mkdir(out_dir, 0700) != 0 && errno != EEXIST) ||
         pipe2(fds, O_CLOEXEC) != 0) {
         log_warn("job %lld: cannot prepare", (long long)job->id);
@@ -429,7 +525,7 @@ static int run_job(struct worker *w, const struct job *job)
     }
     if (pid == 0) {
         close(fds[0]);
-        run_child(cfg, job, in, out_dir, fds[1]);
+        run_child(cfg, job, &msg, in, out_dir, fds[1]);
     }
     close(fds[1]);
     fds[1] = -1;
@@ -514,7 +610,7 @@ static int run_job(struct worker *w, const struct job *job)
         discard_outputs(w, job);
         record_failure(w, job, why, true);
     } else if (WEXITSTATUS(status) == 0 && r.have_facts) {
-        struct attempt at = {w, job};
+        struct attempt at = {w, job, msg.protect != 0};
 
         r.facts.json = r.result_json;
         r.facts.seconds = (double)(util_mono_ms() - started) / 1000.0;

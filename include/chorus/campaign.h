@@ -51,6 +51,11 @@ struct message_meta;
 #define CAMPAIGN_CONSENT_GRACE_S 86400
 /* The largest logo a campaign takes (PUT .../logo), in bytes. */
 #define CAMPAIGN_LOGO_MAX (1024 * 1024)
+/*
+ * The accent colour, 0xRRGGBB, of a campaign that sets none (the ground
+ * of a no_video card, and the studio's accent).
+ */
+#define CAMPAIGN_ACCENT_DEFAULT 0xB3261Eu
 
 struct campaign {
     int64_t id;

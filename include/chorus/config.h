@@ -74,8 +74,10 @@ struct config {
     int job_lease;          /* seconds */
     int job_timeout_factor; /* times the duration */
     int job_memory_mb;
-    int max_side;     /* longer side of outputs, pixels */
-    int max_duration; /* seconds */
+    int max_side;        /* longer side of outputs, pixels */
+    int max_duration;    /* seconds */
+    const char *protect; /* chorus transcode: a comma list */
+    const char *credit;  /* chorus transcode: no_video's card */
     bool keep_originals;
 
     /* Retention (days). */

@@ -61,6 +61,10 @@ struct message_meta;
 
 #define MESSAGE_HASH_LEN 32
 
+/* A rejection's reason code: the protection asked for did not work, and
+ * the receipt offers to send the clip again. */
+#define MESSAGE_CODE_PROTECTION_FAILED "protection_failed"
+
 enum msg_state {
     MSG_UPLOADING,
     MSG_PROCESSING,
@@ -116,6 +120,7 @@ struct msg_args {
      * the audit log (a moderator's words may quote the contributor);
      * taken down, files deleted: the audit row's own words. */
     const char *reason;
+    const char *code; /* reject: a reason code (MESSAGE_CODE_*), or NULL */
     /* Job events: the caller's lease (job id, attempt) and worker name;
      * worker NULL: the queue fails a job whose lease expired. */
     const struct job *job;
@@ -214,6 +219,8 @@ struct message_receipt {
     enum msg_state state;
     char job_state[16]; /* "queued", "running" or "" */
     char consent_scope[8];
+    char protect[32];       /* as stored: "blur_faces,voice", or "" */
+    char decision_code[24]; /* "protection_failed", or "" */
     int64_t created_at, received_at, decided_at, withdrawn_at;
     char failure[40]; /* failed: message_failure_code() of its reason */
 };

@@ -5,8 +5,9 @@
  * length without control characters; consent must be "yes"; the country
  * a known ISO 3166-1 alpha-2 code, or "none" (an explicit "I prefer not
  * to say", stored as no country); the language a BCP 47 tag whose
- * primary subtag we know. The file name is checked but never kept: it
- * can hold a place and a date ("VID_20260419_Minsk.mp4").
+ * primary subtag we know; "protect" a comma list of known protections.
+ * The file name is checked but never kept: it can hold a place and a
+ * date ("VID_20260419_Minsk.mp4").
  */
 #ifndef CHORUS_META_H
 #define CHORUS_META_H
@@ -22,6 +23,18 @@
 #define META_HEADER_MAX 8192  /* bytes of Upload-Metadata */
 #define META_CAMPAIGN_MAX 40  /* bytes of a campaign's slug */
 
+/*
+ * Identity protection (DESIGN.md "Identity protection"), as bits: the
+ * same as transcode.h's TRANSCODE_PROTECT_*. Stored as their names,
+ * comma-separated, in this order ("blur_faces,no_video").
+ */
+enum {
+    META_PROTECT_BLUR_FACES = 1 << 0,
+    META_PROTECT_VOICE = 1 << 1,
+    META_PROTECT_NO_VIDEO = 1 << 2,
+};
+#define META_PROTECT_LEN 32 /* the longest list, with its NUL */
+
 struct message_meta {
     char name[META_NAME_MAX * 4 + 1];
     char organization[META_ORG_MAX * 4 + 1];
@@ -36,6 +49,7 @@ struct message_meta {
     char campaign[META_CAMPAIGN_MAX + 1];
     char consent_language[36];
     int64_t campaign_id; /* set by campaign_admit(), not by the client */
+    unsigned protect;    /* META_PROTECT_* bits */
     bool consent;
     bool country_withheld; /* country "none": the contributor chose not
                               to say (country stays "") */
@@ -63,6 +77,17 @@ int meta_finish(struct message_meta *m, struct meta_error *err);
  */
 int meta_parse_tus(const char *header, struct message_meta *m,
                    struct meta_error *err);
+
+/*
+ * Parses a comma list of protections (len bytes; blanks around names
+ * and empty items are ignored) and adds them to *bits. Returns 0, or -1
+ * for an unknown name.
+ */
+int meta_protect_parse(const char *list, size_t len, unsigned *bits);
+
+/* The names of bits, comma-separated, in their fixed order, into out
+ * (META_PROTECT_LEN bytes; "" for none). */
+void meta_protect_names(unsigned bits, char out[META_PROTECT_LEN]);
 
 /* 1 if code is a known ISO 3166-1 alpha-2 country code (upper case). */
 int meta_country_known(const char *code);

@@ -64,6 +64,9 @@ struct job_facts {
     int64_t video_bytes;
     double seconds;   /* wall time of the job */
     const char *json; /* the full facts, or NULL */
+    /* Protection asked for blur_faces and found no face, or faces that
+     * came and went: a moderator should check the contact sheet. */
+    bool check_protection;
 };
 
 /* Queues a transcode job for message id, due now. Call inside the

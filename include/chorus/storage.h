@@ -6,7 +6,8 @@
  *   uploads/<id>.part   an upload in progress (tus or multipart)
  *   incoming/<id>       a finished upload waiting for the worker
  *   originals/<id>      kept after processing with --keep-originals
- *   media/<id>/         video.mp4 and thumb.jpg, the processed outputs
+ *   media/<id>/         video.mp4 and thumb.jpg, the processed outputs,
+ *                       and sheet.jpg, a protected clip's contact sheet
  *   campaigns/<n>/      a campaign's files (its logo), by campaign id
  *
  * Files are created 0600 and directories 0700.
@@ -24,6 +25,7 @@ enum storage_kind {
     STORAGE_MEDIA_DIR,
     STORAGE_VIDEO,
     STORAGE_THUMB,
+    STORAGE_SHEET,
 };
 
 /* Creates the subdirectories of data_dir; 0, or -1 with errno set. */

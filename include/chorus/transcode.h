@@ -18,6 +18,15 @@
  * cheap first pass measures loudness); video once, and the thumbnail is
  * chosen from the frames the transcode decodes anyway.
  *
+ * Identity protection (DESIGN.md "Identity protection") is applied to
+ * the frames and the sound that are encoded, so no unprotected copy is
+ * made: faces pixelated (blur_faces), the voice disguised (voice), or the
+ * picture replaced by a card (no_video). A protected clip also gets a
+ * contact sheet, out_dir/sheet.jpg, and its thumbnail is taken from the
+ * protected frames. Issue #19's versions and reels are made from
+ * video.mp4, so they inherit it; see transcode_protect.c for what they
+ * must not add.
+ *
  * Meant to run in a forked child that sets rlimits: it uses no global
  * state of its own and frees everything on every path.
  */
@@ -25,9 +34,25 @@
 #define CHORUS_TRANSCODE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
+
+/* What a contributor asked for, as bits (meta.c's "protect" values). */
+enum {
+    TRANSCODE_PROTECT_BLUR_FACES = 1 << 0, /* "blur_faces" */
+    TRANSCODE_PROTECT_VOICE = 1 << 1,      /* "voice" */
+    TRANSCODE_PROTECT_NO_VIDEO = 1 << 2,   /* "no_video" */
+    TRANSCODE_PROTECT_ALL = (1 << 3) - 1,
+};
+
+/*
+ * What protection needs from files (OpenCV's cascades, the fonts),
+ * loaded into memory by transcode_assets_open: a sandboxed caller does
+ * that before its filter closes, since nothing can be opened after.
+ */
+struct transcode_assets;
 
 struct transcode_options {
     int max_side;       /* longer side of the output, default 1280; never
@@ -52,6 +77,19 @@ struct transcode_options {
     /* The input, read through this descriptor (from its start, with
      * pread) rather than opened by name; -1 (the default): in_path. */
     int input_fd;
+
+    /* TRANSCODE_PROTECT_* bits; 0 (the default): none. */
+    unsigned protect;
+    /* no_video's card: the credit the contributor chose to give
+     * ("name · organization · country" or less; NULL or "" for none) and
+     * the campaign's accent colour, 0xRRGGBB. */
+    const char *credit;
+    uint32_t card_rgb;
+    /* With protect: the contact sheet's descriptor (as video_fd and
+     * thumb_fd: empty, given when they are), and the assets loaded
+     * before the sandbox (NULL: transcode_file loads them itself). */
+    int sheet_fd;
+    struct transcode_assets *assets;
 };
 
 #define TRANSCODE_MAX_WARNINGS 8
@@ -84,6 +122,22 @@ struct transcode_result {
     int64_t thumb_bytes;
     bool has_audio; /* video.mp4 has an audio stream */
 
+    /* Protection, as applied (protect 0: none of this). */
+    unsigned protect;
+    int sheet_width, sheet_height, sheet_frames; /* sheet.jpg */
+    int64_t sheet_bytes;
+    /* blur_faces: detection runs, those that found a face, faces at most
+     * in one run, and the times a face was lost for longer than the hold
+     * and one found again ("came and went"). */
+    int64_t face_runs, face_hits, face_gaps;
+    int faces_max;
+    /* A moderator should look: no face was ever found, or they came and
+     * went (blur_faces only). */
+    bool check_protection;
+    /* Wall time in seconds spent looking for faces, covering them (or
+     * painting the card) and making the sheet and thumbnail. */
+    double detect_seconds, cover_seconds, sheet_seconds;
+
     /* Loudness of the audio (has_audio only), EBU R128: integrated LUFS,
      * loudness range LU, true peak dBTP. */
     double loudness_in, lra_in, true_peak_in;
@@ -104,7 +158,8 @@ struct transcode_result {
     char error[256];
 };
 
-/* Fills o with the defaults: 1280 px, 600 s, 30 fps, no callbacks. */
+/* Fills o with the defaults: 1280 px, 600 s, 30 fps, no callbacks, no
+ * protection, the default card colour. */
 void transcode_options_default(struct transcode_options *o);
 
 /*
@@ -134,6 +189,17 @@ json_t *transcode_result_json(const struct transcode_result *res);
 void transcode_log_level(bool verbose);
 
 /*
+ * Loads what the protect bits need (OpenCV's cascades for blur_faces, the
+ * fonts for no_video) into a new *out (NULL when they need nothing), to
+ * give transcode_file in its options. Returns 0, or -1 with a one-line
+ * reason in err. transcode_assets_close frees it and clears *a (NULL is
+ * accepted).
+ */
+int transcode_assets_open(unsigned protect, struct transcode_assets **out,
+                          char *err, size_t errlen);
+void transcode_assets_close(struct transcode_assets **a);
+
+/*
  * The pipeline is built as a module, chorus-media.so beside the chorus
  * binary, and loaded only by the processes that transcode (a job's child,
  * `chorus transcode`): the HTTP server never maps FFmpeg's libraries and
@@ -148,6 +214,9 @@ struct transcode_api {
     void (*result_release)(struct transcode_result *res);
     json_t *(*result_json)(const struct transcode_result *res);
     void (*log_level)(bool verbose);
+    int (*assets_open)(unsigned protect, struct transcode_assets **out,
+                       char *err, size_t errlen);
+    void (*assets_close)(struct transcode_assets **a);
 };
 
 /* The table's symbol in the module. */

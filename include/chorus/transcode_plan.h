@@ -15,13 +15,21 @@
  * upscaled, its sides are even, its longer side at most max_side, its rate
  * constant and at most max_fps.
  *
+ * A protected clip's frames are changed after the graph (faces
+ * pixelated, or the picture replaced by a card), so its graph has no
+ * thumbnail branch: the pipeline takes the thumbnail from the changed
+ * frames.
+ *
  * Audio: one linear gain to -16 LUFS from the first pass's measurement
- * (see transcode_plan_audio), then ebur128 measures the result.
+ * (see transcode_plan_audio), then ebur128 measures the result. A
+ * disguised voice (transcode_plan_voice) is shifted in both passes, so
+ * the gain is measured on the sound that is encoded.
  */
 #ifndef CHORUS_TRANSCODE_PLAN_H
 #define CHORUS_TRANSCODE_PLAN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The size of a planned filter graph, with its NUL. */
@@ -89,6 +97,9 @@ struct transcode_plan_options {
     int max_side; /* longer side of the output, >= 2 */
     int max_fps;  /* >= 1 */
     bool zscale;  /* the zscale and tonemap filters exist */
+    /* The frames are changed after the graph: no thumbnail branch, the
+     * graph's only sink is "out". */
+    bool protected_frames;
 };
 
 /* What the video becomes. */
@@ -111,7 +122,8 @@ struct transcode_video_plan {
     int64_t max_rate;
     int buffer_size;
     int primaries, transfer, matrix;
-    /* The graph, between a source "in" and sinks "out" and "thumb". */
+    /* The graph, between a source "in" and sinks "out" and "thumb" (only
+     * "out" with protected_frames). */
     char filter[TRANSCODE_PLAN_FILTER_LEN];
 };
 
@@ -144,20 +156,50 @@ struct transcode_audio_plan {
 };
 
 /*
+ * The disguised voice ("voice"): the pitch is lowered by pitch_st
+ * semitones and the formants (the resonances of the throat and mouth
+ * that make a voice recognisable as much as its pitch does) by
+ * formant_st, with libavfilter's rubberband filter in two stages: the
+ * first moves the pitch alone by pitch_st - formant_st (formants
+ * preserved), the second moves both by formant_st (formants shifted).
+ * Because pitch and formants move by different amounts, no single pitch
+ * shift undoes it: shifting the pitch back leaves the formants off (or
+ * the other way round), and the amounts are drawn for each clip within
+ * the ranges below and kept nowhere. DESIGN.md asks for at least three
+ * semitones.
+ */
+#define TRANSCODE_VOICE_PITCH_MIN 4.5 /* semitones down */
+#define TRANSCODE_VOICE_PITCH_MAX 6.0
+#define TRANSCODE_VOICE_FORMANT_MIN 2.0 /* semitones down */
+#define TRANSCODE_VOICE_FORMANT_MAX 3.0
+
+struct transcode_voice {
+    bool on;
+    double pitch_st, formant_st; /* > 0: semitones down */
+};
+
+/* The amounts for two uniform numbers u1, u2 in [0, 1) (a caller's
+ * random draw) into *v, in the ranges above. */
+void transcode_plan_voice(double u1, double u2, struct transcode_voice *v);
+
+/*
  * Plans the main pass's audio from the first pass's measurement m into
- * *p. The gain to -16 LUFS is a plain linear one: loudnorm in linear mode
- * when the true peak stays 0.5 dB under the -1.5 dBTP target after it
- * (room for the AAC encoder's overshoot); otherwise the same gain followed
- * by a lookahead limiter at -3.5 dBFS. (loudnorm's own fallback, its
- * dynamic mode, needs 3 s to settle: on a 2 s clip it left the level at
- * +0 LUFS with +16 dBTP peaks.) Silence is left alone. Returns 0, or -1 if
- * the graph did not fit in p->filter.
+ * *p, with the voice disguised as v says (NULL, or v->on false: not). The gain
+ * to -16 LUFS is a plain linear one: loudnorm in linear mode when the true peak
+ * stays 0.5 dB under the -1.5 dBTP target after it (room for the AAC encoder's
+ * overshoot); otherwise the same gain followed by a lookahead limiter at -3.5
+ * dBFS. (loudnorm's own fallback, its dynamic mode, needs 3 s to settle: on a 2
+ * s clip it left the level at +0 LUFS with +16 dBTP peaks.) Silence is left
+ * alone. Returns 0, or -1 if the graph did not fit in p->filter.
  */
 int transcode_plan_audio(const struct transcode_loudness *m,
+                         const struct transcode_voice *v,
                          struct transcode_audio_plan *p);
 
-/* The first pass's graph, "in" to "out": the stereo 48 kHz signal both
- * passes measure, into ebur128. A static string. */
-const char *transcode_plan_measure_filter(void);
+/* The first pass's graph, "in" to "out", into out (len bytes): the
+ * stereo 48 kHz signal both passes measure (disguised as v says, as in
+ * the main pass), into ebur128. Returns 0, or -1 if it did not fit. */
+int transcode_plan_measure(const struct transcode_voice *v, char *out,
+                           size_t len);
 
 #endif

@@ -32,6 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             !meta_country_known(m.country) || !m.consent ||
             (m.campaign[0] != '\0' && !campaign_slug_valid(m.campaign)))
             abort();
+        /* Only known protections, and a list the schema's CHECK takes. */
+        if (m.protect & ~(unsigned)(META_PROTECT_BLUR_FACES |
+                                    META_PROTECT_VOICE | META_PROTECT_NO_VIDEO))
+            abort();
     } else if (err.field == NULL || err.message[0] == '\0') {
         abort(); /* every refusal names its field */
     }

@@ -109,3 +109,56 @@ export function descendants(root, name) {
   }
   return out;
 }
+
+/** Debian's python3-skimage ships this portrait (NASA, public domain). */
+export const FACE_PHOTO = '/usr/lib/python3/dist-packages/skimage/data/astronaut.png';
+
+/**
+ * Where makeFaceClip puts the face at frame i: the top left corner of the
+ * face itself (not of its tile) and its size, in the clip's pixels. The
+ * photo's face, cropped and scaled, fills about x 51..169, y 43..188 of the
+ * 220x240 tile that is turned and moved; the central part is returned.
+ */
+export function facePlace(i, { width = 480, rate = 30, seconds = 4 } = {}) {
+  const t = i / rate;
+  const ox = Math.floor(10 + ((width - 230) * t) / seconds);
+  const oy = Math.floor(30 + 40 * Math.sin(Math.PI * t));
+  return { x: ox + 66, y: oy + 58, w: 90, h: 118 };
+}
+
+/**
+ * A phone-like portrait clip (width x 640) of a real face (FACE_PHOTO)
+ * crossing the frame from left to right while it bobs and turns (±8°)
+ * over testsrc2's moving pattern, with a tone; the face appears at
+ * `appear` seconds (on that frame, suddenly). facePlace() says where the
+ * face is in each frame.
+ */
+export function makeFaceClip(file, { seconds = 4, width = 480, rate = 30, appear = 0 } = {}) {
+  ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=${width}x640:rate=${rate}`,
+    '-loop', '1', '-i', FACE_PHOTO,
+    '-f', 'lavfi', '-i', 'sine=frequency=220:sample_rate=48000',
+    '-filter_complex',
+    '[1:v]crop=200:230:135:0,scale=180:208,format=rgba,' +
+    "rotate='0.14*sin(2*PI*t/3)':c=none:ow=220:oh=240[f];" +
+    `[0:v][f]overlay=x='10+(W-230)*t/${seconds}':y='30+40*sin(PI*t)':` +
+    `enable='gte(t,${appear})':shortest=1,format=yuv420p[v]`,
+    '-map', '[v]', '-map', '2:a', '-t', String(seconds),
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '18', '-c:a', 'aac', file]);
+  return file;
+}
+
+/**
+ * A clip of synthetic speech (espeak-ng, a voice raised to about 140 Hz,
+ * where the fundamental is easy to measure) over testsrc2, seconds long.
+ */
+export function makeSpeechClip(file, { seconds = 4, size = '320x240' } = {}) {
+  const wav = `${file}.wav`;
+  const r = spawnSync('espeak-ng', ['-v', 'en', '-s', '140', '-p', '80', '-w', wav,
+    'Solidarity with the workers of Belarus. Free them all, and free them now.'],
+  { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`espeak-ng: ${r.stderr}`);
+  ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=30`, '-i', wav,
+    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast',
+    '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', file]);
+  return file;
+}

@@ -147,7 +147,7 @@ static void test_table(void)
                 struct msg_actor who = {actors[a], "tester", 1};
                 struct job job = {.kind = JOB_KIND_TRANSCODE, .attempts = 1};
                 struct job_facts facts = {6000, 720, 1280, true,
-                                          1000, 1.5, NULL};
+                                          1000, 1.5, NULL, false};
                 struct msg_args args = {.reason = "not safe",
                                         .job = &job,
                                         .worker = "w1",
@@ -278,7 +278,7 @@ static void test_lease_guard(void)
 {
     struct msg_actor worker = {WHO_WORKER, "w2", 0};
     struct job job = {.kind = JOB_KIND_TRANSCODE, .attempts = 1};
-    struct job_facts facts = {1000, 2, 2, false, 1, 0.1, NULL};
+    struct job_facts facts = {1000, 2, 2, false, 1, 0.1, NULL, false};
     struct msg_args args = {.job = &job, .worker = "w2", .facts = &facts};
     char id[UTIL_ID_LEN + 1], now[32], where[128];
 
@@ -319,7 +319,7 @@ static void test_on_owned(void)
 {
     struct msg_actor worker = {WHO_WORKER, "w1", 0};
     struct job job = {.kind = JOB_KIND_TRANSCODE, .attempts = 1};
-    struct job_facts facts = {1000, 2, 2, false, 1, 0.1, NULL};
+    struct job_facts facts = {1000, 2, 2, false, 1, 0.1, NULL, false};
     struct msg_args args = {
         .job = &job, .worker = "w9", .facts = &facts, .on_owned = on_owned};
     char id[UTIL_ID_LEN + 1], now[32];

@@ -83,6 +83,13 @@ static const struct {
     {{BASE, "organization", "\xff", NULL}, "organization"},
     {{BASE, "filetype", "text/html", NULL}, "filetype"},
     {{BASE, "unknown_key", "1", NULL}, "Upload-Metadata"},
+    {{BASE, "protect", "blur_faces", NULL}, NULL},
+    {{BASE, "protect", "no_video, voice,blur_faces", NULL}, NULL},
+    {{BASE, "protect", "", NULL}, NULL},
+    {{BASE, "protect", "blur", NULL}, "protect"},
+    {{BASE, "protect", "voice,everything", NULL}, "protect"},
+    {{BASE, "protect", "Voice", NULL}, "protect"},
+    {{BASE, "protect", "voice\x01", NULL}, "protect"},
     {{NULL}, "consent"},
 };
 
@@ -129,6 +136,31 @@ int main(void)
         CHECK_STR(m.name, "Олена");
         CHECK_STR(m.consent_scope, "public");
         CHECK_STR(m.consent_version, "v2");
+    }
+
+    /* Protections: known names in any order, stored in one; the form
+     * sends the key once per checkbox. */
+    {
+        char names[META_PROTECT_LEN];
+        unsigned bits = 0;
+        const char *pairs[] = {BASE, "protect", "no_video,blur_faces", NULL};
+
+        header(h, sizeof(h), pairs);
+        CHECK_INT(meta_parse_tus(h, &m, &err), 0);
+        CHECK_INT((int)m.protect,
+                  META_PROTECT_BLUR_FACES | META_PROTECT_NO_VIDEO);
+        meta_protect_names(m.protect, names);
+        CHECK_STR(names, "blur_faces,no_video");
+        meta_protect_names(7, names);
+        CHECK_STR(names, "blur_faces,voice,no_video");
+        meta_protect_names(0, names);
+        CHECK_STR(names, "");
+        meta_init(&m);
+        CHECK_INT(meta_set(&m, "protect", "voice", 5, &err), 0);
+        CHECK_INT(meta_set(&m, "protect", "blur_faces", 10, &err), 0);
+        CHECK_INT((int)m.protect, META_PROTECT_VOICE | META_PROTECT_BLUR_FACES);
+        CHECK_INT(meta_protect_parse(" , voice ,, ", 12, &bits), 0);
+        CHECK_INT((int)bits, META_PROTECT_VOICE);
     }
 
     /* Lengths count characters, not bytes: 100 Cyrillic letters pass,

@@ -77,7 +77,8 @@ static void upload(char id[UTIL_ID_LEN + 1])
     CHECK_INT(message_create(db, id, &meta, hash, 100, 0, true), 0);
 }
 
-static const struct job_facts facts = {6000, 720, 1280, true, 5000, 2.0, NULL};
+static const struct job_facts facts = {6000, 720, 1280, true,
+                                       5000, 2.0, NULL, false};
 
 static int published;
 

@@ -173,7 +173,7 @@ static const struct {
 
 static void test_geometry(void)
 {
-    const struct transcode_plan_options o0 = {1280, 30, true};
+    const struct transcode_plan_options o0 = {1280, 30, true, false};
     struct transcode_video_plan p;
 
     for (size_t i = 0; i < sizeof(geometry) / sizeof(geometry[0]); i++) {
@@ -277,7 +277,7 @@ static void test_rates(void)
 
     for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
         struct transcode_video_facts in = facts(1280, 720);
-        struct transcode_plan_options o = {1280, rates[i].max_fps, true};
+        struct transcode_plan_options o = {1280, rates[i].max_fps, true, false};
         int before = test_failures;
         char want[64];
 
@@ -320,7 +320,8 @@ static void test_encoders(void)
 
     for (size_t i = 0; i < sizeof(encoders) / sizeof(encoders[0]); i++) {
         struct transcode_video_facts in = facts(encoders[i].w, encoders[i].h);
-        struct transcode_plan_options o = {encoders[i].max_side, 30, true};
+        struct transcode_plan_options o = {encoders[i].max_side, 30, true,
+                                           false};
         int before = test_failures;
         double fps = (double)encoders[i].num / encoders[i].den;
 
@@ -338,7 +339,7 @@ static void test_encoders(void)
     /* DESIGN.md's figure. */
     {
         struct transcode_video_facts in = facts(720, 1280);
-        struct transcode_plan_options o = {1280, 30, true};
+        struct transcode_plan_options o = {1280, 30, true, false};
 
         CHECK_INT(transcode_plan_video(&in, &o, &p), 0);
         CHECK(p.max_rate > 3250000 && p.max_rate < 3350000);
@@ -416,7 +417,7 @@ static void test_colours(void)
 
     for (size_t i = 0; i < sizeof(colours) / sizeof(colours[0]); i++) {
         struct transcode_video_facts in = facts(1920, 1080);
-        struct transcode_plan_options o = {1920, 30, colours[i].zscale};
+        struct transcode_plan_options o = {1920, 30, colours[i].zscale, false};
         int before = test_failures;
 
         in.avg_rate = in.base_rate = (struct transcode_q){25, 1};
@@ -503,7 +504,7 @@ static void test_audio(void)
                                        audio[i].true_peak, audio[i].peak, true};
         int before = test_failures;
 
-        CHECK_INT(transcode_plan_audio(&m, &p), 0);
+        CHECK_INT(transcode_plan_audio(&m, NULL, &p), 0);
         CHECK_STR(p.mode, audio[i].mode);
         CHECK_INT(p.silent, strcmp(audio[i].mode, "none") == 0);
         snprintf(want, sizeof(want), AUDIO_HEAD "%s" AUDIO_TAIL, audio[i].gain);
@@ -511,8 +512,85 @@ static void test_audio(void)
         CHECK(fabs(p.true_peak_db - audio[i].tp_db) < 0.01);
         name_case(before, audio[i].what);
     }
-    CHECK_STR(transcode_plan_measure_filter(),
-              AUDIO_HEAD ",ebur128=peak=true:metadata=1[out]");
+    CHECK_INT(transcode_plan_measure(NULL, want, sizeof(want)), 0);
+    CHECK_STR(want, AUDIO_HEAD ",ebur128=peak=true:metadata=1[out]");
+}
+
+/* The disguised voice: the amounts within the documented ranges, two
+ * rubberband stages whose ratios multiply to the pitch shift and the
+ * second of which is the formant shift, in both passes. */
+static void test_voice(void)
+{
+    static const struct {
+        double u1, u2, pitch, formant;
+    } draws[] = {
+        {0, 0, TRANSCODE_VOICE_PITCH_MIN, TRANSCODE_VOICE_FORMANT_MIN},
+        {0.5, 0.5, 5.25, 2.5},
+        {0.999999, 0.999999, TRANSCODE_VOICE_PITCH_MAX,
+         TRANSCODE_VOICE_FORMANT_MAX},
+        {-3, 7, TRANSCODE_VOICE_PITCH_MIN, TRANSCODE_VOICE_FORMANT_MAX},
+    };
+    struct transcode_loudness m = {-23, 5, 0.1, 0.1, true};
+    struct transcode_audio_plan p;
+    char want[TRANSCODE_PLAN_FILTER_LEN], buf[TRANSCODE_PLAN_FILTER_LEN];
+    struct transcode_voice v;
+    const char *r1, *r2;
+
+    CHECK(TRANSCODE_VOICE_PITCH_MIN >= 3);
+    CHECK(TRANSCODE_VOICE_FORMANT_MAX < TRANSCODE_VOICE_PITCH_MIN);
+    for (size_t i = 0; i < sizeof(draws) / sizeof(draws[0]); i++) {
+        transcode_plan_voice(draws[i].u1, draws[i].u2, &v);
+        CHECK(v.on);
+        CHECK(fabs(v.pitch_st - draws[i].pitch) < 1e-4);
+        CHECK(fabs(v.formant_st - draws[i].formant) < 1e-4);
+    }
+    transcode_plan_voice(0.5, 0.5, &v);
+    CHECK_INT(transcode_plan_audio(&m, &v, &p), 0);
+    CHECK_STR(p.mode, "linear");
+    r1 = strstr(p.filter, "rubberband=pitch=");
+    CHECK(r1 != NULL);
+    if (r1 != NULL) {
+        r2 = strstr(r1 + 1, "rubberband=pitch=");
+        CHECK(r2 != NULL);
+        CHECK(strstr(r1, "formant=preserved") < r2);
+        CHECK(r2 != NULL && strstr(r2, "formant=shifted") != NULL);
+        /* Stage one: 5.25 - 2.5 semitones down; stage two: 2.5. */
+        CHECK(fabs(strtod(r1 + 17, NULL) - pow(2, -2.75 / 12)) < 1e-5);
+        CHECK(r2 != NULL &&
+              fabs(strtod(r2 + 17, NULL) - pow(2, -2.5 / 12)) < 1e-5);
+        /* Before the gain, which is measured on the disguised sound. */
+        CHECK(strstr(p.filter, "loudnorm") > r2);
+    }
+    CHECK_INT(transcode_plan_measure(&v, buf, sizeof(buf)), 0);
+    snprintf(want, sizeof(want), "%.*s",
+             (int)(strstr(p.filter, ",loudnorm") - p.filter), p.filter);
+    CHECK(strncmp(buf, want, strlen(want)) == 0);
+    CHECK(strstr(buf, "ebur128") != NULL);
+    v.on = false;
+    CHECK_INT(transcode_plan_audio(&m, &v, &p), 0);
+    CHECK(strstr(p.filter, "rubberband") == NULL);
+}
+
+/* A protected clip's graph ends at "out": no thumbnail branch. */
+static void test_protected_frames(void)
+{
+    const struct transcode_video_facts in = {.width = 1920,
+                                             .height = 1080,
+                                             .rotation = NAN,
+                                             .avg_rate = {30, 1},
+                                             .base_rate = {30, 1}};
+    struct transcode_plan_options o = {1280, 30, true, false};
+    struct transcode_video_plan p;
+
+    CHECK_INT(transcode_plan_video(&in, &o, &p), 0);
+    CHECK(strstr(p.filter, "[thumb]") != NULL);
+    o.protected_frames = true;
+    CHECK_INT(transcode_plan_video(&in, &o, &p), 0);
+    CHECK(strstr(p.filter, "[thumb]") == NULL);
+    CHECK(strstr(p.filter, "split") == NULL);
+    CHECK(strcmp(p.filter + strlen(p.filter) - 14, ",setsar=1[out]") == 0);
+    CHECK_INT(p.width, 1280);
+    CHECK_INT(p.height, 720);
 }
 
 int main(void)
@@ -522,5 +600,7 @@ int main(void)
     test_encoders();
     test_colours();
     test_audio();
+    test_voice();
+    test_protected_frames();
     return TEST_RESULT();
 }

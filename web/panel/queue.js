@@ -20,6 +20,15 @@ const LABEL = {
 const FILTERS = ['campaign', 'country', 'language', 'q', 'scope'];
 const HAS_MEDIA = new Set(['pending', 'approved', 'rejected']);
 const PAGE = 50;
+// Identity protection (DESIGN.md "Identity protection"): the panel's words
+// for it, in one place (the panel speaks English until it has i18n).
+const PROTECT = {
+  blur_faces: 'faces blurred', voice: 'voice disguised', no_video: 'voice only (card)',
+  check: 'check the blur',
+  checkWhy: 'Check the blur: no face was found, or faces came and went. Look at every frame of the contact sheet and the video before approving; reject with “Protection failed” if a face shows.',
+  sheet: 'Contact sheet: frames from across the clip, as published',
+  failed: 'Protection failed',
+};
 const POLL_MS = 3000;
 
 function render(main, params, navigate) {
@@ -136,7 +145,8 @@ function render(main, params, navigate) {
           h('time', { datetime: m.received_at || m.created_at, title: when(m.received_at || m.created_at) },
             ago(m.received_at || m.created_at))),
         h('span', { class: 'badges' }, campaignBadge(m.campaign), scopeBadge(m.consent_scope),
-          m.reshared ? h('span', { class: 'badge', text: 'reshared' }) : null),
+          m.reshared ? h('span', { class: 'badge', text: 'reshared' }) : null,
+          ...protectBadges(m)),
         ...extra)));
   }
 
@@ -214,7 +224,7 @@ function render(main, params, navigate) {
       ? h('p', { class: 'scope-note', role: 'note' }, h('strong', { text: 'Union channels only.' }), ' The contributor agreed to the union’s own channels, not social media or press.')
       : null;
     detail.replaceChildren(...[
-      head, player, actions(m), scopeNote,
+      head, player, ...protection(m, media), actions(m), scopeNote,
       m.message ? h('blockquote', { class: 'message', dir: 'auto', text: m.message }) : h('p', { class: 'muted', text: 'No written message.' }),
       facts(m), consentSection(m), history(m)].filter(Boolean));
   }
@@ -270,6 +280,7 @@ function render(main, params, navigate) {
     add('Picture', m.width ? `${m.width}×${m.height}` : '');
     add('Sound', m.has_audio === null ? '' : (m.has_audio ? 'yes' : 'none'));
     add('File', bytes(m.video_bytes));
+    if (m.protect && m.protect.length) add('Protection', m.protect.map((k) => PROTECT[k] || k).join(', '));
     if (m.failure_reason) add('Failure', h('span', { class: 'reason', text: m.failure_reason }));
     const wrap = h('div', { class: 'facts-wrap' }, dl);
     const f = m.facts;
@@ -369,10 +380,12 @@ function render(main, params, navigate) {
       return;
     }
     const reason = pick === 'other' ? note : (note ? `${pick}: ${note}` : pick);
+    // "Protection failed" carries its code: the receipt offers to send again.
+    const code = pick === PROTECT.failed ? 'protection_failed' : undefined;
     const id = dlg.dataset.id;
     if (busy) return;
     busy = true;
-    const res = await api('POST', `/api/v1/messages/${encodeURIComponent(id)}/reject`, { reason });
+    const res = await api('POST', `/api/v1/messages/${encodeURIComponent(id)}/reject`, { reason, code });
     busy = false;
     if (res.status === 200 || res.status === 409 || res.status === 401) dlg.close();
     if (!(await decided(res, id, 'rejected', 'Rejected.')) && res.status !== 401) {
@@ -470,6 +483,27 @@ function render(main, params, navigate) {
 }
 
 // ---- pieces shared by cards and the detail ----
+
+/** A card's badges for what the contributor asked to be protected. */
+function protectBadges(m) {
+  const out = [];
+  if (m.protect && m.protect.length) out.push(h('span', { class: 'badge protect', text: m.protect.map((k) => PROTECT[k] || k).join(', ') }));
+  if (m.check_protection) out.push(h('span', { class: 'badge check', text: PROTECT.check }));
+  return out;
+}
+
+/** The detail's protection: a warning to check the blur, and the contact
+ * sheet of a protected clip. */
+function protection(m, media) {
+  const out = [];
+  if (m.check_protection) out.push(h('p', { class: 'check-note', role: 'note', text: PROTECT.checkWhy }));
+  if (media && m.protect && m.protect.length) {
+    out.push(h('figure', { class: 'sheet' },
+      h('img', { src: `/media/${encodeURIComponent(m.id)}/sheet.jpg`, alt: PROTECT.sheet, loading: 'lazy', decoding: 'async' }),
+      h('figcaption', { class: 'muted', text: PROTECT.sheet })));
+  }
+  return out;
+}
 
 function nameLine(m) {
   return m.name

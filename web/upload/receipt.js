@@ -51,9 +51,22 @@
     if (data.status !== 'withdrawn') {
       add(t('rc_scope'), t(data.consent_scope === 'union' ? 'scope_union' : 'scope_public'));
     }
+    renderProtection(add);
     $('withdraw').hidden = data.status === 'withdrawn' || !$('confirm').hidden;
     $('rc-private').hidden = data.status === 'withdrawn';
     $('card').hidden = false;
+  }
+
+  /* == identity protection == */
+
+  /* Adds what protection was asked for to the facts, and, when the
+   * moderators found it did not work, the offer to send the clip again. */
+  function renderProtection(add) {
+    const p = Array.isArray(data.protect) ? data.protect : [];
+    if (data.status !== 'withdrawn') {
+      add(t('rc_protect'), p.length ? p.map((k) => t(`rc_protect_${k}`)).join(', ') : t('rc_protect_none'));
+    }
+    $('resend').hidden = !data.resend;
   }
 
   async function call(method) {

@@ -9,6 +9,8 @@
  *    "waiting for network" while offline, a watchdog for stalled
  *    requests, resumption after a reload from one localStorage entry
  *    (upload URL + receipt, removed once the upload is done);
+ *  - identity protection: the "Protect my identity" choices travel as
+ *    `protect` in the upload's metadata (the form posts one field per box);
  *  - the end: the private receipt link (token in the fragment only), and
  *    the message's status followed live (GET /api/v1/receipt) until it
  *    is ready for review or could not be processed (and why, in the
@@ -506,6 +508,14 @@
     return !first;
   }
 
+  /* == identity protection == */
+
+  /* The protections ticked in "Protect my identity", as the comma list
+   * the server takes ("blur_faces,voice"), or '' for none. */
+  function protectChoice() {
+    return [...form.querySelectorAll('input[name=protect]:checked')].map((el) => el.value).join(',');
+  }
+
   function metadata() {
     const m = {
       filetype: clip.file.type || 'application/octet-stream',
@@ -523,6 +533,8 @@
     if (name && !$('anon').checked) m.name = name;
     if (org) m.organization = org;
     if (msg) m.message = msg;
+    const protect = protectChoice();
+    if (protect) m.protect = protect;
     return m;
   }
 
