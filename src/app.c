@@ -6,6 +6,7 @@
 
 #include "chorus/account.h"
 #include "chorus/campaign.h"
+#include "chorus/client.h"
 #include "chorus/db.h"
 #include "chorus/export.h"
 #include "chorus/http.h"
@@ -26,6 +27,9 @@
 
 /* Handles the HTTP threads share; a request holds one only briefly. */
 #define DB_POOL_SIZE 8
+/* How long a request waits for one before it hears 503: far above a
+ * request's normal hold (milliseconds), well below a client's patience. */
+#define DB_POOL_WAIT_MS 3000
 
 /*
  * The routes of Chorus, matched in order: {method, pattern, handler,
@@ -140,13 +144,18 @@ int app_open(struct app *app, const struct config *cfg, struct db **db)
         log_warn("cannot create the directories of %s", cfg->data_dir);
         return -1;
     }
-    if (db_pool_new(app->db_path, DB_POOL_SIZE, &app->db, err, sizeof(err)) !=
-        0) {
+    if (client_nets_parse(cfg->trusted_proxy, &app->proxies, err,
+                          sizeof(err)) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (db_pool_new(app->db_path, DB_POOL_SIZE, DB_POOL_WAIT_MS, &app->db, err,
+                    sizeof(err)) != 0) {
         log_error("%s", err);
         return -1;
     }
     app->max_upload_bytes = (int64_t)cfg->max_upload_mb * 1024 * 1024;
-    app->uploads = upload_registry_new(cfg->max_uploads_per_ip);
+    app->uploads = upload_registry_new();
     /* Five wrong passwords per name, twenty per address, in 15 minutes. */
     app->login_by_name = throttle_new(5, 900, 4096);
     app->login_by_client = throttle_new(20, 900, 4096);
@@ -162,6 +171,7 @@ int app_open(struct app *app, const struct config *cfg, struct db **db)
 void app_close(struct app *app, struct db *db)
 {
     upload_registry_free(app->uploads);
+    client_nets_free(app->proxies);
     throttle_free(app->login_by_name);
     throttle_free(app->login_by_client);
     db_pool_free(app->db);

@@ -1,9 +1,11 @@
 #include "chorus/db.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -18,9 +20,10 @@ struct db {
 
 struct db_pool {
     pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct db **free; /* stack of idle handles */
+    pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+    struct db **free;    /* stack of idle handles */
     int nfree, size;
+    int wait_ms;
 };
 
 /*
@@ -92,7 +95,7 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_MSG_DELETE] = "DELETE FROM messages WHERE id = ?1 AND status = ?2",
     [STMT_UPLOADS_EXPIRED] =
         "SELECT id FROM messages WHERE status = 'uploading'"
-        " AND upload_expires_at < ?1 LIMIT 200",
+        " AND upload_expires_at < ?1 AND id > ?2 ORDER BY id LIMIT ?3",
     [STMT_UPLOADS_OPEN] =
         "SELECT id, upload_length FROM messages WHERE status = 'uploading'",
     [STMT_RECEIPT_GET] =
@@ -564,10 +567,11 @@ int db_col_is_null(struct db_stmt *st, int i)
     return sqlite3_column_type(raw(st), i) == SQLITE_NULL;
 }
 
-int db_pool_new(const char *path, int size, struct db_pool **out, char *err,
-                size_t errlen)
+int db_pool_new(const char *path, int size, int wait_ms, struct db_pool **out,
+                char *err, size_t errlen)
 {
     struct db_pool *p = NULL;
+    pthread_condattr_t attr;
 
     *out = NULL;
     p = calloc(1, sizeof(*p));
@@ -578,8 +582,12 @@ int db_pool_new(const char *path, int size, struct db_pool **out, char *err,
         return -1;
     }
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->cond, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cond, &attr);
+    pthread_condattr_destroy(&attr);
     p->size = size;
+    p->wait_ms = wait_ms;
     for (int i = 0; i < size; i++) {
         if (db_open(path, &p->free[i], err, errlen) != 0) {
             db_pool_free(p);
@@ -605,13 +613,25 @@ void db_pool_free(struct db_pool *pool)
 
 struct db *db_pool_get(struct db_pool *pool)
 {
-    struct db *db;
+    struct db *db = NULL;
+    struct timespec until;
+    int rc = 0;
 
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += pool->wait_ms / 1000;
+    until.tv_nsec += (long)(pool->wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&pool->lock);
-    while (pool->nfree == 0)
-        pthread_cond_wait(&pool->cond, &pool->lock);
-    db = pool->free[--pool->nfree];
+    while (pool->nfree == 0 && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&pool->cond, &pool->lock, &until);
+    if (pool->nfree > 0)
+        db = pool->free[--pool->nfree];
     pthread_mutex_unlock(&pool->lock);
+    if (db == NULL)
+        log_warnx("db: no database handle came free in %d ms", pool->wait_ms);
     return db;
 }
 

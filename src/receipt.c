@@ -9,6 +9,7 @@
 #include "chorus/log.h"
 #include "chorus/message.h"
 #include "chorus/storage.h"
+#include "chorus/upload.h"
 
 /*
  * Looks up the receipt in the Authorization header. Returns 1 with *r
@@ -29,7 +30,10 @@ static int load(struct request *req, struct message_receipt *r)
         return 0;
     }
     message_token_hash(auth + 7, hash);
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL) {
+        http_db_error(req, DB_BUSY);
+        return 0;
+    }
     rc = message_by_receipt(db, hash, r);
     db_pool_put(req->app->db, db);
     if (rc < 0) {
@@ -91,9 +95,12 @@ int receipt_delete(struct request *req)
 
     if (!load(req, &r))
         return req->status;
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL)
+        return http_db_error(req, DB_BUSY);
     rc = message_apply(db, r.id, EV_WITHDRAW, &contributor, NULL, NULL);
     db_pool_put(req->app->db, db);
+    /* An unfinished upload is no longer its client's to count. */
+    upload_forget(req->app, r.id);
     /* Withdrawn already: a repeat is answered the same. */
     if (rc != MSG_OK && rc != MSG_REFUSED)
         return http_error(req,

@@ -59,4 +59,11 @@ int64_t storage_size(const char *data_dir, enum storage_kind kind,
  */
 int storage_delete_all(const char *data_dir, const char *id);
 
+/*
+ * Calls fn(id, opaque) for each part file in uploads/ (fn may delete
+ * it). Returns 0, or -1 if the directory cannot be read.
+ */
+int storage_parts(const char *data_dir, void (*fn)(const char *id, void *),
+                  void *opaque);
+
 #endif
