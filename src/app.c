@@ -8,6 +8,7 @@
 #include "chorus/campaign.h"
 #include "chorus/client.h"
 #include "chorus/db.h"
+#include "chorus/device.h"
 #include "chorus/export.h"
 #include "chorus/http.h"
 #include "chorus/library.h"
@@ -156,11 +157,16 @@ int app_open(struct app *app, const struct config *cfg, struct db **db)
     }
     app->max_upload_bytes = (int64_t)cfg->max_upload_mb * 1024 * 1024;
     app->uploads = upload_registry_new();
-    /* Five wrong passwords per name, twenty per address, in 15 minutes. */
+    /* In 15 minutes: five wrong passwords per account from strangers,
+     * twenty per client; ten from a browser the account logged in from
+     * before (its owner mistyping, or a stolen cookie). */
     app->login_by_name = throttle_new(5, 900, 4096);
     app->login_by_client = throttle_new(20, 900, 4096);
+    app->login_by_device = throttle_new(10, 900, 4096);
+    if (device_key_load(cfg->data_dir, app->device_key) != 0)
+        return -1;
     if (app->uploads == NULL || app->login_by_name == NULL ||
-        app->login_by_client == NULL) {
+        app->login_by_client == NULL || app->login_by_device == NULL) {
         log_warnx("out of memory");
         return -1;
     }
@@ -174,6 +180,7 @@ void app_close(struct app *app, struct db *db)
     client_nets_free(app->proxies);
     throttle_free(app->login_by_name);
     throttle_free(app->login_by_client);
+    throttle_free(app->login_by_device);
     db_pool_free(app->db);
     db_close(db);
     memset(app, 0, sizeof(*app));

@@ -59,9 +59,10 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_PING] = "SELECT 1",
     [STMT_USER_INSERT] =
         "INSERT INTO users (username, password_hash, role, created_at,"
-        " updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+        " updated_at, name_key) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+    /* ?1 is the name case-folded (fold.c): name_key. */
     [STMT_USER_BY_NAME] = "SELECT id, username, password_hash, role, disabled"
-                          " FROM users WHERE username = ?1",
+                          " FROM users WHERE name_key = ?1",
     [STMT_USER_LIST] = "SELECT id, username, role, disabled, created_at"
                        " FROM users ORDER BY username",
     [STMT_USER_COUNT] = "SELECT count(*) FROM users",

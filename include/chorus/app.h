@@ -28,8 +28,12 @@ struct app {
     struct client_nets *proxies; /* --trusted-proxy */
     struct upload_registry *uploads;
     int64_t max_upload_bytes;
-    struct throttle *login_by_name;   /* failed logins per username */
-    struct throttle *login_by_client; /* failed logins per address */
+    /* Failed logins (account.c): strangers' per account (case-folded
+     * name) and per client; a device cookie's own. */
+    struct throttle *login_by_name;
+    struct throttle *login_by_client;
+    struct throttle *login_by_device;
+    unsigned char device_key[32]; /* data/device.key (device.h) */
     atomic_llong uploads_started; /* since start, for /metrics */
     atomic_llong uploads_finished;
 };
