@@ -136,7 +136,7 @@ int account_login(struct request *req)
         goto out;
     auth_login_check(&a, pw); /* argon2id, holding no handle */
     rc = LOGIN_BUSY;
-    if ((db = db_pool_get(app->db)) == NULL)
+    if ((db = db_pool_get_writer(app->db)) == NULL)
         goto out;
     rc = auth_login_record(db, &a, app->cfg->session_max, token, &s);
     db_pool_put(app->db, db);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 struct db {
     sqlite3 *h;
     sqlite3_stmt *stmts[STMT__COUNT];
+    bool writer; /* lent by db_pool_get_writer(): holds the writer's turn */
 };
 
 struct db_pool {
@@ -24,6 +26,9 @@ struct db_pool {
     struct db **free;    /* stack of idle handles */
     int nfree, size;
     int wait_ms;
+    /* One writer at a time takes a handle (SQLite lets one write). */
+    bool writing;
+    pthread_cond_t writer_cond;
 };
 
 /*
@@ -586,6 +591,7 @@ int db_pool_new(const char *path, int size, int wait_ms, struct db_pool **out,
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&p->cond, &attr);
+    pthread_cond_init(&p->writer_cond, &attr);
     pthread_condattr_destroy(&attr);
     p->size = size;
     p->wait_ms = wait_ms;
@@ -607,32 +613,71 @@ void db_pool_free(struct db_pool *pool)
     for (int i = 0; i < pool->nfree; i++)
         db_close(pool->free[i]);
     pthread_cond_destroy(&pool->cond);
+    pthread_cond_destroy(&pool->writer_cond);
     pthread_mutex_destroy(&pool->lock);
     free(pool->free);
     free(pool);
 }
 
-struct db *db_pool_get(struct db_pool *pool)
+/* The monotonic time ms from now. */
+static struct timespec after_ms(int ms)
 {
-    struct db *db = NULL;
-    struct timespec until;
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+/* Takes a free handle, waiting until deadline. Call with the lock. */
+static struct db *take(struct db_pool *pool, const struct timespec *deadline)
+{
     int rc = 0;
 
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += pool->wait_ms / 1000;
-    until.tv_nsec += (long)(pool->wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&pool->lock);
     while (pool->nfree == 0 && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&pool->cond, &pool->lock, &until);
-    if (pool->nfree > 0)
-        db = pool->free[--pool->nfree];
+        rc = pthread_cond_timedwait(&pool->cond, &pool->lock, deadline);
+    return pool->nfree > 0 ? pool->free[--pool->nfree] : NULL;
+}
+
+struct db *db_pool_get(struct db_pool *pool)
+{
+    struct timespec deadline = after_ms(pool->wait_ms);
+    struct db *db;
+
+    pthread_mutex_lock(&pool->lock);
+    db = take(pool, &deadline);
     pthread_mutex_unlock(&pool->lock);
     if (db == NULL)
         log_warnx("db: no database handle came free in %d ms", pool->wait_ms);
+    return db;
+}
+
+struct db *db_pool_get_writer(struct db_pool *pool)
+{
+    /* A turn takes as long as SQLite would have let it wait for the
+     * lock; then a handle, as any request. */
+    struct timespec turn = after_ms(BUSY_TIMEOUT_MS), deadline;
+    struct db *db = NULL;
+    int rc = 0;
+
+    pthread_mutex_lock(&pool->lock);
+    while (pool->writing && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&pool->writer_cond, &pool->lock, &turn);
+    if (!pool->writing) {
+        deadline = after_ms(pool->wait_ms);
+        if ((db = take(pool, &deadline)) != NULL) {
+            db->writer = true;
+            pool->writing = true;
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
+    if (db == NULL)
+        log_warnx("db: no turn to write came in %d ms", BUSY_TIMEOUT_MS);
     return db;
 }
 
@@ -642,6 +687,11 @@ void db_pool_put(struct db_pool *pool, struct db *db)
         return;
     db_rollback(db); /* never hand on an open transaction */
     pthread_mutex_lock(&pool->lock);
+    if (db->writer) {
+        db->writer = false;
+        pool->writing = false;
+        pthread_cond_signal(&pool->writer_cond);
+    }
     pool->free[pool->nfree++] = db;
     pthread_cond_signal(&pool->cond);
     pthread_mutex_unlock(&pool->lock);

@@ -148,7 +148,16 @@ void db_pool_free(struct db_pool *pool);
  * (http_db_error(req, DB_BUSY)).
  */
 struct db *db_pool_get(struct db_pool *pool);
-/* Gives db back (rolling back any transaction left open); NULL is fine. */
+/*
+ * The same for a request that will write: writers take a handle one at
+ * a time (SQLite lets one write anyway), so that writers queueing for
+ * the lock (failed logins' audit rows, each with its fsync) wait without
+ * a handle and never starve the readers. Waits up to the busy timeout
+ * for its turn, then as db_pool_get(). NULL (logged) as there.
+ */
+struct db *db_pool_get_writer(struct db_pool *pool);
+/* Gives db back (rolling back any transaction left open), with its
+ * writer's turn if it had one; NULL is fine. */
 void db_pool_put(struct db_pool *pool, struct db *db);
 
 #endif
