@@ -124,12 +124,12 @@ int sandbox_enter(void)
                          SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) != 0 ||
         /* signals to itself only: abort() */
         seccomp_rule_add(ctx, allow, SCMP_SYS(tgkill), 1,
-                         SCMP_A0(SCMP_CMP_EQ, self)) != 0 ||
+                         SCMP_A0(SCMP_CMP_EQ, self, 0)) != 0 ||
         /* isatty(), and naming its threads */
         seccomp_rule_add(ctx, allow, SCMP_SYS(ioctl), 1,
-                         SCMP_A1(SCMP_CMP_EQ, TCGETS)) != 0 ||
+                         SCMP_A1(SCMP_CMP_EQ, TCGETS, 0)) != 0 ||
         seccomp_rule_add(ctx, allow, SCMP_SYS(prctl), 1,
-                         SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)) != 0)
+                         SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME, 0)) != 0)
         goto out;
     if (seccomp_load(ctx) != 0)
         goto out;
