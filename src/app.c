@@ -156,6 +156,11 @@ int app_open(struct app *app, const struct config *cfg, struct db **db)
         return -1;
     }
     app->max_upload_bytes = (int64_t)cfg->max_upload_mb * 1024 * 1024;
+    if (cfg->max_parked_mb_per_client > 0 &&
+        cfg->max_parked_mb_per_client < cfg->max_upload_mb)
+        log_warnx("--max-parked-mb-per-client %d is below --max-upload-mb %d: "
+                  "a larger upload can never finish",
+                  cfg->max_parked_mb_per_client, cfg->max_upload_mb);
     app->uploads = upload_registry_new();
     /* In 15 minutes: five wrong passwords per account from strangers,
      * twenty per client; ten from a browser the account logged in from
