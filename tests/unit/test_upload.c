@@ -172,6 +172,52 @@ static void test_client_slots(void)
     upload_close(other);
 }
 
+/*
+ * The caps on unfinished uploads, in memory: four per client (the
+ * default), counted at creation; bytes that a request may bring count
+ * against --max-parked-mb-per-client before it writes; an upload
+ * resumed by another client moves to it.
+ */
+static void test_caps(void)
+{
+    struct client a = client(7), b = client(8), c = client(9);
+    char id[5][UTIL_ID_LEN + 1], big[UTIL_ID_LEN + 1];
+    struct upload *up = NULL;
+
+    for (int i = 0; i < 5; i++)
+        util_random_id(id[i]);
+    for (int i = 0; i < 4; i++)
+        CHECK_INT(upload_admit(&app, ADDR(a), id[i]), 0);
+    CHECK_INT(upload_admit(&app, ADDR(a), id[4]), UPLOAD_TOO_MANY_OPEN);
+    CHECK_INT(upload_admit(&app, ADDR(b), id[4]), 0);
+    upload_forget(&app, id[0]);
+    CHECK_INT(upload_admit(&app, ADDR(a), id[0]), 0);
+    for (int i = 0; i < 5; i++)
+        upload_forget(&app, id[i]);
+
+    /* A cap of 1 MiB: a PATCH that may bring more is refused unwritten. */
+    cfg.max_parked_mb_per_client = 1;
+    create(big, 2 * 1024 * 1024);
+    CHECK_INT(upload_open(&app, ADDR(c), big, 0, 2 * 1024 * 1024,
+                          2 * 1024 * 1024, true, &up),
+              UPLOAD_TOO_MANY_BYTES);
+    CHECK_INT(upload_open(&app, ADDR(c), big, 0, 2 * 1024 * 1024, 1024 * 1024,
+                          true, &up),
+              0);
+    upload_close(up);
+    /* Moved to another client, it no longer counts for the first. */
+    CHECK_INT(upload_open(&app, ADDR(b), big, 0, 2 * 1024 * 1024, 1024 * 1024,
+                          true, &up),
+              0);
+    upload_close(up);
+    for (int i = 0; i < 4; i++)
+        CHECK_INT(upload_admit(&app, ADDR(c), id[i]), 0);
+    for (int i = 0; i < 4; i++)
+        upload_forget(&app, id[i]);
+    upload_forget(&app, big);
+    cfg.max_parked_mb_per_client = cfg.max_upload_mb;
+}
+
 /* Withdrawn with its receipt meanwhile: gone (410), at open or at the
  * next checkpoint. */
 static void test_withdrawn(void)
@@ -271,6 +317,7 @@ int main(void)
     test_cut_off();
     test_unrecorded_tail();
     test_client_slots();
+    test_caps();
     test_withdrawn();
     test_recover();
     app_close(&app, db);
