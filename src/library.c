@@ -137,7 +137,10 @@ int library_reshared(struct request *req)
     }
     args.channel = channel;
     args.url = url;
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL) {
+        json_decref(body);
+        return http_db_error(req, DB_BUSY);
+    }
     rc = message_apply(db, id, EV_RESHARED, &who, &args, &from);
     db_pool_put(req->app->db, db);
     if (rc == MSG_OK)
