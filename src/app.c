@@ -31,8 +31,6 @@
 #include "chorus/upload.h"
 #include "chorus/util.h"
 
-/* Handles the HTTP threads share; a request holds one only briefly. */
-#define DB_POOL_SIZE 8
 /* How long a request waits for one before it hears 503: far above a
  * request's normal hold (milliseconds), well below a client's patience. */
 #define DB_POOL_WAIT_MS 3000
@@ -198,8 +196,8 @@ int app_open(struct app *app, const struct config *cfg, struct db **db)
         log_error("%s", err);
         return -1;
     }
-    if (db_pool_new(app->db_path, DB_POOL_SIZE, DB_POOL_WAIT_MS, &app->db, err,
-                    sizeof(err)) != 0) {
+    if (db_pool_new(app->db_path, cfg->db_handles, DB_POOL_WAIT_MS, &app->db,
+                    err, sizeof(err)) != 0) {
         log_error("%s", err);
         return -1;
     }

@@ -55,6 +55,10 @@ static const struct option_spec options[] = {
      OFF(max_connections_per_ip), "0", 0, 100000, BIT(CMD_SERVE),
      "connections at once from one address (0: no limit; behind a proxy "
      "every client shares its address)"},
+    {"db-handles", "CHORUS_DB_HANDLES", OPT_INT, OFF(db_handles), "8", 1, 256,
+     BIT(CMD_SERVE),
+     "database handles the HTTP threads share (a request waits 3 s for "
+     "one, then gets 503)"},
     {"idle-timeout", "CHORUS_IDLE_TIMEOUT", OPT_INT, OFF(idle_timeout), "30", 1,
      3600, BIT(CMD_SERVE),
      "seconds a connection may stay silent before it is closed"},

@@ -549,6 +549,9 @@ int db_exec_script(struct db *db, const char *sql, char *err, size_t errlen)
 
 int db_begin(struct db *db)
 {
+    /* A pool that had no handle to lend: as busy as a locked database. */
+    if (db == NULL)
+        return DB_BUSY;
     return exec_simple(db, "BEGIN IMMEDIATE");
 }
 
@@ -569,6 +572,8 @@ int db_commit(struct db *db)
 
 void db_rollback(struct db *db)
 {
+    if (db == NULL)
+        return;
     if (!sqlite3_get_autocommit(db->h))
         sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
     db->after_fn = NULL;
@@ -704,7 +709,11 @@ out:
 
 struct db_stmt *db_stmt(struct db *db, enum stmt id)
 {
-    sqlite3_stmt *st = db->stmts[id];
+    sqlite3_stmt *st;
+
+    if (db == NULL)
+        return NULL;
+    st = db->stmts[id];
 
     if (st == NULL) {
         if (sqlite3_prepare_v3(db->h, sql_text[id], -1,

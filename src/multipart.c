@@ -47,7 +47,7 @@ static void withdraw_unanswered(struct app *app, const char *id)
 {
     static const struct msg_actor contributor = {WHO_CONTRIBUTOR, "contributor",
                                                  0};
-    struct db *db = db_pool_get(app->db);
+    struct db *db = db_pool_get_writer(app->db);
 
     if (db != NULL &&
         message_apply(db, id, EV_WITHDRAW, &contributor, NULL, NULL) == MSG_OK)
@@ -86,17 +86,21 @@ static int check_campaign(struct multipart_ctx *ctx)
 {
     struct message_meta probe = ctx->meta;
     struct db *db = db_pool_get(ctx->req->app->db);
-    int rc;
+    int rc = DB_BUSY;
 
     /* The consent is weighed at the end, once every field is in. */
     probe.consent_version[0] = '\0';
     probe.consent_language[0] = '\0';
-    rc = campaign_admit(db, &probe, util_now(), &ctx->campaign);
+    if (db != NULL)
+        rc = campaign_admit(db, &probe, util_now(), &ctx->campaign);
     db_pool_put(ctx->req->app->db, db);
     if (rc == CAMPAIGN_ADMIT_OK)
         return 0;
     ctx->admit = rc;
-    ctx->status = rc == CAMPAIGN_ADMIT_CLOSED ? 403 : rc > 0 ? 400 : 500;
+    ctx->status = rc == CAMPAIGN_ADMIT_CLOSED ? 403
+                  : rc > 0                    ? 400
+                  : rc == DB_BUSY             ? 503
+                                              : 500;
     return -1;
 }
 
@@ -318,8 +322,9 @@ int multipart_finish(struct request *req)
     }
     /* The campaign again, now with the consent its page showed (a
      * client that names none gets the current one). */
-    db = db_pool_get(req->app->db);
-    rc = campaign_admit(db, &ctx->meta, util_now(), &ctx->campaign);
+    rc = DB_BUSY;
+    if ((db = db_pool_get(req->app->db)) != NULL)
+        rc = campaign_admit(db, &ctx->meta, util_now(), &ctx->campaign);
     db_pool_put(req->app->db, db);
     if (rc != CAMPAIGN_ADMIT_OK) {
         ctx->admit = rc;
@@ -337,7 +342,7 @@ int multipart_finish(struct request *req)
         return fail(req, ctx);
     util_random_token(receipt);
     message_token_hash(receipt, hash);
-    if ((db = db_pool_get(req->app->db)) == NULL) {
+    if ((db = db_pool_get_writer(req->app->db)) == NULL) {
         ctx->status = 503;
         return fail(req, ctx);
     }

@@ -136,7 +136,7 @@ int panel_campaign(struct request *req, const char *slug, int64_t *id)
 {
     struct campaign c;
     struct db *db = db_pool_get(req->app->db);
-    int rc = campaign_find(db, slug, &c);
+    int rc = db != NULL ? campaign_find(db, slug, &c) : DB_BUSY;
 
     db_pool_put(req->app->db, db);
     if (rc < 0)
@@ -669,7 +669,7 @@ static int decide(struct request *req, enum msg_event ev, bool need_reason)
     if (read_reason(req, need_reason, reason, sizeof(reason), &args.code) != 0)
         return req->status;
     args.reason = reason[0] != '\0' ? reason : NULL;
-    if ((db = db_pool_get(req->app->db)) == NULL)
+    if ((db = db_pool_get_writer(req->app->db)) == NULL)
         return http_db_error(req, DB_BUSY);
     rc = message_apply(db, id, ev, &who, &args, &from);
     db_pool_put(req->app->db, db);

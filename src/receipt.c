@@ -34,7 +34,7 @@ int receipt_withdraw(struct app *app, struct message_receipt *r)
 {
     static const struct msg_actor contributor = {WHO_CONTRIBUTOR, "contributor",
                                                  0};
-    struct db *db = db_pool_get(app->db);
+    struct db *db = db_pool_get_writer(app->db);
     enum msg_state from = MSG_GONE;
     int rc;
 

@@ -61,7 +61,7 @@ static void drop_unanswered(struct tus_ctx *ctx)
         upload_forget(app, ctx->id);
         return;
     }
-    if ((db = db_pool_get(app->db)) == NULL) {
+    if ((db = db_pool_get_writer(app->db)) == NULL) {
         log_warnx("upload %s: its creation was not answered, and it stays "
                   "until it expires",
                   ctx->id);
@@ -346,7 +346,7 @@ static int create_row(struct request *req, struct tus_ctx *ctx)
     /* An empty upload is complete at once; the worker will refuse it. */
     if (ctx->complete && storage_commit_upload(cfg->data_dir, ctx->id) != 0)
         return upload_failure(req, 500);
-    if ((db = db_pool_get(req->app->db)) == NULL)
+    if ((db = db_pool_get_writer(req->app->db)) == NULL)
         return upload_failure(req, 503);
     rc = message_create(db, ctx->id, &ctx->meta, ctx->hash, ctx->length, offset,
                         util_now() + cfg->upload_expiry, ctx->complete);
@@ -535,7 +535,7 @@ int tus_delete(struct request *req)
         return tus_error(req, MHD_HTTP_CONFLICT, "finished",
                          "this upload is complete; withdraw the message "
                          "with its receipt instead");
-    if ((db = db_pool_get(req->app->db)) == NULL)
+    if ((db = db_pool_get_writer(req->app->db)) == NULL)
         return upload_failure(req, 503);
     rc = upload_delete_unfinished(req->app, db, id, EV_UPLOAD_TERMINATED);
     db_pool_put(req->app->db, db);

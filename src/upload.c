@@ -461,7 +461,7 @@ int upload_checkpoint(struct upload *up)
         up->synced = up->offset;
         return 0;
     }
-    if ((db = db_pool_get(up->app->db)) == NULL)
+    if ((db = db_pool_get_writer(up->app->db)) == NULL)
         return 503;
     rc = message_upload_progress(db, up->id, up->offset,
                                  util_now() + cfg->upload_expiry);
@@ -501,7 +501,7 @@ int upload_complete(struct upload *up)
 
     if ((rc = upload_checkpoint(up)) != 0)
         return rc;
-    if ((db = db_pool_get(up->app->db)) == NULL)
+    if ((db = db_pool_get_writer(up->app->db)) == NULL)
         return 503;
     if (storage_commit_upload(dir, up->id) != 0) {
         db_pool_put(up->app->db, db);

@@ -48,6 +48,7 @@ struct config {
     const char *public_url;
     int max_connections;
     int max_connections_per_ip;
+    int db_handles;            /* the HTTP threads' database handles */
     int idle_timeout;          /* seconds */
     int header_timeout;        /* seconds */
     int min_body_rate;         /* bytes per second, 0: none */

@@ -171,7 +171,8 @@ int db_quick_check(struct db *db);
 int db_backup(struct db *db, const char *path, char *err, size_t errlen);
 
 /* The statement, reset with bindings cleared; NULL if it failed to
- * prepare (logged). Owned by the handle. */
+ * prepare (logged) or db is NULL (a pool with no handle to lend, as is
+ * db_begin's DB_BUSY and db_rollback's no-op). Owned by the handle. */
 struct db_stmt *db_stmt(struct db *db, enum stmt id);
 /* Binds parameter i (1-based). A NULL text or blob binds SQL NULL.
  * Text and blobs are copied. 0, or -1. */
@@ -207,8 +208,9 @@ struct db *db_pool_get(struct db_pool *pool);
 /*
  * The same for a request that will write: writers take a handle one at
  * a time (SQLite lets one write anyway), so that writers queueing for
- * the lock (failed logins' audit rows, each with its fsync) wait without
- * a handle and never starve the readers. Waits up to the busy timeout
+ * the lock (failed logins' audit rows, upload creations and checkpoints,
+ * decisions: each with its fsync) wait without a handle and never starve
+ * the readers. Waits up to the busy timeout
  * for its turn, then as db_pool_get(). NULL (logged) as there.
  */
 struct db *db_pool_get_writer(struct db_pool *pool);

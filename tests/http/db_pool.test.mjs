@@ -9,7 +9,7 @@
 // letting clips leave unrecorded).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -72,24 +72,55 @@ test('16 logins hashing at once do not hold up other requests', async () => {
   }
 });
 
-test('no handle in time: 503 with Retry-After, not an endless wait; then all is served', async () => {
-  const s = await startChorus();
-  try {
-    // Another process holds the write lock for 8 s: each new upload's row
-    // waits for it (the busy timeout is 10 s) holding a handle.
-    const holder = spawn('python3', ['-c', `
+/** Another process holds the write lock for ms; resolves once it holds
+ * it to { released }, a promise of its release (wrapped: an async
+ * function returning the promise itself would wait for it). */
+async function holdWriteLock(dataDir, ms) {
+  const holder = spawn('python3', ['-c', `
 import sqlite3, sys, time
 w = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 w.execute('BEGIN IMMEDIATE')
 print('held', flush=True)
-time.sleep(8)
+time.sleep(${ms / 1000})
 w.execute('COMMIT')
-`, path.join(s.dataDir, 'chorus.db')], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const released = new Promise((res) => holder.on('exit', res));
-    await new Promise((res) => holder.stdout.once('data', res));
+`, path.join(dataDir, 'chorus.db')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const released = new Promise((res) => holder.on('exit', res));
+  await new Promise((res) => holder.stdout.once('data', res));
+  return { released };
+}
+
+test('writers queueing for the lock wait without a handle: readers are served beside them', async () => {
+  const s = await startChorus();
+  try {
+    const { released } = await holdWriteLock(s.dataDir, 6000);
+    // As many uploads as handles (and as a client may send at once),
+    // each waiting to write its row.
     const uploads = [];
     for (let i = 0; i < 8; i++) uploads.push(sendTus(s.url, Buffer.from(`not a video ${i}`)).then(() => 201, (e) => e.message));
-    // Every handle is taken: a ninth request waits its 3 s and hears why.
+    // Every one is in: its bytes on disk (whole, so handed on already),
+    // its row waiting for the lock.
+    await until(() => readdirSync(path.join(s.dataDir, 'incoming')).length >= 8, 10000,
+      'the uploads to be received');
+    // Readers go on being served while the lock is held.
+    for (let i = 0; i < 3; i++) {
+      const h = await healthz(s.port);
+      assert.equal(h.status, 200);
+      assert.ok(h.ms < 2500, `a reader waited ${h.ms.toFixed(0)} ms behind the writers`);
+    }
+    assert.deepEqual(await Promise.all(uploads), Array(8).fill(201));
+    await released;
+  } finally {
+    assertNoSanitizerReport((await s.stop()).log);
+  }
+});
+
+test('no handle in time: 503 with Retry-After, not an endless wait; then all is served', async () => {
+  // One handle, taken by an upload that waits for the lock to write.
+  const s = await startChorus({ args: ['--db-handles', '1'] });
+  try {
+    const { released } = await holdWriteLock(s.dataDir, 8000);
+    const upload = sendTus(s.url, Buffer.from('not a video')).then(() => 201, (e) => e.message);
+    // The one handle is taken: a request waits its 3 s and hears why.
     await until(async () => {
       const h = await healthz(s.port);
       if (h.status === 200) return false;
@@ -98,8 +129,8 @@ w.execute('COMMIT')
       assert.ok(Number(h.headers['retry-after']) > 0, 'Retry-After');
       return true;
     }, 7000, 'a request to find no free handle');
-    // Once the lock goes, the uploads are made and everything is served.
-    assert.deepEqual(await Promise.all(uploads), Array(8).fill(201));
+    // Once the lock goes, the upload is made and everything is served.
+    assert.equal(await upload, 201);
     await released;
     assert.equal((await healthz(s.port)).status, 200);
     assert.match(s.log(), /no database handle came free in 3000 ms/);
