@@ -109,3 +109,14 @@ export function descendants(root, name) {
   }
   return out;
 }
+
+/** Whether process pid has ended (exited, or a zombie nobody reaped). */
+export function ended(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2)[0];
+    return state === 'Z' || state === 'X';
+  } catch {
+    return true; // no such process
+  }
+}
