@@ -16,7 +16,7 @@ import { after, before, test } from 'node:test';
 
 import { ARTIFACTS, launch } from '../lib/browser.mjs';
 import {
-  ROOT, SANITIZED, assertNoSanitizerReport, removeDir, sleep, startChorus, tempDir,
+  ROOT, SANITIZED, assertNoSanitizerReport, removeDir, sleep, startChorus, tempDir, until,
 } from '../lib/chorus.mjs';
 import { makeClip, sendTus, sql, waitStatus } from '../lib/fixtures.mjs';
 
@@ -140,14 +140,6 @@ async function fillForm(page, { name = '', org = '', country = 'BY', language = 
 /** Small chunks, so a few MB span many requests (a page attribute). */
 async function smallChunks(page) {
   await page.evaluate((n) => { document.body.dataset.chunkSize = String(n); }, CHUNK);
-}
-
-async function until(fn, ms, what) {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 /** Waits until the page says fraction of the upload is sent. */
@@ -302,9 +294,10 @@ test('in-page recording: 3 s with the fake camera, form, consent, upload, receip
     await shot(page, '02-recorder');
     await page.click('#rec-start');
     await page.waitForSelector('#rec-stop:visible');
-    await sleep(3000);
+    // The fake camera records in real time: 3 s by the page's own timer.
+    await page.waitForFunction(() => document.getElementById('rec-time').textContent === '0:03');
     await shot(page, '03-recording');
-    assert.match(await page.textContent('#rec-time'), /^0:0[23]$/);
+    assert.match(await page.textContent('#rec-time'), /^0:0[34]$/);
     await page.click('#rec-stop');
     await page.waitForSelector('#clip:visible');
     const info = await page.textContent('#clip-info');
@@ -363,7 +356,8 @@ test('a chosen file: progress, a dropped request and the network taken offline, 
       try {
         if (route.request().method() === 'PATCH') {
           patches += 1;
-          // The fourth PATCH is cut (a network error), the others slowed.
+          // The fourth PATCH is cut (a network error), the others slowed
+          // like a phone's network, so the test can act mid-upload.
           if (patches === 4) return await route.abort('connectionreset');
           await sleep(150);
         }
@@ -389,10 +383,12 @@ test('a chosen file: progress, a dropped request and the network taken offline, 
     await waitSent(page, 0.3);
     await page.click('#up-pause');
     await page.waitForFunction((s) => document.getElementById('up-state').textContent === s, EN.st_paused);
-    await sleep(300);
+    await sleep(300); // a request the page began as it paused is seen
     const paused = tus.length;
     await shot(page, '12-paused');
-    await sleep(1000);
+    // Nothing to wait for: a window as long as several throttled PATCHes,
+    // in which none may start.
+    await sleep(500);
     assert.equal(tus.length, paused, 'nothing sent while paused');
     assert.ok(await page.isVisible('#up-resume'));
     await page.click('#up-resume');
@@ -404,7 +400,7 @@ test('a chosen file: progress, a dropped request and the network taken offline, 
     await page.waitForFunction((s) => document.getElementById('up-state').textContent === s, EN.st_waiting);
     const url = await page.evaluate(() => JSON.parse(localStorage.getItem('chorus.upload')).url);
     const id = idOf(url);
-    await sleep(1500);
+    await sleep(500); // a while offline, in which the page keeps waiting
     const offset = Number(sql(srv.dataDir, `SELECT upload_offset FROM messages WHERE id = '${id}'`));
     const size = statSync(clip).size;
     assert.ok(offset > 0 && offset < size, `offset ${offset} of ${size}`);
@@ -450,7 +446,7 @@ test('a reload mid-upload resumes the same upload when the same file is chosen a
   try {
     await page.route('**/api/v1/uploads/*', async (route) => {
       try {
-        if (route.request().method() === 'PATCH') await sleep(250);
+        if (route.request().method() === 'PATCH') await sleep(150); // a phone's network
         await route.continue();
       } catch (e) { /* the page went away meanwhile */ }
     });
@@ -495,7 +491,7 @@ test('Cancel asks first, then deletes what was sent; the form comes back', async
   try {
     await page.route('**/api/v1/uploads/*', async (route) => {
       try {
-        if (route.request().method() === 'PATCH') await sleep(300);
+        if (route.request().method() === 'PATCH') await sleep(300); // slow enough to cancel mid-way
         await route.continue();
       } catch (e) { /* stopped meanwhile */ }
     });
@@ -561,7 +557,7 @@ test('refused before any byte is sent: a file over the size limit, and missing c
     assert.equal(await page.evaluate(() => document.activeElement.id), 'consent');
     assert.ok(await page.isHidden('#upload'));
     await shot(page, '31-refused-no-consent');
-    await sleep(500);
+    await sleep(200); // a request would have begun at once
     assert.deepEqual(tus, [], 'no request was sent');
     assert.equal(count(), messages);
 
@@ -715,7 +711,7 @@ test('switched to Russian: Russian strings everywhere, no English left on the fo
 
     await page.route('**/api/v1/uploads/*', async (route) => {
       try {
-        if (route.request().method() === 'PATCH') await sleep(200);
+        if (route.request().method() === 'PATCH') await sleep(200); // slow enough to see the speed
         await route.continue();
       } catch (e) { /* gone */ }
     });
