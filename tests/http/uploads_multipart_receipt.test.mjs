@@ -93,8 +93,9 @@ test('multipart: 201 {id, receipt}, the video byte-identical in incoming/, proce
 test('multipart as clients stream it: parts in separate packets, and fetch() with FormData', async () => {
   const video = patternBytes('form-split', 0, 300000);
   const f = form([...Object.entries(FIELDS), ['video', { data: video }]]);
-  // Split after every part header and inside every value, with pauses, so
-  // the server sees the pieces in separate reads.
+  // Split after every part header and inside every value, with pauses (a
+  // client that streams its form slowly), so the server sees the pieces
+  // in separate reads.
   const cuts = [];
   for (let i = f.body.indexOf('\r\n\r\n'); i >= 0; i = f.body.indexOf('\r\n\r\n', i + 1)) cuts.push(i + 4, i + 5);
   const pieces = async function* () {
