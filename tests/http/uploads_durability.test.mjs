@@ -35,6 +35,8 @@ test('two PATCHes on one upload: the second gets 423 while the first writes; the
     const c = await createUpload(s.port, a.length);
     const pa = openPatch(s.port, c.id, 0, a.length);
     await pa.write(a.subarray(0, MiB));
+    // Bytes in the file: the server has taken the upload for the first.
+    await until(() => statSync(partPath(s.dataDir, c.id)).size > 0, 10000, 'the first PATCH\'s bytes');
     await until(async () => (await headUpload(s.port, c.id)).status === 200, 2000, 'HEAD');
     const rb = await patchUpload(s.port, c.id, 0, b);
     assert.ok([409, 423].includes(rb.status), `concurrent PATCH: ${rb.status} ${rb.text}`);
