@@ -37,7 +37,7 @@ test('two PATCHes on one upload: the second gets 423 while the first writes; the
     await pa.write(a.subarray(0, MiB));
     // Bytes in the file: the server has taken the upload for the first.
     await until(() => statSync(partPath(s.dataDir, c.id)).size > 0, 10000, 'the first PATCH\'s bytes');
-    await until(async () => (await headUpload(s.port, c.id)).status === 200, 2000, 'HEAD');
+    await until(async () => (await headUpload(s.port, c.id)).status === 200, 10000, 'HEAD');
     const rb = await patchUpload(s.port, c.id, 0, b);
     assert.ok([409, 423].includes(rb.status), `concurrent PATCH: ${rb.status} ${rb.text}`);
     assert.equal(rb.status, 423, 'the first PATCH still holds the upload');
