@@ -4,7 +4,12 @@ stdout) or be refused (exit 1, {"error": ...}); a crash, a hang past the
 timeout or a sanitizer report is a finding, kept in tests/fuzz/findings/.
 
 usage: python3 tests/fuzz/media.py COUNT
+
+The inputs are made in order from one seed (FUZZ_SEED reproduces a run)
+and go through as many transcodes at once as there are cores
+(CHORUS_FUZZ_JOBS to change it).
 """
+import concurrent.futures
 import json
 import os
 import random
@@ -78,6 +83,36 @@ def mutate(data, rng):
     return how, bytes(data)
 
 
+def run_one(work, env, n, name, how, mutated):
+    """Transcodes input n in a directory of its own. Returns (n, name, how,
+    input path, "transcoded", "refused" or why it is a finding, stderr)."""
+    inp = os.path.join(work, f"input-{n}")
+    out = os.path.join(work, f"out-{n}")
+    with open(inp, "wb") as f:
+        f.write(mutated)
+    stderr = b""
+    try:
+        r = subprocess.run([CHORUS, "transcode", inp, out],
+                           capture_output=True, env=env, timeout=TIMEOUT)
+        stderr = r.stderr
+        if REPORT.search(r.stderr):
+            why = "sanitizer report"
+        elif r.returncode not in (0, 1):
+            why = f"exit {r.returncode}"
+        else:
+            facts = json.loads(r.stdout)
+            if r.returncode == 1 and not facts.get("error"):
+                why = "refused without a reason"
+            else:
+                why = "refused" if r.returncode else "transcoded"
+    except subprocess.TimeoutExpired:
+        why = f"hang past {TIMEOUT} s"
+    except ValueError:
+        why = "output is not JSON"
+    shutil.rmtree(out, ignore_errors=True)
+    return n, name, how, inp, why, stderr
+
+
 def main():
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     if not os.path.exists(CHORUS):
@@ -95,42 +130,26 @@ def main():
                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
     outcomes = {"transcoded": 0, "refused": 0}
     findings = 0
+    jobs = int(os.environ.get("CHORUS_FUZZ_JOBS", os.cpu_count() or 1))
     try:
+        inputs = []
         for n in range(count):
             name, data = rng.choice(seeds)
             how, mutated = mutate(data, rng)
-            inp = os.path.join(work, "input")
-            out = os.path.join(work, "out")
-            shutil.rmtree(out, ignore_errors=True)
-            with open(inp, "wb") as f:
-                f.write(mutated)
-            why = None
-            try:
-                r = subprocess.run([CHORUS, "transcode", inp, out],
-                                   capture_output=True, env=env,
-                                   timeout=TIMEOUT)
-                if REPORT.search(r.stderr):
-                    why = "sanitizer report"
-                elif r.returncode not in (0, 1):
-                    why = f"exit {r.returncode}"
-                else:
-                    facts = json.loads(r.stdout)
-                    if r.returncode == 1 and not facts.get("error"):
-                        why = "refused without a reason"
-                    else:
-                        outcomes["refused" if r.returncode else
-                                 "transcoded"] += 1
-            except subprocess.TimeoutExpired:
-                why = f"hang past {TIMEOUT} s"
-            except ValueError:
-                why = "output is not JSON"
-            if why:
+            inputs.append((n, name, how, mutated))
+        with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+            for n, name, how, inp, why, stderr in pool.map(
+                    lambda i: run_one(work, env, *i), inputs):
+                if why in ("transcoded", "refused"):
+                    outcomes[why] += 1
+                    os.remove(inp)
+                    continue
                 findings += 1
                 keep = os.path.join(FINDINGS, f"media-{seed}-{n}-{name}")
                 shutil.copy(inp, keep)
                 print(f"FINDING {n}: {why} ({how} of {name}); kept {keep}")
                 if why == "sanitizer report":
-                    print(r.stderr.decode(errors="replace")[-3000:])
+                    print(stderr.decode(errors="replace")[-3000:])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"media fuzz (seed {seed}): {count} inputs, "

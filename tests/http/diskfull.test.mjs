@@ -5,15 +5,17 @@
 // was lost. Needs root (mount); skipped with a reason otherwise.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { assertNoSanitizerReport, chorus, removeDir, sleep, startChorus, tempDir } from '../lib/chorus.mjs';
+import {
+  assertNoSanitizerReport, chorus, removeDir, SANITIZED, startChorus, tempDir, testClock, until,
+} from '../lib/chorus.mjs';
 import { makeClip, sendMessage, sql, waitStatus } from '../lib/fixtures.mjs';
 import { addUser, loggedIn } from '../lib/panel.mjs';
 import {
-  createUpload, headUpload, incomingPath, openPatch, patchUpload, patternBytes, patternSha256,
+  createUpload, headUpload, incomingPath, openPatch, partPath, patchUpload, patternBytes, patternSha256,
   sha256File,
 } from '../lib/uploads.mjs';
 
@@ -52,8 +54,14 @@ test('an upload that fills the disk gets 507, keeps what it stored, and resumes 
     const first = await patchUpload(s.port, c.id, 0, patternBytes('full', 0, 4 * MiB));
     assert.equal(first.status, 204, first.text);
     const p = openPatch(s.port, c.id, 4 * MiB, size - 4 * MiB);
+    let early = null;
+    p.response.then((a) => { early = a; });
     for (let off = 4 * MiB; off < 6 * MiB; off += 256 * 1024) await p.write(patternBytes('full', off, 256 * 1024));
-    await sleep(300);
+    // Those bytes reach the file; then something else fills the disk.
+    await until(() => {
+      if (early) throw new Error(`the PATCH was answered early: ${early.status} ${early.text || early.error}`);
+      return statSync(partPath(data, c.id)).size === 6 * MiB;
+    }, 10000, 'the first 6 MiB');
     const free = Number(spawnSync('df', ['-B1', '--output=avail', data], { encoding: 'utf8' }).stdout.split('\n')[1]);
     writeFileSync(path.join(data, 'filler'), Buffer.alloc(free));
     for (let off = 6 * MiB; off < size; off += 256 * 1024) await p.write(patternBytes('full', off, 256 * 1024));
@@ -95,9 +103,19 @@ test('a transcode that cannot write its output fails with a reason; a retry with
     const free = Number(spawnSync('df', ['-B1', '--output=avail', data], { encoding: 'utf8' }).stdout.split('\n')[1]);
     const filler = path.join(data, 'filler');
     writeFileSync(filler, Buffer.alloc(Math.max(0, free - 96 * 1024)));
-    const worker = await startChorus({ dataDir: data, keepDir: true, args: ['--workers', '1', '--min-free-mb', '0'] });
+    // Each failed attempt is retried after a backoff, which the clock skips.
+    const clock = testClock(root);
+    const worker = await startChorus({
+      dataDir: data, keepDir: true, args: ['--workers', '1', '--min-free-mb', '0'], env: clock.env(),
+    });
     try {
-      assert.equal(await waitStatus(data, id, ['failed', 'pending'], 60000), 'failed');
+      const status = await until(() => {
+        const [message, job, attempts] = sql(data, 'SELECT m.status, j.state, j.attempts FROM messages m' +
+          ` JOIN jobs j ON j.message_id = m.id WHERE m.id = '${id}'`).split('|');
+        if (job === 'queued' && attempts !== '0') clock.advance(10);
+        return ['failed', 'pending'].includes(message) && message;
+      }, SANITIZED ? 180000 : 60000, 'the message to fail');
+      assert.equal(status, 'failed');
     } finally {
       assertNoSanitizerReport((await worker.stop()).log);
     }

@@ -1,13 +1,16 @@
 // Fault injection: kill -9 in the middle of decisions and of an export,
 // a database held by another writer. After a restart nothing that was
 // answered is lost, the database is intact and the audit chain holds.
+// Leases run on the test clock, which the tests move past them.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { assertNoSanitizerReport, chorus, removeDir, sleep, startChorus } from '../lib/chorus.mjs';
+import {
+  assertNoSanitizerReport, chorus, removeDir, SANITIZED, startChorus, tempDir, testClock, until,
+} from '../lib/chorus.mjs';
 import { descendants, sendTus, sql } from '../lib/fixtures.mjs';
 import { addUser, loggedIn } from '../lib/panel.mjs';
 
@@ -37,16 +40,24 @@ test('kill -9 during a stream of decisions: every answered decision and its audi
     const pw = addUser(dir, 'mod', 'moderator');
     const ids = pendingMessages(dir, 120, 'D');
     const mod = await loggedIn(s.url, 'mod', pw);
+    // Four moderators approve one message after another; the kill comes
+    // once some decisions are answered, with others in flight.
     const answered = [];
-    const inflight = ids.map(async (id, i) => {
-      await sleep(i * 2);
-      try {
-        const r = await mod.post(`/api/v1/messages/${id}/approve`, {});
-        if (r.status === 200) answered.push(id);
-      } catch { /* cut off by the kill */ }
-    });
-    await sleep(90);
+    let next = 0;
+    let killed = false;
+    const moderator = async () => {
+      while (!killed && next < ids.length) {
+        const id = ids[next++];
+        try {
+          const r = await mod.post(`/api/v1/messages/${id}/approve`, {});
+          if (r.status === 200) answered.push(id);
+        } catch { /* cut off by the kill */ }
+      }
+    };
+    const inflight = [0, 1, 2, 3].map(moderator);
+    await until(() => answered.length >= 20, SANITIZED ? 60000 : 20000, 'the first decisions');
     await s.kill();
+    killed = true;
     await Promise.all(inflight);
     assert.ok(answered.length > 0 && answered.length < ids.length,
       `killed mid-way (${answered.length} of ${ids.length} answered)`);
@@ -96,8 +107,9 @@ test('kill -9 during an export: the database stays intact and nothing is left be
 test('a database held by another writer delays requests; none fails with a raw busy error', async () => {
   const s = await startChorus();
   try {
-    // Another process holds the write lock for 3 s (well under the busy
-    // timeout), and a reader holds a snapshot all along.
+    // Another process holds the write lock for 1 s (a slow writer, well
+    // under the busy timeout), and a reader holds a snapshot until the
+    // test has its answers.
     const holder = spawn('python3', ['-c', `
 import sqlite3, time, sys
 r = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -105,26 +117,35 @@ r.execute('BEGIN'); r.execute('SELECT count(*) FROM messages').fetchall()
 w = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 w.execute('BEGIN IMMEDIATE')
 print('held', flush=True)
-time.sleep(3)
-w.execute('COMMIT')
 time.sleep(1)
+w.execute('COMMIT')
+sys.stdin.read()
 r.execute('COMMIT')
-`, path.join(s.dataDir, 'chorus.db')], { stdio: ['ignore', 'pipe', 'inherit'] });
+`, path.join(s.dataDir, 'chorus.db')], { stdio: ['pipe', 'pipe', 'inherit'] });
     await new Promise((res) => holder.stdout.once('data', res));
     const t0 = Date.now();
     const results = await Promise.all([0, 1, 2].map(() => sendTus(s.url, Buffer.from('not a video, just bytes'))
       .then(() => 201, (e) => e.message)));
     assert.deepEqual(results, [201, 201, 201]);
-    assert.ok(Date.now() - t0 >= 2000, 'the writes waited for the lock');
+    assert.ok(Date.now() - t0 >= 800, 'the writes waited for the lock');
     assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
-    await new Promise((res) => holder.on('exit', res));
+    const exited = new Promise((res) => holder.on('exit', res));
+    holder.stdin.end();
+    assert.equal(await exited, 0);
     assert.doesNotMatch(s.log(), /database is locked|SQLITE_BUSY/i);
   } finally { assertNoSanitizerReport((await s.stop()).log); }
 });
 
 test('kill -9 while workers claim jobs: every job ends in exactly one state, running ones are reclaimed', async () => {
-  let s = await startChorus({ keepDir: true, args: ['--workers', '2', '--job-lease', '2'] });
+  const clockDir = tempDir('chorus-faults-clock-');
+  const clock = testClock(clockDir);
+  const LEASE = 30;
+  const serve = (dataDir) => startChorus({
+    dataDir, keepDir: true, args: ['--workers', '2', '--job-lease', String(LEASE)], env: clock.env(),
+  });
+  let s = await serve();
   const dir = s.dataDir;
+  const count = (where) => sql(dir, `SELECT count(*) FROM jobs WHERE ${where}`);
   try {
     // Forty jobs a worker refuses in a moment: claims come thick and fast.
     const ids = [];
@@ -132,27 +153,26 @@ test('kill -9 while workers claim jobs: every job ends in exactly one state, run
     const logs = [];
     for (let i = 0; i < 40; i++) ids.push((await sendTus(s.url, Buffer.from(`not a video ${i}`))).id);
     for (let round = 0; round < 4; round++) {
-      // Strike while a worker holds a job.
-      const until = Date.now() + 15000;
-      while (sql(dir, "SELECT count(*) FROM jobs WHERE state = 'running'") === '0' && Date.now() < until) await sleep(10);
+      // Strike while a worker holds a job (unless none is left).
+      await until(() => count("state = 'running'") !== '0' || count("state IN ('queued', 'running')") === '0',
+        SANITIZED ? 60000 : 15000, 'a worker to hold a job');
       // The whole tree at once, as a power cut would: no worker gets to
-      // give its job back, so running jobs keep their leases.
+      // give its job back, so running jobs keep their leases...
       const tree = descendants(s.proc.pid, null);
       await s.kill();
       for (const pid of tree) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-      running += Number(sql(dir, "SELECT count(*) FROM jobs WHERE state = 'running'"));
+      running += Number(count("state = 'running'"));
       logs.push(s.log());
-      s = await startChorus({ dataDir: dir, keepDir: true, args: ['--workers', '2', '--job-lease', '2'] });
+      // ...until they run out.
+      clock.advance(LEASE + 1);
+      s = await serve(dir);
       assert.equal(sql(dir, 'PRAGMA integrity_check'), 'ok');
     }
-    const end = Date.now() + 60000;
-    while (sql(dir, "SELECT count(*) FROM messages WHERE status = 'processing'") !== '0') {
-      assert.ok(Date.now() < end, `still processing: ${sql(dir, "SELECT count(*) FROM messages WHERE status = 'processing'")}`);
-      await sleep(200);
-    }
+    await until(() => sql(dir, "SELECT count(*) FROM messages WHERE status = 'processing'") === '0',
+      SANITIZED ? 180000 : 60000, 'every message to leave processing');
     // One job per message, finished, in a state that agrees with it.
     assert.equal(sql(dir, 'SELECT count(*) FROM jobs'), String(ids.length));
-    assert.equal(sql(dir, "SELECT count(*) FROM jobs WHERE state = 'failed' AND lease_until IS NULL"), String(ids.length));
+    assert.equal(count("state = 'failed' AND lease_until IS NULL"), String(ids.length));
     assert.equal(sql(dir, "SELECT count(*) FROM messages m JOIN jobs j ON j.message_id = m.id WHERE m.status = 'failed'"), String(ids.length));
     assert.equal(sql(dir, 'SELECT max(attempts) <= 3 FROM jobs'), '1');
     // Jobs cut off while running were claimed again after their lease.
@@ -161,5 +181,6 @@ test('kill -9 while workers claim jobs: every job ends in exactly one state, run
   } finally {
     assertNoSanitizerReport((await s.stop()).log);
     removeDir(dir);
+    removeDir(clockDir);
   }
 });

@@ -1,14 +1,13 @@
 // The foundation: a real chorus serve on a loopback port.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import {
-  assertNoSanitizerReport, chorus, rawRequest, removeDir, sleep,
-  startChorus, tempDir,
+  assertNoSanitizerReport, chorus, rawRequest, removeDir, startChorus, tempDir, until,
 } from '../lib/chorus.mjs';
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; " +
@@ -21,6 +20,13 @@ after(async () => {
   const r = await srv.stop();
   assertNoSanitizerReport(r.log);
 });
+
+/** How many sockets process pid holds open (its listener among them). */
+function sockets(pid) {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try { return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:'); } catch { return false; }
+  }).length;
+}
 
 function assertSecurityHeaders(h) {
   assert.equal(h.get('content-security-policy'), CSP);
@@ -154,9 +160,12 @@ test('garbage on the wire gets an error status and nothing breaks', async () => 
 });
 
 test('the access log names method, path and status but no client address', async () => {
+  const logged = () => srv.log().split('\n').filter((l) => / GET \/healthz 200 /.test(l));
+  const before = logged().length;
   await fetch(`${srv.url}/healthz?secret=token123`);
-  await sleep(100);
-  const lines = srv.log().split('\n').filter((l) => / GET \/healthz 200 /.test(l));
+  // The line is written once the answer has gone out.
+  await until(() => logged().length > before, 10000, 'the access log line');
+  const lines = logged();
   assert.ok(lines.length > 0, 'access log line present');
   for (const l of lines) {
     assert.doesNotMatch(l, /127\.0\.0\.1/);
@@ -166,11 +175,12 @@ test('the access log names method, path and status but no client address', async
 
 test('SIGTERM stops the server with exit 0 within 5 s, even with an open connection', async () => {
   const s = await startChorus();
+  const open = sockets(s.proc.pid);
   const idle = net.connect(s.port, '127.0.0.1');
   await new Promise((r) => idle.on('connect', r));
   idle.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'); // never finished
   idle.on('error', () => {});
-  await sleep(100);
+  await until(() => sockets(s.proc.pid) > open, 10000, 'the server to take the connection');
   const r = await s.stop('SIGTERM');
   idle.destroy();
   assert.equal(r.code, 0, r.log);

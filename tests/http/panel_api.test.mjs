@@ -7,7 +7,9 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { assertNoSanitizerReport, chorus, removeDir, sleep, startChorus, tempDir } from '../lib/chorus.mjs';
+import {
+  assertNoSanitizerReport, chorus, removeDir, startChorus, tempDir, testClock,
+} from '../lib/chorus.mjs';
 import { makeClip, sendMessage, sql, waitStatus } from '../lib/fixtures.mjs';
 import { addUser, Client, loggedIn } from '../lib/panel.mjs';
 
@@ -153,26 +155,29 @@ test('logout ends the session for real; an idle session expires, a busy one at -
   assert.match(r.headers.get('set-cookie'), /Max-Age=0/);
   assert.equal((await stolen.get('/api/v1/session')).status, 401);
 
-  const t = await startChorus({ args: ['--session-idle', '10', '--session-max', '20'] });
+  // Expiry is a matter of the server's clock: the test moves it instead
+  // of waiting (steps well clear of the limits, so real time passing
+  // meanwhile cannot tip one over).
+  const clock = testClock(dir);
+  const t = await startChorus({ args: ['--session-idle', '600', '--session-max', '1800'], env: clock.env() });
   try {
     const p = addUser(t.dataDir, 'y', 'moderator');
     const idle = await loggedIn(t.url, 'y', p);
     const busy = await loggedIn(t.url, 'y', p);
-    const t0 = Date.now();
     assert.equal((await idle.get('/api/v1/session')).status, 200);
-    // One session stays silent, the other is used every 2 s.
-    while (Date.now() - t0 < 11000) {
-      await sleep(2000);
-      assert.equal((await busy.get('/api/v1/session')).status, 200);
-    }
+    // One session stays silent, the other is used every 500 s.
+    clock.advance(500);
+    assert.equal((await busy.get('/api/v1/session')).status, 200, 'busy at 500 s');
+    clock.advance(500);
+    assert.equal((await busy.get('/api/v1/session')).status, 200, 'busy at 1000 s');
     assert.equal((await idle.get('/api/v1/session')).status, 401, 'idle expiry');
-    // In use until shortly before --session-max (counted in whole seconds
-    // from the login), the busy one still ends then.
-    while (Date.now() - t0 < 15000) {
-      await sleep(2000);
-      assert.equal((await busy.get('/api/v1/session')).status, 200);
-    }
-    await sleep(Math.max(0, 21500 - (Date.now() - t0)));
+    // In use until shortly before --session-max (counted from the
+    // login), the busy one still ends then.
+    clock.advance(500);
+    assert.equal((await busy.get('/api/v1/session')).status, 200, 'busy at 1500 s');
+    clock.advance(200);
+    assert.equal((await busy.get('/api/v1/session')).status, 200, 'busy at 1700 s');
+    clock.advance(200);
     assert.equal((await busy.get('/api/v1/session')).status, 401, 'absolute expiry');
   } finally { assertNoSanitizerReport((await t.stop()).log); }
 });

@@ -7,7 +7,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { screenshot, launch } from '../lib/browser.mjs';
-import { assertNoSanitizerReport, removeDir, SANITIZED, startChorus, tempDir } from '../lib/chorus.mjs';
+import {
+  assertNoSanitizerReport, removeDir, SANITIZED, startChorus, tempDir, testClock,
+} from '../lib/chorus.mjs';
 import { makeClip, sendMessage, waitStatus } from '../lib/fixtures.mjs';
 import { addUser, loggedIn } from '../lib/panel.mjs';
 
@@ -24,7 +26,8 @@ const pw = {};
 const ids = {};
 
 before(async () => {
-  s = await startChorus({ args: ['--workers', '1', '--session-idle', '3600'] });
+  const clock = testClock(dir);
+  s = await startChorus({ args: ['--workers', '1', '--session-idle', '3600'], env: clock.env() });
   pw.mod = addUser(s.dataDir, 'mod', 'moderator');
   pw.admin = addUser(s.dataDir, 'admin', 'admin');
   const clip = makeClip(path.join(dir, 'clip.mp4'), { seconds: 3, size: '480x360' });
@@ -36,7 +39,7 @@ before(async () => {
   // One after the other: the queue is oldest first, in this order.
   for (const [k, m] of Object.entries(metas)) {
     ids[k] = (await sendMessage(s.url, clip, m)).id;
-    await new Promise((r) => setTimeout(r, 1100)); // distinct created_at seconds
+    clock.advance(1); // distinct created_at seconds, without waiting for them
   }
   for (const id of Object.values(ids)) {
     assert.equal(await waitStatus(s.dataDir, id, ['pending', 'failed'], SANITIZED ? 600000 : 120000), 'pending');

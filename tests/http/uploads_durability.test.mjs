@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { assertNoSanitizerReport, removeDir, sleep, startChorus, tempDir } from '../lib/chorus.mjs';
+import { assertNoSanitizerReport, removeDir, startChorus, tempDir } from '../lib/chorus.mjs';
 import {
   MiB, createUpload, deleteUpload, headUpload, incomingPath, openPatch, partPath, patchUpload, patternBytes,
   patternChunks, patternSha256, sha256, sha256File, sql, until,
@@ -35,7 +35,9 @@ test('two PATCHes on one upload: the second gets 423 while the first writes; the
     const c = await createUpload(s.port, a.length);
     const pa = openPatch(s.port, c.id, 0, a.length);
     await pa.write(a.subarray(0, MiB));
-    await until(async () => (await headUpload(s.port, c.id)).status === 200, 2000, 'HEAD');
+    // Bytes in the file: the server has taken the upload for the first.
+    await until(() => statSync(partPath(s.dataDir, c.id)).size > 0, 10000, 'the first PATCH\'s bytes');
+    await until(async () => (await headUpload(s.port, c.id)).status === 200, 10000, 'HEAD');
     const rb = await patchUpload(s.port, c.id, 0, b);
     assert.ok([409, 423].includes(rb.status), `concurrent PATCH: ${rb.status} ${rb.text}`);
     assert.equal(rb.status, 423, 'the first PATCH still holds the upload');
@@ -87,7 +89,8 @@ test('a PATCH cut off by the client keeps what arrived; HEAD reports it; the upl
     const cut = 1234567;
     const p = openPatch(s.port, c.id, 0, data.length);
     await p.write(data.subarray(0, cut));
-    await sleep(300); // let the bytes reach the server, then the tab closes
+    // The bytes reach the server's file, then the tab closes.
+    await until(() => statSync(partPath(s.dataDir, c.id)).size === cut, 10000, `the ${cut} bytes to arrive`);
     p.destroy();
     const h = await until(async () => {
       const r = await headUpload(s.port, c.id);

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { test } from 'node:test';
 
-import { assertNoSanitizerReport, removeDir, sleep, startChorus, tempDir } from '../lib/chorus.mjs';
+import { assertNoSanitizerReport, removeDir, sleep, startChorus, tempDir, until } from '../lib/chorus.mjs';
 import {
   MiB, TUS_VERSION, createUpload, filesIn, headUpload, incomingPath, openPatch, partPath,
   patchUpload, patternBytes, sha256, sha256File, sql,
@@ -28,10 +28,11 @@ test('429 with Retry-After past --max-uploads-per-ip; a refused creation leaves 
   await withServer(['--max-uploads-per-ip', '1'], async (s) => {
     const a = await createUpload(s.port, 10000);
     const b = await createUpload(s.port, 10000);
-    // A holds the address's only slot while its body comes in.
+    // A holds the address's only slot while its body comes in: once its
+    // first bytes are in the file, the server has given it the slot.
     const pa = openPatch(s.port, a.id, 0, 10000);
     await pa.write(Buffer.alloc(1000, 1));
-    await sleep(200);
+    await until(() => statSync(partPath(s.dataDir, a.id)).size === 1000, 10000, 'A\'s first bytes');
 
     const r = await patchUpload(s.port, b.id, 0, Buffer.alloc(1000, 2));
     assert.equal(r.status, 429, r.text);
@@ -99,7 +100,7 @@ test('minimum upload rate: a trickle is cut off after the window; a normal uploa
     let answer = null;
     p.response.then((r) => { answer = r; });
     const t0 = Date.now();
-    // 1000 bytes every 100 ms: 10 KB/s, half the minimum.
+    // A slow client: 1000 bytes every 100 ms, 10 KB/s, half the minimum.
     while (answer === null && sent < data.length && Date.now() - t0 < 10000) {
       if (!(await p.write(data.subarray(sent, sent + 1000)))) break;
       sent += 1000;

@@ -93,8 +93,9 @@ test('multipart: 201 {id, receipt}, the video byte-identical in incoming/, proce
 test('multipart as clients stream it: parts in separate packets, and fetch() with FormData', async () => {
   const video = patternBytes('form-split', 0, 300000);
   const f = form([...Object.entries(FIELDS), ['video', { data: video }]]);
-  // Split after every part header and inside every value, with pauses, so
-  // the server sees the pieces in separate reads.
+  // Split after every part header and inside every value, with pauses (a
+  // client that streams its form slowly), so the server sees the pieces
+  // in separate reads.
   const cuts = [];
   for (let i = f.body.indexOf('\r\n\r\n'); i >= 0; i = f.body.indexOf('\r\n\r\n', i + 1)) cuts.push(i + 4, i + 5);
   const pieces = async function* () {
@@ -174,7 +175,7 @@ test('multipart: bad fields are refused with 400 naming the field; nothing is le
   assert.equal(u.json().error, 'invalid_metadata');
   assert.match(u.json().message, /gps/);
   // Let the server finish cleaning up after the last request.
-  await until(() => filesIn(srv.dataDir, 'uploads').length === 0, 3000, 'uploads/ to be empty');
+  await until(() => filesIn(srv.dataDir, 'uploads').length === 0, 10000, 'uploads/ to be empty');
   assert.equal(countAll(), rows, 'no message row');
   const known = new Set(sql(srv.dataDir, 'SELECT id FROM messages').map((m) => m.id));
   assert.deepEqual(filesIn(srv.dataDir, 'incoming').filter((f) => !known.has(f)), [], 'no orphan in incoming/');
@@ -194,7 +195,7 @@ test('multipart: 415 for anything but multipart/form-data; 413 over --max-upload
     body: (function* () { for (let i = 0; i < f.body.length; i += 65536) yield f.body.subarray(i, i + 65536); })(),
   }).catch((error) => ({ status: 0, error }));
   assert.notEqual(chunked.status, 201);
-  await until(() => filesIn(srv.dataDir, 'uploads').length === 0, 3000, 'uploads/ to be empty');
+  await until(() => filesIn(srv.dataDir, 'uploads').length === 0, 10000, 'uploads/ to be empty');
   assert.equal(countAll(), rows);
 });
 
@@ -317,13 +318,13 @@ test('withdrawal of an unfinished tus upload: part file gone, HEAD and PATCH 410
   const e = await createUpload(srv.port, data.length);
   const p = openPatch(srv.port, e.id, 0, data.length);
   await p.write(data.subarray(0, 2 * MiB));
-  await until(() => existsSync(partPath(srv.dataDir, e.id)), 1000, 'the part file');
+  await until(() => existsSync(partPath(srv.dataDir, e.id)), 10000, 'the part file');
   assert.equal((await receiptDelete(e.receipt)).status, 200);
   await p.write(data.subarray(2 * MiB));
   p.end();
   const res = await p.response;
   assert.notEqual(res.status, 204, 'a withdrawn upload cannot complete');
-  await until(() => filesOf(e.id).length === 0, 3000, 'no file left of the withdrawn upload');
+  await until(() => filesOf(e.id).length === 0, 10000, 'no file left of the withdrawn upload');
   assert.equal(row(e.id).status, 'withdrawn');
   assert.ok(!jobs(e.id).includes('queued'), 'no job for a withdrawn upload');
 });

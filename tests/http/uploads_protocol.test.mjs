@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { assertNoSanitizerReport, startChorus } from '../lib/chorus.mjs';
+import { assertNoSanitizerReport, removeDir, startChorus, tempDir, testClock } from '../lib/chorus.mjs';
 import {
   GOOD_META, MiB, OFFSET_TYPE, TUS_VERSION, createUpload, deleteUpload, filesIn,
   headUpload, incomingPath, metadata, partPath, patchUpload, patternBytes, request,
@@ -335,43 +335,51 @@ test('termination: DELETE removes an unfinished upload (row and file); a finishe
 });
 
 test('410 after Upload-Expires passes (before the sweep); the sweep then deletes row and file, not finished uploads', async () => {
-  // Sweeps only at start-up: the expired upload is still there, and 410.
-  const a = await startChorus({ args: ['--upload-expiry', '1', '--sweep-interval', '3600'] });
+  // The servers' clock moves past the expiry instead of the test waiting.
+  const clockDir = tempDir('chorus-expiry-');
+  const clock = testClock(clockDir);
+  const expiry = 600;
   try {
-    const c = await createUpload(a.port, 1000);
-    assert.equal(c.status, 201);
-    assertExpires(c, 1, 'POST');
-    assert.equal((await patchUpload(a.port, c.id, 0, Buffer.alloc(100, 1))).status, 204);
-    const h = await until(async () => {
-      const r = await headUpload(a.port, c.id);
-      return r.status !== 200 && r;
-    }, 5000, 'the upload to expire');
-    assert.equal(h.status, 410);
-    assertTus(h, 'HEAD expired');
-    assertError(await patchUpload(a.port, c.id, 100, Buffer.alloc(10)), 410, 'gone', 'PATCH expired');
-    assertError(await deleteUpload(a.port, c.id), 410, 'gone', 'DELETE expired');
-    assert.ok(existsSync(partPath(a.dataDir, c.id)), 'not swept yet');
-  } finally {
-    assertNoSanitizerReport((await a.stop()).log);
-  }
+    // Sweeps only at start-up: the expired upload is still there, and 410.
+    const a = await startChorus({ args: ['--upload-expiry', String(expiry), '--sweep-interval', '3600'], env: clock.env() });
+    try {
+      const c = await createUpload(a.port, 1000);
+      assert.equal(c.status, 201);
+      assertExpires(c, expiry, 'POST');
+      assert.equal((await patchUpload(a.port, c.id, 0, Buffer.alloc(100, 1))).status, 204);
+      assert.equal((await headUpload(a.port, c.id)).status, 200, 'not expired yet');
+      clock.advance(expiry + 10);
+      const h = await headUpload(a.port, c.id);
+      assert.equal(h.status, 410);
+      assertTus(h, 'HEAD expired');
+      assertError(await patchUpload(a.port, c.id, 100, Buffer.alloc(10)), 410, 'gone', 'PATCH expired');
+      assertError(await deleteUpload(a.port, c.id), 410, 'gone', 'DELETE expired');
+      assert.ok(existsSync(partPath(a.dataDir, c.id)), 'not swept yet');
+    } finally {
+      assertNoSanitizerReport((await a.stop()).log);
+    }
 
-  const b = await startChorus({ args: ['--upload-expiry', '1', '--sweep-interval', '1'] });
-  try {
-    const done = patternBytes('kept', 0, 500);
-    const f = await createUpload(b.port, done.length, { body: done });
-    assert.equal(f.status, 201);
-    const c = await createUpload(b.port, 1000);
-    assert.equal((await patchUpload(b.port, c.id, 0, Buffer.alloc(100, 1))).status, 204);
-    assert.ok(existsSync(partPath(b.dataDir, c.id)));
-    await until(() => !existsSync(partPath(b.dataDir, c.id)) && count(b.dataDir, `id = '${c.id}'`) === 0,
-      8000, 'the sweep to delete the expired upload');
-    assert.equal((await headUpload(b.port, c.id)).status, 404);
-    assert.deepEqual(filesIn(b.dataDir, 'uploads'), []);
-    // The finished upload is not the sweep's business.
-    assert.equal(await sha256File(incomingPath(b.dataDir, f.id)), sha256(done));
-    assert.equal(sql(b.dataDir, `SELECT status FROM messages WHERE id = '${f.id}'`)[0].status, 'processing');
+    const b = await startChorus({ args: ['--upload-expiry', String(expiry), '--sweep-interval', '1'], env: clock.env() });
+    try {
+      const done = patternBytes('kept', 0, 500);
+      const f = await createUpload(b.port, done.length, { body: done });
+      assert.equal(f.status, 201);
+      const c = await createUpload(b.port, 1000);
+      assert.equal((await patchUpload(b.port, c.id, 0, Buffer.alloc(100, 1))).status, 204);
+      assert.ok(existsSync(partPath(b.dataDir, c.id)));
+      clock.advance(expiry + 10);
+      await until(() => !existsSync(partPath(b.dataDir, c.id)) && count(b.dataDir, `id = '${c.id}'`) === 0,
+        15000, 'the sweep to delete the expired upload');
+      assert.equal((await headUpload(b.port, c.id)).status, 404);
+      assert.deepEqual(filesIn(b.dataDir, 'uploads'), []);
+      // The finished upload is not the sweep's business.
+      assert.equal(await sha256File(incomingPath(b.dataDir, f.id)), sha256(done));
+      assert.equal(sql(b.dataDir, `SELECT status FROM messages WHERE id = '${f.id}'`)[0].status, 'processing');
+    } finally {
+      assertNoSanitizerReport((await b.stop()).log);
+    }
   } finally {
-    assertNoSanitizerReport((await b.stop()).log);
+    removeDir(clockDir);
   }
 });
 

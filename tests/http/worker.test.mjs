@@ -1,15 +1,18 @@
 // The media worker inside chorus serve: jobs claimed, transcoded in a
 // child, recorded; hostile files fail their job, never the server; a
 // crashing child is retried then failed; a killed worker's job is claimed
-// again after its lease; two workers never share a job.
+// again after its lease; two workers never share a job. Backoffs and
+// leases run on the test clock: the tests move it rather than wait.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { assertNoSanitizerReport, removeDir, sleep, startChorus, tempDir } from '../lib/chorus.mjs';
 import {
-  descendants, ffprobe, makeClip, sendMessage, sendTus, sql, waitStatus,
+  assertNoSanitizerReport, removeDir, SANITIZED, startChorus, tempDir, testClock, until,
+} from '../lib/chorus.mjs';
+import {
+  descendants, ended, ffprobe, makeClip, sendMessage, sendTus, sql, waitStatus,
 } from '../lib/fixtures.mjs';
 import {
   dataReference, gab2Playlist, hugeFrames, manyStreams, timestampJumps, twoHours,
@@ -17,15 +20,22 @@ import {
 
 const dir = tempDir('chorus-worker-');
 after(() => removeDir(dir));
-let clip, longClip;
+const T = SANITIZED ? 120000 : 30000; // for a job's child to appear
+// Long enough that a busy machine never lets a lease lapse by itself;
+// the test that needs it to lapse moves the clock past it.
+const LEASE = 30;
+let clip, longClip, slowClip;
 before(() => {
   clip = makeClip(path.join(dir, 'clip.mp4'));
-  // Long enough to be caught mid-transcode by the crash tests.
-  longClip = makeClip(path.join(dir, 'long.mp4'), { seconds: 30, size: '1280x720' });
+  // Over --max-duration 10, and cheap to make and to refuse.
+  longClip = makeClip(path.join(dir, 'long.mp4'), { seconds: 12, size: '160x120', rate: 10 });
+  // Seconds of work for a child, so that the tests catch it mid-transcode
+  // (and those that must, stop it there with SIGSTOP).
+  slowClip = makeClip(path.join(dir, 'slow.mp4'), { seconds: 8, size: '1280x720' });
 });
 
-async function withServer(args, fn) {
-  const s = await startChorus({ args: ['--workers', '1', '--job-lease', '3', ...args] });
+async function withServer(args, fn, env = {}) {
+  const s = await startChorus({ args: ['--workers', '1', '--job-lease', String(LEASE), ...args], env });
   try {
     await fn(s);
   } finally {
@@ -87,7 +97,7 @@ test('hostile and broken files fail their job with a reason; the server keeps an
       const meta = name === 'hls' ? { filename: 'message.mp4', filetype: 'video/mp4' } : {};
       ids[name] = (await sendTus(s.url, bytes, meta)).id;
     }
-    ids.tooLong = (await sendMessage(s.url, longClip)).id; // 30 s > 10 s
+    ids.tooLong = (await sendMessage(s.url, longClip)).id; // 12 s > 10 s
     for (const [name, id] of Object.entries(ids)) {
       await healthy(s);
       assert.equal(await waitStatus(s.dataDir, id, ['pending', 'failed']), 'failed', name);
@@ -162,47 +172,53 @@ test('the media tests\' hostile files, sent as uploads, fail their job inside th
 });
 
 test('a crashing child is retried, then the message fails with a reason', async () => {
+  const clock = testClock(dir);
   await withServer([], async (s) => {
-    const { id } = await sendMessage(s.url, longClip);
+    const { id } = await sendMessage(s.url, slowClip);
+    const job = () => sql(s.dataDir, `SELECT state || ' ' || attempts FROM jobs WHERE message_id='${id}'`);
     const killed = new Set();
-    while (killed.size < 3) {
-      const status = sql(s.dataDir, `SELECT status FROM messages WHERE id='${id}'`);
-      assert.equal(status, 'processing', `killed ${killed.size} children so far`);
-      for (const pid of descendants(s.proc.pid, 'chorus-job')) {
-        if (killed.has(pid)) continue;
-        process.kill(pid, 'SIGABRT'); // as an assertion in a library would (ASan reports SIGSEGV itself)
-        killed.add(pid);
-      }
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const child = await until(() => descendants(s.proc.pid, 'chorus-job').find((p) => !killed.has(p)),
+        T, `the child of attempt ${attempt}`);
+      assert.equal(sql(s.dataDir, `SELECT status FROM messages WHERE id='${id}'`), 'processing',
+        `killed ${killed.size} children so far`);
+      process.kill(child, 'SIGABRT'); // as an assertion in a library would (ASan reports SIGSEGV itself)
+      killed.add(child);
       await healthy(s);
-      await sleep(50);
+      if (attempt < 3) {
+        // Queued again after a backoff (2 s, then 4 s) that the clock skips.
+        await until(() => job() === `queued ${attempt}`, T, `attempt ${attempt} to be queued again: ${job()}`);
+        clock.advance(10);
+      }
     }
     assert.equal(await waitStatus(s.dataDir, id, ['failed', 'pending'], 30000), 'failed');
     assert.match(sql(s.dataDir, `SELECT failure_reason FROM messages WHERE id='${id}'`), /crashed/);
-    assert.equal(sql(s.dataDir, `SELECT state || ' ' || attempts FROM jobs WHERE message_id='${id}'`), 'failed 3');
-  });
+    assert.equal(job(), 'failed 3');
+  }, clock.env());
 });
 
 test('a worker killed mid-job: its job is claimed again after the lease and finishes', async () => {
+  const clock = testClock(dir);
   await withServer([], async (s) => {
-    const { id } = await sendMessage(s.url, longClip);
-    let worker;
-    for (let i = 0; i < 600 && !worker; i++) {
-      if (descendants(s.proc.pid, 'chorus-job').length > 0) [worker] = descendants(s.proc.pid, 'chorus-worker');
-      else await sleep(20);
-    }
-    assert.ok(worker, 'a worker ran the job');
+    const { id } = await sendMessage(s.url, slowClip);
+    const owner = await until(() => sql(s.dataDir, `SELECT worker FROM jobs WHERE message_id='${id}' AND state='running'`),
+      T, 'a worker to claim the job');
+    const worker = Number(owner.slice(1));
+    const child = await until(() => descendants(worker, 'chorus-job')[0], T, 'the job\'s child');
+    process.kill(child, 'SIGSTOP'); // held mid-job, so it cannot finish before the kill
     process.kill(worker, 'SIGKILL');
     // Its child dies with it; the job stays running until the lease ends.
-    await sleep(300);
-    assert.equal(descendants(s.proc.pid, 'chorus-job').filter((p) => p !== worker).length <= 1, true);
+    await until(() => ended(worker) && ended(child), T, 'the worker and its child to end');
+    assert.equal(sql(s.dataDir, `SELECT state || ' ' || attempts FROM jobs WHERE message_id='${id}'`), 'running 1');
+    clock.advance(LEASE + 5);
     assert.equal(await waitStatus(s.dataDir, id, ['pending', 'failed'], 180000), 'pending');
     assert.equal(sql(s.dataDir, `SELECT state || ' ' || attempts FROM jobs WHERE message_id='${id}'`), 'done 2');
     assert.match(s.log(), /lease expired; claiming it again/);
-  });
+  }, clock.env());
 });
 
 test('two workers never take the same job', async () => {
-  const s = await startChorus({ args: ['--workers', '2', '--job-lease', '3'] });
+  const s = await startChorus({ args: ['--workers', '2', '--job-lease', String(LEASE)] });
   try {
     const ids = [];
     for (let i = 0; i < 6; i++) ids.push((await sendMessage(s.url, clip)).id);
@@ -219,9 +235,10 @@ test('two workers never take the same job', async () => {
 });
 
 test('SIGTERM mid-job gives the job back; after a restart it finishes', async () => {
-  const s = await startChorus({ args: ['--workers', '1', '--job-lease', '3'], keepDir: true });
-  const { id } = await sendMessage(s.url, longClip);
-  for (let i = 0; i < 600 && descendants(s.proc.pid, 'chorus-job').length === 0; i++) await sleep(20);
+  const s = await startChorus({ args: ['--workers', '1', '--job-lease', String(LEASE)], keepDir: true });
+  const { id } = await sendMessage(s.url, slowClip);
+  const child = await until(() => descendants(s.proc.pid, 'chorus-job')[0], T, 'the job\'s child');
+  process.kill(child, 'SIGSTOP'); // held mid-job, so it cannot finish before the SIGTERM
   const r = await s.stop('SIGTERM');
   assert.equal(r.code, 0, r.log.slice(-2000));
   assert.ok(r.ms < 5000, `stopped in ${r.ms} ms`);
@@ -237,14 +254,17 @@ test('SIGTERM mid-job gives the job back; after a restart it finishes', async ()
 
 test('a message withdrawn while it is processed leaves no outputs', async () => {
   await withServer([], async (s) => {
-    const { id, receipt } = await sendMessage(s.url, longClip);
-    for (let i = 0; i < 600 && descendants(s.proc.pid, 'chorus-job').length === 0; i++) await sleep(20);
+    const { id, receipt } = await sendMessage(s.url, slowClip);
+    const child = await until(() => descendants(s.proc.pid, 'chorus-job')[0], T, 'the job\'s child');
+    process.kill(child, 'SIGSTOP'); // held mid-job: the withdrawal comes first
     const r = await fetch(`${s.url}/api/v1/receipt`, { method: 'DELETE', headers: { Authorization: `Bearer ${receipt}` } });
     assert.equal(r.status, 200);
-    for (let i = 0; i < 200 && descendants(s.proc.pid, 'chorus-job').length > 0; i++) await sleep(50);
-    await sleep(500);
+    // The worker learns of it at its next heartbeat, kills the child and
+    // drops what it wrote, the message's media directory with it.
+    const media = path.join(s.dataDir, 'media', id);
+    await until(() => /attempt 1 lost its lease/.test(s.log()) && ended(child) && !existsSync(media), T,
+      `the worker to drop the job:\n${s.log().slice(-2000)}`);
     assert.equal(sql(s.dataDir, `SELECT status FROM messages WHERE id='${id}'`), 'withdrawn');
-    assert.ok(!existsSync(path.join(s.dataDir, 'media', id, 'video.mp4')));
     assert.ok(!existsSync(path.join(s.dataDir, 'incoming', id)));
   });
 });

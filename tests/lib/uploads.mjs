@@ -260,12 +260,4 @@ export function procMemory(pid, field = 'VmHWM') {
 }
 
 /** Waits until fn() is truthy (polling), or throws after ms. */
-export async function until(fn, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { until } from './chorus.mjs';
