@@ -161,6 +161,8 @@ export function makeSpeechClip(file, { seconds = 4, size = '320x240' } = {}) {
     '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast',
     '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', file]);
   return file;
+}
+
 /** Whether process pid has ended (exited, or a zombie nobody reaped). */
 export function ended(pid) {
   try {
