@@ -116,7 +116,9 @@ int claim_post(struct request *req)
     if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
         return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
                           "no such message");
-    db = db_pool_get(req->app->db);
+    /* Taking a claim writes it: a writer's turn. */
+    if ((db = db_pool_get_writer(req->app->db)) == NULL)
+        return http_db_error(req, DB_BUSY);
     rc = take(db, id, &req->session, &c, &state);
     db_pool_put(req->app->db, db);
     if (rc == NOT_SEEN)
@@ -146,7 +148,8 @@ int claim_delete(struct request *req)
     if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
         return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
                           "no such message");
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get_writer(req->app->db)) == NULL)
+        return http_db_error(req, DB_BUSY);
     if ((st = db_stmt(db, STMT_CLAIM_RELEASE)) != NULL) {
         db_bind_text(st, 1, id);
         db_bind_int(st, 2, req->session.user_id);

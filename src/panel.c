@@ -131,7 +131,7 @@ int panel_campaign(struct request *req, const char *slug, int64_t *id)
 {
     struct campaign c;
     struct db *db = db_pool_get(req->app->db);
-    int rc = campaign_find(db, slug, &c);
+    int rc = db != NULL ? campaign_find(db, slug, &c) : DB_BUSY;
 
     db_pool_put(req->app->db, db);
     if (rc < 0)
@@ -421,7 +421,10 @@ int panel_list(struct request *req)
     jsonw_open(&w, '{');
     jsonw_key(&w, "items");
     jsonw_open(&w, '[');
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL) {
+        rc = DB_BUSY;
+        goto done;
+    }
     st = db_stmt(db, list_stmt(state, search, desc));
     if (st == NULL) {
         rc = DB_ERROR;
@@ -507,8 +510,10 @@ done:
     text = jsonw_finish(&w, &len);
     if (rc != DB_DONE || text == NULL) {
         free(text);
+        if (rc < 0)
+            return http_db_error(req, rc);
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                          "database error");
+                          "out of memory");
     }
     return http_json_text(req, MHD_HTTP_OK, text, len);
 }
@@ -526,7 +531,8 @@ int panel_get(struct request *req)
     if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
         return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
                           "no such message");
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL)
+        return http_db_error(req, DB_BUSY);
     st = db_stmt(db, STMT_MSG_GET);
     if (st == NULL) {
         db_pool_put(req->app->db, db);
@@ -695,7 +701,7 @@ static void claimant(struct request *req, const char *id, char *name,
     struct claim c;
 
     snprintf(name, len, "someone else");
-    if (claim_holder(db, id, util_now(), &c) == 1)
+    if (db != NULL && claim_holder(db, id, util_now(), &c) == 1)
         snprintf(name, len, "%s", c.username);
     db_pool_put(req->app->db, db);
 }
@@ -728,7 +734,7 @@ static int refusal(struct request *req, int rc, const char *id,
                  message_event_verb(ev));
         return MHD_HTTP_CONFLICT;
     case MSG_CLAIMED: {
-        char who[AUTH_USERNAME_MAX + 16];
+        char who[AUTH_USERNAME_BYTES + 1];
         claimant(req, id, who, sizeof(who));
         *code = "claimed";
         snprintf(msg, len, "%s is reviewing this message", who);
@@ -755,7 +761,7 @@ static int refuse(struct request *req, int rc, const char *id,
                   enum msg_state from, enum msg_event ev)
 {
     const char *code;
-    char msg[256];
+    char msg[384];
     int status = refusal(req, rc, id, from, ev, &code, msg, sizeof(msg));
 
     http_error(req, status, code, "%s", msg);
@@ -787,7 +793,8 @@ static int decide(struct request *req, enum msg_event ev, bool need_reason)
     if (read_reason(req, need_reason, reason, sizeof(reason), &args.code) != 0)
         return req->status;
     args.reason = reason[0] != '\0' ? reason : NULL;
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get_writer(req->app->db)) == NULL)
+        return http_db_error(req, DB_BUSY);
     rc = message_apply(db, id, ev, &who, &args, &from);
     db_pool_put(req->app->db, db);
     if (rc == MSG_OK) {
@@ -844,12 +851,16 @@ int panel_bulk(struct request *req, json_t *body, enum msg_event ev,
     {
         const char *id = json_string_value(v), *code;
         enum msg_state from = MSG_GONE;
-        char msg[256];
+        char msg[384];
         int rc;
 
-        db = db_pool_get(req->app->db);
-        rc = message_apply(db, id, ev, &who, &a, &from);
-        db_pool_put(req->app->db, db);
+        /* A handle none can lend is this one's "busy", not the rest's. */
+        if ((db = db_pool_get_writer(req->app->db)) == NULL) {
+            rc = MSG_BUSY;
+        } else {
+            rc = message_apply(db, id, ev, &who, &a, &from);
+            db_pool_put(req->app->db, db);
+        }
         if (rc == MSG_OK) {
             log_info("message %s: %s by %s (bulk)", id, message_event_verb(ev),
                      req->session.username);
@@ -955,8 +966,9 @@ int panel_audit(struct request *req)
         (to != NULL && to[0] != '\0' && (tto = parse_date(to)) < 0))
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_date",
                           "from, to: dates as YYYY-MM-DD");
+    if ((db = db_pool_get(req->app->db)) == NULL)
+        return http_db_error(req, DB_BUSY);
     items = json_array();
-    db = db_pool_get(req->app->db);
     if ((st = db_stmt(db, STMT_AUDIT_LIST)) != NULL) {
         db_bind_text(st, 1, http_query(req, "action"));
         db_bind_text(st, 2, http_query(req, "target"));

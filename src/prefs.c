@@ -103,7 +103,11 @@ static int answer(struct request *req, struct db *db)
 int prefs_get(struct request *req)
 {
     struct db *db = db_pool_get(req->app->db);
-    int rc = answer(req, db);
+    int rc;
+
+    if (db == NULL)
+        return http_db_error(req, DB_BUSY);
+    rc = answer(req, db);
 
     db_pool_put(req->app->db, db);
     return rc;
@@ -127,7 +131,10 @@ int prefs_put(struct request *req)
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_language",
                           "language: one the panel speaks, or null");
     }
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get_writer(req->app->db)) == NULL) {
+        json_decref(body);
+        return http_db_error(req, DB_BUSY);
+    }
     if ((st = db_stmt(db, STMT_USER_LANGUAGE_SET)) != NULL) {
         db_bind_int(st, 1, req->session.user_id);
         db_bind_text(st, 2, lang);

@@ -14,7 +14,7 @@
 
 /*
  * What message_search_source folds beyond unicode61, as in
- * 0006_panel.sql (test_search.c checks that the two agree): Latin
+ * 0007_panel.sql (test_search.c checks that the two agree): Latin
  * letters with a stroke and ß, which unicode61 keeps as they are, the
  * Russian ё (as е; й, ў and ї are letters of their own), Greek
  * accents and the final sigma, Arabic alef forms; "" means the

@@ -22,7 +22,7 @@ struct request;
 
 struct claim {
     int64_t user_id;
-    char username[AUTH_USERNAME_MAX + 1];
+    char username[AUTH_USERNAME_BYTES + 1];
     int64_t until;
 };
 

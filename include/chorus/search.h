@@ -1,7 +1,7 @@
 /*
  * Full-text search (DESIGN.md "HTTP API", the list's q): a query typed
  * by a user made into an SQLite FTS5 MATCH expression for the index of
- * migrations/0006_panel.sql (unicode61 remove_diacritics 2, over a view
+ * migrations/0007_panel.sql (unicode61 remove_diacritics 2, over a view
  * that folds what unicode61 leaves: Greek accents and final sigma,
  * Arabic harakat, tatweel and alef forms).
  *
