@@ -709,12 +709,15 @@ static void claimant(struct request *req, const char *id, char *name,
 /*
  * What a message_apply() failure rc of ev on message id (found in state
  * from) means to the user: the status, and the error's code and words
- * into *code and msg. The one wording of the single and the bulk routes.
+ * into *code and msg (len bytes), and for "claimed" who holds the claim
+ * into who (AUTH_USERNAME_BYTES + 1 bytes; else ""). The one wording of
+ * the single and the bulk routes.
  */
 static int refusal(struct request *req, int rc, const char *id,
                    enum msg_state from, enum msg_event ev, const char **code,
-                   char *msg, size_t len)
+                   char *msg, size_t len, char *who)
 {
+    who[0] = '\0';
     switch (rc) {
     case MSG_REFUSED:
         /* A message the role may not see does not exist for it. */
@@ -733,13 +736,11 @@ static int refusal(struct request *req, int rc, const char *id,
         snprintf(msg, len, "the message's files were deleted: it cannot be %s",
                  message_event_verb(ev));
         return MHD_HTTP_CONFLICT;
-    case MSG_CLAIMED: {
-        char who[AUTH_USERNAME_BYTES + 1];
-        claimant(req, id, who, sizeof(who));
+    case MSG_CLAIMED:
+        claimant(req, id, who, AUTH_USERNAME_BYTES + 1);
         *code = "claimed";
         snprintf(msg, len, "%s is reviewing this message", who);
         return MHD_HTTP_CONFLICT;
-    }
     case MSG_BUSY:
         *code = "busy";
         snprintf(msg, len, "the database is busy; try again shortly");
@@ -761,10 +762,16 @@ static int refuse(struct request *req, int rc, const char *id,
                   enum msg_state from, enum msg_event ev)
 {
     const char *code;
-    char msg[384];
-    int status = refusal(req, rc, id, from, ev, &code, msg, sizeof(msg));
+    char msg[384], who[AUTH_USERNAME_BYTES + 1];
+    int status = refusal(req, rc, id, from, ev, &code, msg, sizeof(msg), who);
 
-    http_error(req, status, code, "%s", msg);
+    /* A claim's refusal names who reviews it, for the panel's words. */
+    if (who[0] != '\0')
+        http_json(req, status,
+                  json_pack("{s:s, s:s, s:s}", "error", code, "message", msg,
+                            "claimed_by", who));
+    else
+        http_error(req, status, code, "%s", msg);
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
         http_header_add(req, "Retry-After", "2");
     return req->status;
@@ -851,7 +858,7 @@ int panel_bulk(struct request *req, json_t *body, enum msg_event ev,
     {
         const char *id = json_string_value(v), *code;
         enum msg_state from = MSG_GONE;
-        char msg[384];
+        char msg[384], holder[AUTH_USERNAME_BYTES + 1];
         int rc;
 
         /* A handle none can lend is this one's "busy", not the rest's. */
@@ -873,10 +880,11 @@ int panel_bulk(struct request *req, json_t *body, enum msg_event ev,
             done++;
             continue;
         }
-        refusal(req, rc, id, from, ev, &code, msg, sizeof(msg));
-        json_array_append_new(results,
-                              json_pack("{s:s, s:b, s:s, s:s}", "id", id, "ok",
-                                        0, "error", code, "message", msg));
+        refusal(req, rc, id, from, ev, &code, msg, sizeof(msg), holder);
+        json_array_append_new(
+            results, json_pack("{s:s, s:b, s:s, s:s, s:s?}", "id", id, "ok", 0,
+                               "error", code, "message", msg, "claimed_by",
+                               holder[0] != '\0' ? holder : NULL));
     }
     return http_json(
         req, MHD_HTTP_OK,
