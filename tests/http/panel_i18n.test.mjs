@@ -36,9 +36,10 @@ const DYNAMIC = {
 /** Every key the sources name literally. */
 function usedKeys() {
   const keys = new Set();
-  for (const f of ['panel.js', 'queue.js', 'library.js', 'admin.js']) {
+  for (const f of ['panel.js', 'queue.js', 'library.js', 'admin.js', 'campaigns.js']) {
     const src = readFileSync(path.join(WEB, 'panel', f), 'utf8');
     for (const m of src.matchAll(/\bt\(\s*'([a-z_0-9.]+)'/g)) keys.add(m[1]);
+    for (const m of src.matchAll(/\btr\(\s*'([a-z_0-9.]+)'/g)) keys.add(m[1]);
     for (const m of src.matchAll(/\bt\(\s*\w+ \? '([a-z_0-9]+)' : '([a-z_0-9]+)'/g)) { keys.add(m[1]); keys.add(m[2]); }
     for (const m of src.matchAll(/\b(?:add|tt)\('([a-z_]+)'/g)) keys.add(m[1]);
     for (const m of src.matchAll(/label: '(nav_[a-z]+)'/g)) keys.add(m[1]);

@@ -8,14 +8,18 @@
 //
 // Every word these screens show is in T below, in one place, for the
 // panel's translations (issue #14) to take over.
-import { api, errorText, h, registerView, session, toast, when } from './panel.js';
+import { api, errorText, h, language, registerView, session, t, toast, when } from './panel.js';
+
+// The words the other views show (filters, badges, the consent a message
+// was given under, Users) are the panel's language's (c_* keys); the
+// campaign editor itself still speaks English.
+const tr = (key, en, vars) => (window.I18N.has(key) ? t(key, vars) : en);
 
 export const T = {
-  nav: 'Campaigns',
-  title: 'Campaigns',
-  campaign: 'Campaign',
-  all_campaigns: 'all campaigns',
-  every_campaign: 'every campaign',
+  get title() { return tr('nav_campaigns', 'Campaigns'); },
+  get campaign() { return tr('c_campaign', 'Campaign'); },
+  get all_campaigns() { return tr('c_all_campaigns', 'all campaigns'); },
+  get every_campaign() { return tr('c_every_campaign', 'every campaign'); },
   new: 'New campaign',
   edit: 'Edit',
   back: '← All campaigns',
@@ -67,18 +71,19 @@ export const T = {
   copied: 'Copied.',
   history: 'Consent history',
   version: (v) => `Version ${v.version}, from ${when(v.at)}${v.superseded_at ? ` to ${when(v.superseded_at)}` : ' (current)'}`,
-  consent_given: 'Consent given',
-  consent_meta: (v, l) => `Version ${v || '?'}${l ? `, shown in ${l}` : ''}: the exact text the contributor agreed to.`,
-  consent_none: 'No consent text is recorded for this version.',
-  consent_other: 'The same version in other languages',
-  limits: 'Campaigns',
-  limit_edit: 'Limit…',
-  limit_save: 'Save',
-  limit_cancel: 'Cancel',
-  limit_all: 'every campaign',
-  limit_done: (u) => `Campaigns of ${u} saved.`,
-  limit_label: (u) => `Campaigns ${u} may see (none ticked: every one)`,
-  admins_all: 'every campaign (admin)',
+  get consent_given() { return tr('c_consent_given', 'Consent given'); },
+  consent_meta: (v, l) => (l ? tr('c_consent_meta', `Version ${v || '?'}, shown in ${l}: the exact text the contributor agreed to.`, { v: v || '?', l })
+    : tr('c_consent_meta_v', `Version ${v || '?'}: the exact text the contributor agreed to.`, { v: v || '?' })),
+  get consent_none() { return tr('c_consent_none', 'No consent text is recorded for this version.'); },
+  get consent_other() { return tr('c_consent_other', 'The same version in other languages'); },
+  get limits() { return tr('nav_campaigns', 'Campaigns'); },
+  get limit_edit() { return tr('c_limit_edit', 'Limit…'); },
+  get limit_save() { return tr('c_limit_save', 'Save'); },
+  get limit_cancel() { return tr('cancel', 'Cancel'); },
+  get limit_all() { return tr('c_every_campaign', 'every campaign'); },
+  limit_done: (u) => tr('c_limit_done', `Campaigns of ${u} saved.`, { user: u }),
+  limit_label: (u) => tr('c_limit_label', `Campaigns ${u} may see (none ticked: every one)`, { user: u }),
+  get admins_all() { return tr('c_admins_all', 'every campaign (admin)'); },
 };
 
 // ---- the campaigns the user sees (loaded once a page) -------------------------
@@ -130,7 +135,7 @@ export function consentSection(m) {
   const others = Object.entries(c.texts || {}).filter(([l]) => l !== c.language);
   return h('section', { class: 'consent-given', 'aria-label': T.consent_given },
     h('h3', { text: T.consent_given }),
-    h('p', { class: 'muted', text: T.consent_meta(c.version, c.language) }),
+    h('p', { class: 'muted', text: T.consent_meta(c.version, c.language ? language(c.language) : '') }),
     c.text ? h('blockquote', { class: 'consent-text', lang: c.language || null, dir: 'auto', text: c.text })
       : h('p', { class: 'muted', text: T.consent_none }),
     others.length ? h('details', {}, h('summary', { text: T.consent_other }),
@@ -407,4 +412,4 @@ function render(main, params, navigate) {
   else list(main, navigate);
 }
 
-registerView({ id: 'campaigns', label: T.nav, roles: ['admin'], render });
+registerView({ id: 'campaigns', label: 'nav_campaigns', roles: ['admin'], render });
