@@ -4,8 +4,8 @@
 // with the message's first line and its consent mark; the preview and
 // the queue's detail put the message and facts beside the player; the
 // panel in Belarusian, the choice kept on the user (a fresh browser gets
-// it back at login); and the queue's counts and the tab's title follow
-// new clips without a reload.
+// it back at login); a claim as another moderator sees it; and the
+// queue's counts and the tab's title follow new clips without a reload.
 //
 // Two clips come through the real upload path and worker (one portrait,
 // one landscape); the rest of the library are copies of their rows and
@@ -16,7 +16,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { launch, screenshot } from '../lib/browser.mjs';
-import { assertNoSanitizerReport, removeDir, SANITIZED, startChorus, tempDir } from '../lib/chorus.mjs';
+import { assertNoSanitizerReport, removeDir, SANITIZED, startChorus, tempDir, until } from '../lib/chorus.mjs';
 import { makeClip, sendMessage, sql, waitStatus } from '../lib/fixtures.mjs';
 import { addUser } from '../lib/panel.mjs';
 
@@ -199,6 +199,31 @@ test('the queue\'s detail: the message and the facts beside the player', async (
   assert.ok(r.side.left >= r.media.right - 1, `side ${r.side.left} beside media ${r.media.right}`);
   assert.ok(r.facts.top < VIEWPORT.height, 'the facts are on the screen');
   await screenshot(page, 'work-queue-detail-be.png');
+});
+
+test('claims: another moderator sees who reviews a clip, J skips it, and may not decide it', async () => {
+  // mod opens Pending 0 (again: closing the other browser let mod's
+  // claims go), which claims it.
+  await page.locator(`button.card[data-id="${ids.p1}"]`).click();
+  await page.locator(`button.card[data-id="${ids.p0}"]`).click();
+  await until(() => sql(s.dataDir, `SELECT count(*) FROM message_claims WHERE message_id = '${ids.p0}'`) === '1', T, 'the claim');
+  const ctx = await b.browser.newContext({ viewport: VIEWPORT });
+  const p = await ctx.newPage();
+  try {
+    await logIn(p, 'alesia');
+    const held = p.locator(`button.card[data-id="${ids.p0}"]`);
+    await held.locator('.badge.claim').getByText('mod is reviewing', { exact: true }).waitFor();
+    // The first clip nobody else reviews is the one opened.
+    await p.locator(`button.card[data-id="${ids.p1}"][aria-current=true]`).waitFor();
+    await p.keyboard.press('k');
+    await p.locator(`button.card[data-id="${ids.p1}"][aria-current=true]`).waitFor();
+    await held.click();
+    await p.locator('#claim-note').getByText('mod is reviewing this message.', { exact: true }).waitFor();
+    assert.equal(await p.locator('#approve').isDisabled(), true);
+    await screenshot(p, 'work-queue-claimed.png');
+  } finally {
+    await ctx.close();
+  }
 });
 
 test('new clips: the counts and the title follow without a reload', async () => {

@@ -306,7 +306,13 @@ function render(main, params, navigate) {
   /** Claims (or renews) the clip being looked at; says who holds it. */
   async function takeClaim(id) {
     const res = await api('POST', `/api/v1/messages/${encodeURIComponent(id)}/claim`, {});
-    if (!st.alive || st.selected !== id || res.status !== 200) return;
+    if (res.status !== 200) return;
+    if (!st.alive || st.selected !== id) {
+      // Left (or the page closed) before the claim came back: let it go
+      // now, not in 5 minutes.
+      if (res.data.mine) api('DELETE', `/api/v1/messages/${encodeURIComponent(id)}/claim`);
+      return;
+    }
     const before = st.claim && st.claim.id === id ? st.claim.by : undefined;
     st.claim = { id, mine: res.data.mine, by: res.data.claimed_by, until: res.data.until };
     const item = st.items.find((m) => m.id === id);
