@@ -44,7 +44,7 @@ function copyMessage(from, fields) {
 
 before(async () => {
   s = await startChorus({ args: ['--workers', '1', '--session-idle', '3600'] });
-  for (const [name, role] of [['mod', 'moderator'], ['comms', 'comms'], ['alesia', 'moderator']]) {
+  for (const [name, role] of [['mod', 'moderator'], ['comms', 'comms'], ['alesia', 'moderator'], ['boss', 'admin']]) {
     pw[name] = addUser(s.dataDir, name, role);
   }
   const tall = makeClip(path.join(dir, 'tall.mp4'), { seconds: 2, size: '360x640' });
@@ -241,6 +241,28 @@ test('new clips: the counts and the title follow without a reload', async () => 
   assert.equal(await page.evaluate(() => window.__same), true, 'the page was not reloaded');
   await page.locator('button.card').getByText('Pending newer', { exact: true }).waitFor({ timeout: 30000 });
   await screenshot(page, 'work-queue-live.png');
+});
+
+test('an admin in Belarusian: campaigns, users and the audit log with links', async () => {
+  const ctx = await b.browser.newContext({ viewport: VIEWPORT });
+  const p = await ctx.newPage();
+  try {
+    await logIn(p, 'boss');
+    await p.locator('#lang').selectOption('be');
+    await p.locator('#nav a[href="#campaigns"]').getByText('Кампаніі', { exact: true }).click();
+    await p.locator('h1').getByText('Кампаніі', { exact: true }).waitFor();
+    await p.locator('#nav a[href="#users"]').getByText('Карыстальнікі', { exact: true }).click();
+    await p.locator('#add-h').getByText('Дадаць карыстальніка', { exact: true }).waitFor();
+    await p.locator('#nav a[href="#audit"]').getByText('Журнал', { exact: true }).click();
+    await p.locator('h1').getByText('Журнал дзеянняў', { exact: true }).waitFor();
+    // boss's own change of language is not audited; mod's sign-in is, its
+    // actor a link to what mod did.
+    await p.locator('table tbody a[href="#audit?actor=mod"]').first().waitFor();
+    await p.locator('table tbody td[title="login"]').getByText('уваход', { exact: true }).first().waitFor();
+    await screenshot(p, 'work-audit-be.png');
+  } finally {
+    await ctx.close();
+  }
 });
 
 test('no script errors on the pages', async () => {
