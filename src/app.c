@@ -8,6 +8,7 @@
 #include "chorus/audit.h"
 #include "chorus/campaign.h"
 #include "chorus/campaign_api.h"
+#include "chorus/claim.h"
 #include "chorus/client.h"
 #include "chorus/db.h"
 #include "chorus/device.h"
@@ -21,6 +22,7 @@
 #include "chorus/multipart.h"
 #include "chorus/page.h"
 #include "chorus/panel.h"
+#include "chorus/prefs.h"
 #include "chorus/receipt.h"
 #include "chorus/result.h"
 #include "chorus/retention.h"
@@ -102,8 +104,16 @@ const struct route app_routes[] = {
     {"GET", "/api/v1/messages", panel_list, ACCESS_USER, BODY_NONE, NULL, NULL},
     {"GET", "/api/v1/messages/{id}", panel_get, ACCESS_USER, BODY_NONE, NULL,
      NULL},
+    {"POST", "/api/v1/messages/approve", panel_bulk_approve, ACCESS_MODERATOR,
+     BODY_JSON, NULL, NULL},
+    {"POST", "/api/v1/messages/reshared", library_bulk_reshared, ACCESS_COMMS,
+     BODY_JSON, NULL, NULL},
     {"POST", "/api/v1/messages/{id}/approve", panel_approve, ACCESS_MODERATOR,
      BODY_JSON, NULL, NULL},
+    {"POST", "/api/v1/messages/{id}/claim", claim_post, ACCESS_MODERATOR,
+     BODY_JSON, NULL, NULL},
+    {"DELETE", "/api/v1/messages/{id}/claim", claim_delete, ACCESS_MODERATOR,
+     BODY_NONE, NULL, NULL},
     {"POST", "/api/v1/messages/{id}/reject", panel_reject, ACCESS_MODERATOR,
      BODY_JSON, NULL, NULL},
     {"POST", "/api/v1/messages/{id}/reopen", panel_reopen, ACCESS_ADMIN,
@@ -131,6 +141,10 @@ const struct route app_routes[] = {
     {"PUT", "/api/v1/users/{name}/campaigns", campaign_api_user_limits,
      ACCESS_ADMIN, BODY_JSON, NULL, NULL},
     {"GET", "/api/v1/audit", panel_audit, ACCESS_ADMIN, BODY_NONE, NULL, NULL},
+    {"GET", "/api/v1/preferences", prefs_get, ACCESS_USER, BODY_NONE, NULL,
+     NULL},
+    {"PUT", "/api/v1/preferences", prefs_put, ACCESS_USER, BODY_JSON, NULL,
+     NULL},
     {"GET", "/metrics", metrics_get, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
 };
 const size_t app_routes_count = sizeof(app_routes) / sizeof(app_routes[0]);

@@ -35,15 +35,25 @@ struct db_pool {
 };
 
 /*
- * The review queue and the library: one status, optional filters (?2
- * country, ?3 language, ?4 lower-case text, ?5/?6 dates, ?7 scope, ?8
+ * The review queue and the library. Optional filters: ?1 a status (NULL:
+ * every state), ?2 country, ?3 language, ?5/?6 dates, ?7 scope, ?8
  * reshared, ?12 a withdrawn clip with something left to take down: a
  * post not marked taken down, or an export never marked done; ?13
  * exported or reshared at all; ?14 its files not deleted; ?15 campaign
- * id; ?16 the user's campaigns as message_scope_has() reads them), a
- * keyset page after or before (?9 created_at, ?10 id) of ?11 rows.
+ * id; ?16 the user's campaigns as message_scope_has() reads them; ?17
+ * now (claims that have not expired). Three shapes share them, each with
+ * the plan it needs (an optional "?1 IS NULL OR" would hide the status
+ * index from SQLite's planner):
+ *   MSG_LIST_ASC/DESC: one status (?1), by the status index, a keyset
+ *     page after or before (?9 created_at, ?10 id) of ?11 rows;
+ *   MSG_LIST_ALL_ASC/DESC: ?1 NULL, by messages_created, the same keyset;
+ *   MSG_SEARCH_ASC/DESC: ?4 an FTS5 MATCH expression (search.c builds it)
+ *     drives the query: the index's matches in rowid order (the order the
+ *     messages arrived in), each looked up by rowid and filtered, a page
+ *     after or before rowid ?9, so a page costs about its own rows
+ *     whatever the word's frequency (docs/benchmarks.md).
  */
-#define MSG_LIST                                                               \
+#define MSG_LIST_COLUMNS                                                       \
     "SELECT m.id, m.status, m.name, m.organization, m.country,"                \
     " m.language, m.message, m.consent_scope, m.consent_version,"              \
     " m.created_at, m.received_at, m.duration_ms, m.width, m.height,"          \
@@ -56,12 +66,16 @@ struct db_pool {
     " (SELECT count(*) FROM reshares r WHERE r.message_id = m.id"              \
     "  AND r.taken_down_at IS NULL), m.takedown_at, m.campaign_id,"            \
     " (SELECT c.slug FROM campaigns c WHERE c.id = m.campaign_id),"            \
-    " m.protect, m.check_protection"                                           \
-    " FROM messages m WHERE m.status = ?1"                                     \
+    " m.protect, m.check_protection, m.rowid, cu.username, cl.until"
+
+/* A claim that has not expired, and who holds it. */
+#define MSG_LIST_CLAIM                                                         \
+    " LEFT JOIN message_claims cl ON cl.message_id = m.id AND cl.until > ?17"  \
+    " LEFT JOIN users cu ON cu.id = cl.user_id"
+
+#define MSG_LIST_FILTERS                                                       \
     " AND (?2 IS NULL OR m.country = ?2)"                                      \
     " AND (?3 IS NULL OR m.language = ?3)"                                     \
-    " AND (?4 IS NULL OR instr(lower(m.name), ?4)"                             \
-    "  OR instr(lower(m.organization), ?4) OR instr(lower(m.message), ?4))"    \
     " AND (?5 IS NULL OR m.created_at >= ?5)"                                  \
     " AND (?6 IS NULL OR m.created_at < ?6)"                                   \
     " AND (?7 IS NULL OR m.consent_scope = ?7)"                                \
@@ -77,6 +91,21 @@ struct db_pool {
     " AND (?14 IS NULL OR m.media_deleted_at IS NULL)"                         \
     " AND (?15 IS NULL OR m.campaign_id = ?15)"                                \
     " AND (?16 IS NULL OR instr(?16, ',' || m.campaign_id || ',') > 0)"
+
+#define MSG_LIST                                                               \
+    MSG_LIST_COLUMNS " FROM messages m" MSG_LIST_CLAIM                         \
+                     " WHERE m.status = ?1" MSG_LIST_FILTERS
+
+#define MSG_LIST_ALL                                                           \
+    MSG_LIST_COLUMNS " FROM messages m" MSG_LIST_CLAIM                         \
+                     " WHERE ?1 IS NULL" MSG_LIST_FILTERS
+
+/* CROSS JOIN: SQLite keeps the index as the outer loop. */
+#define MSG_SEARCH                                                             \
+    MSG_LIST_COLUMNS " FROM message_search s CROSS JOIN messages m"            \
+                     " ON m.rowid = s.rowid" MSG_LIST_CLAIM                    \
+                     " WHERE message_search MATCH ?4"                          \
+                     " AND (?1 IS NULL OR m.status = ?1)" MSG_LIST_FILTERS
 
 /* A campaign's row, as campaign.c reads it. */
 #define CAMPAIGN_COLUMNS                                                       \
@@ -291,6 +320,39 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_MSG_LIST_DESC] =
         MSG_LIST " AND (m.created_at, m.id) < (?9, ?10)"
                  " ORDER BY m.created_at DESC, m.id DESC LIMIT ?11",
+    [STMT_MSG_LIST_ALL_ASC] =
+        MSG_LIST_ALL " AND (m.created_at, m.id) > (?9, ?10)"
+                     " ORDER BY m.created_at, m.id LIMIT ?11",
+    [STMT_MSG_LIST_ALL_DESC] =
+        MSG_LIST_ALL " AND (m.created_at, m.id) < (?9, ?10)"
+                     " ORDER BY m.created_at DESC, m.id DESC LIMIT ?11",
+    [STMT_MSG_SEARCH_ASC] =
+        MSG_SEARCH " AND s.rowid > ?9 ORDER BY s.rowid LIMIT ?11",
+    [STMT_MSG_SEARCH_DESC] =
+        MSG_SEARCH " AND s.rowid < ?9 ORDER BY s.rowid DESC LIMIT ?11",
+    /* Claims (claim.c): the live claim of message ?1 at time ?2, who
+     * holds it and until when; taking or renewing one (?1 message, ?2
+     * user, ?3 now, ?4 until); dropping it (decided, withdrawn), or one's
+     * own (?2 the user). */
+    [STMT_CLAIM_GET] =
+        "SELECT c.user_id, u.username, c.until FROM message_claims c"
+        " JOIN users u ON u.id = c.user_id WHERE c.message_id = ?1"
+        " AND c.until > ?2",
+    [STMT_CLAIM_PUT] =
+        "INSERT INTO message_claims (message_id, user_id, claimed_at, until)"
+        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (message_id) DO UPDATE SET"
+        " user_id = ?2, claimed_at = CASE WHEN user_id = ?2"
+        " THEN claimed_at ELSE ?3 END, until = ?4",
+    [STMT_CLAIM_DROP] = "DELETE FROM message_claims WHERE message_id = ?1",
+    [STMT_CLAIM_RELEASE] = "DELETE FROM message_claims WHERE message_id = ?1"
+                           " AND user_id = ?2",
+    /* The panel's language of user ?1, and setting it to ?2. */
+    [STMT_USER_LANGUAGE_GET] = "SELECT language FROM users WHERE id = ?1",
+    [STMT_USER_LANGUAGE_SET] = "UPDATE users SET language = ?2 WHERE id = ?1",
+    /* After a withdrawal or a purge: the index's segments merged into
+     * one, so none keeps a deleted row's words (see 0007_panel.sql). */
+    [STMT_SEARCH_OPTIMIZE] =
+        "INSERT INTO message_search (message_search) VALUES ('optimize')",
     /* Per status, of campaign ?1 (NULL: all) within scope ?2 (NULL:
      * every campaign). */
     [STMT_MSG_COUNTS] =
@@ -328,10 +390,16 @@ static const char *const sql_text[STMT__COUNT] = {
         " WHERE id = ?1 AND status = ?3",
     [STMT_MSG_RETRY] = "UPDATE messages SET status = ?2, failure_reason = NULL,"
                        " updated_at = ?4 WHERE id = ?1 AND status = ?3",
+    /* The log newest first, before row ?4, ?5 rows; optional filters: ?1
+     * action (or, ending in '.', every action it begins: "message."),
+     * ?2 target, ?3 actor, ?6/?7 from and before a time. */
     [STMT_AUDIT_LIST] =
         "SELECT id, at, actor, action, target, reason FROM audit"
-        " WHERE (?1 IS NULL OR action = ?1) AND (?2 IS NULL OR target = ?2)"
+        " WHERE (?1 IS NULL OR action = ?1 OR (substr(?1, -1) = '.'"
+        "  AND substr(action, 1, length(?1)) = ?1))"
+        " AND (?2 IS NULL OR target = ?2)"
         " AND (?3 IS NULL OR actor = ?3) AND id < ?4"
+        " AND (?6 IS NULL OR at >= ?6) AND (?7 IS NULL OR at < ?7)"
         " ORDER BY id DESC LIMIT ?5",
     [STMT_JOB_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
     [STMT_JOB_SECONDS] =
@@ -359,8 +427,8 @@ static const char *const sql_text[STMT__COUNT] = {
         " AND (?1 IS NULL OR instr(?1, ',' || m.id || ',') > 0)"
         " AND (?2 IS NULL OR m.country = ?2) AND (?3 IS NULL OR m.language = "
         "?3)"
-        " AND (?4 IS NULL OR instr(lower(m.name), ?4)"
-        "  OR instr(lower(m.organization), ?4) OR instr(lower(m.message), ?4))"
+        " AND (?4 IS NULL OR m.rowid IN (SELECT rowid FROM message_search"
+        "  WHERE message_search MATCH ?4))"
         " AND (?5 IS NULL OR m.consent_scope = ?5)"
         " AND (?6 IS NULL OR ?6 = EXISTS (SELECT 1 FROM reshares r"
         "  WHERE r.message_id = m.id))"
@@ -506,12 +574,16 @@ int db_open(const char *path, struct db **out, char *err, size_t errlen)
      * committed decision or upload survive power loss, not only a crash;
      * secure_delete zeroes what a withdrawal or a purge clears, in the
      * page and in freed pages (db_checkpoint() then empties the WAL).
+     * trusted_schema stays ON: the search index (0007_panel.sql) is an
+     * FTS5 table kept by the schema's own triggers, which SQLite refuses
+     * to run otherwise. Chorus opens only its own database, whose schema
+     * is the compiled-in migrations, and registers no SQL function.
      */
     if (sqlite3_exec(db->h,
                      "PRAGMA journal_mode = WAL;"
                      "PRAGMA synchronous = FULL;"
                      "PRAGMA foreign_keys = ON;"
-                     "PRAGMA trusted_schema = OFF;"
+                     "PRAGMA trusted_schema = ON;"
                      "PRAGMA secure_delete = ON;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot set up %s: %s", path,

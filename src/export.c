@@ -21,6 +21,7 @@
 #include "chorus/message.h"
 #include "chorus/meta.h"
 #include "chorus/panel.h"
+#include "chorus/search.h"
 #include "chorus/storage.h"
 
 #define PAGE_ROWS 100
@@ -49,7 +50,7 @@ struct export_ctx {
     size_t out_len, out_off, out_cap;
     /* The selection. */
     char *ids; /* ",id,id," or NULL */
-    char country[3], language[36], pattern[512], scope[8];
+    char country[3], language[36], match[SEARCH_MATCH_MAX], scope[8];
     int reshared;               /* -1: either */
     int64_t campaign;           /* 0: every campaign the user sees */
     char limits[MSG_SCOPE_MAX]; /* the user's campaigns; "": all */
@@ -166,7 +167,8 @@ static void put_time(json_t *o, const char *key, struct db_stmt *st, int i)
  */
 static int fetch_page(struct export_ctx *ctx)
 {
-    struct db *db = db_pool_get(ctx->app->db);
+    /* It marks the rows exported: a writer's turn. */
+    struct db *db = db_pool_get_writer(ctx->app->db);
     struct db_stmt *st;
     int64_t now = util_now();
     int rc = -1, step;
@@ -178,7 +180,7 @@ static int fetch_page(struct export_ctx *ctx)
     db_bind_text(st, 1, ctx->ids);
     db_bind_text(st, 2, ctx->country[0] ? ctx->country : NULL);
     db_bind_text(st, 3, ctx->language[0] ? ctx->language : NULL);
-    db_bind_text(st, 4, ctx->pattern[0] ? ctx->pattern : NULL);
+    db_bind_text(st, 4, ctx->match[0] ? ctx->match : NULL);
     db_bind_text(st, 5, ctx->scope[0] ? ctx->scope : NULL);
     if (ctx->reshared >= 0)
         db_bind_int(st, 6, ctx->reshared);
@@ -317,7 +319,7 @@ static void manifest_add(struct export_ctx *ctx, const struct row *r,
     json_object_set_new(m, "path", json_string(video_path));
     json_object_set_new(m, "thumbnail",
                         thumb != NULL ? json_string(thumb) : json_null());
-    text = json_dumps(m, JSON_COMPACT);
+    text = json_dumps(m, JSON_COMPACT | JSON_REAL_PRECISION(15));
     if (text != NULL) {
         fprintf(ctx->json, "%s\n  %s", ctx->count > 0 ? "," : "", text);
         free(text);
@@ -606,7 +608,7 @@ int export_zip(struct request *req)
          strcmp(scope, "union") != 0) ||
         (reshared != NULL && strcmp(reshared, "yes") != 0 &&
          strcmp(reshared, "no") != 0) ||
-        (q != NULL && strlen(q) > 100)) {
+        (q != NULL && search_match(q, ctx->match) < 0)) {
         ctx_free(ctx);
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_filter",
                           "a filter is malformed (see GET /api/v1/messages)");
@@ -617,11 +619,6 @@ int export_zip(struct request *req)
         snprintf(ctx->scope, sizeof(ctx->scope), "%s", scope);
     if (reshared != NULL)
         ctx->reshared = strcmp(reshared, "yes") == 0;
-    /* As the list's search: ASCII lower case, matched with instr(). */
-    if (q != NULL)
-        for (size_t i = 0; q[i] != '\0' && i + 1 < sizeof(ctx->pattern); i++)
-            ctx->pattern[i] =
-                (q[i] >= 'A' && q[i] <= 'Z') ? (char)(q[i] - 'A' + 'a') : q[i];
     ctx->csv = temp_file(req->app->cfg->data_dir);
     ctx->json = temp_file(req->app->cfg->data_dir);
     ctx->a = archive_write_new();
@@ -638,6 +635,8 @@ int export_zip(struct request *req)
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                           "cannot start the export");
     }
+    /* UTF-8 with its byte-order mark: Excel then reads Cyrillic right. */
+    fputs("\xEF\xBB\xBF", ctx->csv);
     fputs("id,file,name,organization,country,language,message,duration_s,"
           "consent_version,consent_scope,consent_at,approved_by,approved_at,"
           "campaign,consent_language,consent_text,reshared\n",
@@ -652,8 +651,9 @@ int export_zip(struct request *req)
              ids != NULL ? ids : "*", campaign ? campaign : "*",
              country ? country : "*", language ? language : "*",
              scope ? scope : "*", reshared ? reshared : "*",
-             q != NULL && q[0] != '\0' ? "yes" : "no");
-    if ((db = db_pool_get(req->app->db)) == NULL) {
+             ctx->match[0] != '\0' ? "yes" : "no");
+    /* The audit row is a write: a writer's turn. */
+    if ((db = db_pool_get_writer(req->app->db)) == NULL) {
         ctx_free(ctx);
         return http_db_error(req, DB_BUSY);
     }

@@ -79,7 +79,8 @@ int http_json(struct request *req, int status, json_t *obj)
     struct MHD_Response *resp;
 
     if (obj != NULL)
-        text = json_dumps(obj, JSON_COMPACT);
+        /* 15 digits: 6.014 stays 6.014, not 6.0140000000000002. */
+        text = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(obj);
     if (text == NULL) {
         static const char oom[] = "{\"error\":\"internal\",\"message\":"

@@ -89,38 +89,26 @@ json_t *library_reshares(struct db *db, const char *id)
     return list;
 }
 
-int library_reshared(struct request *req)
+/*
+ * Reads a reshare mark's "channel" (a known one in its own spelling, or
+ * a short free-text one) and optional "url" from body into args (they
+ * point into body). Returns 0, or the 400 answered.
+ */
+static int reshare_args(struct request *req, json_t *body,
+                        struct msg_args *args)
 {
     static const char *const channels[] = {
         "Facebook", "Instagram", "X",    "Telegram", "YouTube",
         "TikTok",   "website",   "VK",   "WhatsApp", "Bluesky",
         "Mastodon", "press",     "other"};
-    char id[UTIL_ID_LEN + 1];
-    struct msg_actor who = {message_who_of_role(req->session.role),
-                            req->session.username, req->session.user_id};
-    struct msg_args args = {.scope = panel_scope(req)};
-    enum msg_state from = MSG_GONE;
-    json_t *body;
-    const char *channel, *url;
-    struct db *db;
-    long chars;
-    int rc;
-
-    if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
-        return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
-                          "no such message");
-    if ((body = http_body_object(req)) == NULL)
-        return req->status;
-    channel = json_string_value(json_object_get(body, "channel"));
-    url = json_string_value(json_object_get(body, "url"));
-    /* A known channel, or a short free-text one. */
-    chars =
+    const char *channel = json_string_value(json_object_get(body, "channel"));
+    const char *url = json_string_value(json_object_get(body, "url"));
+    long chars =
         channel != NULL ? meta_utf8_check(channel, strlen(channel), false) : -1;
-    if (chars < 1 || chars > 64) {
-        json_decref(body);
+
+    if (chars < 1 || chars > 64)
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_channel",
                           "channel: where it was posted, e.g. Telegram");
-    }
     for (size_t i = 0; i < ARRAY_LEN(channels); i++)
         if (strcasecmp(channel, channels[i]) == 0)
             channel = channels[i];
@@ -130,13 +118,34 @@ int library_reshared(struct request *req)
         ((strncmp(url, "https://", 8) != 0 &&
           strncmp(url, "http://", 7) != 0) ||
          strlen(url) > 2000 || meta_utf8_check(url, strlen(url), false) < 0 ||
-         strchr(url, ' ') != NULL)) {
-        json_decref(body);
+         strchr(url, ' ') != NULL))
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_url",
                           "url: an http(s) address of the post");
+    args->channel = channel;
+    args->url = url;
+    return 0;
+}
+
+int library_reshared(struct request *req)
+{
+    char id[UTIL_ID_LEN + 1];
+    struct msg_actor who = {message_who_of_role(req->session.role),
+                            req->session.username, req->session.user_id};
+    struct msg_args args = {.scope = panel_scope(req)};
+    enum msg_state from = MSG_GONE;
+    json_t *body;
+    struct db *db;
+    int rc;
+
+    if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
+        return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
+                          "no such message");
+    if ((body = http_body_object(req)) == NULL)
+        return req->status;
+    if (reshare_args(req, body, &args) != 0) {
+        json_decref(body);
+        return req->status;
     }
-    args.channel = channel;
-    args.url = url;
     if ((db = db_pool_get_writer(req->app->db)) == NULL) {
         json_decref(body);
         return http_db_error(req, DB_BUSY);
@@ -145,10 +154,23 @@ int library_reshared(struct request *req)
     db_pool_put(req->app->db, db);
     if (rc == MSG_OK)
         http_json(req, MHD_HTTP_CREATED,
-                  json_pack("{s:s, s:s, s:s?}", "id", id, "channel", channel,
-                            "url", url));
+                  json_pack("{s:s, s:s, s:s?}", "id", id, "channel",
+                            args.channel, "url", args.url));
     else
         panel_refusal(req, rc, from, EV_RESHARED);
+    json_decref(body); /* channel and url point into it */
+    return req->status;
+}
+
+int library_bulk_reshared(struct request *req)
+{
+    struct msg_args args = {0};
+    json_t *body = http_body_object(req);
+
+    if (body == NULL)
+        return req->status;
+    if (reshare_args(req, body, &args) == 0)
+        panel_bulk(req, body, EV_RESHARED, &args);
     json_decref(body); /* channel and url point into it */
     return req->status;
 }

@@ -7,6 +7,7 @@
 
 #include "chorus/audit.h"
 #include "chorus/campaign.h"
+#include "chorus/claim.h"
 #include "chorus/db.h"
 #include "chorus/log.h"
 #include "chorus/meta.h"
@@ -53,6 +54,12 @@ struct effect_ctx {
 int64_t message_day(int64_t t)
 {
     return t - (t % 86400 + 86400) % 86400;
+}
+
+/* Maps a DB_* failure to a message_apply() one. */
+static int db_failure(int rc)
+{
+    return rc == DB_BUSY ? MSG_BUSY : MSG_ERROR;
 }
 
 /* Steps st and checks that it changed exactly one row. */
@@ -147,6 +154,7 @@ static int effect_retry(struct effect_ctx *c)
 static int effect_decide(struct effect_ctx *c)
 {
     struct db_stmt *st = cas_stmt(c, STMT_MSG_DECIDE);
+    int rc;
 
     if (st == NULL)
         return DB_ERROR;
@@ -154,7 +162,10 @@ static int effect_decide(struct effect_ctx *c)
     db_bind_int(st, 5, c->now);
     db_bind_text(st, 6, c->args->reason);
     db_bind_text(st, 7, c->args->code);
-    return step_one(c, st);
+    if ((rc = step_one(c, st)) < 0)
+        return rc;
+    /* Decided: nobody is reviewing it any more. */
+    return claim_drop(c->db, c->id);
 }
 
 static int effect_reopen(struct effect_ctx *c)
@@ -175,7 +186,7 @@ static int effect_withdraw(struct effect_ctx *c)
     if (st == NULL)
         return DB_ERROR;
     db_bind_int(st, 4, message_day(c->now));
-    if ((rc = step_one(c, st)) < 0)
+    if ((rc = step_one(c, st)) < 0 || (rc = claim_drop(c->db, c->id)) < 0)
         return rc;
     return queue_cancel_tx(c->db, c->id, "withdrawn");
 }
@@ -289,6 +300,29 @@ static int guard_reason(struct effect_ctx *c)
     return r != NULL && r[strspn(r, " \t\r\n")] != '\0' ? MSG_OK : MSG_ERROR;
 }
 
+/* A moderator decides only what nobody else is reviewing; an admin's
+ * decision never waits for a claim (claim.h). */
+static int guard_claim(struct effect_ctx *c)
+{
+    struct claim held;
+    int rc;
+
+    if (c->who->who == WHO_ADMIN)
+        return MSG_OK;
+    rc = claim_holder(c->db, c->id, c->now, &held);
+    if (rc < 0)
+        return db_failure(rc);
+    return rc == 1 && held.user_id != c->who->user_id ? MSG_CLAIMED : MSG_OK;
+}
+
+/* A rejection: its reason, and the claim as for an approval. */
+static int guard_reject(struct effect_ctx *c)
+{
+    int rc = guard_reason(c);
+
+    return rc == MSG_OK ? guard_claim(c) : rc;
+}
+
 static int guard_channel(struct effect_ctx *c)
 {
     return c->args->channel != NULL ? MSG_OK : MSG_ERROR;
@@ -352,9 +386,9 @@ static const struct transition {
     {EV_RETRY, "retried", BIT(MSG_FAILED), MSG_PROCESSING, WHO_ADMIN,
      "message.retry", guard_files, effect_retry, WORDS_KEPT_OFF},
     {EV_APPROVE, "approved", BIT(MSG_PENDING), MSG_APPROVED, PANEL_DECIDERS,
-     "message.approve", NULL, effect_decide, WORDS_KEPT_OFF},
+     "message.approve", guard_claim, effect_decide, WORDS_KEPT_OFF},
     {EV_REJECT, "rejected", BIT(MSG_PENDING), MSG_REJECTED, PANEL_DECIDERS,
-     "message.reject", guard_reason, effect_decide, WORDS_KEPT_OFF},
+     "message.reject", guard_reject, effect_decide, WORDS_KEPT_OFF},
     {EV_REOPEN, "re-opened", BIT(MSG_APPROVED) | BIT(MSG_REJECTED), MSG_PENDING,
      WHO_ADMIN, "message.reopen", guard_files, effect_reopen, WORDS_KEPT_OFF},
     {EV_WITHDRAW, "withdrawn", ANY_STATE & ~BIT(MSG_WITHDRAWN), MSG_WITHDRAWN,
@@ -421,12 +455,6 @@ static const char *audit_reason(const struct transition *t,
         return buf;
     }
     return a->reason != NULL && a->reason[0] != '\0' ? a->reason : NULL;
-}
-
-/* Maps a DB_* failure to a message_apply() one. */
-static int db_failure(int rc)
-{
-    return rc == DB_BUSY ? MSG_BUSY : MSG_ERROR;
 }
 
 int message_apply_tx(struct db *db, const char *id, enum msg_event ev,
@@ -538,6 +566,14 @@ enum msg_sight message_sight(enum role role, enum msg_state s)
         break;
     }
     return SIGHT_NONE;
+}
+
+bool message_sight_all(enum role role)
+{
+    for (int s = 0; s < MSG__STATES; s++)
+        if (message_sight(role, (enum msg_state)s) == SIGHT_NONE)
+            return false;
+    return true;
 }
 
 bool message_scope_has(const char *scope, int64_t campaign_id)

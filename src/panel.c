@@ -16,6 +16,7 @@
 #include "chorus/app.h"
 #include "chorus/audit.h"
 #include "chorus/campaign.h"
+#include "chorus/claim.h"
 #include "chorus/db.h"
 #include "chorus/http.h"
 #include "chorus/jsonw.h"
@@ -24,6 +25,7 @@
 #include "chorus/media.h"
 #include "chorus/message.h"
 #include "chorus/meta.h"
+#include "chorus/search.h"
 #include "chorus/storage.h"
 
 #define LIST_LIMIT_MAX 200
@@ -75,16 +77,20 @@ static int64_t parse_date(const char *s)
     return (int64_t)timegm(&tm);
 }
 
-/* The cursor: base64url of "<created_at>.<id>". */
+/* The cursor: base64url of "<created_at>.<id>" (lists), or of
+ * "<rowid>" (searches, which page in the index's order). */
 static void make_cursor(int64_t created, const char *id, char *out, size_t len)
 {
     char raw[64];
-    int n = snprintf(raw, sizeof(raw), "%lld.%s", (long long)created, id);
+    int n = id != NULL
+                ? snprintf(raw, sizeof(raw), "%lld.%s", (long long)created, id)
+                : snprintf(raw, sizeof(raw), "%lld", (long long)created);
 
     sodium_bin2base64(out, len, (const unsigned char *)raw, (size_t)n,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
+/* Reads a cursor: a list's (id set) or, with id NULL, a search's. */
 static int parse_cursor(const char *s, int64_t *created,
                         char id[UTIL_ID_LEN + 1])
 {
@@ -99,29 +105,18 @@ static int parse_cursor(const char *s, int64_t *created,
         return -1;
     raw[n] = '\0';
     dot = strchr(raw, '.');
-    if (dot == NULL)
+    if ((dot == NULL) != (id == NULL) || raw[0] == '\0' || raw[0] == '.')
         return -1;
-    *dot = '\0';
+    if (dot != NULL)
+        *dot = '\0';
     *created = strtoll(raw, &end, 10);
-    if (*end != '\0' || !util_is_id(dot + 1))
+    if (*end != '\0')
+        return -1;
+    if (id == NULL)
+        return *created > 0 ? 0 : -1;
+    if (!util_is_id(dot + 1))
         return -1;
     memcpy(id, dot + 1, UTIL_ID_LEN + 1);
-    return 0;
-}
-
-/*
- * The free-text search: q in ASCII lower case, as SQLite's lower() folds
- * the columns it is looked for in (instr() rather than LIKE: a LIKE with
- * a bound pattern makes SQLite plan the query again at every run).
- */
-static int search_text(const char *q, char *out, size_t len)
-{
-    size_t n = strlen(q);
-
-    if (n >= len)
-        return -1;
-    for (size_t i = 0; i <= n; i++)
-        out[i] = (q[i] >= 'A' && q[i] <= 'Z') ? (char)(q[i] - 'A' + 'a') : q[i];
     return 0;
 }
 
@@ -217,6 +212,107 @@ static void w_int_or_null(struct jsonw *w, struct db_stmt *st, int i)
         jsonw_int(w, db_col_int(st, i));
 }
 
+/* status=all: every state the role sees, at once. */
+#define STATE_ALL (-2)
+
+/* Writes the list's item of the row st is on (state: the row's own). */
+static void write_item(struct jsonw *w, struct db *db, struct db_stmt *st,
+                       enum msg_state state)
+{
+    static const char *const texts[] = {
+        "id",       "status",  "name",          "organization",   "country",
+        "language", "message", "consent_scope", "consent_version"};
+    char file[64];
+
+    jsonw_open(w, '{');
+    for (int c = 0; c < (int)ARRAY_LEN(texts); c++) {
+        jsonw_key(w, texts[c]);
+        jsonw_str(w, db_col_text(st, c));
+    }
+    jsonw_key(w, "created_at");
+    jsonw_time(w, col_time(st, 9));
+    jsonw_key(w, "received_at");
+    jsonw_time(w, col_time(st, 10));
+    jsonw_key(w, "duration_ms");
+    w_int_or_null(w, st, 11);
+    jsonw_key(w, "width");
+    w_int_or_null(w, st, 12);
+    jsonw_key(w, "height");
+    w_int_or_null(w, st, 13);
+    jsonw_key(w, "has_audio");
+    if (db_col_is_null(st, 14))
+        jsonw_null(w);
+    else
+        jsonw_bool(w, db_col_int(st, 14) != 0);
+    jsonw_key(w, "decided_at");
+    jsonw_time(w, col_time(st, 15));
+    jsonw_key(w, "failure_reason");
+    jsonw_str(w, db_col_text(st, 16));
+    jsonw_key(w, "reshared");
+    jsonw_int(w, db_col_int(st, 17));
+    jsonw_key(w, "progress");
+    if (db_col_is_null(st, 18))
+        jsonw_null(w);
+    else
+        jsonw_real(w, db_col_double(st, 18));
+    jsonw_key(w, "withdrawn_at");
+    jsonw_time(w, col_time(st, 19));
+    jsonw_key(w, "exported_at");
+    jsonw_time(w, col_time(st, 20));
+    jsonw_key(w, "media_deleted_at");
+    jsonw_time(w, col_time(st, 21));
+    jsonw_key(w, "campaign");
+    jsonw_str(w, db_col_text(st, 26));
+    jsonw_key(w, "media_deleted_why");
+    jsonw_str(w, db_col_text(st, 22));
+    /* What the contributor asked to be protected, and whether it needs a
+     * moderator's look (DESIGN.md "Identity protection"). */
+    jsonw_key(w, "protect");
+    w_protect(w, st, 27);
+    jsonw_key(w, "check_protection");
+    jsonw_bool(w, db_col_int(st, 28) != 0);
+    /* Who is reviewing it (claim.h), while the claim lasts. */
+    jsonw_key(w, "claimed_by");
+    jsonw_str(w, db_col_text(st, 30));
+    jsonw_key(w, "claim_until");
+    jsonw_time(w, col_time(st, 31));
+    /* The name its downloads and exports carry. */
+    media_file_name(db_col_text(st, 0), db_col_int(st, 9), db_col_text(st, 4),
+                    db_col_text(st, 5),
+                    db_col_text(st, 7) != NULL &&
+                        strcmp(db_col_text(st, 7), "union") == 0,
+                    "mp4", file);
+    /* A withdrawn clip's copies are found by the end of their names: the
+     * date, country and language in them went with the row. */
+    if (state == MSG_WITHDRAWN) {
+        char suffix[32];
+        media_file_suffix(db_col_text(st, 0), "mp4", suffix);
+        snprintf(file, sizeof(file), "chorus-*%s", suffix);
+    }
+    jsonw_key(w, "file");
+    jsonw_str(w, file);
+    /* And its marks say which posts to take down. */
+    if (state == MSG_WITHDRAWN) {
+        jsonw_key(w, "reshares_left");
+        jsonw_int(w, db_col_int(st, 23));
+        jsonw_key(w, "takedown_at");
+        jsonw_time(w, col_time(st, 24));
+        jsonw_key(w, "reshares");
+        library_write_reshares(w, db, db_col_text(st, 0));
+    }
+    jsonw_close(w, '}');
+}
+
+/* The statement of a list: one status, all of them, or a search. */
+static enum stmt list_stmt(int state, bool search, bool desc)
+{
+    if (search)
+        return desc ? STMT_MSG_SEARCH_DESC : STMT_MSG_SEARCH_ASC;
+    if (state == STATE_ALL)
+        return desc ? STMT_MSG_LIST_ALL_DESC : STMT_MSG_LIST_ALL_ASC;
+    return desc ? STMT_MSG_LIST_DESC : STMT_MSG_LIST_ASC;
+}
+
 int panel_list(struct request *req)
 {
     const char *status = http_query(req, "status");
@@ -231,12 +327,12 @@ int panel_list(struct request *req)
     const char *used = http_query(req, "used");
     const char *campaign_s = http_query(req, "campaign");
     const char *limits = panel_scope(req);
-    char pattern[512], cid[UTIL_ID_LEN + 1] = "", next[128] = "", lang[36];
-    char file[64];
-    int64_t cdate = 0, tfrom = 0, tto = 0, last_date = 0;
+    char match[SEARCH_MATCH_MAX], cid[UTIL_ID_LEN + 1] = "", next[128] = "";
+    char lang[36];
+    int64_t cdate = 0, tfrom = 0, tto = 0, last_key = 0;
     char last_id[UTIL_ID_LEN + 1] = "";
     long limit = 50;
-    bool desc;
+    bool desc, search = false;
     struct jsonw w;
     char *text;
     size_t len;
@@ -246,16 +342,25 @@ int panel_list(struct request *req)
     int64_t campaign = 0;
     int rc, n = 0, state;
 
-    state = status != NULL ? message_state_parse(status)
-                           : (int)message_default_list(role);
-    if (state < 0)
-        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_status",
-                          "status: one of uploading, processing, pending, "
-                          "approved, rejected, failed, withdrawn");
-    status = message_state_name((enum msg_state)state);
-    if (message_sight(role, (enum msg_state)state) == SIGHT_NONE)
-        return http_error(req, MHD_HTTP_FORBIDDEN, "forbidden",
-                          "your role does not see %s messages", status);
+    if (status != NULL && strcmp(status, "all") == 0) {
+        if (!message_sight_all(role))
+            return http_error(req, MHD_HTTP_FORBIDDEN, "forbidden",
+                              "your role does not see messages in every "
+                              "state");
+        state = STATE_ALL;
+    } else {
+        state = status != NULL ? message_state_parse(status)
+                               : (int)message_default_list(role);
+        if (state < 0)
+            return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_status",
+                              "status: all, or one of uploading, processing, "
+                              "pending, approved, rejected, failed, "
+                              "withdrawn");
+        status = message_state_name((enum msg_state)state);
+        if (message_sight(role, (enum msg_state)state) == SIGHT_NONE)
+            return http_error(req, MHD_HTTP_FORBIDDEN, "forbidden",
+                              "your role does not see %s messages", status);
+    }
     if (country != NULL && !meta_country_known(country))
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_country",
                           "country: an ISO 3166-1 code such as BY");
@@ -265,10 +370,16 @@ int panel_list(struct request *req)
                               "language: a language tag such as be");
         language = lang;
     }
-    if (q != NULL &&
-        (strlen(q) > 100 || search_text(q, pattern, sizeof(pattern)) != 0))
-        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_query",
-                          "q: at most 100 characters");
+    if (q != NULL) {
+        rc = search_match(q, match);
+        if (rc == SEARCH_TOO_LONG)
+            return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_query",
+                              "q: at most %d characters", SEARCH_CHARS_MAX);
+        if (rc < 0)
+            return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_query",
+                              "q: text without control characters");
+        search = rc == SEARCH_OK;
+    }
     if ((from != NULL && (tfrom = parse_date(from)) < 0) ||
         (to != NULL && (tto = parse_date(to)) < 0))
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_date",
@@ -288,18 +399,21 @@ int panel_list(struct request *req)
             return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_limit",
                               "limit: 1 to %d", LIST_LIMIT_MAX);
     }
-    /* The queue is worked oldest first; decided lists show newest first. */
+    /* The queue is worked oldest first; decided lists, and every state
+     * at once, show the newest first. */
     desc = order != NULL ? strcmp(order, "desc") == 0
                          : state == MSG_APPROVED || state == MSG_REJECTED ||
-                               state == MSG_WITHDRAWN;
-    if (cursor != NULL && parse_cursor(cursor, &cdate, cid) != 0)
+                               state == MSG_WITHDRAWN || state == STATE_ALL;
+    if (cursor != NULL &&
+        parse_cursor(cursor, &cdate, search ? NULL : cid) != 0)
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_cursor",
-                          "cursor: pass next_cursor back as it came");
+                          "cursor: pass next_cursor back as it came, with "
+                          "the same q");
     if (campaign_s != NULL &&
         (rc = panel_campaign(req, campaign_s, &campaign)) != 0)
         return rc;
     if (cursor == NULL) {
-        cdate = desc ? INT64_MAX : INT64_MIN;
+        cdate = desc ? INT64_MAX : search ? 0 : INT64_MIN;
         strcpy(cid, desc ? "~" : "");
     }
 
@@ -311,15 +425,16 @@ int panel_list(struct request *req)
         rc = DB_BUSY;
         goto done;
     }
-    st = db_stmt(db, desc ? STMT_MSG_LIST_DESC : STMT_MSG_LIST_ASC);
+    st = db_stmt(db, list_stmt(state, search, desc));
     if (st == NULL) {
         rc = DB_ERROR;
         goto done;
     }
-    db_bind_text(st, 1, status);
+    db_bind_text(st, 1, state == STATE_ALL ? NULL : status);
     db_bind_text(st, 2, country);
     db_bind_text(st, 3, language);
-    db_bind_text(st, 4, q != NULL ? pattern : NULL);
+    if (search)
+        db_bind_text(st, 4, match);
     if (from != NULL)
         db_bind_int(st, 5, tfrom);
     if (to != NULL)
@@ -328,7 +443,8 @@ int panel_list(struct request *req)
     if (reshared != NULL)
         db_bind_int(st, 8, strcmp(reshared, "yes") == 0);
     db_bind_int(st, 9, cdate);
-    db_bind_text(st, 10, cid);
+    if (!search)
+        db_bind_text(st, 10, cid);
     db_bind_int(st, 11, limit + 1);
     /* Withdrawn clips the comms team had used: what is left to take
      * down (used=all: also what is done). */
@@ -343,97 +459,26 @@ int panel_list(struct request *req)
     if (campaign > 0)
         db_bind_int(st, 15, campaign);
     db_bind_text(st, 16, limits);
+    db_bind_int(st, 17, util_now());
     while ((rc = db_step(st)) == DB_ROW) {
-        static const char *const texts[] = {
-            "id",       "status",  "name",          "organization",   "country",
-            "language", "message", "consent_scope", "consent_version"};
+        int row = message_state_parse(db_col_text(st, 1));
 
         if (n == limit) {
             db_reset(st);
             rc = DB_DONE;
-            make_cursor(last_date, last_id, next, sizeof(next));
+            make_cursor(last_key, search ? NULL : last_id, next, sizeof(next));
             break;
         }
-        /* The query kept to the user's campaigns; the rule says so too. */
-        if (message_sight_in(role, limits, (enum msg_state)state,
-                             db_col_int(st, 25)) == SIGHT_NONE)
-            continue;
-        jsonw_open(&w, '{');
-        for (int c = 0; c < (int)ARRAY_LEN(texts); c++) {
-            jsonw_key(&w, texts[c]);
-            jsonw_str(&w, db_col_text(st, c));
-        }
-        jsonw_key(&w, "created_at");
-        jsonw_time(&w, col_time(st, 9));
-        jsonw_key(&w, "received_at");
-        jsonw_time(&w, col_time(st, 10));
-        jsonw_key(&w, "duration_ms");
-        w_int_or_null(&w, st, 11);
-        jsonw_key(&w, "width");
-        w_int_or_null(&w, st, 12);
-        jsonw_key(&w, "height");
-        w_int_or_null(&w, st, 13);
-        jsonw_key(&w, "has_audio");
-        if (db_col_is_null(st, 14))
-            jsonw_null(&w);
-        else
-            jsonw_bool(&w, db_col_int(st, 14) != 0);
-        jsonw_key(&w, "decided_at");
-        jsonw_time(&w, col_time(st, 15));
-        jsonw_key(&w, "failure_reason");
-        jsonw_str(&w, db_col_text(st, 16));
-        jsonw_key(&w, "reshared");
-        jsonw_int(&w, db_col_int(st, 17));
-        jsonw_key(&w, "progress");
-        if (db_col_is_null(st, 18))
-            jsonw_null(&w);
-        else
-            jsonw_real(&w, db_col_double(st, 18));
-        jsonw_key(&w, "withdrawn_at");
-        jsonw_time(&w, col_time(st, 19));
-        jsonw_key(&w, "exported_at");
-        jsonw_time(&w, col_time(st, 20));
-        jsonw_key(&w, "media_deleted_at");
-        jsonw_time(&w, col_time(st, 21));
-        jsonw_key(&w, "campaign");
-        jsonw_str(&w, db_col_text(st, 26));
-        jsonw_key(&w, "media_deleted_why");
-        jsonw_str(&w, db_col_text(st, 22));
-        /* What the contributor asked to be protected, and whether it
-         * needs a moderator's look (DESIGN.md "Identity protection"). */
-        jsonw_key(&w, "protect");
-        w_protect(&w, st, 27);
-        jsonw_key(&w, "check_protection");
-        jsonw_bool(&w, db_col_int(st, 28) != 0);
-        /* The name its downloads and exports carry. */
-        media_file_name(db_col_text(st, 0), db_col_int(st, 9),
-                        db_col_text(st, 4), db_col_text(st, 5),
-                        db_col_text(st, 7) != NULL &&
-                            strcmp(db_col_text(st, 7), "union") == 0,
-                        "mp4", file);
-        /* A withdrawn clip's copies are found by the end of their names:
-         * the date, country and language in them went with the row. */
-        if (state == MSG_WITHDRAWN) {
-            char suffix[32];
-            media_file_suffix(db_col_text(st, 0), "mp4", suffix);
-            snprintf(file, sizeof(file), "chorus-*%s", suffix);
-        }
-        jsonw_key(&w, "file");
-        jsonw_str(&w, file);
-        /* And its marks say which posts to take down. */
-        if (state == MSG_WITHDRAWN) {
-            jsonw_key(&w, "reshares_left");
-            jsonw_int(&w, db_col_int(st, 23));
-            jsonw_key(&w, "takedown_at");
-            jsonw_time(&w, col_time(st, 24));
-            jsonw_key(&w, "reshares");
-            library_write_reshares(&w, db, db_col_text(st, 0));
-        }
-        jsonw_close(&w, '}');
-        last_date = db_col_int(st, 9);
+        last_key = db_col_int(st, search ? 29 : 9);
         snprintf(last_id, sizeof(last_id), "%s",
                  db_col_text(st, 0) != NULL ? db_col_text(st, 0) : "");
         n++;
+        /* The query kept to the user's campaigns and the states asked
+         * for; the rule says so too, row by row. */
+        if (row < 0 || message_sight_in(role, limits, (enum msg_state)row,
+                                        db_col_int(st, 25)) == SIGHT_NONE)
+            continue;
+        write_item(&w, db, st, (enum msg_state)row);
     }
 done:
     if (rc == DB_DONE) {
@@ -647,11 +692,97 @@ static int read_reason(struct request *req, bool required, char *out,
     return 0;
 }
 
+/* Who holds message id's claim now, into name ("someone" if it ended
+ * meanwhile). */
+static void claimant(struct request *req, const char *id, char *name,
+                     size_t len)
+{
+    struct db *db = db_pool_get(req->app->db);
+    struct claim c;
+
+    snprintf(name, len, "someone else");
+    if (db != NULL && claim_holder(db, id, util_now(), &c) == 1)
+        snprintf(name, len, "%s", c.username);
+    db_pool_put(req->app->db, db);
+}
+
+/*
+ * What a message_apply() failure rc of ev on message id (found in state
+ * from) means to the user: the status, and the error's code and words
+ * into *code and msg (len bytes), and for "claimed" who holds the claim
+ * into who (AUTH_USERNAME_BYTES + 1 bytes; else ""). The one wording of
+ * the single and the bulk routes.
+ */
+static int refusal(struct request *req, int rc, const char *id,
+                   enum msg_state from, enum msg_event ev, const char **code,
+                   char *msg, size_t len, char *who)
+{
+    who[0] = '\0';
+    switch (rc) {
+    case MSG_REFUSED:
+        /* A message the role may not see does not exist for it. */
+        if (message_sight(req->session.role, from) == SIGHT_NONE)
+            break;
+        *code = "conflict";
+        snprintf(msg, len, "the message is %s: it cannot be %s",
+                 message_state_name(from), message_event_verb(ev));
+        return MHD_HTTP_CONFLICT;
+    case MSG_FORBIDDEN:
+        *code = "forbidden";
+        snprintf(msg, len, "your role may not do this");
+        return MHD_HTTP_FORBIDDEN;
+    case MSG_NO_FILES:
+        *code = "no_files";
+        snprintf(msg, len, "the message's files were deleted: it cannot be %s",
+                 message_event_verb(ev));
+        return MHD_HTTP_CONFLICT;
+    case MSG_CLAIMED:
+        claimant(req, id, who, AUTH_USERNAME_BYTES + 1);
+        *code = "claimed";
+        snprintf(msg, len, "%s is reviewing this message", who);
+        return MHD_HTTP_CONFLICT;
+    case MSG_BUSY:
+        *code = "busy";
+        snprintf(msg, len, "the database is busy; try again shortly");
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    case MSG_NOT_FOUND:
+        break;
+    default:
+        *code = "internal";
+        snprintf(msg, len, "database error");
+        return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    *code = "not_found";
+    snprintf(msg, len, "no such message");
+    return MHD_HTTP_NOT_FOUND;
+}
+
+/* panel_refusal() for message id, which the claim's words name. */
+static int refuse(struct request *req, int rc, const char *id,
+                  enum msg_state from, enum msg_event ev)
+{
+    const char *code;
+    char msg[384], who[AUTH_USERNAME_BYTES + 1];
+    int status = refusal(req, rc, id, from, ev, &code, msg, sizeof(msg), who);
+
+    /* A claim's refusal names who reviews it, for the panel's words. */
+    if (who[0] != '\0')
+        http_json(req, status,
+                  json_pack("{s:s, s:s, s:s}", "error", code, "message", msg,
+                            "claimed_by", who));
+    else
+        http_error(req, status, code, "%s", msg);
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        http_header_add(req, "Retry-After", "2");
+    return req->status;
+}
+
 /*
  * Applies ev to message {id} for the logged-in user, with an optional or
  * required reason from the body. Answers 200 {"id", "status"}, 400, 404
- * (unknown, or not visible to the role), 409 (not from its state), 503
- * or 500; returns the status.
+ * (unknown, or not visible to the role), 409 (not from its state, or
+ * another moderator is reviewing it: "claimed"), 503 or 500; returns
+ * the status.
  */
 static int decide(struct request *req, enum msg_event ev, bool need_reason)
 {
@@ -680,40 +811,97 @@ static int decide(struct request *req, enum msg_event ev, bool need_reason)
                          json_pack("{s:s, s:s}", "id", id, "status",
                                    message_state_name(message_event_to(ev))));
     }
-    return panel_refusal(req, rc, from, ev);
+    return refuse(req, rc, id, from, ev);
 }
 
 int panel_refusal(struct request *req, int rc, enum msg_state from,
                   enum msg_event ev)
 {
-    switch (rc) {
-    case MSG_NOT_FOUND:
-        return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
-                          "no such message");
-    case MSG_REFUSED:
-        /* A message the role may not see does not exist for it. */
-        if (message_sight(req->session.role, from) == SIGHT_NONE)
-            return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
-                              "no such message");
-        return http_error(req, MHD_HTTP_CONFLICT, "conflict",
-                          "the message is %s: it cannot be %s",
-                          message_state_name(from), message_event_verb(ev));
-    case MSG_FORBIDDEN:
-        return http_error(req, MHD_HTTP_FORBIDDEN, "forbidden",
-                          "your role may not do this");
-    case MSG_NO_FILES:
-        return http_error(req, MHD_HTTP_CONFLICT, "no_files",
-                          "the message's files were deleted: it cannot be %s",
-                          message_event_verb(ev));
-    case MSG_BUSY:
-        http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
-                   "the database is busy; try again shortly");
-        http_header_add(req, "Retry-After", "2");
-        return req->status;
-    default:
-        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                          "database error");
+    char id[UTIL_ID_LEN + 1] = "";
+
+    if (router_param(&req->match, "id", id, sizeof(id)) < 0)
+        id[0] = '\0';
+    return refuse(req, rc, id, from, ev);
+}
+
+int panel_bulk(struct request *req, json_t *body, enum msg_event ev,
+               const struct msg_args *args)
+{
+    struct msg_actor who = {message_who_of_role(req->session.role),
+                            req->session.username, req->session.user_id};
+    struct msg_args a = *args;
+    json_t *ids = json_object_get(body, "ids"), *v, *results;
+    size_t i, j, done = 0;
+    struct db *db;
+
+    if (!json_is_array(ids) || json_array_size(ids) < 1 ||
+        json_array_size(ids) > PANEL_BULK_MAX)
+        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_ids",
+                          "ids: 1 to %d message ids", PANEL_BULK_MAX);
+    json_array_foreach(ids, i, v)
+    {
+        const char *id = json_string_value(v);
+        if (id == NULL || !util_is_id(id))
+            return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_ids",
+                              "ids: message ids");
+        for (j = 0; j < i; j++)
+            if (strcmp(id, json_string_value(json_array_get(ids, j))) == 0)
+                return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_ids",
+                                  "ids: each id once");
     }
+    a.scope = panel_scope(req);
+    results = json_array();
+    /* One event each, each in its own transaction and audited as if
+     * asked alone: one that cannot be (decided meanwhile, withdrawn,
+     * reviewed by another) does not hold back the others. */
+    json_array_foreach(ids, i, v)
+    {
+        const char *id = json_string_value(v), *code;
+        enum msg_state from = MSG_GONE;
+        char msg[384], holder[AUTH_USERNAME_BYTES + 1];
+        int rc;
+
+        /* A handle none can lend is this one's "busy", not the rest's. */
+        if ((db = db_pool_get_writer(req->app->db)) == NULL) {
+            rc = MSG_BUSY;
+        } else {
+            rc = message_apply(db, id, ev, &who, &a, &from);
+            db_pool_put(req->app->db, db);
+        }
+        if (rc == MSG_OK) {
+            log_info("message %s: %s by %s (bulk)", id, message_event_verb(ev),
+                     req->session.username);
+            json_array_append_new(
+                results,
+                json_pack("{s:s, s:b, s:s}", "id", id, "ok", 1, "status",
+                          message_state_name(message_event_to(ev) == MSG_STAY
+                                                 ? from
+                                                 : message_event_to(ev))));
+            done++;
+            continue;
+        }
+        refusal(req, rc, id, from, ev, &code, msg, sizeof(msg), holder);
+        json_array_append_new(
+            results, json_pack("{s:s, s:b, s:s, s:s, s:s?}", "id", id, "ok", 0,
+                               "error", code, "message", msg, "claimed_by",
+                               holder[0] != '\0' ? holder : NULL));
+    }
+    return http_json(
+        req, MHD_HTTP_OK,
+        json_pack("{s:o, s:I}", "results", results, "done", (json_int_t)done));
+}
+
+int panel_bulk_approve(struct request *req)
+{
+    static const struct msg_args none;
+    json_t *body = http_body_object(req);
+    int rc;
+
+    if (body == NULL)
+        return req->status;
+    rc = panel_bulk(req, body, EV_APPROVE, &none);
+    json_decref(body);
+    return rc;
 }
 
 int panel_approve(struct request *req)
@@ -745,15 +933,34 @@ int panel_retry(struct request *req)
     return decide(req, EV_RETRY, false);
 }
 
+/* What an audit row's target is, by its action: a message (its id), a
+ * user (a name), a campaign (a slug), or nothing the panel links to. */
+static const char *target_kind(const char *action, const char *target)
+{
+    static const struct {
+        const char *prefix, *kind;
+    } kinds[] = {{"message.", "message"},   {"user.", "user"},
+                 {"login", "user"},         {"logout", "user"},
+                 {"campaign.", "campaign"}, {"purge", "campaign"}};
+
+    for (size_t i = 0; target != NULL && i < ARRAY_LEN(kinds); i++)
+        if (strncmp(action, kinds[i].prefix, strlen(kinds[i].prefix)) == 0)
+            return strcmp(kinds[i].kind, "message") != 0 || util_is_id(target)
+                       ? kinds[i].kind
+                       : NULL;
+    return NULL;
+}
+
 int panel_audit(struct request *req)
 {
     const char *cursor = http_query(req, "cursor");
     const char *limit_s = http_query(req, "limit");
+    const char *from = http_query(req, "from"), *to = http_query(req, "to");
     long limit = 100;
-    int64_t before = INT64_MAX, last = 0;
+    int64_t before = INT64_MAX, last = 0, tfrom = 0, tto = 0;
     struct db_stmt *st;
     struct db *db;
-    json_t *items = json_array();
+    json_t *items;
     int rc = DB_ERROR, n = 0;
 
     if (limit_s != NULL &&
@@ -763,24 +970,35 @@ int panel_audit(struct request *req)
     if (cursor != NULL && (before = strtoll(cursor, NULL, 10)) <= 0)
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_cursor",
                           "cursor: pass next_cursor back as it came");
-    if ((db = db_pool_get(req->app->db)) == NULL) {
-        json_decref(items);
+    if ((from != NULL && from[0] != '\0' && (tfrom = parse_date(from)) < 0) ||
+        (to != NULL && to[0] != '\0' && (tto = parse_date(to)) < 0))
+        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_date",
+                          "from, to: dates as YYYY-MM-DD");
+    if ((db = db_pool_get(req->app->db)) == NULL)
         return http_db_error(req, DB_BUSY);
-    }
+    items = json_array();
     if ((st = db_stmt(db, STMT_AUDIT_LIST)) != NULL) {
         db_bind_text(st, 1, http_query(req, "action"));
         db_bind_text(st, 2, http_query(req, "target"));
         db_bind_text(st, 3, http_query(req, "actor"));
         db_bind_int(st, 4, before);
         db_bind_int(st, 5, limit);
+        if (from != NULL && from[0] != '\0')
+            db_bind_int(st, 6, tfrom);
+        if (to != NULL && to[0] != '\0')
+            db_bind_int(st, 7, tto + 86400); /* "to" is inclusive */
         while ((rc = db_step(st)) == DB_ROW) {
             json_t *it = json_object();
+            const char *kind =
+                target_kind(db_col_text(st, 3), db_col_text(st, 4));
             last = db_col_int(st, 0);
             json_object_set_new(it, "id", json_integer(last));
             set_time(it, "at", db_col_int(st, 1));
             set_text(it, "actor", st, 2);
             set_text(it, "action", st, 3);
             set_text(it, "target", st, 4);
+            json_object_set_new(it, "target_kind",
+                                kind != NULL ? json_string(kind) : json_null());
             set_text(it, "reason", st, 5);
             json_array_append_new(items, it);
             n++;

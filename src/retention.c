@@ -42,10 +42,33 @@ static int delete_files(void *opaque)
     return storage_delete_all(d->data_dir, d->id);
 }
 
+/*
+ * The search index keeps a deleted row's words in its older segments
+ * (FTS5 of Debian's SQLite has no secure-delete): merged into one, they
+ * are gone, and secure_delete zeroes the pages they were in. A no-op
+ * when the index is one segment already.
+ */
+static int search_optimize(struct db *db)
+{
+    struct db_stmt *st;
+    int rc;
+
+    if ((rc = db_begin(db)) < 0)
+        return rc;
+    if ((st = db_stmt(db, STMT_SEARCH_OPTIMIZE)) == NULL)
+        rc = DB_ERROR;
+    else if ((rc = db_step(st)) >= 0)
+        rc = db_commit(db);
+    db_rollback(db);
+    return rc < 0 ? rc : 0;
+}
+
 int retention_checkpoint(struct db *db, int wait_ms)
 {
-    int rc = db_checkpoint(db, wait_ms);
+    int rc = search_optimize(db);
 
+    if (rc == 0)
+        rc = db_checkpoint(db, wait_ms);
     return rc == 0 ? 0 : rc == DB_BUSY ? 1 : -1;
 }
 

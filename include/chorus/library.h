@@ -15,6 +15,10 @@ struct request;
 /* POST /api/v1/messages/{id}/reshared {"channel","url"?}: comms, admin;
  * approved messages only (409). 201 {"id","channel","url"}. */
 int library_reshared(struct request *req);
+/* POST /api/v1/messages/reshared {"ids": [...], "channel", "url"?}: the
+ * same mark on each of several approved clips, one event and one audit
+ * row each; answers as panel_bulk() does. */
+int library_bulk_reshared(struct request *req);
 
 /*
  * POST /api/v1/messages/{id}/taken-down {"reshare": N}: comms, admin; a

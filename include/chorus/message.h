@@ -15,6 +15,8 @@
  *   failed      retry        -> processing       admin, audited
  *   pending     approve      -> approved         moderator, admin, audited
  *   pending     reject       -> rejected         moderator, admin, audited
+ *                                                (a moderator's waits for
+ *                                                another's claim, claim.h)
  *   approved,
  *   rejected    reopen       -> pending          admin, audited
  *   any         withdraw     -> withdrawn        contributor, audited;
@@ -149,6 +151,7 @@ enum {
     MSG_LOST = -4,      /* a job event whose lease moved on */
     MSG_BUSY = -5,      /* the database stayed locked past its timeout */
     MSG_NO_FILES = -6,  /* its files were deleted (retention, purge) */
+    MSG_CLAIMED = -7,   /* another moderator is reviewing it (claim.h) */
 };
 
 /* The states' names as stored ("pending") and back; NULL / -1 if none. */
@@ -185,6 +188,9 @@ enum msg_sight {
     SIGHT_MEDIA, /* the row and its video and thumbnail */
 };
 enum msg_sight message_sight(enum role role, enum msg_state s);
+/* True if role sees messages in every state: it may list them all at
+ * once (status=all); the comms team may not. */
+bool message_sight_all(enum role role);
 
 /*
  * A user's campaign limits, as every route applies them: the ids of the

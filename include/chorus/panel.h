@@ -34,7 +34,28 @@ int panel_reject(struct request *req);
 int panel_reopen(struct request *req);
 /* POST /api/v1/messages/{id}/retry: admin; a failed one is queued again. */
 int panel_retry(struct request *req);
-/* GET /api/v1/audit?action=&target=&actor=&limit=&cursor=: admin. */
+/*
+ * POST /api/v1/messages/approve {"ids": [...]}: moderator, admin; each
+ * pending message approved as POST .../{id}/approve would (one event and
+ * one audit row each). 200 {"results": [{"id", "ok": true, "status"} or
+ * {"id", "ok": false, "error", "message"}], "done": n}.
+ */
+int panel_bulk_approve(struct request *req);
+/* The most ids one bulk request takes. */
+#define PANEL_BULK_MAX 200
+/*
+ * The bulk routes' work: ev with args (the user's scope added) applied to
+ * each id of body's "ids", in its own transaction; answers as
+ * panel_bulk_approve() does (400 for a bad list). Returns the status.
+ */
+int panel_bulk(struct request *req, json_t *body, enum msg_event ev,
+               const struct msg_args *args);
+/*
+ * GET /api/v1/audit?action=&target=&actor=&from=&to=&limit=&cursor=:
+ * admin. action ending in '.' takes every action it begins; from and to
+ * are days (YYYY-MM-DD, to inclusive). Each item says what its target is
+ * ("target_kind": message, user, campaign, or null).
+ */
 int panel_audit(struct request *req);
 /*
  * Answers a message_apply() failure rc of event ev on a message found in

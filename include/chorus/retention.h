@@ -26,9 +26,10 @@ struct request;
 int retention_sweep(const struct config *cfg, struct db *db);
 
 /*
- * Checkpoints the WAL into the database and truncates it, waiting at
- * most wait_ms for readers of older snapshots. Returns 0 when the WAL is
- * empty, 1 if it is still in use (try again later), -1.
+ * Merges the search index into one segment (so none keeps the words of
+ * what was cleared), then checkpoints the WAL into the database and
+ * truncates it, waiting at most wait_ms for readers of older snapshots. Returns
+ * 0 when the WAL is empty, 1 if it is still in use (try again later), -1.
  */
 int retention_checkpoint(struct db *db, int wait_ms);
 /*

@@ -72,8 +72,13 @@ test('an export holds exactly the approved clips, thumbnails and both manifests'
   assert.equal(thumbs.length, 2);
   assert.equal(names.filter((n) => /^union-only\/clips\/.*-union-only-/.test(n)).length, 1);
   assert.deepEqual(names.filter((n) => !/^(union-only\/)?(clips|thumbs)\//.test(n)), ['manifest.csv', 'manifest.json']);
-  const manifest = JSON.parse(spawnSync('unzip', ['-p', file, 'manifest.json'], { encoding: 'utf8' }).stdout);
+  const raw = spawnSync('unzip', ['-p', file, 'manifest.json'], { encoding: 'utf8' }).stdout;
+  const manifest = JSON.parse(raw);
   assert.deepEqual(manifest.map((m) => m.id).sort(), [ids.a1, ids.a2, ids.a3].sort());
+  // Numbers as written: the milliseconds, not 2.0049999999999999.
+  const durations = [...raw.matchAll(/"duration_s":([0-9.eE+-]+)/g)].map((m) => m[1]);
+  assert.equal(durations.length, 3);
+  for (const d of durations) assert.match(d, /^\d+(\.\d{1,3})?$/, d);
   const a1 = manifest.find((m) => m.id === ids.a1);
   assert.equal(a1.name, 'Алеся');
   assert.equal(a1.organization, 'БНП');
@@ -88,7 +93,9 @@ test('an export holds exactly the approved clips, thumbnails and both manifests'
   const inZip = spawnSync('unzip', ['-p', file, `clips/${a1.file}`], { maxBuffer: 1 << 28 }).stdout;
   assert.deepEqual(inZip, readFileSync(path.join(s.dataDir, 'media', ids.a1, 'video.mp4')));
   const csv = spawnSync('unzip', ['-p', file, 'manifest.csv'], { encoding: 'utf8' }).stdout;
-  assert.match(csv, /^id,file,name,organization,country,language,message,duration_s,consent_version,consent_scope/);
+  // UTF-8 with a byte-order mark, so Excel on Windows reads Cyrillic.
+  assert.ok(csv.startsWith('\ufeffid,file,name,organization,country,language,message,duration_s,consent_version,consent_scope'), csv.slice(0, 40));
+  assert.match(csv, /"Алеся","БНП"/);
   assert.match(csv, /"'=HYPERLINK\(""http:\/\/x""\)"/, 'formula defused, quotes doubled');
   assert.match(csv, /"line one\n""quoted"""/);
 });

@@ -107,7 +107,7 @@ test('comms logs in to the Library: the approved clips, never the rejected one',
   await a.locator('.lib-open .org').getByText('Miners union', { exact: true }).waitFor();
   await a.getByText('🇧🇾 BY · be').waitFor();
   await a.locator('.lib-meta .dur').getByText('0:03', { exact: true }).waitFor();
-  await a.getByText(/^Approved /).waitFor();
+  await a.locator('.lib-meta time[title^="Approved "]').waitFor();
   await a.getByText('Public: social media and press').waitFor();
   assert.equal(await a.locator('.badge.reshared').count(), 0);
   assert.equal(await a.locator('a.lib-dl').getAttribute('href'), `/media/${ids.alesia}/video.mp4?download=1`);

@@ -257,8 +257,10 @@ test('admins get Users and Audit', async () => {
     return who.length > 0 && who.every((a) => a === 'mod');
   });
   const row = (id) => page.locator('table tbody tr').filter({ has: page.getByText(id, { exact: true }) });
-  await row(ids.olena).getByText('message.approve', { exact: true }).waitFor();
-  await row(ids.anon).getByText('message.reject', { exact: true }).waitFor();
+  // Actions in the panel's words (the code in the title), targets as links.
+  await row(ids.olena).locator('td[title="message.approve"]').getByText('approved', { exact: true }).waitFor();
+  await row(ids.anon).locator('td[title="message.reject"]').getByText('rejected', { exact: true }).waitFor();
+  assert.equal(await row(ids.olena).locator(`a[href="#queue?status=all&open=${ids.olena}"]`).count(), 1);
   const actors = await page.locator('table tbody tr td:nth-child(2)').allTextContents();
   assert.deepEqual([...new Set(actors)], ['mod']);
 });

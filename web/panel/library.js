@@ -9,8 +9,13 @@
 // Keyboard: Tab through the cards (select, preview, download), / search,
 // Esc closes the preview. The list refreshes quietly: a clip withdrawn by
 // its contributor leaves the grid (and the selection) within POLL_MS.
+// The cards are sized for scanning: a thumbnail of one height whatever
+// the clip's shape, who, where, how long, the message's first line and
+// the consent, so a laptop shows two rows of five; a selection can be
+// marked reshared in one step (one mark, and one audit row, per clip).
 import {
-  api, dialogOpen, duration, errorText, flag, h, registerView, session, toast, typing, when,
+  $, api, country, day, dialogOpen, duration, errorText, flag, h, language, registerView, session, t, toast,
+  typing, when,
 } from './panel.js';
 import { campaignBadge, campaignField, consentSection } from './campaigns.js';
 
@@ -19,12 +24,13 @@ const POLL_MS = 15000;
 const IDS_MAX = 1000; // export.zip?ids= takes at most this many ids
 const LIB_FILTERS = ['campaign', 'q', 'country', 'language', 'scope', 'reshared', 'order'];
 const GONE_FILTERS = ['campaign', 'country', 'language'];
-const CHANNELS = [
-  ['Telegram', 'Telegram'], ['Facebook', 'Facebook'], ['Instagram', 'Instagram'], ['X', 'X'],
-  ['YouTube', 'YouTube'], ['TikTok', 'TikTok'], ['VK', 'VK'], ['WhatsApp', 'WhatsApp'],
-  ['Bluesky', 'Bluesky'], ['Mastodon', 'Mastodon'], ['website', 'Website'], ['press', 'Press'],
-  ['other', 'Other…'],
-];
+// Where a clip was posted: the names of networks are names; the rest are
+// words of the panel's language.
+const CHANNELS = ['Telegram', 'Facebook', 'Instagram', 'X', 'YouTube', 'TikTok', 'VK', 'WhatsApp',
+  'Bluesky', 'Mastodon', 'website', 'press', 'other'];
+const channelLabel = (c) => (['website', 'press', 'other'].includes(c) ? t(`ch_${c}`) : c);
+const channelOptions = () => [h('option', { value: '', text: t('mark_choose') }),
+  ...CHANNELS.map((c) => h('option', { value: c, text: channelLabel(c) }))];
 const HTTP_URL = /^https?:\/\/[^\s]+$/i;
 
 function cleanMarks(list) {
@@ -43,35 +49,40 @@ function cleanMarks(list) {
 
 // ---- small pieces ------------------------------------------------------------
 
-const day = (iso) => (iso ? new Date(iso).toLocaleDateString(undefined, { dateStyle: 'medium' }) : '');
-const displayName = (m) => m.name || 'anonymous';
+const displayName = (m) => m.name || t('anonymous');
 
 function nameLine(m) {
   return m.name
     ? h('span', { class: 'name', text: m.name, dir: 'auto' })
-    : h('span', { class: 'name anon', text: 'anonymous' });
+    : h('span', { class: 'name anon', text: t('anonymous') });
 }
 
 function place(m) {
-  return h('span', { class: 'place' },
+  return h('span', { class: 'place', title: [country(m.country), language(m.language)].filter(Boolean).join(' · ') },
     m.country ? h('span', { class: 'flag', 'aria-hidden': 'true', text: flag(m.country) }) : null,
     m.country ? ` ${m.country}` : '–', m.language ? ` · ${m.language}` : '');
 }
 
 function shape(m) {
   if (!m.width || !m.height) return null;
-  return h('span', { class: 'shape', title: `${m.width}×${m.height}`, text: m.height > m.width ? 'portrait' : m.height === m.width ? 'square' : 'landscape' });
+  const k = m.height > m.width ? 'shape_portrait' : m.height === m.width ? 'shape_square' : 'shape_landscape';
+  return h('span', { class: 'shape', title: `${m.width}×${m.height}`, text: t(k) });
+}
+
+/** The message's first line: what a card has room for. */
+function firstLine(text) {
+  return (text || '').split('\n').map((l) => l.trim()).find(Boolean) || '';
 }
 
 function scopeLine(m) {
   return m.consent_scope === 'union'
     ? h('p', { class: 'lib-scope union' }, h('span', { 'aria-hidden': 'true', text: '⚠ ' }),
-      h('strong', { text: 'Union channels only' }), ' — not for public social media')
-    : h('p', { class: 'lib-scope public', text: 'Public: social media and press' });
+      h('strong', { text: t('lib_union_title') }), ` ${t('lib_union_text')}`)
+    : h('p', { class: 'lib-scope public', text: t('lib_public') });
 }
 
 function resharedBadge(n) {
-  return n > 0 ? h('span', { class: 'badge reshared', text: `reshared ${n}×` }) : null;
+  return n > 0 ? h('span', { class: 'badge reshared', text: t('reshared_n', { n }) }) : null;
 }
 
 /** A list of reshare marks: channel, the post's link, who and when; with
@@ -82,14 +93,14 @@ function marksList(marks, takeDown = null) {
     h('strong', { class: 'channel', text: r.channel, dir: 'auto' }), ' ',
     r.url && HTTP_URL.test(r.url)
       ? h('a', { href: r.url, target: '_blank', rel: 'noopener noreferrer', class: 'post', text: r.url })
-      : h('span', { class: 'muted', text: '(no link given)' }),
+      : h('span', { class: 'muted', text: t('mark_no_link') }),
     r.by || r.at ? h('span', { class: 'muted by' }, ' — ', r.by || '', r.by && r.at ? ', ' : '',
       r.at ? h('time', { datetime: r.at, text: when(r.at) }) : null) : null,
-    takeDown && r.downAt ? h('span', { class: 'taken-down' }, ' ✓ taken down',
-      r.downBy ? ` by ${r.downBy}` : '', ', ', h('time', { datetime: r.downAt, text: when(r.downAt) })) : null,
+    takeDown && r.downAt ? h('span', { class: 'taken-down' }, ` ✓ ${t('taken_down')}`,
+      r.downBy ? ` ${t('by_user', { user: r.downBy })}` : '', ', ', h('time', { datetime: r.downAt, text: when(r.downAt) })) : null,
     takeDown && !r.downAt && r.id !== null ? [' ', h('button', {
       type: 'button', class: 'btn small take-down', onclick: (ev) => takeDown(r, ev.target),
-    }, 'Mark taken down', h('span', { class: 'sr-only', text: ` (${r.channel})` }))] : null)));
+    }, t('mark_taken_down'), h('span', { class: 'sr-only', text: ` (${r.channel})` }))] : null)));
 }
 
 function exportHref(params) {
@@ -114,16 +125,15 @@ function render(main, params, navigate) {
   };
 
   // ---- skeleton ----
-  const tabs = h('nav', { class: 'tabs', 'aria-label': 'Library sections' });
+  const tabs = h('nav', { class: 'tabs', 'aria-label': t('lib_tabs_label') });
   const form = filterForm();
-  const grid = h('ul', { class: tab === 'library' ? 'lib-grid' : 'lib-gone', 'aria-label': tab === 'library' ? 'Approved clips' : 'Withdrawn after use' });
+  const grid = h('ul', { class: tab === 'library' ? 'lib-grid' : 'lib-gone', 'aria-label': tab === 'library' ? t('lib_tab') : t('lib_gone_tab') });
   const empty = h('p', { class: 'empty', hidden: true, role: 'status' });
-  const more = h('button', { type: 'button', class: 'btn more', hidden: true, onclick: () => load(true) }, 'Load more');
+  const more = h('button', { type: 'button', class: 'btn more', hidden: true, onclick: () => load(true) }, t('more'));
   const tools = tab === 'library' ? toolbar() : null;
   const intro = tab === 'withdrawn'
     ? h('div', { class: 'lib-intro' },
-      h('p', {}, h('strong', { text: 'The contributors withdrew these clips after the team had downloaded or reshared them.' }),
-        ' Take the posts down and delete the downloaded copies (file names below).'))
+      h('p', {}, h('strong', { text: t('lib_gone_intro_1') }), ` ${t('lib_gone_intro_2')}`))
     : null;
   const dlg = tab === 'library' ? previewDialog() : null;
   const root = h('div', { class: `library tab-${tab}` },
@@ -144,8 +154,8 @@ function render(main, params, navigate) {
       }, label, ' ', h('span', { class: 'count', text: count === null ? '' : String(count) }));
     };
     tabs.replaceChildren(
-      link('library', 'Approved clips', st.total, 's-library'),
-      link('withdrawn', 'Withdrawn after use', st.used, `s-used${st.used ? ' alert' : ''}`));
+      link('library', t('lib_tab'), st.total, 's-library'),
+      link('withdrawn', t('lib_gone_tab'), st.used, `s-used${st.used ? ' alert' : ''}`));
   }
 
   // ---- filters ----
@@ -154,19 +164,34 @@ function render(main, params, navigate) {
     const input = (name, label, attrs = {}) => field(name, label, h('input', { id: `l-${name}`, name, value: filters[name], ...attrs }));
     const select = (name, label, options) => field(name, label, h('select', { id: `l-${name}`, name, onchange: () => f.requestSubmit() },
       ...options.map(([v, t]) => h('option', { value: v, selected: filters[name] === v, text: t }))));
-    const f = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter clips' },
-      tab === 'library' ? input('q', 'Search', { type: 'search', placeholder: 'name, organization, text', maxlength: '100', 'aria-keyshortcuts': '/' }) : null,
+    const f = h('form', { class: 'filters', role: 'search', 'aria-label': t('lib_filter_label') },
+      tab === 'library' ? input('q', t('search'), { type: 'search', placeholder: t('search_hint'), maxlength: '100', 'aria-keyshortcuts': '/', autocomplete: 'off' }) : null,
       campaignField(filters.campaign, 'l', () => f.requestSubmit()),
-      input('country', 'Country', { placeholder: 'BY', maxlength: '2', size: '3', pattern: '[A-Za-z]{2}', autocapitalize: 'characters', title: 'a two-letter ISO code' }),
-      input('language', 'Language', { placeholder: 'be', maxlength: '35', size: '5' }),
-      tab === 'library' ? select('scope', 'Consent', [['', 'any'], ['public', 'public'], ['union', 'union only']]) : null,
-      tab === 'library' ? select('order', 'Order', [['', 'newest first'], ['asc', 'oldest first']]) : null,
+      input('country', t('f_country'), { placeholder: 'BY', maxlength: '2', size: '3', pattern: '[A-Za-z]{2}', autocapitalize: 'characters', title: t('country_hint') }),
+      input('language', t('f_language'), { placeholder: 'be', maxlength: '35', size: '5' }),
+      tab === 'library' ? select('scope', t('f_consent'), [['', t('scope_any')], ['public', t('scope_public')], ['union', t('scope_union')]]) : null,
+      tab === 'library' ? select('order', t('lib_order'), [['', t('lib_newest')], ['asc', t('lib_oldest')]]) : null,
       tab === 'library' ? h('label', { class: 'check' },
         h('input', { type: 'checkbox', id: 'l-unshared', name: 'unshared', checked: filters.reshared === 'no', onchange: () => f.requestSubmit() }),
-        ' Not yet reshared') : null,
+        ` ${t('lib_unshared')}`) : null,
       h('div', { class: 'row' },
-        h('button', { type: 'submit', class: 'btn' }, 'Filter'),
-        h('button', { type: 'button', class: 'btn link', onclick: () => apply({}) }, 'Clear')));
+        h('button', { type: 'submit', class: 'btn' }, t('filter')),
+        h('button', { type: 'button', class: 'btn link', onclick: () => apply({}) }, t('clear'))));
+    // The search runs as one types.
+    let timer = 0;
+    if (f.elements.q) {
+      f.elements.q.addEventListener('input', () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          const q = f.elements.q.value.replace(/^\s+/, '');
+          if (q === filters.q) return;
+          filters.q = q;
+          history.replaceState(null, '', `#library?${new URLSearchParams(Object.entries(filters).filter(([, v]) => v))}`);
+          active.splice(0, active.length, ...names.filter((k) => filters[k]));
+          load(false);
+        }, 300);
+      });
+    }
     f.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const v = {};
@@ -255,10 +280,9 @@ function render(main, params, navigate) {
     grid.replaceChildren(...st.items.map(tab === 'library' ? card : goneItem));
     empty.hidden = st.items.length > 0;
     if (tab === 'library') {
-      empty.textContent = active.length ? 'No approved clips match these filters.' : 'No approved clips yet.';
+      empty.textContent = active.length ? t('lib_empty_filtered') : t('lib_empty');
     } else {
-      empty.textContent = active.length ? 'No withdrawn clips match these filters.'
-        : 'Nothing to take down: no clip the team used has been withdrawn.';
+      empty.textContent = active.length ? t('lib_gone_empty_filtered') : t('lib_gone_empty');
     }
     more.hidden = !st.next;
     if (tools) tools.update();
@@ -279,29 +303,29 @@ function render(main, params, navigate) {
     const picked = st.selected.has(m.id);
     const who = displayName(m);
     const form = shape(m);
+    const line = firstLine(m.message);
     return h('li', { class: `lib-card${union ? ' union' : ''}${picked ? ' picked' : ''}`, dataset: { id: m.id } },
       scopeLine(m),
       h('button', { type: 'button', class: 'lib-open', 'aria-haspopup': 'dialog', onclick: () => openPreview(m.id) },
-        h('span', { class: 'lib-thumb' },
+        h('span', { class: `lib-thumb${m.height > m.width ? ' tall' : ''}` },
           h('img', { src: `/media/${id}/thumb.jpg`, alt: '', loading: 'lazy', decoding: 'async' }),
           h('span', { class: 'lib-play', 'aria-hidden': 'true', text: '▶' }),
           m.duration_ms !== null ? h('span', { class: 'lib-dur', 'aria-hidden': 'true', text: duration(m.duration_ms) }) : null),
-        h('span', { class: 'sr-only', text: 'Preview: ' }),
+        h('span', { class: 'sr-only', text: `${t('lib_preview')}: ` }),
         nameLine(m),
-        m.organization ? h('span', { class: 'org', text: m.organization, dir: 'auto' }) : null),
+        m.organization ? h('span', { class: 'org', text: m.organization, dir: 'auto' }) : h('span', { class: 'org none', 'aria-hidden': 'true' })),
       h('div', { class: 'lib-meta' },
         place(m), ' · ', h('span', { class: 'dur', text: duration(m.duration_ms) || '–' }),
-        form ? ' · ' : null, form),
-      h('div', { class: 'lib-meta' }, 'Approved ',
-        h('time', { datetime: m.decided_at, title: when(m.decided_at), text: day(m.decided_at) })),
+        ' · ', h('time', { datetime: m.decided_at, title: `${t('lib_approved')} ${when(m.decided_at)}${form ? ` · ${form.textContent}` : ''}`, text: day(m.decided_at) })),
+      h('p', { class: `lib-first${line ? '' : ' none'}`, dir: 'auto', title: m.message || null, text: line || t('no_message') }),
       h('div', { class: 'lib-foot' },
         h('label', { class: 'check lib-pick' },
           h('input', { type: 'checkbox', class: 'pick', checked: picked, onchange: (ev) => pick(m, ev.target.checked) }),
-          ' Select', h('span', { class: 'sr-only', text: ` ${who}` })),
+          ` ${t('lib_select')}`, h('span', { class: 'sr-only', text: ` ${who}` })),
         resharedBadge(m.reshared),
         h('a', { class: `btn small lib-dl${union ? ' union' : ''}`, href: `/media/${id}/video.mp4?download=1`, download: m.file || true },
-          h('span', { 'aria-hidden': 'true', text: '⬇' }), ' Download', union ? h('span', { class: 'dl-union', text: ' (union only)' }) : null,
-          h('span', { class: 'sr-only', text: ` the clip of ${who}` }))));
+          h('span', { 'aria-hidden': 'true', text: '⬇' }), ` ${t('lib_download')}`, union ? h('span', { class: 'dl-union', title: t('lib_dl_union') }, h('span', { 'aria-hidden': 'true', text: ' ⚠' }), h('span', { class: 'sr-only', text: ` ${t('lib_dl_union')}` })) : null,
+          h('span', { class: 'sr-only', text: ` ${t('lib_dl_of', { name: who })}` }))));
   }
 
   function goneItem(m) {
@@ -309,25 +333,25 @@ function render(main, params, navigate) {
     const body = h('div', { class: 'gone-marks' });
     showGoneMarks(body, m, cleanMarks(m.reshares));
     const done = h('button', { type: 'button', class: 'btn take-down-all', onclick: (ev) => takeDownAll(m, ev.target) },
-      m.reshared > 0 ? 'All posts taken down, copies deleted' : 'Copies deleted, nothing was posted');
+      m.reshared > 0 ? t('gone_all_done') : t('gone_copies_done'));
     return h('li', { class: 'gone', dataset: { id: m.id } },
       h('div', { class: 'gone-head' },
-        h('h3', {}, 'Withdrawn clip ', h('code', { class: 'file', text: file })),
+        h('h3', {}, `${t('gone_clip')} `, h('code', { class: 'file', text: file })),
         h('span', { class: 'badges' }, resharedBadge(m.reshared),
-          m.consent_scope === 'union' ? h('span', { class: 'badge union', text: 'union channels only' }) : null)),
-      h('p', { class: 'lib-meta' }, 'Withdrawn ', h('time', { datetime: m.withdrawn_at, text: day(m.withdrawn_at) })),
+          m.consent_scope === 'union' ? h('span', { class: 'badge union', text: t('badge_union') }) : null)),
+      h('p', { class: 'lib-meta' }, `${t('gone_withdrawn')} `, h('time', { datetime: m.withdrawn_at, text: day(m.withdrawn_at) })),
       body, h('div', { class: 'row' }, done));
   }
 
   function showGoneMarks(body, m, marks) {
     const parts = [];
     if (marks.length) {
-      parts.push(h('h4', { text: 'Posts to take down' }), marksList(marks, (r, btn) => takeDown(m, r, btn)));
+      parts.push(h('h4', { text: t('gone_posts') }), marksList(marks, (r, btn) => takeDown(m, r, btn)));
     } else {
-      parts.push(h('p', { class: 'warn-text', text: 'Downloaded in an export, never marked as reshared: check whether it was posted anywhere.' }));
+      parts.push(h('p', { class: 'warn-text', text: t('gone_exported_only') }));
     }
-    parts.push(h('p', { class: 'muted small' }, 'Delete downloaded copies: files named ', h('code', { text: m.file }),
-      ' (in exported ZIPs, under clips/ or union-only/clips/).'));
+    parts.push(h('p', { class: 'muted small' }, `${t('gone_copies_1')} `, h('code', { text: m.file }),
+      ` ${t('gone_copies_2')}`));
     body.replaceChildren(...parts);
   }
 
@@ -336,7 +360,7 @@ function render(main, params, navigate) {
     btn.disabled = true;
     const res = await api('POST', `/api/v1/messages/${encodeURIComponent(m.id)}/taken-down`, { reshare: r.id });
     if (res.status === 200) {
-      toast(`Marked taken down: ${r.channel}.`, 'ok');
+      toast(t('taken_down_toast', { channel: r.channel }), 'ok');
       await refreshNow();
     } else {
       btn.disabled = false;
@@ -349,7 +373,7 @@ function render(main, params, navigate) {
     btn.disabled = true;
     const res = await api('POST', `/api/v1/messages/${encodeURIComponent(m.id)}/taken-down`, {});
     if (res.status === 200) {
-      toast('Done: nothing of this clip is left to take down.', 'ok');
+      toast(t('gone_done_toast'), 'ok');
       await refreshNow();
     } else {
       btn.disabled = false;
@@ -383,8 +407,10 @@ function render(main, params, navigate) {
     const info = h('span', { class: 'sel-info', role: 'status', 'aria-live': 'polite' });
     const unionWarn = h('span', { class: 'sel-warn', hidden: true });
     const dlSel = h('a', { class: 'btn primary', id: 'l-dl-selection', download: true },
-      h('span', { 'aria-hidden': 'true', text: '⬇' }), ' Download selected (ZIP)');
-    const clear = h('button', { type: 'button', class: 'btn link', id: 'l-clear-sel' }, 'Clear', h('span', { class: 'sr-only', text: ' the selection' }));
+      h('span', { 'aria-hidden': 'true', text: '⬇' }), ` ${t('lib_dl_selected')}`);
+    const markSel = h('button', { type: 'button', class: 'btn', id: 'l-mark-selection', onclick: () => askMarkSelected() },
+      t('lib_mark_selected'));
+    const clear = h('button', { type: 'button', class: 'btn link', id: 'l-clear-sel' }, t('clear'), h('span', { class: 'sr-only', text: ` ${t('lib_the_selection')}` }));
     const dlAll = h('a', { class: 'btn', id: 'l-dl-all', download: true },
       h('span', { 'aria-hidden': 'true', text: '⬇' }), ' ', h('span', { class: 'label' }));
     all.addEventListener('change', () => {
@@ -398,18 +424,12 @@ function render(main, params, navigate) {
       bar.update();
     });
     clear.addEventListener('click', () => {
-      st.selected.clear();
-      for (const li of grid.children) {
-        li.classList.remove('picked');
-        const box = li.querySelector('input.pick');
-        if (box) box.checked = false;
-      }
-      bar.update();
+      clearSelection();
       all.focus();
     });
-    const bar = h('div', { class: 'lib-tools', role: 'region', 'aria-label': 'Selection and downloads' },
-      h('label', { class: 'check', for: 'l-all' }, all, ' Select all shown', allCount),
-      info, unionWarn, dlSel, clear,
+    const bar = h('div', { class: 'lib-tools', role: 'region', 'aria-label': t('lib_tools_label') },
+      h('label', { class: 'check', for: 'l-all' }, all, ` ${t('lib_all_shown')}`, allCount),
+      info, unionWarn, dlSel, markSel, clear,
       h('span', { class: 'spacer' }), dlAll);
     bar.update = () => {
       const shown = st.items.length;
@@ -420,10 +440,10 @@ function render(main, params, navigate) {
       allCount.textContent = ` (${shown})`;
       const n = st.selected.size;
       const unions = [...st.selected.values()].filter((m) => m.consent_scope === 'union').length;
-      info.textContent = n === 0 ? 'Nothing selected' : `${n} selected`;
+      info.textContent = n === 0 ? t('sel_none') : t('sel_n', { n });
       unionWarn.hidden = unions === 0;
-      unionWarn.textContent = `⚠ ${unions} union-only`;
-      unionWarn.title = `${unions} of them for the union’s own channels only: not for public social media`;
+      unionWarn.textContent = `⚠ ${t('lib_sel_union', { n: unions })}`;
+      unionWarn.title = t('lib_sel_union_title', { n: unions });
       if (n > 0 && n <= IDS_MAX) {
         dlSel.href = exportHref({ ids: [...st.selected.keys()].join(',') });
         dlSel.removeAttribute('aria-disabled');
@@ -431,18 +451,80 @@ function render(main, params, navigate) {
       } else {
         dlSel.removeAttribute('href');
         dlSel.setAttribute('aria-disabled', 'true');
-        dlSel.title = n > IDS_MAX ? `At most ${IDS_MAX} at once: use “Download all matching”.` : 'Select clips first.';
+        dlSel.title = n > IDS_MAX ? t('lib_dl_too_many', { n: IDS_MAX }) : t('lib_select_first');
       }
+      markSel.disabled = n === 0 || n > 200;
+      markSel.textContent = n ? t('lib_mark_selected_n', { n }) : t('lib_mark_selected');
       clear.hidden = n === 0;
       const p = {};
       for (const k of ['campaign', 'country', 'language', 'q', 'scope', 'reshared']) p[k] = filters[k];
       dlAll.href = exportHref(p);
       const count = !st.next ? shown : (!active.length ? st.total : null);
-      dlAll.querySelector('.label').textContent = count === null ? 'Download all matching (ZIP)'
-        : `Download all ${count}${active.length ? ' matching' : ''} (ZIP)`;
+      dlAll.querySelector('.label').textContent = count === null ? t('lib_dl_all_matching')
+        : t(active.length ? 'lib_dl_all_n_matching' : 'lib_dl_all_n', { n: count });
       dlAll.toggleAttribute('hidden', shown === 0);
     };
     return bar;
+  }
+
+  function clearSelection() {
+    st.selected.clear();
+    for (const li of grid.children) {
+      li.classList.remove('picked');
+      const box = li.querySelector('input.pick');
+      if (box) box.checked = false;
+    }
+    tools.update();
+  }
+
+  // ---- marking a selection reshared, in one step ----
+  function askMarkSelected() {
+    const chosen = [...st.selected.values()];
+    if (!chosen.length) return;
+    const dlg = $('#bulk-reshare');
+    const f = $('#br-form');
+    const unions = chosen.filter((m) => m.consent_scope === 'union').length;
+    f.reset();
+    $('#br-h').textContent = t('bulk_mark_title', { n: chosen.length });
+    $('#br-channel').replaceChildren(...channelOptions());
+    $('#br-other-field').hidden = true;
+    $('#br-confirm-label').hidden = unions === 0;
+    $('#br-error').hidden = true;
+    dlg.showModal();
+    $('#br-channel').focus();
+  }
+
+  async function submitMarkSelected(ev) {
+    const f = $('#br-form');
+    if (ev.submitter && ev.submitter.value === 'cancel') return;
+    ev.preventDefault();
+    const err = $('#br-error');
+    const fail = (msg, el) => { err.textContent = msg; err.hidden = false; if (el) el.focus(); };
+    const chosen = [...st.selected.values()];
+    let ch = f.elements.channel.value;
+    if (ch === 'other') ch = f.elements.other.value.trim() || 'other';
+    const url = f.elements.url.value.trim();
+    if (!ch) { fail(t('mark_where_err'), f.elements.channel); return; }
+    if (url && (!HTTP_URL.test(url) || url.length > 2000)) { fail(t('mark_url_err'), f.elements.url); return; }
+    if (chosen.some((m) => m.consent_scope === 'union') && !f.elements.confirm.checked) {
+      fail(t('mark_confirm_err'), f.elements.confirm);
+      return;
+    }
+    const res = await api('POST', '/api/v1/messages/reshared', { ids: chosen.map((m) => m.id), channel: ch, url: url || undefined });
+    if (res.status !== 200) {
+      if (res.status !== 401) fail(errorText(res));
+      return;
+    }
+    $('#bulk-reshare').close();
+    const failed = res.data.results.filter((r) => !r.ok);
+    if (failed.length) toast(t('bulk_mark_partly', { done: res.data.done, failed: failed.length }), 'error');
+    else toast(t('bulk_marked', { n: res.data.done, channel: channelLabel(ch) }), 'ok');
+    clearSelection();
+    await refreshNow();
+  }
+
+  function onChannel() {
+    $('#br-other-field').hidden = $('#br-channel').value !== 'other';
   }
 
   // ---- preview ----
@@ -471,39 +553,40 @@ function render(main, params, navigate) {
     st.opener = document.activeElement;
     const enc = encodeURIComponent(id);
     const union = m.consent_scope === 'union';
-    const marks = h('div', { class: 'lp-marks' }, h('p', { class: 'muted', text: 'Loading…' }));
+    const marks = h('div', { class: 'lp-marks' }, h('p', { class: 'muted', text: t('loading') }));
     const facts = h('dl', { class: 'facts' });
-    const add = (k, v) => { if (v !== null && v !== undefined && v !== '') facts.append(h('dt', { text: k }), h('dd', {}, v)); };
-    add('Country', place(m));
-    add('Duration', duration(m.duration_ms));
-    add('Picture', m.width ? `${m.width}×${m.height}${m.height > m.width ? ' (portrait)' : ''}` : '');
-    add('Sound', m.has_audio === null ? '' : (m.has_audio ? 'yes' : 'none'));
-    add('Approved', when(m.decided_at));
-    add('Consent', `${union ? 'union channels only' : 'public (social media and press)'}, version ${m.consent_version || '?'}`);
-    add('File', h('code', { text: m.file }));
+    const add = (k, v) => { if (v !== null && v !== undefined && v !== '') facts.append(h('dt', { text: t(k) }), h('dd', {}, v)); };
+    add('f_country', m.country ? `${flag(m.country)} ${country(m.country)}` : '');
+    add('f_language', language(m.language));
+    add('f_duration', duration(m.duration_ms));
+    add('f_picture', m.width ? `${m.width}×${m.height}${m.height > m.width ? ` (${t('shape_portrait')})` : ''}` : '');
+    add('f_sound', m.has_audio === null || m.has_audio === undefined ? '' : t(m.has_audio ? 'yes' : 'sound_none'));
+    add('f_approved', when(m.decided_at));
+    add('f_consent', t(union ? 'consent_union_v' : 'consent_public_v', { v: m.consent_version || '?' }));
+    add('f_file', h('code', { text: m.file }));
     const video = h('video', {
       controls: true, preload: 'metadata', playsinline: true, src: `/media/${enc}/video.mp4`,
       poster: `/media/${enc}/thumb.jpg`, class: m.height > m.width ? 'portrait' : null,
-      'aria-label': `Video message of ${displayName(m)}`,
+      'aria-label': t('video_of', { name: displayName(m) }),
     });
     dlg.replaceChildren(...[
       h('header', { class: 'lp-head' },
         h('div', {}, h('h2', { id: 'lp-title' }, nameLine(m)),
           m.organization ? h('p', { class: 'org', text: m.organization, dir: 'auto' }) : null),
-        h('button', { type: 'button', class: 'btn small', 'aria-label': 'Close the preview', title: 'Close (Esc)', onclick: () => dlg.close() },
+        h('button', { type: 'button', class: 'btn small', 'aria-label': t('lp_close'), title: t('q_close_title'), onclick: () => dlg.close() },
           h('span', { 'aria-hidden': 'true', text: '✕' }))),
       union ? h('p', { class: 'scope-note lp-scope', role: 'note' },
-        h('strong', { text: 'Union channels only — not for public social media or press.' }),
-        ' The contributor agreed to the union’s own channels only.') : null,
+        h('strong', { text: t('lp_union_title') }),
+        ` ${t('lp_union_text')}`) : null,
       h('p', { class: 'lp-gone error', role: 'alert', hidden: true }),
       h('div', { class: 'lp-body' },
         h('div', { class: 'lp-media' }, video),
         h('div', { class: 'lp-side' },
-          m.message ? h('blockquote', { class: 'message', dir: 'auto', text: m.message }) : h('p', { class: 'muted', text: 'No written message.' }),
+          m.message ? h('blockquote', { class: 'message', dir: 'auto', text: m.message }) : h('p', { class: 'muted', text: t('no_message') }),
           facts,
           h('div', { class: 'row' },
             h('a', { class: 'btn', href: `/media/${enc}/video.mp4?download=1`, download: true, id: 'lp-download' },
-              h('span', { 'aria-hidden': 'true', text: '⬇' }), ' Download this clip'),
+              h('span', { 'aria-hidden': 'true', text: '⬇' }), ` ${t('lp_download')}`),
             h('label', { class: 'check' },
               h('input', {
                 type: 'checkbox', checked: st.selected.has(id), id: 'lp-pick',
@@ -512,9 +595,9 @@ function render(main, params, navigate) {
                   const box = cardEl(id) && cardEl(id).querySelector('input.pick');
                   if (box) box.checked = ev.target.checked;
                 },
-              }), ' In the selection')),
+              }), ` ${t('lp_in_selection')}`)),
           h('section', { class: 'lp-reshares', 'aria-labelledby': 'lp-marks-h' },
-            h('h3', { id: 'lp-marks-h', text: 'Reshared' }), marks, markForm(m, marks))))].filter(Boolean));
+            h('h3', { id: 'lp-marks-h', text: t('lp_reshared') }), marks, markForm(m, marks))))].filter(Boolean));
     dlg.showModal();
     loadPreview(m, marks);
   }
@@ -527,8 +610,8 @@ function render(main, params, navigate) {
       const consent = consentSection(res.data);
       if (consent) marks.closest('.lp-side').insertBefore(consent, marks.closest('.lp-reshares'));
       if (res.data.decided_by) {
-        const dt = [...dlg.querySelectorAll('.facts dt')].find((x) => x.textContent === 'Approved');
-        if (dt) dt.nextElementSibling.append(` by ${res.data.decided_by}`);
+        const dt = [...dlg.querySelectorAll('.facts dt')].find((x) => x.textContent === t('f_approved'));
+        if (dt) dt.nextElementSibling.append(` ${t('by_user', { user: res.data.decided_by })}`);
       }
     } else if (res.status === 404) {
       previewGone();
@@ -539,14 +622,14 @@ function render(main, params, navigate) {
 
   function showMarks(box, list) {
     box.list = list;
-    box.replaceChildren(list.length ? marksList(list) : h('p', { class: 'muted', text: 'Not marked as reshared yet.' }));
+    box.replaceChildren(list.length ? marksList(list) : h('p', { class: 'muted', text: t('lp_not_marked') }));
   }
 
   /** The previewed clip is no longer approved: say so, offer nothing. */
   function previewGone() {
     const p = dlg.querySelector('.lp-gone');
     if (!p) return;
-    p.textContent = 'This clip is no longer in the library: its contributor withdrew it (or it was re-opened). Do not use it.';
+    p.textContent = t('lp_gone');
     p.hidden = false;
     for (const el of dlg.querySelectorAll('.lp-mark input, .lp-mark select, .lp-mark button, #lp-pick')) el.disabled = true;
     const dl = dlg.querySelector('#lp-download');
@@ -559,23 +642,21 @@ function render(main, params, navigate) {
     const union = m.consent_scope === 'union';
     const err = h('p', { class: 'error', role: 'alert', hidden: true });
     const other = h('div', { class: 'field', hidden: true },
-      h('label', { for: 'lp-other', text: 'Channel name' }),
-      h('input', { id: 'lp-other', name: 'other', maxlength: '64', placeholder: 'e.g. union newsletter' }));
-    const channel = h('select', { id: 'lp-channel', name: 'channel', required: true },
-      h('option', { value: '', text: 'Choose…' }),
-      ...CHANNELS.map(([v, t]) => h('option', { value: v, text: t })));
+      h('label', { for: 'lp-other', text: t('mark_other_name') }),
+      h('input', { id: 'lp-other', name: 'other', maxlength: '64', placeholder: t('mark_other_hint') }));
+    const channel = h('select', { id: 'lp-channel', name: 'channel', required: true }, ...channelOptions());
     channel.addEventListener('change', () => { other.hidden = channel.value !== 'other'; });
-    const f = h('form', { class: 'lp-mark', novalidate: true, 'aria-label': 'Mark as reshared' },
+    const f = h('form', { class: 'lp-mark', novalidate: true, 'aria-label': t('mark_submit') },
       h('div', { class: 'mark-fields' },
-        h('div', { class: 'field' }, h('label', { for: 'lp-channel', text: 'Where' }), channel),
+        h('div', { class: 'field' }, h('label', { for: 'lp-channel', text: t('mark_where') }), channel),
         other,
-        h('div', { class: 'field grow' }, h('label', { for: 'lp-url' }, 'Link to the post ', h('span', { class: 'muted', text: '(optional)' })),
+        h('div', { class: 'field grow' }, h('label', { for: 'lp-url' }, `${t('mark_url')} `, h('span', { class: 'muted', text: t('optional') })),
           h('input', { id: 'lp-url', name: 'url', type: 'url', inputmode: 'url', maxlength: '2000', placeholder: 'https://…', autocomplete: 'off', spellcheck: 'false' }))),
       union ? h('label', { class: 'check confirm' },
         h('input', { type: 'checkbox', name: 'confirm', id: 'lp-confirm' }),
-        ' It was posted on one of the union’s own channels, not on public social media or in the press.') : null,
+        ` ${t('mark_union_confirm')}`) : null,
       err,
-      h('button', { type: 'submit', class: 'btn primary', id: 'lp-mark' }, 'Mark as reshared'));
+      h('button', { type: 'submit', class: 'btn primary', id: 'lp-mark' }, t('mark_submit')));
     let busy = false;
     f.addEventListener('submit', async (ev) => {
       ev.preventDefault();
@@ -585,9 +666,9 @@ function render(main, params, navigate) {
       let ch = channel.value;
       if (ch === 'other') ch = f.elements.other.value.trim() || 'other';
       const url = f.elements.url.value.trim();
-      if (!ch) { fail('Choose where it was posted.', channel); return; }
-      if (url && (!HTTP_URL.test(url) || url.length > 2000)) { fail('The link must be a web address starting with https://', f.elements.url); return; }
-      if (union && !f.elements.confirm.checked) { fail('This clip is for the union’s own channels only: confirm where it was posted.', f.elements.confirm); return; }
+      if (!ch) { fail(t('mark_where_err'), channel); return; }
+      if (url && (!HTTP_URL.test(url) || url.length > 2000)) { fail(t('mark_url_err'), f.elements.url); return; }
+      if (union && !f.elements.confirm.checked) { fail(t('mark_confirm_err'), f.elements.confirm); return; }
       busy = true;
       f.querySelector('button[type=submit]').disabled = true;
       const res = await api('POST', `/api/v1/messages/${encodeURIComponent(m.id)}/reshared`, url ? { channel: ch, url } : { channel: ch });
@@ -601,10 +682,10 @@ function render(main, params, navigate) {
         if (li) li.replaceWith(card(m));
         f.reset();
         other.hidden = true;
-        toast(`Marked as reshared on ${mark.channel}.`, 'ok');
+        toast(t('marked_toast', { channel: channelLabel(mark.channel) }), 'ok');
       } else if (res.status === 409) {
         previewGone();
-        fail('Not marked: this clip is no longer approved.');
+        fail(t('mark_gone_err'));
       } else if (res.status !== 401) {
         fail(errorText(res));
       }
@@ -628,6 +709,10 @@ function render(main, params, navigate) {
   const onVisible = () => { if (!document.hidden) refresh(); };
   document.addEventListener('keydown', keys);
   document.addEventListener('visibilitychange', onVisible);
+  if (tools) {
+    $('#br-form').addEventListener('submit', submitMarkSelected);
+    $('#br-channel').addEventListener('change', onChannel);
+  }
   renderTabs();
   load(false);
   countUsed();
@@ -637,8 +722,13 @@ function render(main, params, navigate) {
     clearInterval(timer);
     document.removeEventListener('keydown', keys);
     document.removeEventListener('visibilitychange', onVisible);
+    if (tools) {
+      $('#br-form').removeEventListener('submit', submitMarkSelected);
+      $('#br-channel').removeEventListener('change', onChannel);
+      if ($('#bulk-reshare').open) $('#bulk-reshare').close();
+    }
     if (dlg && dlg.open) dlg.close();
   };
 }
 
-registerView({ id: 'library', label: 'Library', roles: ['comms', 'admin'], home: ['comms'], render });
+registerView({ id: 'library', label: 'nav_library', roles: ['comms', 'admin'], home: ['comms'], render });

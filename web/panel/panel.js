@@ -9,8 +9,21 @@
 //
 // User text only ever reaches the page through text nodes (h(), or
 // textContent): never innerHTML.
+//
+// Every word the panel shows comes from web/i18n/panel-<lang>.json
+// through t() (the upload page's machinery, web/upload/i18n.js, with the
+// units and region names of <lang>.json under it). The language is the
+// user's choice, kept on their user (PUT /api/v1/preferences) and in the
+// browser for the login form; a change re-renders the view.
 
 export const session = { user: null, role: null, csrf: null };
+
+const I = window.I18N;
+
+/** The text of key in the panel's language, {name} filled from vars. */
+export const t = (key, vars) => I.t(key, vars);
+/** The panel's language now ("be"). */
+export const lang = () => I.lang;
 
 const views = [];
 let current = null; // {view, cleanup}
@@ -54,10 +67,10 @@ export function flag(code) {
 export function ago(iso, now = Date.now()) {
   if (!iso) return '';
   const s = Math.max(0, (now - Date.parse(iso)) / 1000);
-  if (s < 60) return 'just now';
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86400 * 2) return `${Math.floor(s / 3600)} h ago`;
-  return `${Math.floor(s / 86400)} d ago`;
+  if (s < 60) return t('ago_now');
+  if (s < 3600) return t('ago_min', { n: Math.floor(s / 60) });
+  if (s < 86400 * 2) return t('ago_h', { n: Math.floor(s / 3600) });
+  return t('ago_d', { n: Math.floor(s / 86400) });
 }
 
 /** "1:05" from milliseconds. */
@@ -69,14 +82,32 @@ export function duration(ms) {
 
 export function bytes(n) {
   if (n === null || n === undefined) return '';
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return I.bytes(n);
 }
 
-/** A local date and time from an ISO time. */
+/** A local date and time from an ISO time, in the panel's language. */
 export function when(iso) {
-  return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) : '';
+  return iso ? I.date(iso) : '';
+}
+
+/** A local day from an ISO time. */
+export function day(iso) {
+  return iso ? I.day(iso) : '';
+}
+
+/** A country's name in the panel's language (its code if none). */
+export function country(code) {
+  return (code && I.name('region', code)) || code || '';
+}
+
+/** A language's name in the panel's language (its tag if none). */
+export function language(tag) {
+  return (tag && I.name('language', tag)) || tag || '';
+}
+
+/** A status's name ("pending") in the panel's language. */
+export function statusName(s) {
+  return I.has(`status_${s}`) ? t(`status_${s}`) : s;
 }
 
 // ---- API ------------------------------------------------------------------
@@ -98,7 +129,7 @@ export async function api(method, path, body) {
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
   } catch {
-    return { status: 0, data: { error: 'network', message: 'The server cannot be reached.' }, headers: new Headers() };
+    return { status: 0, data: { error: 'network', message: t('err_network') }, headers: new Headers() };
   }
   let data = null;
   if (r.status !== 204) {
@@ -110,9 +141,16 @@ export async function api(method, path, body) {
   return { status: r.status, data, headers: r.headers };
 }
 
-/** The server's message for a failed call, or a generic one. */
+/**
+ * The words for a failed call: the panel's own for the errors it knows
+ * by their code (err_<code> in the language file), else the server's
+ * message as it came (it names the field and the rule), else a generic
+ * one.
+ */
 export function errorText(res) {
-  return (res.data && res.data.message) || `The request failed (${res.status}).`;
+  const d = res.data || {};
+  if (d.error && I.has(`err_${d.error}`)) return t(`err_${d.error}`, { server: d.message || '' });
+  return d.message || t('err_failed', { status: res.status });
 }
 
 // ---- toast ----------------------------------------------------------------
@@ -131,10 +169,11 @@ export function toast(msg, kind = '') {
 // ---- views and router -----------------------------------------------------
 
 /**
- * Adds a view. spec: id (the hash), label (in the navigation), roles
- * (who sees it), home (roles for which it is the start page), and
- * render(main, params, route) which fills main and returns a cleanup
- * function (or nothing). route(params) navigates within the view.
+ * Adds a view. spec: id (the hash), label (the key of its name in the
+ * navigation), roles (who sees it), home (roles for which it is the
+ * start page), and render(main, params, route) which fills main and
+ * returns a cleanup function (or nothing). route(params) navigates
+ * within the view.
  */
 export function registerView(spec) {
   views.push(spec);
@@ -170,7 +209,7 @@ function renderNav() {
   const { id } = parseHash();
   const list = allowed();
   nav.replaceChildren(...(list.length > 1 ? list.map((v) => h('a', {
-    href: `#${v.id}`, 'aria-current': v.id === id ? 'page' : null, text: v.label,
+    href: `#${v.id}`, 'aria-current': v.id === id ? 'page' : null, text: t(v.label),
   })) : []));
 }
 
@@ -190,7 +229,7 @@ function route() {
   main.replaceChildren();
   main.dataset.view = view.id;
   renderNav();
-  document.title = `${view.label} · Chorus`;
+  document.title = `${t(view.label)} · Chorus`;
   const cleanup = view.render(main, params, (p) => go(view.id, p));
   current = { view, cleanup };
 }
@@ -199,15 +238,45 @@ window.addEventListener('hashchange', route);
 
 // ---- session --------------------------------------------------------------
 
-function enter(data) {
+async function enter(data) {
   session.user = data.user;
   session.role = data.role;
   session.csrf = data.csrf_token;
+  // The language the user chose, wherever they chose it.
+  const prefs = await api('GET', '/api/v1/preferences');
+  const saved = prefs.status === 200 && prefs.data.language;
+  if (saved && saved !== I.lang && I.LANGS[saved]) {
+    try { await I.use(saved); } catch { /* keep the one loaded */ }
+  }
+  if (saved) I.remember(saved);
+  syncPickers();
   $('#login').hidden = true;
   $('#app').hidden = false;
   $('#who-name').textContent = data.user;
-  $('#who-role').textContent = data.role;
+  showRole();
   route();
+}
+
+function showRole() {
+  $('#who-role').textContent = session.role ? t(`role_${session.role}`) : '';
+}
+
+/** Another language: the page's words, and the user's choice kept. */
+async function pickLanguage(next) {
+  if (!I.LANGS[next]) return;
+  I.remember(next);
+  try { await I.use(next); } catch { toast(t('err_network'), 'error'); return; }
+  syncPickers();
+  showRole();
+  if (session.user) {
+    route();
+    const res = await api('PUT', '/api/v1/preferences', { language: next });
+    if (res.status !== 200 && res.status !== 401) toast(errorText(res), 'error');
+  }
+}
+
+function syncPickers() {
+  for (const sel of document.querySelectorAll('select.lang-pick')) sel.value = I.lang;
 }
 
 function showLogin(message = '') {
@@ -223,7 +292,7 @@ function showLogin(message = '') {
 }
 
 function sessionEnded() {
-  showLogin('Your session has ended. Please sign in again.');
+  showLogin(t('login_ended'));
 }
 
 function loginError(msg) {
@@ -247,14 +316,14 @@ async function login(ev) {
     $('#login-pass').value = '';
     enter(res.data);
   } else if (res.status === 401) {
-    loginError('Wrong username or password.');
+    loginError(t('login_wrong'));
     $('#login-pass').select();
   } else if (res.status === 429) {
     let wait = parseInt(res.headers.get('Retry-After'), 10) || 60;
     button.disabled = true;
     const tick = () => {
       if (wait <= 0) { button.disabled = false; loginError(''); return; }
-      loginError(`Too many failed attempts: try again in ${wait} s.`);
+      loginError(t('login_wait', { n: wait }));
       wait -= 1;
       retryTimer = setTimeout(tick, 1000);
     };
@@ -291,6 +360,16 @@ function globalKeys(ev) {
 }
 
 async function start() {
+  await I.init(null, { files: ['', 'panel-'], key: 'chorus.panel.lang' }).catch(() => {});
+  for (const sel of document.querySelectorAll('select.lang-pick')) {
+    for (const [code, name] of Object.entries(I.LANGS)) {
+      const o = new Option(name, code);
+      o.lang = code;
+      sel.add(o);
+    }
+    sel.addEventListener('change', () => pickLanguage(sel.value));
+  }
+  syncPickers();
   $('#login-form').addEventListener('submit', login);
   $('#logout').addEventListener('click', logout);
   $('#help-open').addEventListener('click', () => $('#help').showModal());

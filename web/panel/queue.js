@@ -1,70 +1,102 @@
-// The review queue: status tabs with counts, filters, a list of cards and
-// the selected message's detail (video, text, facts, history, decision).
-// Keyboard: J/K select, A approve, R reject, Space play/pause, / search,
-// Esc closes the detail. Processing clips are polled for their progress.
+// The review queue: status tabs with counts (every state at once in
+// "All"), filters and a search that runs as one types, a list of cards
+// and the selected message's detail (video and contact sheet beside the
+// text, facts and history, decision). Keyboard: J/K select (skipping
+// clips another moderator is reviewing), A approve, R reject, X pick for
+// a bulk approval, Space play/pause, / search, Esc closes the detail.
+//
+// Opening a pending clip claims it (claim.h): others see who reviews it,
+// and the claim is renewed while it stays open and let go when the
+// moderator moves on. The counts and the tab title follow new clips by
+// polling (one small request every few seconds; no connection is held
+// open: the server has one thread per connection).
 import {
-  $, ago, api, bytes, canModerate, dialogOpen, duration, errorText, flag, h,
-  registerView, session, toast, typing, when,
+  $, ago, api, bytes, canModerate, country, dialogOpen, duration, errorText, flag, h, language,
+  registerView, session, statusName, t, toast, typing, when,
 } from './panel.js';
 import { campaignBadge, campaignField, consentSection } from './campaigns.js';
 
 const TABS = {
-  moderator: ['pending', 'processing', 'failed', 'approved', 'rejected', 'withdrawn'],
-  admin: ['pending', 'processing', 'failed', 'approved', 'rejected', 'withdrawn'],
-  comms: ['approved'],
-};
-const LABEL = {
-  pending: 'Pending', processing: 'Processing', failed: 'Failed', approved: 'Approved',
-  rejected: 'Rejected', withdrawn: 'Withdrawn', uploading: 'Uploading',
+  moderator: ['pending', 'processing', 'failed', 'approved', 'rejected', 'withdrawn', 'all'],
+  admin: ['pending', 'processing', 'failed', 'approved', 'rejected', 'withdrawn', 'all'],
 };
 const FILTERS = ['campaign', 'country', 'language', 'q', 'scope'];
 const HAS_MEDIA = new Set(['pending', 'approved', 'rejected']);
 const PAGE = 50;
-// Identity protection (DESIGN.md "Identity protection"): the panel's words
-// for it, in one place (the panel speaks English until it has i18n).
-const PROTECT = {
-  blur_faces: 'faces blurred', voice: 'voice disguised', no_video: 'voice only (card)',
-  check: 'check the blur',
-  checkWhy: 'Check the blur: no face was found, or faces came and went. Look at every frame of the contact sheet and the video before approving; reject with “Protection failed” if a face shows.',
-  sheet: 'Contact sheet: frames from across the clip, as published',
-  failed: 'Protection failed',
+const POLL_MS = 5000; // counts and the title, while the page is shown
+const POLL_HIDDEN_MS = 30000; // and in a tab in the background
+const CLAIM_RENEW_MS = 60000; // a claim lasts 5 minutes from the last look
+const SEARCH_DELAY_MS = 300;
+
+// The canned reasons of the reject dialog: their words are stored as
+// they are (English, the data), and shown in the panel's language.
+const REASONS = {
+  'Off-topic': 'reason_offtopic',
+  'Unsafe for the contributor (identifying details)': 'reason_unsafe',
+  Offensive: 'reason_offensive',
+  'Poor quality': 'reason_quality',
+  Duplicate: 'reason_duplicate',
+  'Protection failed': 'reason_protection_short',
 };
-const POLL_MS = 3000;
+const PROTECTION_FAILED = 'Protection failed';
+
+/** A stored reason in the panel's language: a canned one translated,
+ * with the moderator's note as it was written. */
+export function reasonText(r) {
+  if (!r) return '';
+  for (const [words, key] of Object.entries(REASONS)) {
+    if (r === words) return t(key);
+    if (r.startsWith(`${words}: `)) return `${t(key)}: ${r.slice(words.length + 2)}`;
+  }
+  return r;
+}
+
+/** Someone else's live claim on m, or null. */
+function claimedByOther(m, now = Date.now()) {
+  return m && m.claimed_by && m.claimed_by !== session.user && Date.parse(m.claim_until) > now
+    ? m.claimed_by : null;
+}
 
 function render(main, params, navigate) {
   const tabs = TABS[session.role] || [];
   const status = tabs.includes(params.get('status')) ? params.get('status') : tabs[0];
   const filters = Object.fromEntries(FILTERS.map((k) => [k, params.get(k) || '']));
   const st = {
-    items: [], counts: {}, next: null, selected: null, detail: null,
-    loading: false, detailSeq: 0, listSeq: 0, ticks: 0,
+    items: [], counts: {}, next: null, selected: null, detail: null, claim: null,
+    loading: false, detailSeq: 0, listSeq: 0, alive: true, picked: new Set(),
   };
+  const bulk = status === 'pending' && canModerate();
 
   // ---- skeleton ----
-  const tabNav = h('nav', { class: 'tabs', 'aria-label': 'Status' });
-  const form = filterForm(filters, (f) => navigate({ status, ...f }));
-  const list = h('ul', { class: 'cards', 'aria-label': `${LABEL[status]} messages` });
+  const tabNav = h('nav', { class: 'tabs', 'aria-label': t('q_tabs_label') });
+  const form = filterForm(filters, (f) => navigate({ status, ...f }), (q) => searchNow(q));
+  const list = h('ul', { class: 'cards', 'aria-label': t(`q_list_${status}`) });
   const empty = h('p', { class: 'empty', hidden: true });
-  const more = h('button', { type: 'button', class: 'btn more', hidden: true, onclick: () => load(true) }, 'Load more');
-  const fresh = h('button', { type: 'button', class: 'btn more', hidden: true, onclick: () => load(false) }, 'New messages: show them');
-  const detail = h('section', { class: 'detail', 'aria-label': 'Selected message' });
+  const more = h('button', { type: 'button', class: 'btn more', hidden: true, onclick: () => load(true) }, t('more'));
+  const fresh = h('button', { type: 'button', class: 'btn more', id: 'fresh', hidden: true, onclick: () => load(false) }, t('q_fresh'));
+  const tools = bulk ? bulkBar() : null;
+  const detail = h('section', { class: 'detail', 'aria-label': t('q_detail_label') });
   const split = h('div', { class: 'split' },
-    h('div', { class: 'list-pane' }, fresh, list, empty, more), detail);
+    h('div', { class: 'list-pane' }, tools, fresh, list, empty, more), detail);
   const root = h('div', { class: 'queue' }, h('div', { class: 'bar' }, tabNav, form), split);
   main.append(root);
   showDetail(null);
 
-  // ---- tabs and counts ----
+  // ---- tabs, counts and the title ----
   function renderTabs() {
+    const total = Object.values(st.counts).reduce((a, n) => a + n, 0);
     tabNav.replaceChildren(...tabs.map((s) => {
       const p = new URLSearchParams({ status: s });
       for (const k of FILTERS) if (filters[k]) p.set(k, filters[k]);
-      const n = st.counts[s];
+      const n = s === 'all' ? (Object.keys(st.counts).length ? total : undefined) : st.counts[s];
       return h('a', {
         href: `#queue?${p}`, class: `tab s-${s}`, dataset: { status: s },
         'aria-current': s === status ? 'page' : null,
-      }, LABEL[s], ' ', h('span', { class: 'count', text: n === undefined ? '' : String(n) }));
+      }, t(`tab_${s}`), ' ', h('span', { class: 'count', text: n === undefined ? '' : String(n) }));
     }));
+    // The pending count in the tab's title, seen from other tabs too.
+    const pending = st.counts.pending;
+    document.title = `${pending ? `(${pending}) ` : ''}${t('nav_queue')} · Chorus`;
   }
 
   function query(cursor, limit = PAGE) {
@@ -81,7 +113,7 @@ function render(main, params, navigate) {
     // A quiet refresh (polling) reloads what is shown, in one page.
     const limit = quiet ? Math.min(200, Math.max(PAGE, st.items.length)) : PAGE;
     const res = await api('GET', query(append ? st.next : null, limit));
-    if (seq !== st.listSeq) return;
+    if (seq !== st.listSeq || !st.alive) return;
     st.loading = false;
     if (res.status !== 200) {
       if (!quiet) {
@@ -92,35 +124,61 @@ function render(main, params, navigate) {
       return;
     }
     st.counts = res.data.counts || {};
+    const before = signature(st.items);
     st.items = append ? st.items.concat(res.data.items) : res.data.items;
     st.next = res.data.next_cursor;
     renderTabs();
-    renderList();
-    if (!append && !quiet) {
-      if (st.items.length > 0 && window.matchMedia('(min-width: 900px)').matches) select(st.items[0].id, false);
+    // A quiet refresh that changed nothing leaves the cards (and the
+    // keyboard's place among them) alone.
+    if (!quiet || signature(st.items) !== before) renderList();
+    const open = params.get('open');
+    if (!append && !quiet && open && !st.selected) {
+      select(open, false);
+    } else if (!append && !quiet) {
+      const first = st.items.find((m) => !claimedByOther(m)) || st.items[0];
+      if (first && window.matchMedia('(min-width: 900px)').matches) select(first.id, false);
       else if (st.selected) select(null);
-    } else if (st.selected && !st.items.some((m) => m.id === st.selected)) {
+    } else if (st.selected && !open && !st.items.some((m) => m.id === st.selected)) {
       // Gone from this list (decided elsewhere, finished processing).
       select(null);
     }
   }
 
+  /** The counts (and the title) by themselves: one row's worth. */
   async function refreshCounts() {
     const res = await api('GET', query(null, 1));
-    if (res.status !== 200) return;
+    if (res.status !== 200 || !st.alive) return;
     st.counts = res.data.counts || {};
     renderTabs();
     const filtered = FILTERS.some((k) => filters[k]);
-    fresh.hidden = filtered || st.next !== null || !(st.counts[status] > st.items.length);
+    fresh.hidden = filtered || status !== 'pending' || st.next !== null || !(st.counts.pending > st.items.length);
+  }
+
+  /** The search as one types: the list again, the address kept. */
+  function searchNow(q) {
+    filters.q = q;
+    const p = new URLSearchParams({ status });
+    for (const k of FILTERS) if (filters[k]) p.set(k, filters[k]);
+    history.replaceState(null, '', `#queue?${p}`);
+    renderTabs();
+    load(false);
+  }
+
+  function signature(items) {
+    return items.map((m) => `${m.id}:${m.status}:${m.claimed_by || ''}:${m.progress}:${m.reshared}`).join();
   }
 
   function renderList() {
+    const a = document.activeElement;
+    const focused = a && list.contains(a) && a.closest('[data-id]') ? a.closest('[data-id]').dataset.id : null;
     list.replaceChildren(...st.items.map(card));
+    if (focused && cardEl(focused)) cardEl(focused).focus({ preventScroll: true });
     empty.hidden = st.items.length > 0;
-    empty.textContent = FILTERS.some((k) => filters[k])
-      ? 'No messages match these filters.' : `No ${LABEL[status].toLowerCase()} messages.`;
+    empty.textContent = FILTERS.some((k) => filters[k]) ? t('q_empty_filtered') : t(`q_empty_${status}`);
     more.hidden = !st.next;
     fresh.hidden = true;
+    for (const id of [...st.picked]) if (!st.items.some((m) => m.id === id && m.status === 'pending')) st.picked.delete(id);
+    if (tools) tools.update();
   }
 
   function card(m) {
@@ -129,28 +187,96 @@ function render(main, params, navigate) {
       : h('span', { class: 'thumb none', 'aria-hidden': 'true' }, m.status === 'processing' ? '⋯' : '–');
     const extra = [];
     if (m.status === 'processing' || m.status === 'uploading') extra.push(progress(m.progress));
-    if (m.status === 'failed') extra.push(h('span', { class: 'reason', text: m.failure_reason || 'failed' }));
-    return h('li', {},
-      h('button', {
-        type: 'button', class: 'card', dataset: { id: m.id },
-        'aria-current': m.id === st.selected ? 'true' : null,
-        onclick: () => select(m.id, true),
-      },
-      img,
-      h('span', { class: 'card-body' },
-        nameLine(m),
-        m.organization ? h('span', { class: 'org', text: m.organization, dir: 'auto' }) : null,
-        h('span', { class: 'meta' },
-          place(m), ' · ', duration(m.duration_ms) || '–', ' · ',
-          h('time', { datetime: m.received_at || m.created_at, title: when(m.received_at || m.created_at) },
-            ago(m.received_at || m.created_at))),
-        h('span', { class: 'badges' }, campaignBadge(m.campaign), scopeBadge(m.consent_scope),
-          m.reshared ? h('span', { class: 'badge', text: 'reshared' }) : null,
-          ...protectBadges(m)),
-        ...extra)));
+    if (m.status === 'failed') extra.push(h('span', { class: 'reason', text: m.failure_reason || t('failed'), dir: 'auto' }));
+    const other = claimedByOther(m);
+    const button = h('button', {
+      type: 'button', class: `card${other ? ' claimed' : ''}`, dataset: { id: m.id },
+      'aria-current': m.id === st.selected ? 'true' : null,
+      onclick: () => select(m.id, true),
+    },
+    img,
+    h('span', { class: 'card-body' },
+      nameLine(m),
+      m.organization ? h('span', { class: 'org', text: m.organization, dir: 'auto' }) : null,
+      h('span', { class: 'meta' },
+        place(m), ' · ', duration(m.duration_ms) || '–', ' · ',
+        h('time', { datetime: m.received_at || m.created_at, title: when(m.received_at || m.created_at) },
+          ago(m.received_at || m.created_at))),
+      h('span', { class: 'badges' },
+        status === 'all' || m.status !== status ? h('span', { class: `badge s-${m.status}`, text: statusName(m.status) }) : null,
+        campaignBadge(m.campaign), scopeBadge(m.consent_scope),
+        m.reshared ? h('span', { class: 'badge', text: t('q_reshared') }) : null,
+        other ? h('span', { class: 'badge claim', text: t('claim_badge', { user: other }) }) : null,
+        ...protectBadges(m)),
+      ...extra));
+    if (!bulk || m.status !== 'pending') return h('li', {}, button);
+    const box = h('input', {
+      type: 'checkbox', class: 'pick', checked: st.picked.has(m.id),
+      'aria-label': t('bulk_pick', { name: m.name || t('anonymous') }),
+      onchange: (ev) => pick(m.id, ev.target.checked),
+    });
+    return h('li', { class: 'pickable' }, h('label', { class: 'pick-box' }, box), button);
   }
 
-  // ---- selection and detail ----
+  // ---- bulk approval ----
+  function pick(id, on) {
+    if (on) st.picked.add(id); else st.picked.delete(id);
+    const li = cardEl(id) && cardEl(id).closest('li');
+    const box = li && li.querySelector('input.pick');
+    if (box) box.checked = on;
+    tools.update();
+  }
+
+  function bulkBar() {
+    const all = h('input', { type: 'checkbox', id: 'q-all' });
+    const info = h('span', { class: 'sel-info', role: 'status', 'aria-live': 'polite' });
+    const go = h('button', { type: 'button', class: 'btn primary small', id: 'bulk-approve', onclick: () => approveMany() });
+    const clear = h('button', { type: 'button', class: 'btn link small', onclick: () => { for (const id of [...st.picked]) pick(id, false); } }, t('clear'));
+    all.addEventListener('change', () => {
+      for (const m of st.items) if (m.status === 'pending' && !claimedByOther(m)) pick(m.id, all.checked);
+    });
+    const bar = h('div', { class: 'q-tools', role: 'region', 'aria-label': t('bulk_label') },
+      h('label', { class: 'check', for: 'q-all' }, all, ` ${t('bulk_all')}`), info, go, clear);
+    bar.update = () => {
+      const n = st.picked.size;
+      const pickable = st.items.filter((m) => m.status === 'pending' && !claimedByOther(m));
+      all.checked = pickable.length > 0 && pickable.every((m) => st.picked.has(m.id));
+      all.indeterminate = n > 0 && !all.checked;
+      info.textContent = n ? t('sel_n', { n }) : t('sel_none');
+      go.textContent = t('bulk_approve', { n });
+      go.disabled = n === 0;
+      clear.hidden = n === 0;
+    };
+    return bar;
+  }
+
+  async function approveMany() {
+    const chosen = [...st.picked];
+    if (!chosen.length || busy) return;
+    busy = true;
+    const res = await api('POST', '/api/v1/messages/approve', { ids: chosen });
+    busy = false;
+    if (res.status !== 200) {
+      if (res.status !== 401) toast(errorText(res), 'error');
+      return;
+    }
+    const failed = res.data.results.filter((r) => !r.ok);
+    for (const r of res.data.results) if (r.ok) st.picked.delete(r.id);
+    if (failed.length) {
+      const why = failed.map((r) => (r.error === 'claimed' ? t('claim_refused', { user: r.claimed_by || '?' })
+        : errorText({ data: r }))).filter((x, i, a) => a.indexOf(x) === i).join(' · ');
+      toast(t('bulk_partly', { done: res.data.done, failed: failed.length, why }), 'error');
+    } else {
+      toast(t('bulk_done', { n: res.data.done }), 'ok');
+    }
+    await load(false, { quiet: true });
+    if (st.selected && !st.items.some((m) => m.id === st.selected)) {
+      const next = st.items.find((m) => !claimedByOther(m));
+      select(next ? next.id : null, true);
+    }
+  }
+
+  // ---- selection, claims and the detail ----
   function cardEl(id) {
     return [...list.querySelectorAll('button.card')].find((b) => b.dataset.id === id) || null;
   }
@@ -162,6 +288,7 @@ function render(main, params, navigate) {
     }
     const old = st.selected && cardEl(st.selected);
     if (old) old.removeAttribute('aria-current');
+    if (st.selected !== id) letGo();
     st.selected = id;
     root.classList.toggle('has-detail', id !== null);
     if (id === null) { showDetail(null); return; }
@@ -171,22 +298,52 @@ function render(main, params, navigate) {
       el.scrollIntoView({ block: 'nearest' });
       if (focus) el.focus({ preventScroll: true });
     }
+    const item = st.items.find((m) => m.id === id);
+    if (item && item.status === 'pending' && canModerate()) takeClaim(id);
     loadDetail(id);
+  }
+
+  /** Claims (or renews) the clip being looked at; says who holds it. */
+  async function takeClaim(id) {
+    const res = await api('POST', `/api/v1/messages/${encodeURIComponent(id)}/claim`, {});
+    if (res.status !== 200) return;
+    if (!st.alive || st.selected !== id) {
+      // Left (or the page closed) before the claim came back: let it go
+      // now, not in 5 minutes.
+      if (res.data.mine) api('DELETE', `/api/v1/messages/${encodeURIComponent(id)}/claim`);
+      return;
+    }
+    const before = st.claim && st.claim.id === id ? st.claim.by : undefined;
+    st.claim = { id, mine: res.data.mine, by: res.data.claimed_by, until: res.data.until };
+    const item = st.items.find((m) => m.id === id);
+    if (item) { item.claimed_by = res.data.claimed_by; item.claim_until = res.data.until; }
+    if (before !== st.claim.by && st.detail && st.detail.id === id) showDetail(st.detail);
+  }
+
+  /** Lets the claim on the clip left go, if it is ours. */
+  function letGo() {
+    const c = st.claim;
+    st.claim = null;
+    if (c && c.mine) api('DELETE', `/api/v1/messages/${encodeURIComponent(c.id)}/claim`);
   }
 
   function move(step) {
     if (st.items.length === 0) return;
     const i = st.items.findIndex((m) => m.id === st.selected);
-    const j = i < 0 ? (step > 0 ? 0 : st.items.length - 1)
-      : Math.min(st.items.length - 1, Math.max(0, i + step));
-    if (st.items[j].id !== st.selected) select(st.items[j].id, true);
+    // The next one nobody else is reviewing; the ends stay where they are.
+    for (let j = i < 0 ? (step > 0 ? 0 : st.items.length - 1) : i + step; j >= 0 && j < st.items.length; j += step) {
+      if (!claimedByOther(st.items[j])) {
+        if (st.items[j].id !== st.selected) select(st.items[j].id, true);
+        return;
+      }
+    }
   }
 
   async function loadDetail(id, { quiet = false } = {}) {
     const seq = ++st.detailSeq;
-    if (!quiet) detail.replaceChildren(h('p', { class: 'muted pad', text: 'Loading…' }));
+    if (!quiet) detail.replaceChildren(h('p', { class: 'muted pad', text: t('loading') }));
     const res = await api('GET', `/api/v1/messages/${encodeURIComponent(id)}`);
-    if (seq !== st.detailSeq || st.selected !== id) return;
+    if (seq !== st.detailSeq || st.selected !== id || !st.alive) return;
     if (res.status !== 200) {
       detail.replaceChildren(h('p', { class: 'error pad', text: errorText(res) }));
       return;
@@ -199,34 +356,51 @@ function render(main, params, navigate) {
       return;
     }
     st.detail = res.data;
+    // Opened from a link (the audit log): a pending one is claimed too.
+    if (res.data.status === 'pending' && canModerate() && (!st.claim || st.claim.id !== id) &&
+        !st.items.some((m) => m.id === id)) takeClaim(id);
     showDetail(res.data);
+  }
+
+  /** Who else reviews the message shown, if anyone. */
+  function otherReviewer(m) {
+    if (st.claim && st.claim.id === m.id) return st.claim.mine ? null : st.claim.by;
+    return claimedByOther(st.items.find((x) => x.id === m.id));
   }
 
   function showDetail(m) {
     if (!m) {
       st.detail = null;
       detail.replaceChildren(h('div', { class: 'placeholder' },
-        h('p', { text: 'Select a message to review it.' }),
-        h('p', { class: 'muted' }, 'Press ', h('kbd', { text: 'J' }), ' for the next one, ', h('kbd', { text: '?' }), ' for all shortcuts.')));
+        h('p', { text: t('q_select') }),
+        h('p', { class: 'muted' }, t('q_select_keys_1'), ' ', h('kbd', { text: 'J' }), ' ', t('q_select_keys_2'), ' ',
+          h('kbd', { text: '?' }), ' ', t('q_select_keys_3'))));
       return;
     }
     const media = HAS_MEDIA.has(m.status) && !m.media_deleted_at;
     const id = encodeURIComponent(m.id);
     const head = h('header', { class: 'detail-head' },
       h('div', {}, h('h2', {}, nameLine(m)), m.organization ? h('p', { class: 'org', text: m.organization, dir: 'auto' }) : null),
-      h('button', { type: 'button', class: 'btn small close', title: 'Close (Esc)', onclick: () => closeDetail() },
-        h('span', { class: 'wide-only', 'aria-hidden': 'true' }, '✕'), h('span', { class: 'narrow-only', 'aria-hidden': 'true' }, '← List'),
-        h('span', { class: 'sr-only' }, 'Back to the list')));
+      h('button', { type: 'button', class: 'btn small close', title: t('q_close_title'), onclick: () => closeDetail() },
+        h('span', { class: 'wide-only', 'aria-hidden': 'true' }, '✕'), h('span', { class: 'narrow-only', 'aria-hidden': 'true' }, t('q_back_short')),
+        h('span', { class: 'sr-only' }, t('q_back'))));
     const player = media
       ? h('video', { controls: true, preload: 'metadata', playsinline: true, src: `/media/${id}/video.mp4`, poster: `/media/${id}/thumb.jpg`, class: m.height > m.width ? 'portrait' : null })
       : h('div', { class: 'novideo' }, jobState(m));
     const scopeNote = m.consent_scope === 'union'
-      ? h('p', { class: 'scope-note', role: 'note' }, h('strong', { text: 'Union channels only.' }), ' The contributor agreed to the union’s own channels, not social media or press.')
+      ? h('p', { class: 'scope-note', role: 'note' }, h('strong', { text: t('union_only_title') }), ' ', t('union_only_text'))
       : null;
-    detail.replaceChildren(...[
-      head, player, ...protection(m, media), actions(m), scopeNote,
-      m.message ? h('blockquote', { class: 'message', dir: 'auto', text: m.message }) : h('p', { class: 'muted', text: 'No written message.' }),
-      facts(m), consentSection(m), history(m)].filter(Boolean));
+    const other = m.status === 'pending' ? otherReviewer(m) : null;
+    const claimNote = other
+      ? h('p', { class: 'claim-note', role: 'status', id: 'claim-note' }, t('claim_other', { user: other }),
+        session.role === 'admin' ? ` ${t('claim_admin')}` : '')
+      : null;
+    detail.replaceChildren(head,
+      h('div', { class: 'detail-body' },
+        h('div', { class: 'detail-media' }, player, ...protection(m, media)),
+        h('div', { class: 'detail-side' }, ...[claimNote, actions(m, other), scopeNote,
+          m.message ? h('blockquote', { class: 'message', dir: 'auto', text: m.message }) : h('p', { class: 'muted', text: t('no_message') }),
+          facts(m), consentSection(m), history(m)].filter(Boolean))));
   }
 
   function closeDetail() {
@@ -236,82 +410,87 @@ function render(main, params, navigate) {
     if (el) el.focus();
   }
 
-  function actions(m) {
+  function actions(m, other) {
     const bar = h('div', { class: 'actions' });
     if (m.status === 'pending' && canModerate()) {
+      // Another moderator reviews it: theirs to decide (an admin may).
+      const wait = other !== null && session.role !== 'admin';
       bar.append(
-        h('button', { type: 'button', class: 'btn primary', id: 'approve', 'aria-keyshortcuts': 'A', onclick: () => approve(m.id) }, 'Approve ', h('kbd', { text: 'A' })),
-        h('button', { type: 'button', class: 'btn danger', id: 'reject-open', 'aria-keyshortcuts': 'R', onclick: () => askReject(m.id) }, 'Reject… ', h('kbd', { text: 'R' })));
+        h('button', { type: 'button', class: 'btn primary', id: 'approve', 'aria-keyshortcuts': 'A', disabled: wait, onclick: () => approve(m.id) }, t('approve'), ' ', h('kbd', { text: 'A' })),
+        h('button', { type: 'button', class: 'btn danger', id: 'reject-open', 'aria-keyshortcuts': 'R', disabled: wait, onclick: () => askReject(m.id) }, t('reject_open'), ' ', h('kbd', { text: 'R' })));
     }
     const gone = !!m.media_deleted_at;
     if ((m.status === 'approved' || m.status === 'rejected') && session.role === 'admin' && !gone) {
-      bar.append(h('button', { type: 'button', class: 'btn', onclick: () => adminAction(m.id, 'reopen', 'Re-opened: back in the queue.') }, 'Re-open'));
+      bar.append(h('button', { type: 'button', class: 'btn', onclick: () => adminAction(m.id, 'reopen', t('reopened')) }, t('reopen')));
     }
     if (m.status === 'failed' && session.role === 'admin' && !gone) {
-      bar.append(h('button', { type: 'button', class: 'btn', onclick: () => adminAction(m.id, 'retry', 'Sent to processing again.') }, 'Retry'));
+      bar.append(h('button', { type: 'button', class: 'btn', onclick: () => adminAction(m.id, 'retry', t('retried')) }, t('retry')));
     }
     // Retention deletes these files after a while; an admin may at once.
     if ((m.status === 'failed' || m.status === 'rejected') && session.role === 'admin' && !gone) {
       bar.append(h('button', { type: 'button', class: 'btn danger', id: 'delete-files', onclick: () => askDeleteFiles(m) },
-        m.status === 'failed' ? 'Delete the uploaded file now…' : 'Delete the video now…'));
+        m.status === 'failed' ? t('delete_upload') : t('delete_video')));
     }
     if (gone) {
-      const why = { retention: 'by the retention rule', admin: 'by an admin', purge: 'by a purge' }[m.media_deleted_why] || '';
-      bar.append(h('p', { class: 'files-gone', id: 'files-gone' }, 'Its files were deleted ',
+      const why = ['retention', 'admin', 'purge'].includes(m.media_deleted_why) ? t(`files_gone_${m.media_deleted_why}`) : '';
+      bar.append(h('p', { class: 'files-gone', id: 'files-gone' }, t('files_gone'), ' ',
         h('time', { datetime: m.media_deleted_at, text: when(m.media_deleted_at) }), why ? ` ${why}.` : '.'));
     }
     if (m.status !== 'pending' && m.decided_at) {
       bar.append(h('p', { class: 'decision' },
-        h('span', { class: `badge s-${m.status}`, text: m.status }), ' by ', m.decided_by || '?', ', ',
+        h('span', { class: `badge s-${m.status}`, text: statusName(m.status) }), ' ', t('decided_by', { user: m.decided_by || '?' }), ', ',
         h('time', { datetime: m.decided_at, text: when(m.decided_at) }),
-        m.decision_reason ? h('span', { class: 'why', text: `: ${m.decision_reason}`, dir: 'auto' }) : null));
+        m.decision_reason ? h('span', { class: 'why', text: `: ${reasonText(m.decision_reason)}`, dir: 'auto' }) : null));
     }
     return bar.childElementCount ? bar : null;
   }
 
   function facts(m) {
     const dl = h('dl', { class: 'facts' });
-    const add = (k, v) => { if (v !== null && v !== undefined && v !== '') dl.append(h('dt', { text: k }), h('dd', {}, v)); };
-    add('Status', h('span', { class: `badge s-${m.status}`, text: m.status }));
-    add('Country', place(m));
-    add('Consent', `${m.consent_scope === 'union' ? 'union channels only' : 'public (social media and press)'}, version ${m.consent_version || '?'}`);
-    add('Received', m.received_at ? `${when(m.received_at)} (${ago(m.received_at)})` : '');
-    add('Duration', duration(m.duration_ms));
-    add('Picture', m.width ? `${m.width}×${m.height}` : '');
-    add('Sound', m.has_audio === null ? '' : (m.has_audio ? 'yes' : 'none'));
-    add('File', bytes(m.video_bytes));
-    if (m.protect && m.protect.length) add('Protection', m.protect.map((k) => PROTECT[k] || k).join(', '));
-    if (m.failure_reason) add('Failure', h('span', { class: 'reason', text: m.failure_reason }));
+    const add = (k, v) => { if (v !== null && v !== undefined && v !== '') dl.append(h('dt', { text: t(k) }), h('dd', {}, v)); };
+    add('f_status', h('span', { class: `badge s-${m.status}`, text: statusName(m.status) }));
+    add('f_country', m.country ? `${flag(m.country)} ${country(m.country)}` : '');
+    add('f_language', language(m.language));
+    add('f_consent', t(m.consent_scope === 'union' ? 'consent_union_v' : 'consent_public_v', { v: m.consent_version || '?' }));
+    add('f_received', m.received_at ? `${when(m.received_at)} (${ago(m.received_at)})` : '');
+    add('f_duration', duration(m.duration_ms));
+    add('f_picture', m.width ? `${m.width}×${m.height}` : '');
+    add('f_sound', m.has_audio === null || m.has_audio === undefined ? '' : t(m.has_audio ? 'yes' : 'sound_none'));
+    add('f_file', bytes(m.video_bytes));
+    if (m.protect && m.protect.length) add('f_protection', m.protect.map(protectName).join(', '));
+    if (m.failure_reason) add('f_failure', h('span', { class: 'reason', text: m.failure_reason }));
     const wrap = h('div', { class: 'facts-wrap' }, dl);
     const f = m.facts;
     if (f && typeof f === 'object') {
       const tech = h('dl', { class: 'facts' });
-      const t = (k, v) => { if (v !== null && v !== undefined && v !== '') tech.append(h('dt', { text: k }), h('dd', { text: String(v) })); };
+      const tt = (k, v) => { if (v !== null && v !== undefined && v !== '') tech.append(h('dt', { text: t(k) }), h('dd', { text: String(v) })); };
       const i = f.input || {};
       const o = f.output || {};
-      t('Sent as', [i.format && i.format.split(',')[0], i.video_codec, i.width && `${i.width}×${i.height}`, i.fps && `${i.fps} fps`, bytes(i.bytes)].filter(Boolean).join(', '));
-      if (i.rotation) t('Rotation', `${i.rotation}°`);
-      if (i.hdr) t('HDR', 'yes (tone-mapped)');
-      t('Sent audio', [i.audio_codec, i.sample_rate && `${i.sample_rate} Hz`, i.channels && `${i.channels} ch`].filter(Boolean).join(', '));
-      t('Published as', [o.video_codec, o.profile, o.width && `${o.width}×${o.height}`, o.fps && `${o.fps} fps`, bytes(o.bytes)].filter(Boolean).join(', '));
-      if (f.loudness) t('Loudness', `${f.loudness.before_lufs} → ${f.loudness.after_lufs} LUFS`);
-      if (f.seconds !== undefined) t('Processing', `${f.seconds} s`);
-      if (Array.isArray(f.warnings) && f.warnings.length) t('Warnings', f.warnings.join('; '));
+      const fps = (x) => x && t('u_fps', { n: x });
+      tt('t_sent', [i.format && i.format.split(',')[0], i.video_codec, i.width && `${i.width}×${i.height}`, fps(i.fps), bytes(i.bytes)].filter(Boolean).join(', '));
+      if (i.rotation) tt('t_rotation', `${i.rotation}°`);
+      if (i.hdr) tt('t_hdr', t('t_hdr_yes'));
+      tt('t_sent_audio', [i.audio_codec, i.sample_rate && t('u_hz', { n: i.sample_rate }), i.channels && t('u_ch', { n: i.channels })].filter(Boolean).join(', '));
+      tt('t_published', [o.video_codec, o.profile, o.width && `${o.width}×${o.height}`, fps(o.fps), bytes(o.bytes)].filter(Boolean).join(', '));
+      if (f.loudness) tt('t_loudness', `${f.loudness.before_lufs} → ${f.loudness.after_lufs} LUFS`);
+      if (f.seconds !== undefined) tt('t_processing', t('u_s', { n: f.seconds }));
+      if (Array.isArray(f.warnings) && f.warnings.length) tt('t_warnings', f.warnings.join('; '));
       wrap.append(h('details', { class: 'tech' },
-        h('summary', { text: 'Media facts' }), tech,
-        h('details', {}, h('summary', { text: 'All facts (JSON)' }), h('pre', { text: JSON.stringify(f, null, 2) }))));
+        h('summary', { text: t('t_summary') }), tech,
+        h('details', {}, h('summary', { text: t('t_json') }), h('pre', { text: JSON.stringify(f, null, 2) }))));
     }
     return wrap;
   }
 
   function history(m) {
     const rows = [{ at: m.received_at || m.created_at, actor: 'contributor', action: 'received' }, ...(m.history || [])];
-    return h('section', { class: 'history', 'aria-label': 'History' },
-      h('h3', { text: 'History' }),
+    return h('section', { class: 'history', 'aria-label': t('history') },
+      h('h3', { text: t('history') }),
       h('ol', {}, ...rows.map((r) => h('li', {},
         h('time', { datetime: r.at, text: when(r.at) }), ' ',
-        h('strong', { text: r.action }), ' ', h('span', { class: 'muted', text: r.actor || '' }),
-        r.reason ? h('span', { class: 'why', text: ` — ${r.reason}`, dir: 'auto' }) : null))));
+        h('strong', { text: actionName(r.action) }), ' ',
+        h('span', { class: 'muted', text: r.actor === 'contributor' ? t('actor_contributor') : r.actor || '' }),
+        r.reason ? h('span', { class: 'why', text: ` — ${reasonText(r.reason)}`, dir: 'auto' }) : null))));
   }
 
   // ---- decisions ----
@@ -319,11 +498,15 @@ function render(main, params, navigate) {
     const i = st.items.findIndex((m) => m.id === id);
     if (i < 0) return;
     st.items.splice(i, 1);
+    st.picked.delete(id);
     if (st.counts[status] > 0) st.counts[status] -= 1;
     if (to && st.counts[to] !== undefined) st.counts[to] += 1;
+    if (st.claim && st.claim.id === id) st.claim = null; // the decision ended it
     renderTabs();
     renderList();
-    const nextItem = st.items[Math.min(i, st.items.length - 1)];
+    // The next one nobody else is reviewing, from where it was.
+    const rest = st.items.slice(i).concat(st.items.slice(0, i).reverse());
+    const nextItem = rest.find((m) => !claimedByOther(m)) || st.items[Math.min(i, st.items.length - 1)];
     if (nextItem) select(nextItem.id, true);
     else { select(null); $('#view').focus(); }
   }
@@ -331,13 +514,18 @@ function render(main, params, navigate) {
   async function decided(res, id, to, ok) {
     if (res.status === 200) {
       toast(ok, 'ok');
-      if (status !== to) removeItem(id, to);
-      else load(false);
+      if (status !== to && status !== 'all') removeItem(id, to);
+      else { await load(false, { quiet: true }); loadDetail(id); }
       refreshCounts();
       return true;
     }
+    if (res.status === 409 && res.data && res.data.error === 'claimed') {
+      toast(t('claim_refused', { user: res.data.claimed_by || '?' }), 'error');
+      takeClaim(id);
+      return true;
+    }
     if (res.status === 409) {
-      toast('Already decided by someone else. The list is refreshed.', 'error');
+      toast(t('q_decided_elsewhere'), 'error');
       await load(false, { quiet: true });
       if (st.selected === id) loadDetail(id);
       return true;
@@ -352,7 +540,7 @@ function render(main, params, navigate) {
     busy = true;
     const res = await api('POST', `/api/v1/messages/${encodeURIComponent(id)}/approve`, {});
     busy = false;
-    await decided(res, id, 'approved', 'Approved.');
+    await decided(res, id, 'approved', t('approved_toast'));
   }
 
   function askReject(id) {
@@ -370,25 +558,25 @@ function render(main, params, navigate) {
     const f = $('#reject-form');
     if (ev.submitter && ev.submitter.value === 'cancel') return; // the dialog closes itself
     ev.preventDefault();
-    const pick = f.elements.reason.value;
+    const pickd = f.elements.reason.value;
     const note = f.elements.note.value.trim();
     const err = $('#reject-error');
-    if (!pick || (pick === 'other' && !note)) {
-      err.textContent = pick ? 'Say why in the note.' : 'Choose a reason.';
+    if (!pickd || (pickd === 'other' && !note)) {
+      err.textContent = pickd ? t('reject_say_why') : t('reject_choose');
       err.hidden = false;
-      (pick ? f.elements.note : f.querySelector('input[name=reason]')).focus();
+      (pickd ? f.elements.note : f.querySelector('input[name=reason]')).focus();
       return;
     }
-    const reason = pick === 'other' ? note : (note ? `${pick}: ${note}` : pick);
+    const reason = pickd === 'other' ? note : (note ? `${pickd}: ${note}` : pickd);
     // "Protection failed" carries its code: the receipt offers to send again.
-    const code = pick === PROTECT.failed ? 'protection_failed' : undefined;
+    const code = pickd === PROTECTION_FAILED ? 'protection_failed' : undefined;
     const id = dlg.dataset.id;
     if (busy) return;
     busy = true;
     const res = await api('POST', `/api/v1/messages/${encodeURIComponent(id)}/reject`, { reason, code });
     busy = false;
     if (res.status === 200 || res.status === 409 || res.status === 401) dlg.close();
-    if (!(await decided(res, id, 'rejected', 'Rejected.')) && res.status !== 401) {
+    if (!(await decided(res, id, 'rejected', t('rejected_toast'))) && res.status !== 401) {
       err.textContent = errorText(res);
       err.hidden = false;
     }
@@ -410,12 +598,10 @@ function render(main, params, navigate) {
   function askDeleteFiles(m) {
     const box = detail.querySelector('.actions');
     if (!box || box.querySelector('.confirm-delete')) return;
-    const no = h('button', { type: 'button', class: 'btn', onclick: () => ask.remove() }, 'Keep them');
-    const ask = h('div', { class: 'confirm-delete notice', role: 'alertdialog', 'aria-label': 'Delete the files' },
-      h('p', { text: m.status === 'failed'
-        ? 'Delete the uploaded file for good? It can then not be processed again.'
-        : 'Delete the video, thumbnail and original for good? The message can then not be re-opened.' }),
-      h('button', { type: 'button', class: 'btn danger', id: 'delete-files-yes', onclick: () => { ask.remove(); adminAction(m.id, 'delete-files', 'Its files are deleted.'); } }, 'Delete them'),
+    const no = h('button', { type: 'button', class: 'btn', onclick: () => ask.remove() }, t('delete_keep'));
+    const ask = h('div', { class: 'confirm-delete notice', role: 'alertdialog', 'aria-label': t('delete_label') },
+      h('p', { text: m.status === 'failed' ? t('delete_upload_ask') : t('delete_video_ask') }),
+      h('button', { type: 'button', class: 'btn danger', id: 'delete-files-yes', onclick: () => { ask.remove(); adminAction(m.id, 'delete-files', t('deleted_toast')); } }, t('delete_yes')),
       ' ', no);
     box.append(ask);
     no.focus();
@@ -437,18 +623,21 @@ function render(main, params, navigate) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || dialogOpen() || typing(ev)) return;
     const key = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
     // The list knows the status: A and R work before the detail arrives.
-    const m = st.items.find((x) => x.id === st.selected);
+    const m = st.items.find((x) => x.id === st.selected) || (st.detail && st.detail.id === st.selected ? st.detail : null);
+    const mayDecide = m && m.status === 'pending' && canModerate() &&
+      (session.role === 'admin' || !otherReviewer(m));
     if (key === 'j') move(1);
     else if (key === 'k') move(-1);
-    else if (key === 'a' && m && m.status === 'pending' && canModerate()) approve(m.id);
-    else if (key === 'r' && m && m.status === 'pending' && canModerate()) askReject(m.id);
+    else if (key === 'a' && mayDecide) approve(m.id);
+    else if (key === 'r' && mayDecide) askReject(m.id);
+    else if (key === 'x' && bulk && m && m.status === 'pending' && !claimedByOther(m)) pick(m.id, !st.picked.has(m.id));
     else if (key === '/') form.elements.q.focus();
     else if (key === ' ') {
       // Space plays unless it would press a button other than a card.
-      const t = ev.target;
+      const tg = ev.target;
       const video = detail.querySelector('video');
-      if (!video || t === video || t.closest('summary, a') ||
-          (t.closest('button') && !t.closest('button.card'))) return;
+      if (!video || tg === video || tg.closest('summary, a') ||
+          (tg.closest('button') && !tg.closest('button.card'))) return;
       if (video.paused) video.play().catch(() => {}); else video.pause();
     } else if (key === 'Escape' && st.selected) closeDetail();
     else return;
@@ -456,27 +645,51 @@ function render(main, params, navigate) {
   }
 
   // ---- polling ----
+  // Counts and the title every few seconds; the list itself while clips
+  // are processing; the claim on the clip looked at, every minute.
+  let lastPoll = 0;
+  let lastClaim = Date.now();
   const timer = setInterval(() => {
-    if (document.hidden) return;
-    st.ticks += 1;
-    const live = status === 'processing' || st.items.some((m) => m.status === 'processing');
-    if (live) load(false, { quiet: true });
-    else if (st.ticks % 5 === 0) refreshCounts();
+    const now = Date.now();
+    if (now - lastPoll < (document.hidden ? POLL_HIDDEN_MS : POLL_MS) - 100) return;
+    lastPoll = now;
+    const live = status === 'processing' || st.items.some((m) => m.status === 'processing' || m.status === 'uploading');
+    if (live && !document.hidden) load(false, { quiet: true });
+    else if (status === 'pending' && !document.hidden && !FILTERS.some((k) => filters[k]) && st.items.length <= 200) {
+      // Also who reviews what: the list is reloaded, quietly.
+      load(false, { quiet: true }).then(refreshFresh);
+    } else refreshCounts();
     if (st.detail && (st.detail.status === 'processing' || st.detail.status === 'uploading')) {
       loadDetail(st.detail.id, { quiet: true });
     }
-  }, POLL_MS);
+    if (st.claim && st.claim.mine && now - lastClaim >= CLAIM_RENEW_MS && !document.hidden) {
+      lastClaim = now;
+      takeClaim(st.claim.id);
+    }
+  }, 1000);
 
+  function refreshFresh() {
+    fresh.hidden = st.next !== null || !(st.counts.pending > st.items.length);
+  }
+
+  const onHide = () => { if (document.hidden) return; lastPoll = 0; };
+  const onLeave = () => letGo();
   const rejectForm = $('#reject-form');
   rejectForm.addEventListener('submit', submitReject);
   $('#reject').addEventListener('keydown', rejectKeys);
   document.addEventListener('keydown', keys);
+  document.addEventListener('visibilitychange', onHide);
+  window.addEventListener('pagehide', onLeave);
   renderTabs();
   load(false);
 
   return () => {
+    st.alive = false;
+    letGo();
     clearInterval(timer);
     document.removeEventListener('keydown', keys);
+    document.removeEventListener('visibilitychange', onHide);
+    window.removeEventListener('pagehide', onLeave);
     rejectForm.removeEventListener('submit', submitReject);
     $('#reject').removeEventListener('keydown', rejectKeys);
   };
@@ -484,11 +697,22 @@ function render(main, params, navigate) {
 
 // ---- pieces shared by cards and the detail ----
 
+/** What a protection asked for is called (DESIGN.md "Identity protection"). */
+export function protectName(k) {
+  return ['blur_faces', 'voice', 'no_video'].includes(k) ? t(`protect_${k}`) : k;
+}
+
+/** An audit action's name ("message.approve"), or the code itself. */
+export function actionName(a) {
+  const key = `action_${a}`;
+  return window.I18N.has(key) ? t(key) : a;
+}
+
 /** A card's badges for what the contributor asked to be protected. */
 function protectBadges(m) {
   const out = [];
-  if (m.protect && m.protect.length) out.push(h('span', { class: 'badge protect', text: m.protect.map((k) => PROTECT[k] || k).join(', ') }));
-  if (m.check_protection) out.push(h('span', { class: 'badge check', text: PROTECT.check }));
+  if (m.protect && m.protect.length) out.push(h('span', { class: 'badge protect', text: m.protect.map(protectName).join(', ') }));
+  if (m.check_protection) out.push(h('span', { class: 'badge check', text: t('protect_check') }));
   return out;
 }
 
@@ -496,11 +720,11 @@ function protectBadges(m) {
  * sheet of a protected clip. */
 function protection(m, media) {
   const out = [];
-  if (m.check_protection) out.push(h('p', { class: 'check-note', role: 'note', text: PROTECT.checkWhy }));
+  if (m.check_protection) out.push(h('p', { class: 'check-note', role: 'note', text: t('protect_check_why') }));
   if (media && m.protect && m.protect.length) {
     out.push(h('figure', { class: 'sheet' },
-      h('img', { src: `/media/${encodeURIComponent(m.id)}/sheet.jpg`, alt: PROTECT.sheet, loading: 'lazy', decoding: 'async' }),
-      h('figcaption', { class: 'muted', text: PROTECT.sheet })));
+      h('img', { src: `/media/${encodeURIComponent(m.id)}/sheet.jpg`, alt: t('protect_sheet'), loading: 'lazy', decoding: 'async' }),
+      h('figcaption', { class: 'muted', text: t('protect_sheet') })));
   }
   return out;
 }
@@ -508,60 +732,74 @@ function protection(m, media) {
 function nameLine(m) {
   return m.name
     ? h('span', { class: 'name', text: m.name, dir: 'auto' })
-    : h('span', { class: 'name anon', text: 'anonymous' });
+    : h('span', { class: 'name anon', text: t('anonymous') });
 }
 
 function place(m) {
-  return h('span', { class: 'place' },
+  return h('span', { class: 'place', title: [country(m.country), language(m.language)].filter(Boolean).join(' · ') },
     m.country ? h('span', { class: 'flag', 'aria-hidden': 'true', text: flag(m.country) }) : null,
     m.country ? ` ${m.country}` : '–', m.language ? ` · ${m.language}` : '');
 }
 
 function scopeBadge(scope) {
   return scope === 'union'
-    ? h('span', { class: 'badge union', text: 'union channels only' })
-    : h('span', { class: 'badge public', text: 'public' });
+    ? h('span', { class: 'badge union', text: t('badge_union') })
+    : h('span', { class: 'badge public', text: t('badge_public') });
 }
 
 function progress(p) {
   const pct = Math.round((p || 0) * 100);
   return h('span', { class: 'progress' },
-    h('progress', { max: '100', value: String(pct), 'aria-label': 'Processing progress' }), ` ${pct} %`);
+    h('progress', { max: '100', value: String(pct), 'aria-label': t('progress_label') }), ` ${t('u_pct', { n: pct })}`);
 }
 
 function jobState(m) {
   if (m.status === 'processing' || m.status === 'uploading') {
     const p = m.job ? m.job.progress : m.progress;
-    return h('div', { class: 'job' }, h('p', { text: m.status === 'uploading' ? 'Still uploading.' : 'Processing…' }), progress(p),
-      m.job && m.job.attempts > 1 ? h('p', { class: 'muted', text: `attempt ${m.job.attempts}` }) : null);
+    return h('div', { class: 'job' }, h('p', { text: m.status === 'uploading' ? t('job_uploading') : t('job_processing') }), progress(p),
+      m.job && m.job.attempts > 1 ? h('p', { class: 'muted', text: t('job_attempt', { n: m.job.attempts }) }) : null);
   }
   if (m.status === 'failed') {
-    return h('div', { class: 'job' }, h('p', { text: 'Processing failed:' }), h('p', { class: 'reason', text: m.failure_reason || (m.job && m.job.error) || 'no reason given' }));
+    return h('div', { class: 'job' }, h('p', { text: t('job_failed') }), h('p', { class: 'reason', text: m.failure_reason || (m.job && m.job.error) || t('job_no_reason') }));
   }
-  if (m.status === 'withdrawn') return h('div', { class: 'job' }, h('p', { text: 'Withdrawn by the contributor: the clip is deleted.' }));
+  if (m.status === 'withdrawn') return h('div', { class: 'job' }, h('p', { text: t('job_withdrawn') }));
   return h('div', { class: 'job' });
 }
 
-function filterForm(values, apply) {
+/** The filters; the search runs as one types (onSearch), the rest on
+ * "Filter". */
+function filterForm(values, apply, onSearch) {
   const input = (name, label, attrs = {}) => {
     const id = `f-${name}`;
     return h('div', { class: 'field' }, h('label', { for: id, text: label }),
       h('input', { id, name, value: values[name], ...attrs }));
   };
   const scope = h('select', { id: 'f-scope', name: 'scope' },
-    ...[['', 'any'], ['public', 'public'], ['union', 'union only']].map(([v, t]) =>
-      h('option', { value: v, selected: values.scope === v, text: t })));
+    ...[['', t('scope_any')], ['public', t('scope_public')], ['union', t('scope_union')]].map(([v, tx]) =>
+      h('option', { value: v, selected: values.scope === v, text: tx })));
   const form = h('form', { class: 'filters', role: 'search' },
-    input('q', 'Search', { type: 'search', placeholder: 'name, organization, text', maxlength: '100', 'aria-keyshortcuts': '/' }),
+    input('q', t('search'), { type: 'search', placeholder: t('search_hint'), maxlength: '100', 'aria-keyshortcuts': '/', autocomplete: 'off' }),
     campaignField(values.campaign, 'f'),
-    input('country', 'Country', { placeholder: 'BY', maxlength: '2', size: '3', pattern: '[A-Za-z]{2}', autocapitalize: 'characters', title: 'a two-letter ISO code' }),
-    input('language', 'Language', { placeholder: 'be', maxlength: '35', size: '5' }),
-    h('div', { class: 'field' }, h('label', { for: 'f-scope', text: 'Consent' }), scope),
+    input('country', t('f_country'), { placeholder: 'BY', maxlength: '2', size: '3', pattern: '[A-Za-z]{2}', autocapitalize: 'characters', title: t('country_hint') }),
+    input('language', t('f_language'), { placeholder: 'be', maxlength: '35', size: '5' }),
+    h('div', { class: 'field' }, h('label', { for: 'f-scope', text: t('f_consent') }), scope),
     h('div', { class: 'row' },
-      h('button', { type: 'submit', class: 'btn' }, 'Filter'),
-      h('button', { type: 'button', class: 'btn link', onclick: () => apply({}) }, 'Clear')));
+      h('button', { type: 'submit', class: 'btn' }, t('filter')),
+      h('button', { type: 'button', class: 'btn link', onclick: () => apply({}) }, t('clear'))));
+  let timer = 0;
+  let last = values.q;
+  form.elements.q.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const q = form.elements.q.value.replace(/^\s+/, '');
+      if (q === last) return;
+      last = q;
+      onSearch(q);
+    }, SEARCH_DELAY_MS);
+  });
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
+    clearTimeout(timer);
     const f = {};
     for (const k of FILTERS) f[k] = form.elements[k].value.trim();
     f.country = f.country.toUpperCase();
@@ -571,5 +809,5 @@ function filterForm(values, apply) {
 }
 
 registerView({
-  id: 'queue', label: 'Queue', roles: ['moderator', 'admin'], home: ['moderator', 'admin'], render,
+  id: 'queue', label: 'nav_queue', roles: ['moderator', 'admin'], home: ['moderator', 'admin'], render,
 });

@@ -6,8 +6,12 @@
  * its own "_regions" and "_languages" (be.json does: Chromium has no
  * Belarusian data). To add a language: copy en.json, translate it, add
  * one line to LANGS. Elements carry data-i18n="key" (text) or
- * data-i18n-label="key" (aria-label); their English text stays in the
- * HTML for pages without JavaScript. Shared by / and /receipt.
+ * data-i18n-label="key" (aria-label), data-i18n-title="key" (title),
+ * data-i18n-placeholder="key"; their English text stays in the HTML for
+ * pages without JavaScript. Shared by / and /receipt, and by the panel,
+ * which loads web/i18n/panel-<lang>.json over <lang>.json (its own
+ * strings over the units and names) and keeps the choice on the user:
+ * init(select, {files: ['', 'panel-'], key, onPick}).
  */
 'use strict';
 window.I18N = (function () {
@@ -17,7 +21,8 @@ window.I18N = (function () {
     be: 'Беларуская',
     uk: 'Українська',
   };
-  const KEY = 'chorus.lang';
+  let KEY = 'chorus.lang';
+  let FILES = [''];
   let lang = 'en';
   let dict = {};
   const listeners = [];
@@ -49,28 +54,50 @@ window.I18N = (function () {
     for (const el of document.querySelectorAll('[data-i18n-label]')) {
       el.setAttribute('aria-label', t(el.dataset.i18nLabel));
     }
+    for (const el of document.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
+    for (const el of document.querySelectorAll('[data-i18n-placeholder]')) {
+      el.placeholder = t(el.dataset.i18nPlaceholder);
+    }
   }
 
-  /* Loads lang's strings (trying again on a bad network) and applies them. */
-  async function use(next) {
+  /* One language file, trying again on a bad network. */
+  async function load(file) {
     for (let i = 0; ; i++) {
       try {
-        const r = await fetch(`/static/i18n/${next}.json`);
-        if (!r.ok) throw new Error(`i18n ${next}: ${r.status}`);
-        dict = await r.json();
-        break;
+        const r = await fetch(`/static/i18n/${file}.json`);
+        if (!r.ok) throw new Error(`i18n ${file}: ${r.status}`);
+        return await r.json();
       } catch (e) {
         if (i >= 3) throw e;
         await new Promise((ok) => setTimeout(ok, 1000 * (i + 1)));
       }
     }
+  }
+
+  /* Loads lang's strings (its files merged, in order) and applies them. */
+  async function use(next) {
+    const parts = await Promise.all(FILES.map((f) => load(`${f}${next}`)));
+    dict = Object.assign({}, ...parts);
     lang = next;
     apply();
+    if (picker) picker.value = lang;
     for (const fn of listeners) fn(lang);
   }
 
-  /* Fills the picker, loads the chosen language. */
-  async function init(select) {
+  /* Remembers lang in this browser (the panel keeps it on the user too). */
+  function remember(next) {
+    try { localStorage.setItem(KEY, next); } catch (e) { /* private mode */ }
+  }
+
+  let picker = null;
+
+  /* Fills the picker, loads the chosen language. opts: files (prefixes of
+   * the files merged, default ['']), key (localStorage), onPick(lang)
+   * when the user picks one. */
+  async function init(select, opts = {}) {
+    if (opts.files) FILES = opts.files;
+    if (opts.key) KEY = opts.key;
+    picker = select || null;
     if (select) {
       for (const [code, name] of Object.entries(LANGS)) {
         const o = new Option(name, code);
@@ -79,8 +106,8 @@ window.I18N = (function () {
       }
       select.closest('[hidden]')?.removeAttribute('hidden');
       select.addEventListener('change', () => {
-        try { localStorage.setItem(KEY, select.value); } catch (e) { /* ignore */ }
-        use(select.value).catch(() => {});
+        remember(select.value);
+        use(select.value).then(() => opts.onPick && opts.onPick(select.value)).catch(() => {});
       });
     }
     const first = choose();
@@ -141,6 +168,15 @@ window.I18N = (function () {
     return `${p(d.getDate())}.${p(d.getMonth() + 1)}.${d.getFullYear()}, ${p(d.getHours())}:${p(d.getMinutes())}`;
   }
 
+  /* The day alone: 1 Dec 2026, 01.12.2026. */
+  function day(iso) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return iso;
+    if (knows(Intl.DateTimeFormat)) return new Intl.DateTimeFormat(lang, { dateStyle: 'medium' }).format(d);
+    const p = (n) => String(n).padStart(2, '0');
+    return `${p(d.getDate())}.${p(d.getMonth() + 1)}.${d.getFullYear()}`;
+  }
+
   const namers = {};
 
   /* A region or language name in the page's language: from the language
@@ -159,7 +195,8 @@ window.I18N = (function () {
   }
 
   return {
-    init, use, t, apply, bytes, clock, duration, speed, percent, date, name,
+    init, use, t, apply, bytes, clock, duration, speed, percent, date, day, name, remember,
+    has: (key) => Object.prototype.hasOwnProperty.call(dict, key),
     onChange: (fn) => listeners.push(fn),
     get lang() { return lang; },
     LANGS,
