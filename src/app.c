@@ -30,6 +30,7 @@
 #include "chorus/tus.h"
 #include "chorus/upload.h"
 #include "chorus/util.h"
+#include "chorus/worker_api.h"
 
 /* How long a request waits for one before it hears 503: far above a
  * request's normal hold (milliseconds), well below a client's patience. */
@@ -132,6 +133,11 @@ const struct route app_routes[] = {
      ACCESS_ADMIN, BODY_JSON, NULL, NULL},
     {"GET", "/api/v1/audit", panel_audit, ACCESS_ADMIN, BODY_NONE, NULL, NULL},
     {"GET", "/metrics", metrics_get, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+
+    /* Remote workers (worker_api.h): a worker token opens these, and
+     * nothing else. */
+    {"GET", "/api/v1/worker/hello", worker_api_hello, ACCESS_WORKER, BODY_NONE,
+     NULL, NULL},
 };
 const size_t app_routes_count = sizeof(app_routes) / sizeof(app_routes[0]);
 

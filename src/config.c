@@ -17,7 +17,8 @@ enum opt_type { OPT_STRING, OPT_INT, OPT_BOOL, OPT_LISTEN, OPT_LEVEL };
 #define BIT(c) (1u << (c))
 #define C_DATA                                                                 \
     (BIT(CMD_SERVE) | BIT(CMD_WORKER) | BIT(CMD_MIGRATE) | BIT(CMD_USER) |     \
-     BIT(CMD_AUDIT) | BIT(CMD_BACKUP) | BIT(CMD_PURGE) | BIT(CMD_CAMPAIGN))
+     BIT(CMD_AUDIT) | BIT(CMD_BACKUP) | BIT(CMD_PURGE) | BIT(CMD_CAMPAIGN) |   \
+     BIT(CMD_WORKER_TOKEN))
 /* The settings of before campaigns, adopted by the default campaign. */
 #define C_LEGACY (BIT(CMD_SERVE) | BIT(CMD_MIGRATE) | BIT(CMD_CAMPAIGN))
 #define C_ALL 0xffffu
@@ -221,11 +222,17 @@ static const struct {
 };
 
 static const char *const command_names[CMD__COUNT] = {
-    [CMD_SERVE] = "serve",     [CMD_WORKER] = "worker",
-    [CMD_MIGRATE] = "migrate", [CMD_USER] = "user",
-    [CMD_VERSION] = "version", [CMD_AUDIT] = "audit",
-    [CMD_BACKUP] = "backup",   [CMD_TRANSCODE] = "transcode",
-    [CMD_PURGE] = "purge",     [CMD_CAMPAIGN] = "campaign",
+    [CMD_SERVE] = "serve",
+    [CMD_WORKER] = "worker",
+    [CMD_MIGRATE] = "migrate",
+    [CMD_USER] = "user",
+    [CMD_VERSION] = "version",
+    [CMD_AUDIT] = "audit",
+    [CMD_BACKUP] = "backup",
+    [CMD_TRANSCODE] = "transcode",
+    [CMD_PURGE] = "purge",
+    [CMD_CAMPAIGN] = "campaign",
+    [CMD_WORKER_TOKEN] = "worker-token",
 };
 
 const char *config_command_name(enum command cmd)

@@ -431,6 +431,19 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_USER_CAMPAIGN_ADD] =
         "INSERT OR IGNORE INTO user_campaigns (user_id, campaign_id)"
         " VALUES (?1, ?2)",
+    /* Remote workers' tokens, by the SHA-256 of the token. */
+    [STMT_WTOKEN_INSERT] =
+        "INSERT INTO worker_tokens (name, hash, created_at) VALUES (?1, ?2,"
+        " ?3)",
+    [STMT_WTOKEN_BY_HASH] = "SELECT name, last_seen_at FROM worker_tokens"
+                            " WHERE hash = ?1 AND revoked_at IS NULL",
+    [STMT_WTOKEN_LIST] =
+        "SELECT name, created_at, last_seen_at, revoked_at FROM worker_tokens"
+        " ORDER BY name",
+    [STMT_WTOKEN_REVOKE] = "UPDATE worker_tokens SET revoked_at = ?2"
+                           " WHERE name = ?1 AND revoked_at IS NULL",
+    [STMT_WTOKEN_SEEN] =
+        "UPDATE worker_tokens SET last_seen_at = ?2 WHERE name = ?1",
     [STMT_JOB_LAST_OF_TARGET] =
         "SELECT state, error, updated_at FROM jobs WHERE kind = ?1"
         " AND target = ?2 ORDER BY id DESC LIMIT 1",

@@ -25,6 +25,7 @@ enum command {
     CMD_TRANSCODE,
     CMD_PURGE,
     CMD_CAMPAIGN,
+    CMD_WORKER_TOKEN,
     CMD__COUNT
 };
 

@@ -112,6 +112,12 @@ enum stmt {
     STMT_USER_CAMPAIGN_ADD,
     STMT_JOB_LAST_OF_TARGET,
     STMT_JOB_MESSAGE,
+    /* Scale: remote workers' tokens (worker_api.c). */
+    STMT_WTOKEN_INSERT,
+    STMT_WTOKEN_BY_HASH,
+    STMT_WTOKEN_LIST,
+    STMT_WTOKEN_REVOKE,
+    STMT_WTOKEN_SEEN,
     STMT__COUNT
 };
 
