@@ -153,6 +153,21 @@ static const struct option_spec options[] = {
     {"keep-originals", "CHORUS_KEEP_ORIGINALS", OPT_BOOL, OFF(keep_originals),
      "false", 0, 0, BIT(CMD_SERVE) | BIT(CMD_WORKER),
      "keep uploaded originals in data/originals/ after processing"},
+    {"server", "CHORUS_SERVER", OPT_STRING, OFF(server), "", 0, 0,
+     BIT(CMD_WORKER),
+     "a remote worker: the Chorus server's URL (http(s)://host[:port]); "
+     "without it, a worker on this data directory"},
+    {"token-file", "CHORUS_TOKEN_FILE", OPT_STRING, OFF(token_file), "", 0, 0,
+     BIT(CMD_WORKER),
+     "a remote worker: the file holding its token (chorus worker-token "
+     "add)"},
+    {"tmp-dir", "CHORUS_TMP_DIR", OPT_STRING, OFF(tmp_dir), "", 0, 0,
+     BIT(CMD_WORKER),
+     "a remote worker: the directory its jobs' files live in while they "
+     "run, emptied after each (default: $TMPDIR/chorus-worker)"},
+    {"claim-wait", "CHORUS_CLAIM_WAIT", OPT_INT, OFF(claim_wait), "20", 0, 60,
+     BIT(CMD_WORKER),
+     "a remote worker: seconds a claim waits at the server for a job"},
     {"failed-retention-days", "CHORUS_FAILED_RETENTION_DAYS", OPT_INT,
      OFF(failed_retention_days), "7", 0, 36500, BIT(CMD_SERVE),
      "days the original of a clip that failed processing is kept (0: "

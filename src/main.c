@@ -36,6 +36,7 @@
 #include "chorus/http.h"
 #include "chorus/log.h"
 #include "chorus/meta.h"
+#include "chorus/remote.h"
 #include "chorus/retention.h"
 #include "chorus/storage.h"
 #include "chorus/transcode.h"
@@ -69,6 +70,8 @@ static void usage(FILE *fp)
             "  purge --campaign SLUG --yes | --everything --yes\n"
             "                           delete media and personal data, keep "
             "counts\n"
+            "  worker --server URL --token-file F\n"
+            "                           a remote worker: jobs over HTTP\n"
             "  worker-token add NAME | list | revoke NAME\n"
             "                           remote workers' tokens\n"
             "  backup FILE              copy the live database to FILE\n"
@@ -174,6 +177,7 @@ static int cmd_serve(const struct config *cfg)
     log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 out:
+    atomic_store(&app.stopping, 1); /* waiting claims answer at once */
     if (workers > 0)
         kill(workers, SIGTERM); /* they stop while requests finish */
     http_stop(srv, SHUTDOWN_GRACE_MS);
@@ -188,6 +192,10 @@ static int cmd_worker(const struct config *cfg)
 {
     char path[PATH_MAX];
     struct db *db = NULL;
+
+    /* On another host: jobs over HTTP, no data directory at all. */
+    if (cfg->server[0] != '\0')
+        return remote_main(cfg);
 
     /* Migrated and ready before any worker touches it. */
     if (app_open_data(cfg, &db, path, sizeof(path)) != 0)
