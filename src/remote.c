@@ -55,6 +55,8 @@ struct remote {
     char dir[PATH_MAX]; /* this process's job directory */
     CURL *curl;
     int failures; /* in a row, for the backoff */
+    /* Ending a job (done, fail, release): heard out even when stopping. */
+    bool finishing;
 };
 
 /* The job being run, for the heartbeat. */
@@ -146,12 +148,15 @@ static size_t on_answer(char *data, size_t size, size_t n, void *opaque)
 static int on_progress(void *opaque, curl_off_t dt, curl_off_t dn,
                        curl_off_t ut, curl_off_t un)
 {
-    (void)opaque;
+    const struct remote *r = opaque;
+
     (void)dt;
     (void)dn;
     (void)ut;
     (void)un;
-    return stopping ? 1 : 0; /* a stopping worker does not wait */
+    /* A stopping worker waits for no claim or transfer, but still
+     * gives its job back. */
+    return stopping && !r->finishing ? 1 : 0;
 }
 
 /* Prepares r->curl for a request to url (a path of the server, or a full
@@ -176,6 +181,7 @@ static struct curl_slist *prepare(struct remote *r, const char *url,
     curl_easy_setopt(r->curl, CURLOPT_LOW_SPEED_TIME, (long)STALL_S);
     curl_easy_setopt(r->curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(r->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(r->curl, CURLOPT_XFERINFODATA, r);
     curl_easy_setopt(r->curl, CURLOPT_PROTOCOLS_STR, "http,https");
     if (ours)
         h = curl_slist_append(h, r->auth);
@@ -515,12 +521,17 @@ static long end_job(struct remote_job *j, const char *what, json_t *body)
     long st = -1;
 
     job_path(j, what, url, sizeof(url));
+    j->r->finishing = true;
     for (int tries = 0; tries < TRIES; tries++) {
-        st = call(j->r, "POST", url, body, REQUEST_TIMEOUT, NULL);
+        /* Stopping, one try (the supervisor's patience is short): the
+         * lease gives the job back if it is not heard. */
+        st =
+            call(j->r, "POST", url, body, stopping ? 5 : REQUEST_TIMEOUT, NULL);
         if (st == 200 || st == 409 || st == 400 || st == 404 || stopping)
             break;
         pause_ms(BACKOFF_MIN_MS << tries);
     }
+    j->r->finishing = false;
     return st;
 }
 
@@ -654,6 +665,8 @@ static void run_job(struct remote *r, json_t *ans)
             log_info("job %lld: attempt %d finished but lost its lease; its "
                      "outputs are dropped",
                      (long long)j.job.id, j.job.attempts);
+        else if (stopping)
+            goto release;
         goto out; /* not sent: the lease moves the job on */
     }
     body = done_body(&j, &run);

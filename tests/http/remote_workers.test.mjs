@@ -4,7 +4,8 @@
 // twelve clips, each exactly once; one killed with SIGKILL mid-job has
 // its job finished by another and its directory emptied; one stopped
 // (SIGSTOP) past its lease cannot finish; they ride out a server restart
-// while they poll; a revoked token is refused at once. Time moves through
+// while they poll; a revoked token is refused at once; one stopped with
+// SIGTERM gives its job back. Time moves through
 // the server's test clock; every wait is on a condition.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -213,6 +214,29 @@ test('a worker stopped past its lease cannot finish the job', async () => {
     assert.equal((s.log().match(/job \d+: done by /g) || []).length, 1);
     await a.stop();
     await b.stop();
+  } finally {
+    await s.stop();
+  }
+});
+
+test('a worker stopped with SIGTERM mid-job gives the job back, uncounted, and keeps nothing', async () => {
+  const s = await startChorus({ args: ['--job-lease', String(LEASE)] });
+  try {
+    const tok = addToken(s.dataDir, 'term');
+    const a = startRemote(s.url, tok, 'term-a');
+    const { id } = await sendMessage(s.url, makeClip(path.join(dir, 'long3.mp4'), { seconds: 8, size: '1280x720' }));
+    await until(() => sql(s.dataDir, `SELECT state FROM jobs WHERE message_id='${id}'`) === 'running', 60000, 'the claim');
+    const loop = a.loops()[0];
+    await until(() => descendants(loop, 'chorus-job')[0], 60000, 'the job\'s child');
+    const r = await a.stop();
+    assert.equal(r.code, 0, a.log());
+    assert.equal(sql(s.dataDir, `SELECT state || ' ' || attempts FROM jobs WHERE message_id='${id}'`), 'queued 0');
+    assert.match(a.log(), /given back/);
+    assert.deepEqual(a.files(), []);
+    // Another worker takes it from there.
+    startRemote(s.url, tok, 'term-b');
+    await waitStatus(s.dataDir, id, ['pending'], WAIT);
+    assert.equal(jobOf(s.dataDir, id)[1], '1');
   } finally {
     await s.stop();
   }
