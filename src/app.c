@@ -32,6 +32,7 @@
 #include "chorus/tus.h"
 #include "chorus/upload.h"
 #include "chorus/util.h"
+#include "chorus/worker_api.h"
 
 /* How long a request waits for one before it hears 503: far above a
  * request's normal hold (milliseconds), well below a client's patience. */
@@ -146,6 +147,28 @@ const struct route app_routes[] = {
     {"PUT", "/api/v1/preferences", prefs_put, ACCESS_USER, BODY_JSON, NULL,
      NULL},
     {"GET", "/metrics", metrics_get, ACCESS_PUBLIC, BODY_NONE, NULL, NULL},
+
+    /* Remote workers (worker_api.h): a worker token opens these, and
+     * nothing else. */
+    {"GET", "/api/v1/worker/hello", worker_api_hello, ACCESS_WORKER, BODY_NONE,
+     NULL, NULL},
+    {"POST", "/api/v1/worker/claim", worker_api_claim, ACCESS_WORKER, BODY_JSON,
+     NULL, NULL},
+    {"POST", "/api/v1/worker/jobs/{id}/heartbeat", worker_api_heartbeat,
+     ACCESS_WORKER, BODY_JSON, NULL, NULL},
+    {"GET", "/api/v1/worker/jobs/{id}/input", worker_api_input, ACCESS_WORKER,
+     BODY_NONE, NULL, NULL},
+    {"POST", "/api/v1/worker/jobs/{id}/outputs", worker_api_outputs,
+     ACCESS_WORKER, BODY_JSON, NULL, NULL},
+    {"PUT", "/api/v1/worker/jobs/{id}/outputs/{name}", worker_api_output_put,
+     ACCESS_WORKER, BODY_STREAM, worker_api_output_begin,
+     worker_api_output_body},
+    {"POST", "/api/v1/worker/jobs/{id}/done", worker_api_done, ACCESS_WORKER,
+     BODY_JSON, NULL, NULL},
+    {"POST", "/api/v1/worker/jobs/{id}/fail", worker_api_fail, ACCESS_WORKER,
+     BODY_JSON, NULL, NULL},
+    {"POST", "/api/v1/worker/jobs/{id}/release", worker_api_release,
+     ACCESS_WORKER, BODY_JSON, NULL, NULL},
 };
 const size_t app_routes_count = sizeof(app_routes) / sizeof(app_routes[0]);
 
@@ -230,6 +253,10 @@ int app_open(struct app *app, const struct config *cfg, struct db **db)
     app->login_by_device = throttle_new(10, 900, 4096);
     if (device_key_load(cfg->data_dir, app->device_key) != 0)
         return -1;
+    if ((app->workers = worker_api_new()) == NULL) {
+        log_warnx("out of memory");
+        return -1;
+    }
     if (app->uploads == NULL || app->login_by_name == NULL ||
         app->login_by_client == NULL || app->login_by_device == NULL) {
         log_warnx("out of memory");
@@ -246,6 +273,7 @@ void app_close(struct app *app, struct db *db)
     throttle_free(app->login_by_name);
     throttle_free(app->login_by_client);
     throttle_free(app->login_by_device);
+    worker_api_free(app->workers);
     db_pool_free(app->db);
     db_close(db);
     memset(app, 0, sizeof(*app));

@@ -303,6 +303,8 @@ int auth_allows(enum role role, int access)
         return role == ROLE_COMMS || role == ROLE_ADMIN;
     case ACCESS_ADMIN:
         return role == ROLE_ADMIN;
+    case ACCESS_WORKER:
+        return 0; /* a worker's token, never a session */
     }
     return 0;
 }

@@ -17,7 +17,8 @@ enum opt_type { OPT_STRING, OPT_INT, OPT_BOOL, OPT_LISTEN, OPT_LEVEL };
 #define BIT(c) (1u << (c))
 #define C_DATA                                                                 \
     (BIT(CMD_SERVE) | BIT(CMD_WORKER) | BIT(CMD_MIGRATE) | BIT(CMD_USER) |     \
-     BIT(CMD_AUDIT) | BIT(CMD_BACKUP) | BIT(CMD_PURGE) | BIT(CMD_CAMPAIGN))
+     BIT(CMD_AUDIT) | BIT(CMD_BACKUP) | BIT(CMD_PURGE) | BIT(CMD_CAMPAIGN) |   \
+     BIT(CMD_WORKER_TOKEN))
 /* The settings of before campaigns, adopted by the default campaign. */
 #define C_LEGACY (BIT(CMD_SERVE) | BIT(CMD_MIGRATE) | BIT(CMD_CAMPAIGN))
 #define C_ALL 0xffffu
@@ -152,6 +153,21 @@ static const struct option_spec options[] = {
     {"keep-originals", "CHORUS_KEEP_ORIGINALS", OPT_BOOL, OFF(keep_originals),
      "false", 0, 0, BIT(CMD_SERVE) | BIT(CMD_WORKER),
      "keep uploaded originals in data/originals/ after processing"},
+    {"server", "CHORUS_SERVER", OPT_STRING, OFF(server), "", 0, 0,
+     BIT(CMD_WORKER),
+     "a remote worker: the Chorus server's URL (http(s)://host[:port]); "
+     "without it, a worker on this data directory"},
+    {"token-file", "CHORUS_TOKEN_FILE", OPT_STRING, OFF(token_file), "", 0, 0,
+     BIT(CMD_WORKER),
+     "a remote worker: the file holding its token (chorus worker-token "
+     "add)"},
+    {"tmp-dir", "CHORUS_TMP_DIR", OPT_STRING, OFF(tmp_dir), "", 0, 0,
+     BIT(CMD_WORKER),
+     "a remote worker: the directory its jobs' files live in while they "
+     "run, emptied after each (default: $TMPDIR/chorus-worker)"},
+    {"claim-wait", "CHORUS_CLAIM_WAIT", OPT_INT, OFF(claim_wait), "20", 0, 60,
+     BIT(CMD_WORKER),
+     "a remote worker: seconds a claim waits at the server for a job"},
     {"failed-retention-days", "CHORUS_FAILED_RETENTION_DAYS", OPT_INT,
      OFF(failed_retention_days), "7", 0, 36500, BIT(CMD_SERVE),
      "days the original of a clip that failed processing is kept (0: "
@@ -221,11 +237,17 @@ static const struct {
 };
 
 static const char *const command_names[CMD__COUNT] = {
-    [CMD_SERVE] = "serve",     [CMD_WORKER] = "worker",
-    [CMD_MIGRATE] = "migrate", [CMD_USER] = "user",
-    [CMD_VERSION] = "version", [CMD_AUDIT] = "audit",
-    [CMD_BACKUP] = "backup",   [CMD_TRANSCODE] = "transcode",
-    [CMD_PURGE] = "purge",     [CMD_CAMPAIGN] = "campaign",
+    [CMD_SERVE] = "serve",
+    [CMD_WORKER] = "worker",
+    [CMD_MIGRATE] = "migrate",
+    [CMD_USER] = "user",
+    [CMD_VERSION] = "version",
+    [CMD_AUDIT] = "audit",
+    [CMD_BACKUP] = "backup",
+    [CMD_TRANSCODE] = "transcode",
+    [CMD_PURGE] = "purge",
+    [CMD_CAMPAIGN] = "campaign",
+    [CMD_WORKER_TOKEN] = "worker-token",
 };
 
 const char *config_command_name(enum command cmd)

@@ -499,6 +499,41 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_USER_CAMPAIGN_ADD] =
         "INSERT OR IGNORE INTO user_campaigns (user_id, campaign_id)"
         " VALUES (?1, ?2)",
+    /* Remote workers' tokens, by the SHA-256 of the token. */
+    [STMT_WTOKEN_INSERT] =
+        "INSERT INTO worker_tokens (name, hash, created_at) VALUES (?1, ?2,"
+        " ?3)",
+    [STMT_WTOKEN_BY_HASH] = "SELECT name, last_seen_at FROM worker_tokens"
+                            " WHERE hash = ?1 AND revoked_at IS NULL",
+    [STMT_WTOKEN_LIST] =
+        "SELECT name, created_at, last_seen_at, revoked_at FROM worker_tokens"
+        " ORDER BY name",
+    [STMT_WTOKEN_REVOKE] = "UPDATE worker_tokens SET revoked_at = ?2"
+                           " WHERE name = ?1 AND revoked_at IS NULL",
+    [STMT_WTOKEN_SEEN] =
+        "UPDATE worker_tokens SET last_seen_at = ?2 WHERE name = ?1",
+    /* The next due job of the kinds ?2 (",transcode,"), as STMT_JOB_NEXT. */
+    [STMT_JOB_NEXT_KINDS] =
+        "SELECT id, message_id, attempts, state, kind, target, args FROM jobs"
+        " WHERE ((state = 'queued' AND run_after <= ?1)"
+        " OR (state = 'running' AND lease_until < ?1))"
+        " AND instr(?2, ',' || kind || ',') > 0 ORDER BY id LIMIT 1",
+    /* Whether any is due, read without a write lock (idle claims). */
+    [STMT_JOB_DUE] =
+        "SELECT 1 FROM jobs WHERE ((state = 'queued' AND run_after <= ?1)"
+        " OR (state = 'running' AND lease_until < ?1))"
+        " AND (?2 IS NULL OR instr(?2, ',' || kind || ',') > 0) LIMIT 1",
+    /* A running job as its lease holder (?2 worker, ?3 attempt) sees it. */
+    [STMT_JOB_OWNED] =
+        "SELECT kind, message_id, target, args FROM jobs WHERE id = ?1"
+        " AND worker = ?2 AND attempts = ?3 AND state = 'running'",
+    /* Jobs by the worker that last held them: remote workers by their
+     * token's name (before the '/'), local ones together. */
+    [STMT_JOB_BY_WORKER] =
+        "SELECT CASE WHEN instr(worker, '/') > 0"
+        " THEN substr(worker, 1, instr(worker, '/') - 1) ELSE 'local' END,"
+        " state, count(*) FROM jobs WHERE worker IS NOT NULL"
+        " GROUP BY 1, 2 ORDER BY 1, 2",
     [STMT_JOB_LAST_OF_TARGET] =
         "SELECT state, error, updated_at FROM jobs WHERE kind = ?1"
         " AND target = ?2 ORDER BY id DESC LIMIT 1",

@@ -19,6 +19,7 @@
 #include "chorus/log.h"
 #include "chorus/reaper.h"
 #include "chorus/util.h"
+#include "chorus/worker_api.h"
 
 /*
  * Per-connection memory of libmicrohttpd (request line, headers and the
@@ -537,6 +538,8 @@ static int check_access(struct request *req)
                           "anything");
     if (route->access == ACCESS_PUBLIC)
         return 0;
+    if (route->access == ACCESS_WORKER)
+        return worker_api_authenticate(req);
     cookie = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND,
                                          "chorus_session");
     if (cookie == NULL || strlen(cookie) != UTIL_TOKEN_LEN)

@@ -36,12 +36,14 @@
 #include "chorus/http.h"
 #include "chorus/log.h"
 #include "chorus/meta.h"
+#include "chorus/remote.h"
 #include "chorus/retention.h"
 #include "chorus/storage.h"
 #include "chorus/transcode.h"
 #include "chorus/upload.h"
 #include "chorus/util.h"
 #include "chorus/worker.h"
+#include "chorus/worker_api.h"
 
 /* How long requests in flight may finish after SIGTERM. */
 #define SHUTDOWN_GRACE_MS 3000
@@ -68,6 +70,10 @@ static void usage(FILE *fp)
             "  purge --campaign SLUG --yes | --everything --yes\n"
             "                           delete media and personal data, keep "
             "counts\n"
+            "  worker --server URL --token-file F\n"
+            "                           a remote worker: jobs over HTTP\n"
+            "  worker-token add NAME | list | revoke NAME\n"
+            "                           remote workers' tokens\n"
             "  backup FILE              copy the live database to FILE\n"
             "  version                  print versions\n"
             "\n"
@@ -171,6 +177,7 @@ static int cmd_serve(const struct config *cfg)
     log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 out:
+    atomic_store(&app.stopping, 1); /* waiting claims answer at once */
     if (workers > 0)
         kill(workers, SIGTERM); /* they stop while requests finish */
     http_stop(srv, SHUTDOWN_GRACE_MS);
@@ -185,6 +192,10 @@ static int cmd_worker(const struct config *cfg)
 {
     char path[PATH_MAX];
     struct db *db = NULL;
+
+    /* On another host: jobs over HTTP, no data directory at all. */
+    if (cfg->server[0] != '\0')
+        return remote_main(cfg);
 
     /* Migrated and ready before any worker touches it. */
     if (app_open_data(cfg, &db, path, sizeof(path)) != 0)
@@ -732,6 +743,45 @@ out:
     return rc;
 }
 
+/* chorus worker-token add NAME | list | revoke NAME */
+static int cmd_worker_token(const struct config *cfg)
+{
+    char path[PATH_MAX];
+    const char *what = cfg->nargs > 0 ? cfg->args[0] : "";
+    struct db *db = NULL;
+    int rc = 2;
+
+    if (!((strcmp(what, "add") == 0 && cfg->nargs == 2) ||
+          (strcmp(what, "revoke") == 0 && cfg->nargs == 2) ||
+          (strcmp(what, "list") == 0 && cfg->nargs == 1))) {
+        fprintf(stderr, "usage: chorus worker-token add NAME | list | "
+                        "revoke NAME\n");
+        return 2;
+    }
+    if (app_open_data(cfg, &db, path, sizeof(path)) != 0)
+        return 1;
+    if (strcmp(what, "add") == 0) {
+        rc = worker_token_add(db, cfg->args[1]);
+        if (rc > 0)
+            fprintf(stderr,
+                    "chorus: %s is taken, or not a name (1 to %d of A-Z a-z "
+                    "0-9 . _ -)\n",
+                    cfg->args[1], WORKER_TOKEN_NAME_MAX);
+    } else if (strcmp(what, "revoke") == 0) {
+        rc = worker_token_revoke(db, cfg->args[1]);
+        if (rc == 0)
+            printf("revoked %s: refused from its next request on\n",
+                   cfg->args[1]);
+        else if (rc > 0)
+            fprintf(stderr, "chorus: no live worker token is named %s\n",
+                    cfg->args[1]);
+    } else {
+        rc = worker_token_list(db, stdout);
+    }
+    db_close(db);
+    return rc < 0 ? 1 : rc > 0 ? 2 : 0;
+}
+
 static int cmd_backup(const struct config *cfg)
 {
     char path[PATH_MAX], err[512];
@@ -881,6 +931,8 @@ int main(int argc, char **argv)
         return cmd_purge(&cfg);
     case CMD_CAMPAIGN:
         return cmd_campaign(&cfg);
+    case CMD_WORKER_TOKEN:
+        return cmd_worker_token(&cfg);
     case CMD__COUNT:
         break;
     }

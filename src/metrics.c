@@ -10,6 +10,7 @@
 #include "chorus/db.h"
 #include "chorus/http.h"
 #include "chorus/util.h"
+#include "chorus/worker_api.h"
 
 /*
  * Open without the token only to this host itself: a loopback peer that
@@ -51,6 +52,27 @@ __attribute__((format(printf, 2, 3))) static void text_add(struct text *t,
         t->p = np;
         t->cap = t->cap * 2 + (size_t)n;
     }
+}
+
+static void text_line(void *opaque, const char *line)
+{
+    text_add(opaque, "%s", line);
+}
+
+/* Remote workers (DESIGN.md "Scale"). */
+static void scale_metrics(struct request *req, struct db *db, struct text *t)
+{
+    struct db_stmt *st;
+
+    text_add(t, "# HELP chorus_worker_jobs Jobs by the worker that last held "
+                "them (a remote worker's token, or local) and state.\n"
+                "# TYPE chorus_worker_jobs gauge\n");
+    if ((st = db_stmt(db, STMT_JOB_BY_WORKER)) != NULL)
+        while (db_step(st) == DB_ROW)
+            text_add(t, "chorus_worker_jobs{worker=\"%s\",state=\"%s\"} %lld\n",
+                     db_col_text(st, 0), db_col_text(st, 1),
+                     (long long)db_col_int(st, 2));
+    worker_api_metrics(req->app->workers, text_line, t);
 }
 
 int metrics_get(struct request *req)
@@ -124,6 +146,7 @@ int metrics_get(struct request *req)
                  (long long)db_col_int(st, 0));
         db_reset(st);
     }
+    scale_metrics(req, db, &t);
     db_pool_put(req->app->db, db);
     resp = MHD_create_response_from_buffer(t.len, t.p, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {

@@ -126,7 +126,28 @@ static int job_outcome(int rc, int ok)
     return -1;
 }
 
+int queue_has_due(struct db *db, const char *kinds)
+{
+    struct db_stmt *st = db_stmt(db, STMT_JOB_DUE);
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    db_bind_int(st, 1, util_now());
+    db_bind_text(st, 2, kinds);
+    rc = db_step(st);
+    if (rc == DB_ROW)
+        db_reset(st);
+    return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
+}
+
 int queue_claim(struct db *db, const char *worker, int lease_s, struct job *job)
+{
+    return queue_claim_kinds(db, worker, lease_s, NULL, job);
+}
+
+int queue_claim_kinds(struct db *db, const char *worker, int lease_s,
+                      const char *kinds, struct job *job)
 {
     for (;;) {
         struct db_stmt *st;
@@ -136,9 +157,12 @@ int queue_claim(struct db *db, const char *worker, int lease_s, struct job *job)
 
         if (db_begin(db) < 0)
             return -1;
-        if ((st = db_stmt(db, STMT_JOB_NEXT)) == NULL)
+        if ((st = db_stmt(db, kinds != NULL ? STMT_JOB_NEXT_KINDS
+                                            : STMT_JOB_NEXT)) == NULL)
             goto out;
         db_bind_int(st, 1, now);
+        if (kinds != NULL)
+            db_bind_text(st, 2, kinds);
         rc = db_step(st);
         if (rc != DB_ROW) {
             result = rc == DB_DONE ? 0 : -1;

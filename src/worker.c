@@ -54,13 +54,6 @@ _Static_assert((int)META_PROTECT_BLUR_FACES ==
 
 static volatile sig_atomic_t stopping;
 
-/* What a job's child needs to know of its message. */
-struct job_message {
-    unsigned protect;        /* TRANSCODE_PROTECT_* */
-    char credit[CREDIT_MAX]; /* no_video's card: what the contributor gave */
-    uint32_t accent;         /* the card's ground, 0xRRGGBB: the campaign's */
-};
-
 static void on_stop(int sig)
 {
     (void)sig;
@@ -75,13 +68,6 @@ struct job_report {
     char error[512];   /* "E" line: why it refused the file */
     struct job_facts facts;
     bool have_facts;
-};
-
-/* A job's attempt, for the outputs' temporary names. */
-struct attempt {
-    const struct worker *w;
-    const struct job *job;
-    bool sheet; /* a protected clip: it has a contact sheet */
 };
 
 /* ---- the child ------------------------------------------------------- */
@@ -353,65 +339,262 @@ static void parse_line(char *line, struct job_report *r)
     }
 }
 
+int worker_outputs(bool sheet, const char *names[WORKER_OUTPUTS_MAX])
+{
+    int n = 0;
+
+    names[n++] = "thumb.jpg";
+    if (sheet)
+        names[n++] = "sheet.jpg";
+    names[n++] = "video.mp4";
+    return n;
+}
+
+int worker_output_tmp(const char *name, int attempt, char *out, size_t len)
+{
+    return util_fmt(out, len, "%s.%d.tmp", name, attempt);
+}
+
+int64_t worker_beat_ms(int lease_s)
+{
+    int64_t third = (int64_t)lease_s * 1000 / 3;
+
+    /* Well within the lease, and often enough for the panel's progress
+     * bar. */
+    return third < 2000 ? third : 2000;
+}
+
+void worker_run_release(struct job_run *run)
+{
+    free(run->result_json);
+    run->result_json = NULL;
+}
+
+/* Reads what the child sent so far; false at its end of file. */
+static bool read_report(int fd, char *buf, size_t *used, struct job_report *r,
+                        struct job_run *run)
+{
+    for (;;) {
+        ssize_t n = read(fd, buf + *used, PIPE_LINE_MAX - *used);
+        char *nl;
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        *used += (size_t)n;
+        buf[*used] = '\0';
+        while ((nl = memchr(buf, '\n', *used)) != NULL) {
+            *nl = '\0';
+            parse_line(buf, r);
+            if (buf[0] == 'P' && run->first_frame_ms == 0)
+                run->first_frame_ms = util_mono_ms();
+            *used -= (size_t)(nl + 1 - buf);
+            memmove(buf, nl + 1, *used);
+        }
+        if (*used == PIPE_LINE_MAX)
+            *used = 0; /* an overlong line: drop it */
+        return true;
+    }
+}
+
+int worker_run_child(const struct config *cfg, const struct job *job,
+                     const struct job_message *msg, const char *in,
+                     const char *out_dir, int (*beat)(void *, double),
+                     void (*in_child)(void *), void *opaque,
+                     const volatile sig_atomic_t *stop, struct job_run *run)
+{
+    struct job_report r;
+    char *buf = NULL;
+    size_t used = 0;
+    int64_t deadline, next_beat;
+    int fds[2] = {-1, -1}, status = 0, rc = -1;
+    bool killed_timeout = false, lost = false, eof = false;
+    pid_t pid;
+
+    memset(&r, 0, sizeof(r));
+    memset(run, 0, sizeof(*run));
+    run->retryable = true;
+    if ((buf = malloc(PIPE_LINE_MAX + 1)) == NULL || pipe2(fds, O_CLOEXEC)) {
+        log_warn("job %lld: cannot prepare", (long long)job->id);
+        snprintf(run->reason, sizeof(run->reason),
+                 "the server could not prepare the job (disk full?)");
+        goto out;
+    }
+    run->started_ms = util_mono_ms();
+    pid = fork();
+    if (pid < 0) {
+        log_warn("job %lld: fork", (long long)job->id);
+        snprintf(run->reason, sizeof(run->reason),
+                 "the server could not start the job");
+        goto out;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        if (in_child != NULL)
+            in_child(opaque);
+        run_child(cfg, job, msg, in, out_dir, fds[1]);
+    }
+    close(fds[1]);
+    fds[1] = -1;
+    rc = 0;
+
+    deadline = run->started_ms + JOB_BASE_TIMEOUT * 1000;
+    next_beat = run->started_ms + worker_beat_ms(cfg->job_lease);
+    while (!eof) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        int64_t now = util_mono_ms();
+
+        if (*stop || now >= deadline || lost) {
+            killed_timeout = !*stop && !lost && now >= deadline;
+            kill(pid, SIGKILL);
+            break;
+        }
+        if (now >= next_beat) {
+            if (beat(opaque, r.progress) == 0) {
+                log_info("job %lld: attempt %d lost its lease (expired and "
+                         "taken over, or withdrawn); stopping",
+                         (long long)job->id, job->attempts);
+                lost = true;
+                continue;
+            }
+            next_beat = now + worker_beat_ms(cfg->job_lease);
+        }
+        if (poll(&p, 1, 250) <= 0)
+            continue;
+        eof = !read_report(fds[0], buf, &used, &r, run);
+        if (r.duration_s > 0)
+            deadline = run->started_ms +
+                       (int64_t)((JOB_BASE_TIMEOUT +
+                                  r.duration_s * cfg->job_timeout_factor) *
+                                 1000);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    run->ended_ms = util_mono_ms();
+
+    if (*stop) {
+        run->end = JOB_END_STOPPING;
+    } else if (lost) {
+        run->end = JOB_END_LOST;
+    } else if (killed_timeout) {
+        log_warnx("job %lld: timed out after %lld s", (long long)job->id,
+                  (long long)((run->ended_ms - run->started_ms) / 1000));
+        run->end = JOB_END_FAILED;
+        snprintf(run->reason, sizeof(run->reason),
+                 "processing took too long and was stopped");
+    } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+        /* Not a passing fault: the file made the decoder do something
+         * no transcode does. Trying again would only do it again. */
+        log_warnx("job %lld: the sandbox stopped it (a forbidden system "
+                  "call)",
+                  (long long)job->id);
+        run->end = JOB_END_FAILED;
+        run->retryable = false;
+        snprintf(run->reason, sizeof(run->reason),
+                 "the sandbox stopped processing: a forbidden system "
+                 "call (Bad system call); a harmful file?");
+    } else if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        run->end = JOB_END_FAILED;
+        snprintf(run->reason, sizeof(run->reason), "processing crashed (%s)%s",
+                 strsignal(sig),
+                 sig == SIGKILL || sig == SIGSEGV ? "; out of memory or a "
+                                                    "harmful file?"
+                                                  : "");
+        log_warnx("job %lld: %s", (long long)job->id, run->reason);
+    } else if (WEXITSTATUS(status) == 0 && r.have_facts) {
+        run->end = JOB_END_DONE;
+        run->facts = r.facts;
+        run->result_json = r.result_json;
+        r.result_json = NULL;
+        run->facts.json = run->result_json;
+        run->facts.seconds = (double)(run->ended_ms - run->started_ms) / 1000.0;
+    } else if (WEXITSTATUS(status) == 1 && r.error[0] != '\0') {
+        log_info("job %lld: refused: %s", (long long)job->id, r.error);
+        run->end = JOB_END_FAILED;
+        run->retryable = false;
+        snprintf(run->reason, sizeof(run->reason), "%s", r.error);
+    } else {
+        run->end = JOB_END_FAILED;
+        snprintf(run->reason, sizeof(run->reason),
+                 "processing ended abnormally (status %d)",
+                 WEXITSTATUS(status));
+    }
+out:
+    if (fds[0] >= 0)
+        close(fds[0]);
+    if (fds[1] >= 0)
+        close(fds[1]);
+    free(r.result_json);
+    free(buf);
+    return rc;
+}
+
 struct worker {
     const struct config *cfg;
     struct db *db;
     char name[32];
 };
 
-/* Deletes this attempt's temporary outputs (never the message's
- * published ones, nor another attempt's). */
-static void discard_outputs(const struct worker *w, const struct job *job)
+void worker_discard_local(const char *data_dir, const struct job *job)
 {
-    char dir[PATH_MAX], path[PATH_MAX];
+    const char *names[WORKER_OUTPUTS_MAX];
+    char dir[PATH_MAX], tmp[TMP_NAME_MAX], path[PATH_MAX];
+    int n = worker_outputs(true, names);
 
-    if (storage_path(w->cfg->data_dir, STORAGE_MEDIA_DIR, job->message_id, dir,
+    if (storage_path(data_dir, STORAGE_MEDIA_DIR, job->message_id, dir,
                      sizeof(dir)) != 0)
         return;
-    if (util_fmt(path, sizeof(path), "%s/" VIDEO_TMP, dir, job->attempts) == 0)
-        unlink(path);
-    if (util_fmt(path, sizeof(path), "%s/" THUMB_TMP, dir, job->attempts) == 0)
-        unlink(path);
-    if (util_fmt(path, sizeof(path), "%s/" SHEET_TMP, dir, job->attempts) == 0)
-        unlink(path);
+    for (int i = 0; i < n; i++)
+        if (worker_output_tmp(names[i], job->attempts, tmp, sizeof(tmp)) == 0 &&
+            util_fmt(path, sizeof(path), "%s/%s", dir, tmp) == 0)
+            unlink(path);
     rmdir(dir); /* only if it is empty now */
 }
 
+int worker_publish_local(const char *data_dir, const struct job *job,
+                         bool sheet)
+{
+    const char *names[WORKER_OUTPUTS_MAX];
+    char dir[PATH_MAX], tmp[TMP_NAME_MAX], from[PATH_MAX], to[PATH_MAX];
+    int n = worker_outputs(sheet, names);
+
+    if (storage_path(data_dir, STORAGE_MEDIA_DIR, job->message_id, dir,
+                     sizeof(dir)) != 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (worker_output_tmp(names[i], job->attempts, tmp, sizeof(tmp)) != 0 ||
+            util_fmt(from, sizeof(from), "%s/%s", dir, tmp) != 0 ||
+            util_fmt(to, sizeof(to), "%s/%s", dir, names[i]) != 0 ||
+            rename(from, to) != 0)
+            goto fail;
+    if (util_fsync_dir(dir) != 0)
+        goto fail;
+    return 0;
+fail:
+    log_warn("job %lld: cannot publish the outputs of %s", (long long)job->id,
+             job->message_id);
+    return -1;
+}
+
+/* A job's attempt, for publishing its outputs. */
+struct attempt {
+    const struct worker *w;
+    const struct job *job;
+    bool sheet; /* a protected clip: it has a contact sheet */
+};
+
 /*
  * The child wrote and fsync'ed the outputs under this attempt's names;
- * give them their names (thumbnail first, then a protected clip's
- * contact sheet, video last) and make that
- * durable. Runs inside the transaction that proved the lease (see
- * queue_succeed), so only the job's owner ever publishes. Returns 0, or
- * -1.
+ * give them their names. Runs inside the transaction that proved the
+ * lease (see queue_succeed), so only the job's owner ever publishes.
  */
 static int publish_outputs(void *opaque)
 {
     const struct attempt *at = opaque;
-    const char *data = at->w->cfg->data_dir, *id = at->job->message_id;
-    int attempt = at->job->attempts;
-    char dir[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
 
-    if (storage_path(data, STORAGE_MEDIA_DIR, id, dir, sizeof(dir)) != 0)
-        return -1;
-    if (util_fmt(from, sizeof(from), "%s/" THUMB_TMP, dir, attempt) != 0 ||
-        storage_path(data, STORAGE_THUMB, id, to, sizeof(to)) != 0 ||
-        rename(from, to) != 0)
-        goto fail;
-    if (at->sheet &&
-        (util_fmt(from, sizeof(from), "%s/" SHEET_TMP, dir, attempt) != 0 ||
-         storage_path(data, STORAGE_SHEET, id, to, sizeof(to)) != 0 ||
-         rename(from, to) != 0))
-        goto fail;
-    if (util_fmt(from, sizeof(from), "%s/" VIDEO_TMP, dir, attempt) != 0 ||
-        storage_path(data, STORAGE_VIDEO, id, to, sizeof(to)) != 0 ||
-        rename(from, to) != 0 || util_fsync_dir(dir) != 0)
-        goto fail;
-    return 0;
-fail:
-    log_warn("job %lld: cannot publish the outputs of %s",
-             (long long)at->job->id, id);
-    return -1;
+    return worker_publish_local(at->w->cfg->data_dir, at->job, at->sheet);
 }
 
 /* Records a failed attempt; a lost lease is only logged (the job is
@@ -424,18 +607,15 @@ static void record_failure(const struct worker *w, const struct job *job,
                  (long long)job->id, job->attempts);
 }
 
-/* The original after success: deleted, or kept with --keep-originals. */
-static void dispose_original(const struct worker *w, const char *id)
+void worker_dispose_original(const char *data_dir, const char *id, bool keep)
 {
-    char in[PATH_MAX], keep[PATH_MAX];
+    char in[PATH_MAX], kept[PATH_MAX];
 
-    if (storage_path(w->cfg->data_dir, STORAGE_INCOMING, id, in, sizeof(in)) !=
-        0)
+    if (storage_path(data_dir, STORAGE_INCOMING, id, in, sizeof(in)) != 0)
         return;
-    if (w->cfg->keep_originals &&
-        storage_path(w->cfg->data_dir, STORAGE_ORIGINAL, id, keep,
-                     sizeof(keep)) == 0) {
-        if (rename(in, keep) != 0)
+    if (keep &&
+        storage_path(data_dir, STORAGE_ORIGINAL, id, kept, sizeof(kept)) == 0) {
+        if (rename(in, kept) != 0 && errno != ENOENT)
             log_warn("job: keep original of %s", id);
         return;
     }
@@ -443,32 +623,16 @@ static void dispose_original(const struct worker *w, const char *id)
         log_warn("job: delete original of %s", id);
 }
 
-/*
- * How often a running job renews its lease and records its progress:
- * well within the lease, and often enough for the panel's progress bar.
- */
-static int64_t beat_ms(const struct config *cfg)
+int worker_job_message(struct db *db, const struct job *job,
+                       struct job_message *m)
 {
-    int64_t third = (int64_t)cfg->job_lease * 1000 / 3;
-
-    return third < 2000 ? third : 2000;
-}
-
-/*
- * Reads what the child needs of job's message into *m: the protection
- * asked for and, for a no_video card, the credit line of what the
- * contributor gave (credit.h). Returns 0, or -1 (logged): a message is
- * never processed without the protection it asked for. Issue #19's
- * versions and reels start from the protected video.mp4, and must take a
- * no_video clip's credit from this same line, never more.
- */
-static int read_job_message(struct worker *w, const struct job *job,
-                            struct job_message *m)
-{
-    struct db_stmt *st = db_stmt(w->db, STMT_JOB_MESSAGE);
+    struct db_stmt *st = db_stmt(db, STMT_JOB_MESSAGE);
     const char *protect;
     int rc;
 
+    /* Issue #19's versions and reels start from the protected
+     * video.mp4, and must take a no_video clip's credit from this same
+     * line, never more. */
     memset(m, 0, sizeof(*m));
     if (st == NULL)
         return -1;
@@ -498,6 +662,20 @@ static int read_job_message(struct worker *w, const struct job *job,
     return rc;
 }
 
+/* The lease's heartbeat for worker_run_child(). */
+struct local_beat {
+    struct worker *w;
+    const struct job *job;
+};
+
+static int local_beat(void *opaque, double progress)
+{
+    struct local_beat *b = opaque;
+
+    return queue_heartbeat(b->w->db, b->job, b->w->name, b->w->cfg->job_lease,
+                           progress);
+}
+
 /*
  * Runs one claimed job to its end and records the outcome. Returns 0, or
  * -1 if the worker is stopping (the job was given back).
@@ -506,15 +684,11 @@ static int run_job(struct worker *w, const struct job *job)
 {
     const struct config *cfg = w->cfg;
     struct job_message msg;
-    struct job_report r;
-    char in[PATH_MAX], out_dir[PATH_MAX], buf[PIPE_LINE_MAX + 1];
-    size_t used = 0;
-    int64_t started = util_mono_ms(), deadline, next_beat;
-    int fds[2] = {-1, -1}, status = 0, rc = 0;
-    bool killed_timeout = false, lost = false, eof = false;
-    pid_t pid;
+    struct job_run run;
+    struct local_beat lb = {w, job};
+    char in[PATH_MAX], out_dir[PATH_MAX];
+    int rc = 0;
 
-    memset(&r, 0, sizeof(r));
     /* The kinds of job this worker makes; another is a newer server's. */
     if (strcmp(job->kind, JOB_KIND_LOGO) == 0)
         return logo_job_run(cfg, w->db, w->name, job);
@@ -541,160 +715,57 @@ static int run_job(struct worker *w, const struct job *job)
         return 0;
     }
     /* Never processed without the protection it asked for. */
-    if (read_job_message(w, job, &msg) != 0) {
+    if (worker_job_message(w->db, job, &msg) != 0) {
         record_failure(w, job, "the server could not read the message", true);
         return 0;
     }
-    if ((mkdir(out_dir, 0700) != 0 && errno != EEXIST) ||
-        pipe2(fds, O_CLOEXEC) != 0) {
+    if (mkdir(out_dir, 0700) != 0 && errno != EEXIST) {
         log_warn("job %lld: cannot prepare", (long long)job->id);
         record_failure(
             w, job, "the server could not prepare the job (disk full?)", true);
-        goto out;
+        return 0;
     }
-    pid = fork();
-    if (pid < 0) {
-        log_warn("job %lld: fork", (long long)job->id);
-        record_failure(w, job, "the server could not start the job", true);
-        goto out;
+    if (worker_run_child(cfg, job, &msg, in, out_dir, local_beat, NULL, &lb,
+                         &stopping, &run) != 0) {
+        record_failure(w, job, run.reason, true);
+        return 0;
     }
-    if (pid == 0) {
-        close(fds[0]);
-        run_child(cfg, job, &msg, in, out_dir, fds[1]);
-    }
-    close(fds[1]);
-    fds[1] = -1;
-
-    deadline = started + JOB_BASE_TIMEOUT * 1000;
-    next_beat = started + beat_ms(cfg);
-    while (!eof) {
-        struct pollfd p = {fds[0], POLLIN, 0};
-        int64_t now = util_mono_ms();
-
-        if (stopping || now >= deadline || lost) {
-            killed_timeout = !stopping && !lost && now >= deadline;
-            kill(pid, SIGKILL);
-            break;
-        }
-        if (now >= next_beat) {
-            if (queue_heartbeat(w->db, job, w->name, cfg->job_lease,
-                                r.progress) == 0) {
-                log_info("job %lld: attempt %d lost its lease (expired and "
-                         "taken over, or withdrawn); stopping",
-                         (long long)job->id, job->attempts);
-                lost = true;
-                continue;
-            }
-            next_beat = now + beat_ms(cfg);
-        }
-        if (poll(&p, 1, 250) <= 0)
-            continue;
-        for (;;) {
-            ssize_t n = read(fds[0], buf + used, PIPE_LINE_MAX - used);
-            char *nl;
-
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                eof = true;
-                break;
-            }
-            used += (size_t)n;
-            buf[used] = '\0';
-            while ((nl = memchr(buf, '\n', used)) != NULL) {
-                *nl = '\0';
-                parse_line(buf, &r);
-                used -= (size_t)(nl + 1 - buf);
-                memmove(buf, nl + 1, used);
-            }
-            if (used == PIPE_LINE_MAX)
-                used = 0; /* an overlong line: drop it */
-            break;
-        }
-        if (r.duration_s > 0)
-            deadline =
-                started + (int64_t)((JOB_BASE_TIMEOUT +
-                                     r.duration_s * cfg->job_timeout_factor) *
-                                    1000);
-    }
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-
-    if (stopping) {
+    if (run.end == JOB_END_STOPPING) {
         log_info("job %lld: stopping; the job goes back to the queue",
                  (long long)job->id);
-        discard_outputs(w, job);
+        worker_discard_local(cfg->data_dir, job);
         queue_release(w->db, job, w->name);
         rc = -1;
-    } else if (lost) {
-        discard_outputs(w, job);
-    } else if (killed_timeout) {
-        log_warnx("job %lld: timed out after %lld s", (long long)job->id,
-                  (long long)((util_mono_ms() - started) / 1000));
-        discard_outputs(w, job);
-        record_failure(w, job, "processing took too long and was stopped",
-                       true);
-    } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
-        /* Not a passing fault: the file made the decoder do something
-         * no transcode does. Trying again would only do it again. */
-        log_warnx("job %lld: the sandbox stopped it (a forbidden system "
-                  "call)",
-                  (long long)job->id);
-        discard_outputs(w, job);
-        record_failure(w, job,
-                       "the sandbox stopped processing: a forbidden system "
-                       "call (Bad system call); a harmful file?",
-                       false);
-    } else if (WIFSIGNALED(status)) {
-        char why[128];
-        int sig = WTERMSIG(status);
-        snprintf(why, sizeof(why), "processing crashed (%s)%s", strsignal(sig),
-                 sig == SIGKILL || sig == SIGSEGV ? "; out of memory or a "
-                                                    "harmful file?"
-                                                  : "");
-        log_warnx("job %lld: %s", (long long)job->id, why);
-        discard_outputs(w, job);
-        record_failure(w, job, why, true);
-    } else if (WEXITSTATUS(status) == 0 && r.have_facts) {
+    } else if (run.end == JOB_END_LOST) {
+        worker_discard_local(cfg->data_dir, job);
+    } else if (run.end == JOB_END_FAILED) {
+        worker_discard_local(cfg->data_dir, job);
+        record_failure(w, job, run.reason, run.retryable);
+    } else {
         struct attempt at = {w, job, msg.protect != 0};
 
-        r.facts.json = r.result_json;
-        r.facts.seconds = (double)(util_mono_ms() - started) / 1000.0;
-        rc = queue_succeed(w->db, job, w->name, &r.facts, publish_outputs, &at);
+        rc = queue_succeed(w->db, job, w->name, &run.facts, publish_outputs,
+                           &at);
         if (rc == 1) {
-            dispose_original(w, job->message_id);
+            worker_dispose_original(cfg->data_dir, job->message_id,
+                                    cfg->keep_originals);
             log_info("job %lld: done in %.1f s", (long long)job->id,
-                     r.facts.seconds);
+                     run.facts.seconds);
         } else if (rc == QUEUE_LOST) {
             log_info("job %lld: attempt %d finished but lost its lease "
                      "(taken over, or withdrawn); its outputs are dropped",
                      (long long)job->id, job->attempts);
-            discard_outputs(w, job);
+            worker_discard_local(cfg->data_dir, job);
         } else {
-            discard_outputs(w, job);
+            worker_discard_local(cfg->data_dir, job);
             record_failure(w, job,
                            "the server could not store the result "
                            "(disk full?)",
                            true);
         }
         rc = 0;
-    } else if (WEXITSTATUS(status) == 1 && r.error[0] != '\0') {
-        log_info("job %lld: refused: %s", (long long)job->id, r.error);
-        discard_outputs(w, job);
-        record_failure(w, job, r.error, false);
-    } else {
-        char why[64];
-        snprintf(why, sizeof(why), "processing ended abnormally (status %d)",
-                 WEXITSTATUS(status));
-        discard_outputs(w, job);
-        record_failure(w, job, why, true);
     }
-out:
-    if (fds[0] >= 0)
-        close(fds[0]);
-    if (fds[1] >= 0)
-        close(fds[1]);
-    free(r.result_json);
+    worker_run_release(&run);
     return rc;
 }
 
@@ -738,13 +809,15 @@ static int worker_loop(const struct config *cfg)
 
 /* ---- the supervisor --------------------------------------------------- */
 
-static pid_t start_loop(const struct config *cfg, const sigset_t *oldmask)
+static pid_t start_loop(const struct config *cfg,
+                        int (*loop)(const struct config *),
+                        const sigset_t *oldmask)
 {
     pid_t pid = fork();
 
     if (pid == 0) {
         sigprocmask(SIG_SETMASK, oldmask, NULL);
-        _exit(worker_loop(cfg));
+        _exit(loop(cfg));
     }
     if (pid < 0)
         log_warn("worker: fork");
@@ -752,6 +825,12 @@ static pid_t start_loop(const struct config *cfg, const sigset_t *oldmask)
 }
 
 int worker_main(const struct config *cfg)
+{
+    return worker_supervise(cfg, worker_loop, NULL);
+}
+
+int worker_supervise(const struct config *cfg,
+                     int (*loop)(const struct config *), void (*ended)(pid_t))
 {
     pid_t *pids = NULL;
     int64_t *started = NULL;
@@ -783,7 +862,7 @@ int worker_main(const struct config *cfg)
     sigaddset(&sigs, SIGCHLD);
     sigprocmask(SIG_BLOCK, &sigs, &old);
     for (int i = 0; i < n; i++) {
-        pids[i] = start_loop(cfg, &old);
+        pids[i] = start_loop(cfg, loop, &old);
         started[i] = util_mono_ms();
     }
     log_info("%d workers started", n);
@@ -804,12 +883,14 @@ int worker_main(const struct config *cfg)
                           WIFSIGNALED(status) ? WTERMSIG(status)
                                               : WEXITSTATUS(status));
                 pids[i] = 0;
+                if (ended != NULL)
+                    ended(dead);
             }
         }
         for (int i = 0; i < n; i++) {
             /* At most one restart a second per slot: no hot loop. */
             if (pids[i] <= 0 && util_mono_ms() - started[i] >= 1000) {
-                pids[i] = start_loop(cfg, &old);
+                pids[i] = start_loop(cfg, loop, &old);
                 started[i] = util_mono_ms();
             }
         }
@@ -828,6 +909,9 @@ int worker_main(const struct config *cfg)
     for (int i = 0; i < n; i++)
         if (pids[i] > 0 && kill(pids[i], SIGKILL) == 0)
             waitpid(pids[i], NULL, 0);
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0 && ended != NULL)
+            ended(pids[i]);
     rc = 0;
 out:
     free(pids);

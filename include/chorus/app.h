@@ -19,6 +19,7 @@ struct db_pool;
 struct upload_registry;
 struct throttle;
 struct metrics;
+struct worker_api;
 
 struct app {
     const struct config *cfg;
@@ -39,6 +40,10 @@ struct app {
     /* A withdrawal or a deletion left text in the WAL that a checkpoint
      * could not clear yet: the main loop tries again every second. */
     atomic_int checkpoint_due;
+    /* Remote workers seen and claim latencies (worker_api.c). */
+    struct worker_api *workers;
+    /* Set at shutdown: waiting claims answer at once. */
+    atomic_int stopping;
 };
 
 struct db;

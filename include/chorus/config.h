@@ -25,6 +25,7 @@ enum command {
     CMD_TRANSCODE,
     CMD_PURGE,
     CMD_CAMPAIGN,
+    CMD_WORKER_TOKEN,
     CMD__COUNT
 };
 
@@ -83,6 +84,12 @@ struct config {
     const char *protect; /* chorus transcode: a comma list */
     const char *credit;  /* chorus transcode: no_video's card */
     bool keep_originals;
+
+    /* chorus worker --server: a remote worker (remote.h). */
+    const char *server;     /* the server's base URL */
+    const char *token_file; /* the worker token, alone in a file */
+    const char *tmp_dir;    /* where jobs' files live while they run */
+    int claim_wait;         /* seconds a claim waits for a job */
 
     /* Retention (days). */
     int failed_retention_days;

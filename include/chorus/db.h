@@ -123,6 +123,16 @@ enum stmt {
     STMT_USER_CAMPAIGN_ADD,
     STMT_JOB_LAST_OF_TARGET,
     STMT_JOB_MESSAGE,
+    /* Scale: remote workers' tokens and claims (worker_api.c, queue.c). */
+    STMT_WTOKEN_INSERT,
+    STMT_WTOKEN_BY_HASH,
+    STMT_WTOKEN_LIST,
+    STMT_WTOKEN_REVOKE,
+    STMT_WTOKEN_SEEN,
+    STMT_JOB_NEXT_KINDS,
+    STMT_JOB_DUE,
+    STMT_JOB_OWNED,
+    STMT_JOB_BY_WORKER,
     STMT__COUNT
 };
 

@@ -43,6 +43,9 @@ struct request {
     struct client client;
     bool client_known;
 
+    /* ACCESS_WORKER: the name of the worker token it carried. */
+    char worker_token[40];
+
     /* The logged-in user, for routes that need one. */
     struct session session;
     bool has_session;

@@ -89,6 +89,13 @@ int queue_enqueue_kind(struct db *db, const char *kind, const char *message_id,
  */
 int queue_claim(struct db *db, const char *worker, int lease_s,
                 struct job *job);
+/* The same for a worker that makes only the kinds listed in kinds
+ * (",transcode,logo,"; NULL: any), a remote one. */
+int queue_claim_kinds(struct db *db, const char *worker, int lease_s,
+                      const char *kinds, struct job *job);
+/* Whether a job of kinds (as above) is due, read without taking the
+ * write lock, for waiting claims: 1, 0, or -1. */
+int queue_has_due(struct db *db, const char *kinds);
 /* Renews the lease and records progress (0..1). 1, 0 if the lease is no
  * longer ours (it expired and moved on, or the job was cancelled), -1. */
 int queue_heartbeat(struct db *db, const struct job *job, const char *worker,

@@ -19,6 +19,9 @@ enum access {
     ACCESS_MODERATOR, /* moderator or admin */
     ACCESS_COMMS,     /* comms or admin */
     ACCESS_ADMIN,
+    /* A remote worker's bearer token (worker_api.h), and nothing else:
+     * no session opens these routes, no token opens any other. */
+    ACCESS_WORKER,
 };
 
 enum body_mode {
