@@ -1,5 +1,4 @@
--- Scale (DESIGN.md "Scale"): remote workers' tokens. Correct on top of
--- 0001-0006; the integrator renumbers it at the merge.
+-- Scale (DESIGN.md "Scale"): remote workers' tokens.
 
 -- Bearer tokens of remote workers (`chorus worker-token add NAME`): only
 -- the token's SHA-256 is stored; a revoked one is refused from the next
