@@ -128,12 +128,16 @@ CREATE INDEX messages_created ON messages(created_at, id);
 -- A pending clip a moderator has open, until a few minutes from the last
 -- look (claim.c renews it): others see who, the next-clip key skips it,
 -- and another moderator's decision waits for it (an admin's never does).
--- No personal data of the contributor: a panel user and a time.
+-- No personal data of the contributor: a panel user and a time. tab is
+-- the page's own random token (the last page of the user to look holds
+-- the claim): a page that closes lets go only of a claim it still holds,
+-- never one that another of the same user's pages took since.
 CREATE TABLE message_claims (
     message_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     claimed_at INTEGER NOT NULL,
     until INTEGER NOT NULL,
+    tab TEXT CHECK (tab IS NULL OR length(tab) BETWEEN 1 AND 64),
     CHECK (until > claimed_at)
 ) WITHOUT ROWID;
 CREATE INDEX message_claims_user ON message_claims(user_id);

@@ -1,5 +1,6 @@
 #include "chorus/claim.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "chorus/app.h"
@@ -42,14 +43,33 @@ int claim_drop(struct db *db, const char *id)
 /* take()'s outcomes beside 1, 0 and the DB_* codes. */
 enum { NOT_SEEN = -100, NOT_PENDING = -101 };
 
+/* The longest page token ("tab") a claim keeps (the schema's CHECK). */
+#define TAB_MAX 64
+
+/* A page token is 1..TAB_MAX of [A-Za-z0-9_-]. */
+static bool tab_ok(const char *tab)
+{
+    size_t n = 0;
+
+    for (; tab[n] != '\0'; n++) {
+        char c = tab[n];
+        if (n >= TAB_MAX ||
+            !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return false;
+    }
+    return n > 0;
+}
+
 /*
  * In one transaction: the message's state and campaign, the claim there
  * is, and ours taken or renewed unless another's is live. Returns 1
  * (ours, *out is it), 0 (theirs, *out), NOT_SEEN (unknown, or out of the
  * user's sight), NOT_PENDING (*state says what it is), or a DB_* code.
  */
-static int take(struct db *db, const char *id, const struct session *s,
-                struct claim *out, enum msg_state *state_out)
+static int take(struct db *db, const char *id, const char *tab,
+                const struct session *s, struct claim *out,
+                enum msg_state *state_out)
 {
     struct db_stmt *st;
     int64_t now = util_now(), campaign;
@@ -94,6 +114,8 @@ static int take(struct db *db, const char *id, const struct session *s,
     db_bind_int(st, 2, s->user_id);
     db_bind_int(st, 3, now);
     db_bind_int(st, 4, now + CLAIM_SECONDS);
+    if (tab != NULL)
+        db_bind_text(st, 5, tab);
     if ((rc = db_step(st)) < 0 || (rc = db_commit(db)) < 0)
         goto out;
     out->user_id = s->user_id;
@@ -107,19 +129,36 @@ out:
 
 int claim_post(struct request *req)
 {
-    char id[UTIL_ID_LEN + 1], until[21];
+    char id[UTIL_ID_LEN + 1], until[21], tab[TAB_MAX + 1] = "";
     struct claim c = {0};
     enum msg_state state = MSG_GONE;
+    json_t *body = NULL;
+    const char *t;
+    bool bad;
     struct db *db;
     int rc;
 
     if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
         return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
                           "no such message");
+    /* The page's token, if it sends one: {"tab": "..."}. */
+    if (req->body_len > 0) {
+        if ((body = http_body_object(req)) == NULL)
+            return req->status;
+        t = json_string_value(json_object_get(body, "tab"));
+        bad = t != NULL && !tab_ok(t);
+        if (t != NULL && !bad)
+            snprintf(tab, sizeof(tab), "%s", t);
+        json_decref(body);
+        if (bad)
+            return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
+                              "tab is 1 to %d letters, digits, _ or -",
+                              TAB_MAX);
+    }
     /* Taking a claim writes it: a writer's turn. */
     if ((db = db_pool_get_writer(req->app->db)) == NULL)
         return http_db_error(req, DB_BUSY);
-    rc = take(db, id, &req->session, &c, &state);
+    rc = take(db, id, tab[0] != '\0' ? tab : NULL, &req->session, &c, &state);
     db_pool_put(req->app->db, db);
     if (rc == NOT_SEEN)
         return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
@@ -141,6 +180,7 @@ int claim_post(struct request *req)
 int claim_delete(struct request *req)
 {
     char id[UTIL_ID_LEN + 1];
+    const char *tab = http_query(req, "tab");
     struct db_stmt *st;
     struct db *db;
     int rc = DB_ERROR;
@@ -148,11 +188,16 @@ int claim_delete(struct request *req)
     if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
         return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
                           "no such message");
+    if (tab != NULL && !tab_ok(tab))
+        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
+                          "tab is 1 to %d letters, digits, _ or -", TAB_MAX);
     if ((db = db_pool_get_writer(req->app->db)) == NULL)
         return http_db_error(req, DB_BUSY);
     if ((st = db_stmt(db, STMT_CLAIM_RELEASE)) != NULL) {
         db_bind_text(st, 1, id);
         db_bind_int(st, 2, req->session.user_id);
+        if (tab != NULL)
+            db_bind_text(st, 3, tab);
         rc = db_step(st);
     }
     db_pool_put(req->app->db, db);

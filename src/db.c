@@ -332,20 +332,21 @@ static const char *const sql_text[STMT__COUNT] = {
         MSG_SEARCH " AND s.rowid < ?9 ORDER BY s.rowid DESC LIMIT ?11",
     /* Claims (claim.c): the live claim of message ?1 at time ?2, who
      * holds it and until when; taking or renewing one (?1 message, ?2
-     * user, ?3 now, ?4 until); dropping it (decided, withdrawn), or one's
-     * own (?2 the user). */
+     * user, ?3 now, ?4 until, ?5 the page's token or NULL); dropping it
+     * (decided, withdrawn), or one's own (?2 the user; ?3 the page's
+     * token: only while that page still holds it, or NULL: any). */
     [STMT_CLAIM_GET] =
         "SELECT c.user_id, u.username, c.until FROM message_claims c"
         " JOIN users u ON u.id = c.user_id WHERE c.message_id = ?1"
         " AND c.until > ?2",
     [STMT_CLAIM_PUT] =
-        "INSERT INTO message_claims (message_id, user_id, claimed_at, until)"
-        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (message_id) DO UPDATE SET"
-        " user_id = ?2, claimed_at = CASE WHEN user_id = ?2"
-        " THEN claimed_at ELSE ?3 END, until = ?4",
+        "INSERT INTO message_claims (message_id, user_id, claimed_at, until,"
+        " tab) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (message_id) DO UPDATE"
+        " SET user_id = ?2, claimed_at = CASE WHEN user_id = ?2"
+        " THEN claimed_at ELSE ?3 END, until = ?4, tab = ?5",
     [STMT_CLAIM_DROP] = "DELETE FROM message_claims WHERE message_id = ?1",
     [STMT_CLAIM_RELEASE] = "DELETE FROM message_claims WHERE message_id = ?1"
-                           " AND user_id = ?2",
+                           " AND user_id = ?2 AND (?3 IS NULL OR tab = ?3)",
     /* The panel's language of user ?1, and setting it to ?2. */
     [STMT_USER_LANGUAGE_GET] = "SELECT language FROM users WHERE id = ?1",
     [STMT_USER_LANGUAGE_SET] = "UPDATE users SET language = ?2 WHERE id = ?1",

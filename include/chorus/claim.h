@@ -37,13 +37,16 @@ int claim_drop(struct db *db, const char *id);
 
 /*
  * POST /api/v1/messages/{id}/claim (moderator, admin): claims a pending
- * message the user may see, or renews their claim. 200 {"id", "mine",
+ * message the user may see, or renews their claim; a body {"tab": T}
+ * names the page that holds it (the last to look). 200 {"id", "mine",
  * "claimed_by", "until"}: mine false when someone else holds it (their
  * name and its end, nothing taken); 404 unknown or out of sight; 409 not
  * pending.
  */
 int claim_post(struct request *req);
-/* DELETE /api/v1/messages/{id}/claim: lets one's own claim go; 204. */
+/* DELETE /api/v1/messages/{id}/claim[?tab=T]: lets one's own claim go
+ * (with tab: only while page T still holds it, so a page that closes
+ * never drops what another of the user's pages took since); 204. */
 int claim_delete(struct request *req);
 
 #endif

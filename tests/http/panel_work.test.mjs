@@ -163,6 +163,16 @@ test('claims: shown to others, refuse another moderator\'s decision, never an ad
   assert.equal(sql(s.dataDir, `SELECT count(*) FROM audit WHERE target = '${ids.be}'`), '0');
   // Renewing keeps it; letting it go frees it.
   assert.equal((await olga.post(`/api/v1/messages/${ids.be}/claim`, {})).body.mine, true);
+  // Two of Olga's pages: the one that closes lets go only of a claim it
+  // still holds, not one her other page took since.
+  assert.equal((await olga.post(`/api/v1/messages/${ids.be}/claim`, { tab: 'page-b' })).body.mine, true);
+  assert.equal((await olga.req('DELETE', `/api/v1/messages/${ids.be}/claim?tab=page-a`)).status, 204);
+  assert.equal(sql(s.dataDir, `SELECT tab FROM message_claims WHERE message_id = '${ids.be}'`), 'page-b');
+  assert.equal((await olga.post(`/api/v1/messages/${ids.be}/claim`, { tab: 'no spaces' })).status, 400);
+  assert.equal((await olga.req('DELETE', `/api/v1/messages/${ids.be}/claim?tab=${'x'.repeat(65)}`)).status, 400);
+  assert.equal((await olga.req('DELETE', `/api/v1/messages/${ids.be}/claim?tab=page-b`)).status, 204);
+  assert.equal(sql(s.dataDir, `SELECT count(*) FROM message_claims WHERE message_id = '${ids.be}'`), '0');
+  assert.equal((await olga.post(`/api/v1/messages/${ids.be}/claim`, {})).body.mine, true);
   assert.equal((await olga.req('DELETE', `/api/v1/messages/${ids.be}/claim`)).status, 204);
   assert.equal((await ivan.post(`/api/v1/messages/${ids.be}/claim`, {})).body.mine, true);
   // A claim ends by itself after a few minutes.

@@ -26,6 +26,10 @@ const PAGE = 50;
 const POLL_MS = 5000; // counts and the title, while the page is shown
 const POLL_HIDDEN_MS = 30000; // and in a tab in the background
 const CLAIM_RENEW_MS = 60000; // a claim lasts 5 minutes from the last look
+// This page's own token for its claims: when it closes it lets go only of
+// what it still holds, not what another of the user's pages took since.
+const TAB = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+const claimUrl = (id) => `/api/v1/messages/${encodeURIComponent(id)}/claim`;
 const SEARCH_DELAY_MS = 300;
 
 // The canned reasons of the reject dialog: their words are stored as
@@ -305,12 +309,12 @@ function render(main, params, navigate) {
 
   /** Claims (or renews) the clip being looked at; says who holds it. */
   async function takeClaim(id) {
-    const res = await api('POST', `/api/v1/messages/${encodeURIComponent(id)}/claim`, {});
+    const res = await api('POST', claimUrl(id), { tab: TAB });
     if (res.status !== 200) return;
     if (!st.alive || st.selected !== id) {
       // Left (or the page closed) before the claim came back: let it go
       // now, not in 5 minutes.
-      if (res.data.mine) api('DELETE', `/api/v1/messages/${encodeURIComponent(id)}/claim`);
+      if (res.data.mine) api('DELETE', `${claimUrl(id)}?tab=${TAB}`);
       return;
     }
     const before = st.claim && st.claim.id === id ? st.claim.by : undefined;
@@ -324,7 +328,7 @@ function render(main, params, navigate) {
   function letGo() {
     const c = st.claim;
     st.claim = null;
-    if (c && c.mine) api('DELETE', `/api/v1/messages/${encodeURIComponent(c.id)}/claim`);
+    if (c && c.mine) api('DELETE', `${claimUrl(c.id)}?tab=${TAB}`);
   }
 
   function move(step) {
