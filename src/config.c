@@ -123,7 +123,7 @@ static const struct option_spec options[] = {
     {"job-memory-mb", "CHORUS_JOB_MEMORY_MB", OPT_INT, OFF(job_memory_mb),
      "3072", 256, 1048576, BIT(CMD_SERVE) | BIT(CMD_WORKER),
      "address space a transcoding process may use, in MiB"},
-    {"max-side", "CHORUS_MAX_SIDE", OPT_INT, OFF(max_side), "1280", 16, 8192,
+    {"max-side", "CHORUS_MAX_SIDE", OPT_INT, OFF(max_side), "1920", 16, 8192,
      BIT(CMD_SERVE) | BIT(CMD_WORKER) | BIT(CMD_TRANSCODE),
      "longer side of output videos in pixels (never upscaled)"},
     {"max-duration", "CHORUS_MAX_DURATION", OPT_INT, OFF(max_duration), "600",

@@ -14,9 +14,11 @@
  * creation time or encoder strings): H.264 High yuv420p at CRF 23 with a
  * bitrate ceiling, constant frame rate <= max_fps, display rotation
  * applied, HDR tone-mapped to BT.709; AAC-LC 48 kHz stereo normalised to
- * about -16 LUFS; MP4 with the index first. Audio is decoded twice (a
- * cheap first pass measures loudness); video once, and the thumbnail is
- * chosen from the frames the transcode decodes anyway.
+ * about -16 LUFS by one linear gain; MP4 with the index first. The input
+ * is read once: the audio is measured as it comes (loudness, and the
+ * spans of speech that captions are timed by) and decoded again from
+ * spooled packets with the gain; the video is decoded once, and the
+ * thumbnail is chosen from the frames the transcode decodes anyway.
  *
  * Identity protection (DESIGN.md "Identity protection") is applied to
  * the frames and the sound that are encoded, so no unprotected copy is
@@ -55,8 +57,8 @@ enum {
 struct transcode_assets;
 
 struct transcode_options {
-    int max_side;       /* longer side of the output, default 1280; never
-                           upscaled */
+    int max_side;       /* longer side of the output, default 1920 (1080p);
+                           never upscaled */
     int max_duration_s; /* longer inputs are refused, default 600 */
     int max_fps;        /* default 30; lower source rates are kept */
     /* Fraction of the input done, 0..1, about once a second; may be NULL. */
@@ -77,6 +79,11 @@ struct transcode_options {
     /* The input, read through this descriptor (from its start, with
      * pread) rather than opened by name; -1 (the default): in_path. */
     int input_fd;
+    /* Where the encoded video and the input's audio packets wait while
+     * the sound is measured (read-write, empty; the caller removes it):
+     * a sandboxed caller opens one (O_TMPFILE) beside the outputs. -1
+     * (the default): an unnamed file in out_dir. */
+    int spool_fd;
 
     /* TRANSCODE_PROTECT_* bits; 0 (the default): none. */
     unsigned protect;
@@ -95,6 +102,13 @@ struct transcode_options {
 #define TRANSCODE_MAX_WARNINGS 8
 #define TRANSCODE_WARNING_LEN 160
 #define TRANSCODE_FILTER_LEN 768
+/* Spans of speech kept in the facts (closer ones are merged beyond). */
+#define TRANSCODE_MAX_SPANS 256
+
+/* A span of the clip, in seconds from its start: [start, end). */
+struct transcode_span {
+    double start, end;
+};
 
 /* What transcode_file found and made. Strings are "" when unknown. */
 struct transcode_result {
@@ -142,9 +156,13 @@ struct transcode_result {
      * loudness range LU, true peak dBTP. */
     double loudness_in, lra_in, true_peak_in;
     double loudness_out, true_peak_out;
-    /* "linear" (loudnorm's linear gain), "limited" (the same gain and a
+    /* "linear" (one linear gain), "limited" (the same gain and a
      * peak limiter) or "none" (silence, left alone). */
     char loudnorm_mode[16];
+    /* Where someone speaks (has_audio only; transcode_plan_speech), in
+     * order: what the studio times captions by. */
+    struct transcode_span speech[TRANSCODE_MAX_SPANS];
+    int nspeech;
 
     double seconds; /* wall-clock time taken */
     /* The filter graphs as run (numbers only; for debugging, benchmarks). */
@@ -158,7 +176,7 @@ struct transcode_result {
     char error[256];
 };
 
-/* Fills o with the defaults: 1280 px, 600 s, 30 fps, no callbacks, no
+/* Fills o with the defaults: 1920 px, 600 s, 30 fps, no callbacks, no
  * protection, the default card colour. */
 void transcode_options_default(struct transcode_options *o);
 

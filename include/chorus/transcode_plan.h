@@ -20,9 +20,10 @@
  * thumbnail branch: the pipeline takes the thumbnail from the changed
  * frames.
  *
- * Audio: one linear gain to -16 LUFS from the first pass's measurement
- * (see transcode_plan_audio), then ebur128 measures the result. A
- * disguised voice (transcode_plan_voice) is shifted in both passes, so
+ * Audio: one linear gain to -16 LUFS from the measurement of the whole
+ * clip (see transcode_plan_audio), then ebur128 measures the result. A
+ * disguised voice (transcode_plan_voice) is shifted as it is measured and
+ * again with the gain, so
  * the gain is measured on the sound that is encoded.
  */
 #ifndef CHORUS_TRANSCODE_PLAN_H
@@ -146,7 +147,7 @@ struct transcode_loudness {
 
 /* What the audio becomes. */
 struct transcode_audio_plan {
-    /* "linear" (loudnorm's linear gain), "limited" (the same gain and a
+    /* "linear" (one linear gain), "limited" (the same gain and a
      * peak limiter) or "none" (silence, left alone); a static string. */
     const char *mode;
     bool silent;         /* mode "none" */
@@ -183,23 +184,54 @@ struct transcode_voice {
 void transcode_plan_voice(double u1, double u2, struct transcode_voice *v);
 
 /*
- * Plans the main pass's audio from the first pass's measurement m into
- * *p, with the voice disguised as v says (NULL, or v->on false: not). The gain
- * to -16 LUFS is a plain linear one: loudnorm in linear mode when the true peak
- * stays 0.5 dB under the -1.5 dBTP target after it (room for the AAC encoder's
- * overshoot); otherwise the same gain followed by a lookahead limiter at -3.5
- * dBFS. (loudnorm's own fallback, its dynamic mode, needs 3 s to settle: on a 2
- * s clip it left the level at +0 LUFS with +16 dBTP peaks.) Silence is left
- * alone. Returns 0, or -1 if the graph did not fit in p->filter.
+ * Plans the gain pass's audio from the measurement m of the whole clip
+ * into *p, with the voice disguised as v says (NULL, or v->on false: not).
+ * The gain to -16 LUFS is a plain linear one (volume; what loudnorm's
+ * linear mode does, without its resampling to 192 kHz and back): alone
+ * when the true peak stays 0.5 dB under the -1.5 dBTP target after it
+ * (room for the AAC encoder's overshoot), otherwise followed by a
+ * lookahead limiter at -3.5 dBFS. (loudnorm's own fallback, its dynamic mode,
+ * needs 3 s to settle: on a 2 s clip it left the level at +0 LUFS with +16 dBTP
+ * peaks.) Silence is left alone. Returns 0, or -1 if the graph did not fit in
+ * p->filter.
  */
 int transcode_plan_audio(const struct transcode_loudness *m,
                          const struct transcode_voice *v,
                          struct transcode_audio_plan *p);
 
-/* The first pass's graph, "in" to "out", into out (len bytes): the
- * stereo 48 kHz signal both passes measure (disguised as v says, as in
- * the main pass), into ebur128. Returns 0, or -1 if it did not fit. */
+/* The measuring graph, "in" to "out", into out (len bytes): the stereo
+ * 48 kHz signal that is measured (disguised as v says, as with the gain),
+ * into ebur128. Returns 0, or -1 if it did not fit. */
 int transcode_plan_measure(const struct transcode_voice *v, char *out,
                            size_t len);
+
+/* A span of speech, in seconds from the start: [start, end). */
+struct transcode_speech_span {
+    double start, end;
+};
+
+/*
+ * Finds the spans of speech in the sound's level, n values in dBFS of
+ * window seconds each (transcode.c measures 20 ms windows while it reads
+ * the clip), into spans (at most max of them, in order; closer spans are
+ * merged until they fit). Energy with hysteresis: a span starts where the
+ * level rises TRANSCODE_SPEECH_ON_DB above the clip's noise floor (its
+ * 10th percentile, but at least the quiet end of speech's range below its
+ * loud 95th percentile) for two windows, and ends once it stayed
+ * TRANSCODE_SPEECH_HYST_DB under that for TRANSCODE_SPEECH_HANG_S; spans
+ * closer than TRANSCODE_SPEECH_GAP_S are one, and shorter than
+ * TRANSCODE_SPEECH_MIN_S are none (a click). Returns how many spans;
+ * none for silence or a level that never stands out (constant noise or
+ * music).
+ */
+#define TRANSCODE_SPEECH_ON_DB 10.0
+#define TRANSCODE_SPEECH_HYST_DB 4.0
+#define TRANSCODE_SPEECH_RANGE_DB 35.0
+#define TRANSCODE_SPEECH_FLOOR_DB (-55.0)
+#define TRANSCODE_SPEECH_HANG_S 0.25
+#define TRANSCODE_SPEECH_GAP_S 0.3
+#define TRANSCODE_SPEECH_MIN_S 0.12
+size_t transcode_plan_speech(const float *db, size_t n, double window,
+                             struct transcode_speech_span *spans, size_t max);
 
 #endif

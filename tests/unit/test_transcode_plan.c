@@ -447,33 +447,19 @@ static const struct {
     double tp_db;
 } audio[] = {
     {"speech at -23 LUFS: linear", -23, 5, 0.1, 0.09, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=11:measured_I=-23.00:measured_LRA=5.00:"
-     "measured_TP=-19.96:measured_thresh=-33.00:linear=true:print_format=none",
-     -19.96},
+     ",volume=volume=7.00dB:precision=double", -19.96},
     {"a wide loudness range", -21.77, 20, 0.1, 0.09, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=21:measured_I=-21.77:measured_LRA=20.00:"
-     "measured_TP=-19.96:measured_thresh=-31.77:linear=true:print_format=none",
-     -19.96},
+     ",volume=volume=5.77dB:precision=double", -19.96},
     {"no loudness range", -23, NAN, 0.1, 0.09, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=11:measured_I=-23.00:measured_LRA=1.00:"
-     "measured_TP=-19.96:measured_thresh=-33.00:linear=true:print_format=none",
-     -19.96},
+     ",volume=volume=7.00dB:precision=double", -19.96},
     {"loud: turned down", -8, 6, 0.9, 0.9, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=11:measured_I=-8.00:measured_LRA=6.00:"
-     "measured_TP=-0.91:measured_thresh=-18.00:linear=true:print_format=none",
-     -0.91},
-    {"beyond loudnorm's range", 3, 6, 1.5, 1.5, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=11:measured_I=-0.01:measured_LRA=6.00:"
-     "measured_TP=3.52:measured_thresh=-10.01:linear=true:print_format=none",
-     3.52},
-    {"quiet: threshold off loudnorm's -70", -60, 5, 0.001, 0.001, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=11:measured_I=-60.00:measured_LRA=5.00:"
-     "measured_TP=-56.48:measured_thresh=-70.01:linear=true:print_format=none",
-     -56.48},
+     ",volume=volume=-8.00dB:precision=double", -0.91},
+    {"beyond any real clip's loudness", 3, 6, 1.5, 1.5, "linear",
+     ",volume=volume=-15.99dB:precision=double", 3.52},
+    {"quiet: a large gain", -60, 5, 0.001, 0.001, "linear",
+     ",volume=volume=44.00dB:precision=double", -56.48},
     {"exactly 0.5 dB of headroom: linear", -20, 5, 0, 0.501187, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=11:measured_I=-20.00:measured_LRA=5.00:"
-     "measured_TP=-6.00:measured_thresh=-30.00:linear=true:print_format=none",
-     -6.00},
+     ",volume=volume=4.00dB:precision=double", -6.00},
     {"0.01 dB less: limited", -20, 5, 0, 0.501766, "limited",
      ",volume=volume=4.00dB:precision=double,alimiter=limit=0.6683:attack=5:"
      "release=50:level=false:latency=true",
@@ -487,9 +473,7 @@ static const struct {
      "release=50:level=false:latency=true",
      -6.02},
     {"just over the gate", -69.4, 1, 0.0003, 0.0003, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=11:measured_I=-69.40:measured_LRA=1.00:"
-     "measured_TP=-61.94:measured_thresh=-79.40:linear=true:print_format=none",
-     -61.94},
+     ",volume=volume=53.40dB:precision=double", -61.94},
     {"under the gate: left alone", -70, 0, 0.0001, 0.0001, "none", "", -64.44},
     {"silent: left alone", NAN, NAN, 0, 0, "none", "", -66.02},
 };
@@ -559,11 +543,11 @@ static void test_voice(void)
         CHECK(r2 != NULL &&
               fabs(strtod(r2 + 17, NULL) - pow(2, -2.5 / 12)) < 1e-5);
         /* Before the gain, which is measured on the disguised sound. */
-        CHECK(strstr(p.filter, "loudnorm") > r2);
+        CHECK(strstr(p.filter, ",volume=") > r2);
     }
     CHECK_INT(transcode_plan_measure(&v, buf, sizeof(buf)), 0);
     snprintf(want, sizeof(want), "%.*s",
-             (int)(strstr(p.filter, ",loudnorm") - p.filter), p.filter);
+             (int)(strstr(p.filter, ",volume=") - p.filter), p.filter);
     CHECK(strncmp(buf, want, strlen(want)) == 0);
     CHECK(strstr(buf, "ebur128") != NULL);
     v.on = false;
@@ -593,8 +577,97 @@ static void test_protected_frames(void)
     CHECK_INT(p.height, 720);
 }
 
+/* Fills db[from, to) (in 20 ms windows) with level. */
+static void level_run(float *db, double from, double to, float level)
+{
+    for (long i = lround(from / 0.02); i < lround(to / 0.02); i++)
+        db[i] = level;
+}
+
+static void test_speech(void)
+{
+    /* Levels drawn as runs of (start s, end s, dBFS) over a floor. */
+    static const struct {
+        const char *what;
+        double seconds;
+        float floor_db;
+        struct {
+            double from, to;
+            float db;
+        } runs[6];
+        size_t max, want;
+        struct transcode_speech_span spans[4];
+    } cases[] = {
+        {"silence then speech", 6, -120, {{2.0, 5.0, -20}}, 8, 1, {{2.0, 5.0}}},
+        {"two phrases a second apart",
+         8,
+         -70,
+         {{1, 3, -18}, {4, 6.5, -22}},
+         8,
+         2,
+         {{1, 3}, {4, 6.5}}},
+        {"a short dip is no pause",
+         6,
+         -70,
+         {{1, 2, -20}, {2.2, 4, -20}},
+         8,
+         1,
+         {{1, 4}}},
+        {"hysteresis: a fall to just under 'on' keeps going",
+         6,
+         -60,
+         {{1, 2, -20}, {2, 3, -52}, {3, 4, -20}},
+         8,
+         1,
+         {{1, 4}}},
+        {"under 'off' for long is a pause",
+         6,
+         -60,
+         {{1, 2, -20}, {2, 3, -57}, {3, 4, -20}},
+         8,
+         2,
+         {{1, 2}, {3, 4}}},
+        {"a click is no speech", 4, -90, {{1, 1.06, -10}}, 8, 0, {{0, 0}}},
+        {"noise alone is no speech", 4, -30, {{0, 0, 0}}, 8, 0, {{0, 0}}},
+        {"speech over noise", 6, -45, {{1, 4, -15}}, 8, 1, {{1, 4}}},
+        {"too many: the closest merge",
+         10,
+         -80,
+         {{1, 2, -20}, {2.5, 3, -20}, {5, 6, -20}, {8, 9, -20}},
+         3,
+         3,
+         {{1, 3}, {5, 6}, {8, 9}}},
+    };
+    static float db[1000];
+
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct transcode_speech_span out[8];
+        size_t n = (size_t)lround(cases[k].seconds / 0.02), got;
+
+        for (size_t i = 0; i < n; i++)
+            db[i] = cases[k].floor_db;
+        for (int r = 0; r < 6 && cases[k].runs[r].to > 0; r++)
+            level_run(db, cases[k].runs[r].from, cases[k].runs[r].to,
+                      cases[k].runs[r].db);
+        got = transcode_plan_speech(db, n, 0.02, out, cases[k].max);
+        if (got != cases[k].want)
+            fprintf(stderr, "speech: %s\n", cases[k].what);
+        CHECK_INT(got, cases[k].want);
+        for (size_t i = 0; i < got && i < cases[k].want; i++) {
+            if (fabs(out[i].start - cases[k].spans[i].start) > 0.021 ||
+                fabs(out[i].end - cases[k].spans[i].end) > 0.021)
+                fprintf(stderr, "speech: %s: span %zu is %.2f-%.2f\n",
+                        cases[k].what, i, out[i].start, out[i].end);
+            CHECK(fabs(out[i].start - cases[k].spans[i].start) <= 0.021);
+            CHECK(fabs(out[i].end - cases[k].spans[i].end) <= 0.021);
+        }
+    }
+    CHECK_INT(transcode_plan_speech(db, 0, 0.02, NULL, 8), 0);
+}
+
 int main(void)
 {
+    test_speech();
     test_geometry();
     test_rates();
     test_encoders();
