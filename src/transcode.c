@@ -66,12 +66,8 @@
 #include "chorus/util.h"
 #include "transcode_internal.h"
 
-#define AUDIO_RATE 48000
 #define AUDIO_BITRATE 128000
-#define VIDEO_CRF "23"
-#define VIDEO_PRESET "veryfast"
 
-typedef int (*frame_fn)(struct transcode_job *job, AVFrame *frame);
 
 int transcode_fail(struct transcode_job *job, const char *fmt, ...)
 {
@@ -129,8 +125,8 @@ void transcode_result_release(struct transcode_result *res)
  * Undecodable data is counted as damage, not an error. Returns 0, or -1
  * if fn failed.
  */
-static int decode(struct transcode_job *job, AVCodecContext *dec,
-                  const AVPacket *pkt, frame_fn fn)
+int transcode_decode(struct transcode_job *job, AVCodecContext *dec,
+                     const AVPacket *pkt, transcode_frame_fn fn)
 {
     int ret = avcodec_send_packet(dec, pkt);
 
@@ -165,8 +161,8 @@ static int decode(struct transcode_job *job, AVCodecContext *dec,
  * (the pts is rewritten to that); frames without a timestamp continue
  * from *next. Returns the seconds.
  */
-static double frame_time(struct transcode_job *job, AVFrame *f, AVRational tb,
-                         int64_t *next, int64_t step)
+double transcode_frame_time(struct transcode_job *job, AVFrame *f,
+                            AVRational tb, int64_t *next, int64_t step)
 {
     int64_t ts = f->best_effort_timestamp;
 
@@ -181,10 +177,10 @@ static double frame_time(struct transcode_job *job, AVFrame *f, AVRational tb,
 
 /* Makes graph from desc, between a source named "in" (src_name with
  * src_args) and sinks "out" and, if tsink, "thumb". */
-static int build_graph(struct transcode_job *job, AVFilterGraph **graph,
-                       const char *src_name, const char *src_args,
-                       const char *desc, AVFilterContext **src,
-                       AVFilterContext **sink, AVFilterContext **tsink)
+int transcode_build_graph(struct transcode_job *job, AVFilterGraph **graph,
+                          const char *src_name, const char *src_args,
+                          const char *desc, AVFilterContext **src,
+                          AVFilterContext **sink, AVFilterContext **tsink)
 {
     bool video = strcmp(src_name, "buffer") == 0;
     const AVFilter *sink_filter =
@@ -249,7 +245,7 @@ static int build_audio_graph(struct transcode_job *job, const AVFrame *f,
                  av_get_sample_fmt_name((enum AVSampleFormat)f->format),
                  layout) != 0)
         return transcode_fail(job, "the audio's channel layout cannot be read");
-    return build_graph(job, graph, "abuffer", args, desc, src, sink, NULL);
+    return transcode_build_graph(job, graph, "abuffer", args, desc, src, sink, NULL);
 }
 
 /* Gives a frame with an unordered layout the default one for its channel
@@ -351,7 +347,7 @@ static double audio_time(struct transcode_job *job, AVFrame *f,
     if (f->best_effort_timestamp != AV_NOPTS_VALUE)
         f->best_effort_timestamp =
             av_rescale_q(f->best_effort_timestamp, st->time_base, tb);
-    return frame_time(job, f, tb, next, f->nb_samples);
+    return transcode_frame_time(job, f, tb, next, f->nb_samples);
 }
 
 /* The reading pass's frame_fn for audio: feeds one decoded frame to the
@@ -1035,7 +1031,7 @@ static int start_video_graph(struct transcode_job *job, const AVFrame *f)
     job->src_h = f->height;
     job->src_fmt = f->format;
     /* A protected clip's thumbnail is made from the protected frames. */
-    return build_graph(job, &job->vgraph, "buffer", args,
+    return transcode_build_graph(job, &job->vgraph, "buffer", args,
                        job->res->video_filter, &job->vsrc, &job->vsink,
                        job->sheet != NULL ? NULL : &job->tsink);
 }
@@ -1080,7 +1076,7 @@ static int push_video(struct transcode_job *job, AVFrame *f)
     int64_t step = f->pkt_duration > 0
                        ? f->pkt_duration
                        : av_rescale_q(1, av_inv_q(to_avq(job->video.rate)), tb);
-    double t = frame_time(job, f, tb, &job->next_vpts,
+    double t = transcode_frame_time(job, f, tb, &job->next_vpts,
                           FFMIN(step, av_rescale_q(1, (AVRational){1, 1}, tb)));
     int ret;
 
@@ -1198,7 +1194,7 @@ static int gain_pass(struct transcode_job *job)
         job->next_apts = 0;
         while ((ret = transcode_spool_get(job->spool, SPOOL_AUDIO, job->pkt)) ==
                1) {
-            ret = decode(job, job->adec, job->pkt, push_audio);
+            ret = transcode_decode(job, job->adec, job->pkt, push_audio);
             av_packet_unref(job->pkt);
             if (ret != 0)
                 return -1;
@@ -1206,7 +1202,7 @@ static int gain_pass(struct transcode_job *job)
         if (ret < 0)
             return transcode_fail(job, "cannot read the sound back: %s",
                                   av_err2str(ret));
-        if (decode(job, job->adec, NULL, push_audio) != 0)
+        if (transcode_decode(job, job->adec, NULL, push_audio) != 0)
             return -1;
         if (job->agraph != NULL &&
             ((ret = av_buffersrc_close(job->asrc, job->asrc_end, 0)) < 0 ||
@@ -1249,13 +1245,13 @@ static int run(struct transcode_job *job)
                 job, "the clip has too many packets for its length");
         }
         if (job->pkt->stream_index == job->vin->index) {
-            ret = decode(job, job->vdec, job->pkt, push_video);
+            ret = transcode_decode(job, job->vdec, job->pkt, push_video);
         } else if (job->ain != NULL &&
                    job->pkt->stream_index == job->ain->index) {
             ret = transcode_spool_put(job->spool, SPOOL_AUDIO, job->pkt);
             ret = ret < 0 ? transcode_fail(job, "cannot keep the sound: %s",
                                            av_err2str(ret))
-                          : decode(job, job->adec, job->pkt, measure_frame);
+                          : transcode_decode(job, job->adec, job->pkt, measure_frame);
         } else {
             ret = 0;
         }
@@ -1263,8 +1259,8 @@ static int run(struct transcode_job *job)
         if (ret != 0)
             return -1;
     }
-    if (decode(job, job->vdec, NULL, push_video) != 0 ||
-        (job->ain != NULL && decode(job, job->adec, NULL, measure_frame) != 0))
+    if (transcode_decode(job, job->vdec, NULL, push_video) != 0 ||
+        (job->ain != NULL && transcode_decode(job, job->adec, NULL, measure_frame) != 0))
         return -1;
     if (job->vgraph == NULL)
         return transcode_fail(job, "no video frame could be decoded");

@@ -9,6 +9,7 @@
  *   transcode_protect.c  identity protection on the frames: faces
  *                      pixelated, or the picture replaced by a card
  *   transcode_sheet.c  a protected clip's contact sheet and thumbnail
+ *   transcode_studio.c the studio's versions, from the message's video
  *   faces.cpp, text.c  face detection (chorus/faces.h), text (text.h)
  */
 #ifndef CHORUS_TRANSCODE_INTERNAL_H
@@ -27,6 +28,11 @@
 
 #include "chorus/transcode.h"
 #include "chorus/transcode_plan.h"
+
+/* The encoders' settings, the master's and the versions'. */
+#define AUDIO_RATE 48000
+#define VIDEO_CRF "23"
+#define VIDEO_PRESET "veryfast"
 
 /* The largest side of an input frame, in pixels. */
 #define MAX_SIDE_IN 8192
@@ -145,6 +151,31 @@ void transcode_warn(struct transcode_job *job, const char *fmt, ...)
 
 /* Copies src (NULL: "") into dst of len bytes, truncated if need be. */
 void transcode_set_str(char *dst, size_t len, const char *src);
+
+/* What a decoded frame is handed to; 0, or -1 with the job failed. */
+typedef int (*transcode_frame_fn)(struct transcode_job *job, AVFrame *frame);
+
+/*
+ * Sends pkt (NULL: flush) to dec and hands each frame it returns to fn
+ * (the frame is unreferenced after). Undecodable data is counted as
+ * damage, not an error. Returns 0, or -1 if fn failed or memory ran out.
+ */
+int transcode_decode(struct transcode_job *job, AVCodecContext *dec,
+                     const AVPacket *pkt, transcode_frame_fn fn);
+
+/* The frame's time in seconds from the start, in its stream's time base
+ * tb (its pts is rewritten to that); frames without a timestamp continue
+ * from *next, which advances by step. */
+double transcode_frame_time(struct transcode_job *job, AVFrame *f,
+                            AVRational tb, int64_t *next, int64_t step);
+
+/* Makes *graph from desc, between a source "in" (src_name "buffer" or
+ * "abuffer" with src_args) and sinks "out" and, if tsink, "thumb".
+ * Returns 0, or -1 with the job failed. */
+int transcode_build_graph(struct transcode_job *job, AVFilterGraph **graph,
+                          const char *src_name, const char *src_args,
+                          const char *desc, AVFilterContext **src,
+                          AVFilterContext **sink, AVFilterContext **tsink);
 
 /* ---- transcode_io.c ---------------------------------------------------- */
 

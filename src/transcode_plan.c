@@ -448,3 +448,132 @@ size_t transcode_plan_speech(const float *db, size_t n, double window,
     }
     return kept;
 }
+
+/* ---- versions ---------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    int w, h;
+    /* The captions' font and bottom margin, per thousand of the frame's
+     * height: a 9:16 frame keeps its lowest fifth for the apps' own
+     * buttons and text. */
+    int caption_size, caption_bottom;
+} formats[TRANSCODE_FORMATS] = {
+    [TRANSCODE_FORMAT_9X16] = {"9x16", 1080, 1920, 33, 200},
+    [TRANSCODE_FORMAT_1X1] = {"1x1", 1080, 1080, 50, 80},
+    [TRANSCODE_FORMAT_4X5] = {"4x5", 1080, 1350, 42, 85},
+    [TRANSCODE_FORMAT_16X9] = {"16x9", 1920, 1080, 50, 80},
+};
+
+int transcode_format_parse(const char *name)
+{
+    for (int i = 0; name != NULL && i < TRANSCODE_FORMATS; i++)
+        if (strcmp(name, formats[i].name) == 0)
+            return i;
+    return -1;
+}
+
+const char *transcode_format_name(int format)
+{
+    return format >= 0 && format < TRANSCODE_FORMATS ? formats[format].name
+                                                     : NULL;
+}
+
+/* x rounded down to even, at least 2. */
+static int even(double x)
+{
+    long v = (long)floor(x);
+
+    v &= ~1L;
+    return v < 2 ? 2 : (int)v;
+}
+
+void transcode_plan_contain(int w, int h, int max_w, int max_h, int *out_w,
+                            int *out_h)
+{
+    double k = fmin(fmin((double)max_w / w, (double)max_h / h), 1);
+
+    *out_w = even(w * k);
+    *out_h = even(h * k);
+}
+
+int transcode_plan_version(int w, int h, struct transcode_q rate, int format,
+                           struct transcode_version_plan *p)
+{
+    struct sbuf b = {p->filter, sizeof(p->filter), 0, false};
+    int W, H, S, bw, bh, cw, ch;
+    double fit, cover, fps;
+
+    memset(p, 0, sizeof(*p));
+    if (format < 0 || format >= TRANSCODE_FORMATS || w <= 0 || h <= 0)
+        return -1;
+    W = p->width = formats[format].w;
+    H = p->height = formats[format].h;
+    S = W < H ? W : H;
+    p->rate = rate.num > 0 && rate.den > 0 ? rate : (struct transcode_q){30, 1};
+    fps = q2d(p->rate);
+    fit = fmin((double)W / w, (double)H / h);
+    cover = fmax((double)W / w, (double)H / h);
+
+    sb_add(&b, "[in]fps=fps=%d/%d,", p->rate.num, p->rate.den);
+    if (cover / fit <= 1 + TRANSCODE_FIT_SLACK) {
+        /* Nearly the frame's shape: cover it, cropping a sliver. */
+        cw = w * cover >= W ? (int)ceil(w * cover) : W;
+        ch = h * cover >= H ? (int)ceil(h * cover) : H;
+        cw += cw & 1;
+        ch += ch & 1;
+        p->fit = (struct transcode_rect){0, 0, W, H};
+        sb_add(&b,
+               "scale=w=%d:h=%d:flags=bicubic,crop=w=%d:h=%d:x=%d:y=%d,"
+               "format=yuv420p,setsar=1[out]",
+               cw, ch, W, H, (cw - W) / 2 & ~1, (ch - H) / 2 & ~1);
+    } else {
+        p->fill = true;
+        p->fit.w = even(w * fit);
+        p->fit.h = even(h * fit);
+        p->fit.x = (W - p->fit.w) / 2 & ~1;
+        p->fit.y = (H - p->fit.h) / 2 & ~1;
+        /* The fill, at an eighth of the frame: cover, crop, blur,
+         * darken (and a little less colour), then up to the frame. */
+        bw = even(W / 8.0);
+        bh = even(H / 8.0);
+        cover = fmax((double)bw / w, (double)bh / h);
+        cw = (int)ceil(w * cover);
+        ch = (int)ceil(h * cover);
+        cw = cw < bw ? bw : cw + (cw & 1);
+        ch = ch < bh ? bh : ch + (ch & 1);
+        sb_add(&b,
+               "split=2[bg][fg];[bg]scale=w=%d:h=%d:flags=bilinear,"
+               "crop=w=%d:h=%d:x=%d:y=%d,boxblur=luma_radius=%d:"
+               "luma_power=2,lutyuv=y=(val-16)*0.55+16:"
+               "u=(val-128)*0.8+128:v=(val-128)*0.8+128,"
+               "scale=w=%d:h=%d:flags=bilinear[blur];"
+               "[fg]scale=w=%d:h=%d:flags=bicubic[clip];"
+               "[blur][clip]overlay=x=%d:y=%d,format=yuv420p,setsar=1[out]",
+               cw, ch, bw, bh, (cw - bw) / 2 & ~1, (ch - bh) / 2 & ~1,
+               (bw < bh ? bw : bh) / 12 > 1 ? (bw < bh ? bw : bh) / 12 : 1, W,
+               H, p->fit.w, p->fit.h, p->fit.x, p->fit.y);
+    }
+    p->gop = (int)fmax(1, floor(2 * fps));
+    p->max_rate = (int64_t)(VIDEO_BPP * W * H * fps);
+    p->buffer_size = (int)(2 * p->max_rate);
+
+    /* Captions at the bottom; the credit just above two lines of them;
+     * the hashtag and the logo at the top, clear of the apps' bars. */
+    p->caption_size = H * formats[format].caption_size / 1000;
+    if (p->caption_size > S * 6 / 100)
+        p->caption_size = S * 6 / 100;
+    p->caption_margin_h = W * 8 / 100;
+    p->caption_margin_v = H * formats[format].caption_bottom / 1000;
+    p->credit_size = p->caption_size * 8 / 10;
+    p->credit_margin_h = W * 6 / 100;
+    p->credit_margin_v = p->caption_margin_v + p->caption_size * 3;
+    p->tag_size = p->caption_size * 7 / 10;
+    p->tag_margin_h = W * 6 / 100;
+    p->tag_margin_v = format == TRANSCODE_FORMAT_9X16 ? H * 7 / 100 : S * 5 / 100;
+    p->logo.w = W * 22 / 100;
+    p->logo.h = S * 11 / 100;
+    p->logo.x = W - p->tag_margin_h - p->logo.w;
+    p->logo.y = p->tag_margin_v;
+    return b.overflow ? -1 : 0;
+}

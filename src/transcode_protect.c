@@ -701,7 +701,7 @@ static int card_text(struct transcode_job *job, const AVFrame *f)
                            INT64_MAX / 2,
                            {size, true, 0xffffff, size / 16 > 1 ? size / 16 : 1,
                             0x000000, TEXT_BOTTOM, f->width / 12,
-                            f->height / 8}};
+                            f->height / 8, 0, 0}};
 
     p->text_set = true;
     if (credit == NULL || credit[0] == '\0')

@@ -205,6 +205,74 @@ int transcode_plan_audio(const struct transcode_loudness *m,
 int transcode_plan_measure(const struct transcode_voice *v, char *out,
                            size_t len);
 
+/*
+ * The studio's versions (DESIGN.md "Studio"): the message's video made
+ * ready to post at one of TRANSCODE_FORMATS sizes. The clip is fitted
+ * whole into the frame, over a blurred, darkened fill of itself (no black
+ * bars): the fill is the clip scaled to cover the frame at an eighth of
+ * its size, blurred, darkened and scaled up again, which costs a tenth of
+ * blurring at full size and looks the same. A clip whose shape is within
+ * TRANSCODE_FIT_SLACK of the frame's is scaled to cover it instead (a
+ * sliver cropped, no fill). The plan also places what is drawn on the
+ * frames afterwards (transcode_studio.c, with text.h): the captions
+ * (bottom, above what the apps' own buttons cover on a 9:16 frame), the
+ * credit's lower third just above them, the hashtag top left and the
+ * logo top right. Every size is in pixels of the version.
+ */
+enum transcode_format {
+    TRANSCODE_FORMAT_9X16,
+    TRANSCODE_FORMAT_1X1,
+    TRANSCODE_FORMAT_4X5,
+    TRANSCODE_FORMAT_16X9,
+    TRANSCODE_FORMATS
+};
+#define TRANSCODE_FIT_SLACK 0.02
+
+/* "9x16", "1x1", "4x5", "16x9" as the format, or -1. */
+int transcode_format_parse(const char *name);
+/* The format's name ("9x16"...), or NULL out of range. */
+const char *transcode_format_name(int format);
+
+/* A rectangle of the frame. */
+struct transcode_rect {
+    int x, y, w, h;
+};
+
+struct transcode_version_plan {
+    int width, height;         /* 1080x1920, 1080x1080, 1080x1350, 1920x1080 */
+    struct transcode_rect fit; /* where the clip is, whole */
+    bool fill;                 /* the blurred fill shows around it */
+    struct transcode_q rate;
+    /* The encoder's, as transcode_plan_video's. */
+    int gop;
+    int64_t max_rate;
+    int buffer_size;
+    /* Text: sizes of the font, margins from the frame's edges (text.h's
+     * style); the captions' lines are centred, the credit's and the
+     * hashtag's start at the left margin. */
+    int caption_size, caption_margin_h, caption_margin_v;
+    int credit_size, credit_margin_h, credit_margin_v;
+    int tag_size, tag_margin_h, tag_margin_v;
+    /* The logo: scaled to fit logo (its top right corner is the frame's
+     * less the margins), never up. */
+    struct transcode_rect logo;
+    /* The graph, between a source "in" and a sink "out". */
+    char filter[TRANSCODE_PLAN_FILTER_LEN];
+};
+
+/*
+ * Plans a version in format of a w x h clip (the message's video, > 0)
+ * at frame rate rate ({0, 1}: 30) into *p. Returns 0, or -1 for a format
+ * out of range or a graph that did not fit in p->filter.
+ */
+int transcode_plan_version(int w, int h, struct transcode_q rate, int format,
+                           struct transcode_version_plan *p);
+
+/* The size, at most max_w x max_h and never larger than w x h itself, of
+ * a w x h image scaled keeping its shape; even numbers, at least 2. */
+void transcode_plan_contain(int w, int h, int max_w, int max_h, int *out_w,
+                            int *out_h);
+
 /* A span of speech, in seconds from the start: [start, end). */
 struct transcode_speech_span {
     double start, end;

@@ -665,9 +665,111 @@ static void test_speech(void)
     CHECK_INT(transcode_plan_speech(db, 0, 0.02, NULL, 8), 0);
 }
 
+/* Versions: the frame's size, whether the fill shows, where the clip
+ * goes, the encoder's ceiling, and a layout inside the frame. */
+static void test_versions(void)
+{
+    static const struct {
+        const char *what;
+        int w, h;
+        const char *format;
+        int W, H;
+        bool fill;
+        struct transcode_rect fit;
+    } cases[] = {
+        {"portrait to 9:16: itself", 1080, 1920, "9x16", 1080, 1920, false,
+         {0, 0, 1080, 1920}},
+        {"720p portrait to 9:16: scaled up", 720, 1280, "9x16", 1080, 1920,
+         false, {0, 0, 1080, 1920}},
+        {"portrait to 1:1", 1080, 1920, "1x1", 1080, 1080, true,
+         {236, 0, 606, 1080}},
+        {"portrait to 16:9", 1080, 1920, "16x9", 1920, 1080, true,
+         {656, 0, 606, 1080}},
+        {"landscape to 9:16", 1920, 1080, "9x16", 1080, 1920, true,
+         {0, 656, 1080, 606}},
+        {"square to 4:5", 1080, 1080, "4x5", 1080, 1350, true,
+         {0, 134, 1080, 1080}},
+        {"4:5 to 4:5", 1080, 1350, "4x5", 1080, 1350, false,
+         {0, 0, 1080, 1350}},
+        {"nearly 9:16: a sliver cropped", 1080, 1912, "9x16", 1080, 1920,
+         false, {0, 0, 1080, 1920}},
+        {"small landscape to 1:1", 320, 240, "1x1", 1080, 1080, true,
+         {0, 134, 1080, 810}},
+    };
+    struct transcode_version_plan p;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int before = test_failures;
+        int f = transcode_format_parse(cases[i].format);
+
+        CHECK(f >= 0);
+        CHECK_STR(transcode_format_name(f), cases[i].format);
+        CHECK_INT(transcode_plan_version(cases[i].w, cases[i].h,
+                                         (struct transcode_q){30, 1}, f, &p),
+                  0);
+        CHECK_INT(p.width, cases[i].W);
+        CHECK_INT(p.height, cases[i].H);
+        CHECK_INT(p.fill, cases[i].fill);
+        CHECK_INT(p.fit.x, cases[i].fit.x);
+        CHECK_INT(p.fit.y, cases[i].fit.y);
+        CHECK_INT(p.fit.w, cases[i].fit.w);
+        CHECK_INT(p.fit.h, cases[i].fit.h);
+        CHECK(strncmp(p.filter, "[in]fps=fps=30/1,", 17) == 0);
+        CHECK(strstr(p.filter, "[out]") != NULL);
+        CHECK((strstr(p.filter, "boxblur") != NULL) == cases[i].fill);
+        CHECK_INT(p.max_rate, (int64_t)(0.12 * p.width * p.height * 30));
+        CHECK_INT(p.buffer_size, 2 * p.max_rate);
+        CHECK_INT(p.gop, 60);
+        /* Everything drawn is inside the frame, the credit above the
+         * captions, the logo beside the hashtag. */
+        CHECK(p.caption_size >= 40 && p.caption_size <= 70);
+        CHECK(p.caption_margin_v > 0 && p.caption_margin_v < p.height / 4);
+        CHECK(p.credit_margin_v >= p.caption_margin_v + 2 * p.caption_size);
+        CHECK(p.credit_margin_v + p.credit_size < p.height / 2);
+        CHECK(p.logo.x > p.width / 2 && p.logo.x + p.logo.w < p.width);
+        CHECK(p.logo.y == p.tag_margin_v && p.logo.y + p.logo.h < p.height / 4);
+        name_case(before, cases[i].what);
+    }
+    /* A 9:16 frame keeps its lowest fifth clear for the apps' buttons. */
+    CHECK_INT(transcode_plan_version(1080, 1920, (struct transcode_q){30, 1},
+                                     TRANSCODE_FORMAT_9X16, &p),
+              0);
+    CHECK(p.caption_margin_v >= 1920 / 5);
+    CHECK_STR(p.filter, "[in]fps=fps=30/1,scale=w=1080:h=1920:flags=bicubic,"
+                        "crop=w=1080:h=1920:x=0:y=0,format=yuv420p,"
+                        "setsar=1[out]");
+    CHECK_INT(transcode_plan_version(1080, 1920, (struct transcode_q){0, 1},
+                                     TRANSCODE_FORMAT_1X1, &p),
+              0);
+    CHECK_INT(p.rate.num, 30);
+    CHECK_STR(p.filter,
+              "[in]fps=fps=30/1,split=2[bg][fg];[bg]scale=w=134:h=240:"
+              "flags=bilinear,crop=w=134:h=134:x=0:y=52,boxblur=luma_radius="
+              "11:luma_power=2,lutyuv=y=(val-16)*0.55+16:u=(val-128)*0.8+128:"
+              "v=(val-128)*0.8+128,scale=w=1080:h=1080:flags=bilinear[blur];"
+              "[fg]scale=w=606:h=1080:flags=bicubic[clip];[blur][clip]"
+              "overlay=x=236:y=0,format=yuv420p,setsar=1[out]");
+    CHECK_INT(transcode_plan_version(1080, 1920, (struct transcode_q){30, 1},
+                                     TRANSCODE_FORMATS, &p),
+              -1);
+    CHECK_INT(transcode_format_parse("3x2"), -1);
+    CHECK(transcode_format_name(-1) == NULL);
+    /* A logo is scaled into its box keeping its shape, never up. */
+    {
+        int w, h;
+        transcode_plan_contain(1000, 500, 237, 118, &w, &h);
+        CHECK_INT(w, 236);
+        CHECK_INT(h, 118);
+        transcode_plan_contain(100, 40, 237, 118, &w, &h);
+        CHECK_INT(w, 100);
+        CHECK_INT(h, 40);
+    }
+}
+
 int main(void)
 {
     test_speech();
+    test_versions();
     test_geometry();
     test_rates();
     test_encoders();
