@@ -8,7 +8,9 @@
 #include "chorus/audit.h"
 #include "chorus/campaign.h"
 #include "chorus/campaign_api.h"
+#include "chorus/client.h"
 #include "chorus/db.h"
+#include "chorus/device.h"
 #include "chorus/export.h"
 #include "chorus/http.h"
 #include "chorus/library.h"
@@ -29,8 +31,9 @@
 #include "chorus/upload.h"
 #include "chorus/util.h"
 
-/* Handles the HTTP threads share; a request holds one only briefly. */
-#define DB_POOL_SIZE 8
+/* How long a request waits for one before it hears 503: far above a
+ * request's normal hold (milliseconds), well below a client's patience. */
+#define DB_POOL_WAIT_MS 3000
 
 /*
  * The routes of Chorus, matched in order: {method, pattern, handler,
@@ -188,18 +191,33 @@ int app_open(struct app *app, const struct config *cfg, struct db **db)
         log_warn("cannot create the directories of %s", cfg->data_dir);
         return -1;
     }
-    if (db_pool_new(app->db_path, DB_POOL_SIZE, &app->db, err, sizeof(err)) !=
-        0) {
+    if (client_nets_parse(cfg->trusted_proxy, &app->proxies, err,
+                          sizeof(err)) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (db_pool_new(app->db_path, cfg->db_handles, DB_POOL_WAIT_MS, &app->db,
+                    err, sizeof(err)) != 0) {
         log_error("%s", err);
         return -1;
     }
     app->max_upload_bytes = (int64_t)cfg->max_upload_mb * 1024 * 1024;
-    app->uploads = upload_registry_new(cfg->max_uploads_per_ip);
-    /* Five wrong passwords per name, twenty per address, in 15 minutes. */
+    if (cfg->max_parked_mb_per_client > 0 &&
+        cfg->max_parked_mb_per_client < cfg->max_upload_mb)
+        log_warnx("--max-parked-mb-per-client %d is below --max-upload-mb %d: "
+                  "a larger upload can never finish",
+                  cfg->max_parked_mb_per_client, cfg->max_upload_mb);
+    app->uploads = upload_registry_new();
+    /* In 15 minutes: five wrong passwords per account from strangers,
+     * twenty per client; ten from a browser the account logged in from
+     * before (its owner mistyping, or a stolen cookie). */
     app->login_by_name = throttle_new(5, 900, 4096);
     app->login_by_client = throttle_new(20, 900, 4096);
+    app->login_by_device = throttle_new(10, 900, 4096);
+    if (device_key_load(cfg->data_dir, app->device_key) != 0)
+        return -1;
     if (app->uploads == NULL || app->login_by_name == NULL ||
-        app->login_by_client == NULL) {
+        app->login_by_client == NULL || app->login_by_device == NULL) {
         log_warnx("out of memory");
         return -1;
     }
@@ -210,8 +228,10 @@ int app_open(struct app *app, const struct config *cfg, struct db **db)
 void app_close(struct app *app, struct db *db)
 {
     upload_registry_free(app->uploads);
+    client_nets_free(app->proxies);
     throttle_free(app->login_by_name);
     throttle_free(app->login_by_client);
+    throttle_free(app->login_by_device);
     db_pool_free(app->db);
     db_close(db);
     memset(app, 0, sizeof(*app));

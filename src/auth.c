@@ -8,6 +8,7 @@
 
 #include "chorus/audit.h"
 #include "chorus/db.h"
+#include "chorus/fold.h"
 #include "chorus/log.h"
 #include "chorus/router.h"
 #include "chorus/util.h"
@@ -64,30 +65,86 @@ const char *auth_password_weak(const char *password)
     return NULL;
 }
 
+/* True if code point c may be part of a name (beyond ASCII). */
+static bool name_char(uint32_t c)
+{
+    static const uint32_t refused[][2] = {
+        {0x0080, 0x00BF},    /* C1 controls, no-break space, signs */
+        {0x00D7, 0x00D7},    /* multiplication sign */
+        {0x00F7, 0x00F7},    /* division sign */
+        {0x0300, 0x036F},    /* combining accents: type them composed */
+        {0x0483, 0x0489},    /* Cyrillic combining marks */
+        {0x115F, 0x1160},    /* Hangul fillers */
+        {0x1680, 0x1680},    /* Ogham space */
+        {0x180B, 0x180F},    /* Mongolian selectors, vowel separator */
+        {0x2000, 0x206F},    /* spaces, zero-width, bidi, punctuation */
+        {0x3000, 0x3000},    /* ideographic space */
+        {0x3164, 0x3164},    /* Hangul filler */
+        {0xD800, 0xF8FF},    /* surrogates, private use */
+        {0xFDD0, 0xFDEF},    /* noncharacters */
+        {0xFE00, 0xFE0F},    /* variation selectors */
+        {0xFEFF, 0xFEFF},    /* byte order mark */
+        {0xFFA0, 0xFFA0},    /* halfwidth Hangul filler */
+        {0xFFF0, 0xFFFF},    /* specials */
+        {0xE0000, 0xE0FFF},  /* tags, variation selectors supplement */
+        {0xF0000, 0x10FFFF}, /* private use planes */
+    };
+
+    if (c < 0xC0)
+        return false;
+    if ((c & 0xFFFE) == 0xFFFE) /* noncharacters of every plane */
+        return false;
+    for (size_t i = 0; i < ARRAY_LEN(refused); i++)
+        if (c >= refused[i][0] && c <= refused[i][1])
+            return false;
+    return true;
+}
+
 const char *auth_username_invalid(const char *name)
 {
-    size_t len = strlen(name);
+    size_t len = strlen(name), chars = 0;
 
-    if (len == 0 || len > AUTH_USERNAME_MAX)
+    if (len == 0)
         return "a username has 1 to 64 characters";
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
+    if (len > AUTH_USERNAME_BYTES)
+        return "a username has at most 64 characters";
+    for (size_t i = 0; i < len;) {
+        uint32_t c;
+        size_t n = fold_decode(name + i, len - i, &c);
+
+        if (n == 0)
+            return "a username must be UTF-8 text";
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-            return "a username may use only letters, digits, '.', '_' "
-                   "and '-'";
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-') &&
+            !name_char(c))
+            return "a username may use letters and digits of any script, "
+                   "'.', '_' and '-' (no spaces, symbols or invisible "
+                   "characters; accents typed as part of their letter)";
+        i += n;
+        chars++;
     }
+    if (chars > AUTH_USERNAME_MAX)
+        return "a username has at most 64 characters";
     return NULL;
+}
+
+int auth_name_key(const char *name, char out[AUTH_USERNAME_BYTES + 1])
+{
+    /* Simple folding maps a code point to one of at most 4 bytes: the
+     * key of a valid name fits. */
+    return fold_utf8(name, out, AUTH_USERNAME_BYTES + 1) < 0 ? -1 : 0;
 }
 
 int64_t auth_user_add(struct db *db, const char *actor, const char *name,
                       const char *password, enum role role)
 {
-    char hash[AUTH_HASH_MAX];
+    char hash[AUTH_HASH_MAX], key[AUTH_USERNAME_BYTES + 1];
     struct db_stmt *st;
     int64_t id = -1;
     int rc;
 
+    if (auth_name_key(name, key) != 0)
+        return -1;
     if (auth_password_hash(password, hash) != 0) {
         log_warnx("auth: cannot hash a password (out of memory?)");
         return -1;
@@ -100,6 +157,7 @@ int64_t auth_user_add(struct db *db, const char *actor, const char *name,
     db_bind_text(st, 2, hash);
     db_bind_text(st, 3, auth_role_name(role));
     db_bind_int(st, 4, util_now());
+    db_bind_text(st, 5, key);
     rc = db_step(st);
     if (rc == DB_CONSTRAINT) {
         id = 0;
@@ -121,12 +179,14 @@ out:
 int auth_user_update(struct db *db, const char *actor, const char *name,
                      const struct user_change *change)
 {
-    char hash[AUTH_HASH_MAX] = "";
+    char hash[AUTH_HASH_MAX] = "", key[AUTH_USERNAME_BYTES + 1];
     struct db_stmt *st;
     int64_t uid, now = util_now();
     enum role old_role;
     int old_disabled, rc, result = -1;
 
+    if (auth_name_key(name, key) != 0)
+        return 0; /* no user has such a name */
     if (change->password != NULL &&
         auth_password_hash(change->password, hash) != 0)
         return -1;
@@ -134,7 +194,7 @@ int auth_user_update(struct db *db, const char *actor, const char *name,
         return -1;
     if ((st = db_stmt(db, STMT_USER_BY_NAME)) == NULL)
         goto out;
-    db_bind_text(st, 1, name);
+    db_bind_text(st, 1, key);
     rc = db_step(st);
     if (rc != DB_ROW) {
         result = rc == DB_DONE ? 0 : -1;
@@ -285,71 +345,102 @@ static int session_create(struct db *db, int64_t uid, int max_s,
     return db_step(st) < 0 ? -1 : 0;
 }
 
-int auth_login(struct db *db, const char *username, const char *password,
-               int max_s, char token[UTIL_TOKEN_LEN + 1], struct session *s)
+int auth_login_find(struct db *db, const char *username, struct auth_attempt *a)
 {
-    char hash[AUTH_HASH_MAX] = "", newhash[AUTH_HASH_MAX];
+    char key[AUTH_USERNAME_BYTES + 1];
     struct db_stmt *st;
-    int64_t uid = 0;
-    int disabled = 1, ok, rc, result = -1;
+    int rc;
 
-    memset(s, 0, sizeof(*s));
+    memset(a, 0, sizeof(*a));
+    snprintf(a->typed, sizeof(a->typed), "%s", username);
+    /* A name that cannot be folded belongs to nobody. */
+    if (auth_name_key(username, key) != 0)
+        return 0;
     if ((st = db_stmt(db, STMT_USER_BY_NAME)) == NULL)
         return -1;
-    db_bind_text(st, 1, username);
+    db_bind_text(st, 1, key);
     rc = db_step(st);
     if (rc == DB_ROW) {
-        uid = db_col_int(st, 0);
-        snprintf(s->username, sizeof(s->username), "%s", db_col_text(st, 1));
-        snprintf(hash, sizeof(hash), "%s", db_col_text(st, 2));
-        s->role = auth_role_parse(db_col_text(st, 3));
-        disabled = (int)db_col_int(st, 4);
+        a->found = true;
+        a->user_id = db_col_int(st, 0);
+        snprintf(a->username, sizeof(a->username), "%s", db_col_text(st, 1));
+        snprintf(a->hash, sizeof(a->hash), "%s", db_col_text(st, 2));
+        a->role = auth_role_parse(db_col_text(st, 3));
+        a->disabled = db_col_int(st, 4) != 0;
         db_reset(st);
-    } else if (rc < 0) {
-        return -1;
     }
+    return rc < 0 ? -1 : 0;
+}
+
+int auth_login_check(struct auth_attempt *a, const char *password)
+{
     pthread_once(&dummy_once, make_dummy);
     /* Always one argon2id verification, whoever asks. */
-    ok = auth_password_verify(uid > 0 ? hash : dummy, password);
-    if (uid == 0 || disabled)
-        ok = 0;
+    a->ok = auth_password_verify(a->found ? a->hash : dummy, password);
+    if (!a->found || a->disabled)
+        a->ok = 0;
+    if (a->ok == 2 && auth_password_hash(password, a->newhash) != 0)
+        a->ok = 1; /* logged in all the same; upgraded another time */
+    return a->ok;
+}
 
+int auth_login_record(struct db *db, struct auth_attempt *a, int max_s,
+                      char token[UTIL_TOKEN_LEN + 1], struct session *s)
+{
+    struct db_stmt *st;
+    int result = -1;
+
+    memset(s, 0, sizeof(*s));
     if (db_begin(db) < 0)
-        return -1;
-    if (ok == 0) {
-        char who[AUTH_USERNAME_MAX + 1];
-        /* Name what was tried, cut and only if it is a plausible name. */
-        snprintf(who, sizeof(who), "%s", username);
+        goto out;
+    if (a->ok == 0) {
+        char who[AUTH_USERNAME_BYTES + 1];
+        /* Name what was tried, only if it is a plausible name. */
+        snprintf(who, sizeof(who), "%s", a->typed);
         if (audit_append(db, "anonymous", "login.failed",
                          auth_username_invalid(who) == NULL ? who : "(invalid)",
-                         uid == 0   ? "unknown user"
-                         : disabled ? "disabled user"
-                                    : "wrong password") < 0 ||
+                         !a->found     ? "unknown user"
+                         : a->disabled ? "disabled user"
+                                       : "wrong password") < 0 ||
             db_commit(db) < 0)
             goto out;
         result = 0;
         goto out;
     }
-    if (ok == 2 && auth_password_hash(password, newhash) == 0 &&
-        (st = db_stmt(db, STMT_USER_SET_PASSWORD)) != NULL) {
-        db_bind_int(st, 1, uid);
-        db_bind_text(st, 2, newhash);
+    if (a->ok == 2 && (st = db_stmt(db, STMT_USER_SET_PASSWORD)) != NULL) {
+        db_bind_int(st, 1, a->user_id);
+        db_bind_text(st, 2, a->newhash);
         db_bind_int(st, 3, util_now());
         if (db_step(st) < 0)
             goto out;
-        log_info("auth: upgraded the password hash of %s", s->username);
+        log_info("auth: upgraded the password hash of %s", a->username);
     }
-    s->user_id = uid;
-    if (session_create(db, uid, max_s, token, s) != 0 ||
+    s->user_id = a->user_id;
+    s->role = a->role;
+    snprintf(s->username, sizeof(s->username), "%s", a->username);
+    if (session_create(db, a->user_id, max_s, token, s) != 0 ||
         audit_append(db, s->username, "login", s->username, NULL) < 0 ||
         db_commit(db) < 0)
         goto out;
     result = 1;
 out:
     db_rollback(db);
-    sodium_memzero(hash, sizeof(hash));
-    sodium_memzero(newhash, sizeof(newhash));
+    sodium_memzero(a->hash, sizeof(a->hash));
+    sodium_memzero(a->newhash, sizeof(a->newhash));
     return result;
+}
+
+int auth_login(struct db *db, const char *username, const char *password,
+               int max_s, char token[UTIL_TOKEN_LEN + 1], struct session *s)
+{
+    struct auth_attempt a;
+
+    if (auth_login_find(db, username, &a) != 0) {
+        memset(s, 0, sizeof(*s));
+        return -1;
+    }
+    auth_login_check(&a, password);
+    return auth_login_record(db, &a, max_s, token, s);
 }
 
 int auth_session_get(struct db *db, const char *token, int idle_s,

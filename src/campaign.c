@@ -935,20 +935,23 @@ json_t *campaign_user_slugs(struct db *db, int64_t user_id)
 int campaign_limit_user(struct db *db, const char *actor, const char *name,
                         const char *const *slugs, int n, const char **bad)
 {
-    char why[600] = "";
+    char why[600] = "", key[AUTH_USERNAME_BYTES + 1];
     size_t used = 0;
     struct db_stmt *st;
     int64_t user_id;
     int rc;
 
     *bad = NULL;
+    /* Names are found by their case-folded key, as at login. */
+    if (auth_name_key(name, key) != 0)
+        return 0;
     if ((rc = db_begin(db)) < 0)
         return rc;
     if ((st = db_stmt(db, STMT_USER_BY_NAME)) == NULL) {
         rc = DB_ERROR;
         goto out;
     }
-    db_bind_text(st, 1, name);
+    db_bind_text(st, 1, key);
     if ((rc = db_step(st)) != DB_ROW) {
         rc = rc == DB_DONE ? 0 : rc;
         goto out;

@@ -114,9 +114,12 @@ static int load_campaign(struct request *req, struct campaign *c)
     int rc = 0;
 
     if (route_slug(req, slug, sizeof(slug)) == 0) {
-        db = db_pool_get(req->app->db);
-        rc = campaign_find(db, slug, c);
-        db_pool_put(req->app->db, db);
+        if ((db = db_pool_get(req->app->db)) == NULL) {
+            rc = DB_BUSY;
+        } else {
+            rc = campaign_find(db, slug, c);
+            db_pool_put(req->app->db, db);
+        }
     }
     if (rc < 0) {
         http_db_error(req, rc);
@@ -396,7 +399,10 @@ int campaign_api_create(struct request *req)
                                    "field", "slug", "message",
                                    "slug: the campaign's address, required"));
     }
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get_writer(req->app->db)) == NULL) {
+        json_decref(body);
+        return http_db_error(req, DB_BUSY);
+    }
     rc = campaign_save(db, req->session.username, slug, body, true, &c, &err);
     db_pool_put(req->app->db, db);
     json_decref(body);
@@ -417,7 +423,10 @@ int campaign_api_update(struct request *req)
                           "no such campaign");
     if ((body = http_body_object(req)) == NULL)
         return req->status;
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get_writer(req->app->db)) == NULL) {
+        json_decref(body);
+        return http_db_error(req, DB_BUSY);
+    }
     rc = campaign_save(db, req->session.username, slug, body, false, &c, &err);
     db_pool_put(req->app->db, db);
     json_decref(body);
@@ -745,7 +754,10 @@ int campaign_api_user_limits(struct request *req)
                               "campaigns: slugs");
         }
     }
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get_writer(req->app->db)) == NULL) {
+        json_decref(body);
+        return http_db_error(req, DB_BUSY);
+    }
     rc = campaign_limit_user(db, req->session.username, name, slugs, (int)n,
                              &bad);
     db_pool_put(req->app->db, db);

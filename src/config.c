@@ -10,6 +10,7 @@
 
 #include "build_info.h"
 #include "chorus/log.h"
+#include "chorus/util.h"
 
 enum opt_type { OPT_STRING, OPT_INT, OPT_BOOL, OPT_LISTEN, OPT_LEVEL };
 
@@ -54,6 +55,10 @@ static const struct option_spec options[] = {
      OFF(max_connections_per_ip), "0", 0, 100000, BIT(CMD_SERVE),
      "connections at once from one address (0: no limit; behind a proxy "
      "every client shares its address)"},
+    {"db-handles", "CHORUS_DB_HANDLES", OPT_INT, OFF(db_handles), "8", 1, 256,
+     BIT(CMD_SERVE),
+     "database handles the HTTP threads share (a request waits 3 s for "
+     "one, then gets 503)"},
     {"idle-timeout", "CHORUS_IDLE_TIMEOUT", OPT_INT, OFF(idle_timeout), "30", 1,
      3600, BIT(CMD_SERVE),
      "seconds a connection may stay silent before it is closed"},
@@ -69,17 +74,24 @@ static const struct option_spec options[] = {
     {"sweep-interval", "CHORUS_SWEEP_INTERVAL", OPT_INT, OFF(sweep_interval),
      "60", 1, 86400, BIT(CMD_SERVE),
      "seconds between sweeps of expired uploads and sessions"},
-    {"max-uploads-per-ip", "CHORUS_MAX_UPLOADS_PER_IP", OPT_INT,
-     OFF(max_uploads_per_ip), "8", 0, 100000, BIT(CMD_SERVE),
-     "uploads one address may send at once (0: no limit; set 0 behind a "
-     "proxy)"},
-    {"min-upload-rate", "CHORUS_MIN_UPLOAD_RATE", OPT_INT, OFF(min_upload_rate),
+    {"max-uploads-per-client", "CHORUS_MAX_UPLOADS_PER_CLIENT", OPT_INT,
+     OFF(max_uploads_per_client), "8", 0, 100000, BIT(CMD_SERVE),
+     "uploads one client may send at once (0: no limit)"},
+    {"max-open-uploads-per-client", "CHORUS_MAX_OPEN_UPLOADS_PER_CLIENT",
+     OPT_INT, OFF(max_open_uploads_per_client), "4", 0, 100000, BIT(CMD_SERVE),
+     "unfinished uploads one client may hold (0: no limit)"},
+    {"max-parked-mb-per-client", "CHORUS_MAX_PARKED_MB_PER_CLIENT", OPT_INT,
+     OFF(max_parked_mb_per_client), "-1", -1, 1048576, BIT(CMD_SERVE),
+     "MiB one client's unfinished uploads may hold on disk (-1: "
+     "--max-upload-mb; 0: no limit)"},
+    {"min-body-rate", "CHORUS_MIN_BODY_RATE", OPT_INT, OFF(min_body_rate),
      "256", 0, 1000000000, BIT(CMD_SERVE),
-     "bytes per second an upload must average over --upload-rate-window "
-     "(0: no minimum)"},
-    {"upload-rate-window", "CHORUS_UPLOAD_RATE_WINDOW", OPT_INT,
-     OFF(upload_rate_window), "120", 1, 3600, BIT(CMD_SERVE),
-     "seconds over which the minimum upload rate is measured"},
+     "bytes per second every request body must keep up, measured over "
+     "each --body-rate-window (0: no minimum)"},
+    {"body-rate-window", "CHORUS_BODY_RATE_WINDOW", OPT_INT,
+     OFF(body_rate_window), "30", 1, 3600, BIT(CMD_SERVE),
+     "seconds of grace for a request body, and of each window its "
+     "minimum rate is measured over"},
     {"min-free-mb", "CHORUS_MIN_FREE_MB", OPT_INT, OFF(min_free_mb), "64", 0,
      1000000, BIT(CMD_SERVE),
      "MiB of disk kept free: an upload that would eat into it gets 507"},
@@ -105,10 +117,13 @@ static const struct option_spec options[] = {
     {"session-max", "CHORUS_SESSION_MAX", OPT_INT, OFF(session_max), "43200",
      10, 90 * 86400, BIT(CMD_SERVE),
      "seconds after login after which a panel session ends anyway"},
+    {"trusted-proxy", "CHORUS_TRUSTED_PROXY", OPT_STRING, OFF(trusted_proxy),
+     "", 0, 0, BIT(CMD_SERVE),
+     "reverse proxies (CIDR list) whose X-Forwarded-For names the client"},
     {"metrics-token", "CHORUS_METRICS_TOKEN", OPT_STRING, OFF(metrics_token),
      "", 0, 0, BIT(CMD_SERVE),
-     "bearer token that opens /metrics to other hosts (loopback always "
-     "may)"},
+     "bearer token that opens /metrics to other hosts and to forwarded "
+     "requests (loopback that forwarded nothing always may)"},
     {"workers", "CHORUS_WORKERS", OPT_INT, OFF(workers), "-1", -1, 256,
      BIT(CMD_SERVE) | BIT(CMD_WORKER),
      "transcoding worker processes (-1: one per core; 0: none, serve "
@@ -194,6 +209,16 @@ static const struct option_spec options[] = {
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* Options that were renamed: their old flag and variable still work. */
+static const struct {
+    const char *old_flag, *old_env, *flag;
+} renamed[] = {
+    {"max-uploads-per-ip", "CHORUS_MAX_UPLOADS_PER_IP",
+     "max-uploads-per-client"},
+    {"min-upload-rate", "CHORUS_MIN_UPLOAD_RATE", "min-body-rate"},
+    {"upload-rate-window", "CHORUS_UPLOAD_RATE_WINDOW", "body-rate-window"},
+};
 
 static const char *const command_names[CMD__COUNT] = {
     [CMD_SERVE] = "serve",     [CMD_WORKER] = "worker",
@@ -322,6 +347,12 @@ static int set_option(struct config *cfg, const struct option_spec *o,
 static const struct option_spec *find_flag(const char *name, size_t len,
                                            enum command cmd)
 {
+    for (size_t i = 0; i < ARRAY_LEN(renamed); i++)
+        if (strlen(renamed[i].old_flag) == len &&
+            strncmp(renamed[i].old_flag, name, len) == 0) {
+            name = renamed[i].flag;
+            len = strlen(name);
+        }
     for (size_t i = 0; i < N_OPTIONS; i++) {
         if ((options[i].cmds & BIT(cmd)) && strlen(options[i].flag) == len &&
             strncmp(options[i].flag, name, len) == 0)
@@ -406,7 +437,11 @@ int config_parse(struct config *cfg, enum command cmd, int argc,
             continue;
         if (o->env != NULL && (value = getenv_fn(o->env)) != NULL)
             source = o->env;
-        else
+        for (size_t r = 0; value == NULL && r < ARRAY_LEN(renamed); r++)
+            if (strcmp(renamed[r].flag, o->flag) == 0 &&
+                (value = getenv_fn(renamed[r].old_env)) != NULL)
+                source = renamed[r].old_env;
+        if (value == NULL)
             value = o->def;
         if (set_option(cfg, o, value, source, err, errlen) != 0)
             return -1;
@@ -416,6 +451,8 @@ int config_parse(struct config *cfg, enum command cmd, int argc,
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->workers = n > 0 && n < 256 ? (int)n : 1;
     }
+    if (cfg->max_parked_mb_per_client < 0)
+        cfg->max_parked_mb_per_client = cfg->max_upload_mb;
     if (cfg->data_dir != NULL && cfg->data_dir[0] == '\0') {
         snprintf(err, errlen, "--data-dir must not be empty");
         return -1;
@@ -439,6 +476,10 @@ void config_usage(FILE *fp, enum command cmd)
                 o->env != NULL ? ", default: " : "default: ",
                 o->def != NULL && o->def[0] != '\0' ? o->def : "(none)");
     }
+    for (size_t i = 0; i < ARRAY_LEN(renamed); i++)
+        if (find_flag(renamed[i].flag, strlen(renamed[i].flag), cmd) != NULL)
+            fprintf(fp, "  --%-24s the old name of --%s (and %s)\n",
+                    renamed[i].old_flag, renamed[i].flag, renamed[i].old_env);
     fprintf(fp, "  --%-24s %s\n", "help", "this text");
 }
 

@@ -1,9 +1,12 @@
 #include "chorus/db.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -17,13 +20,18 @@ struct db {
     /* db_after_commit(): one call deferred to the next commit. */
     void (*after_fn)(struct db *db, const void *data);
     unsigned char after_data[DB_AFTER_COMMIT_MAX];
+    bool writer; /* lent by db_pool_get_writer(): holds the writer's turn */
 };
 
 struct db_pool {
     pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct db **free; /* stack of idle handles */
+    pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+    struct db **free;    /* stack of idle handles */
     int nfree, size;
+    int wait_ms;
+    /* One writer at a time takes a handle (SQLite lets one write). */
+    bool writing;
+    pthread_cond_t writer_cond;
 };
 
 /*
@@ -81,9 +89,10 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_PING] = "SELECT 1",
     [STMT_USER_INSERT] =
         "INSERT INTO users (username, password_hash, role, created_at,"
-        " updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+        " updated_at, name_key) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+    /* ?1 is the name case-folded (fold.c): name_key. */
     [STMT_USER_BY_NAME] = "SELECT id, username, password_hash, role, disabled"
-                          " FROM users WHERE username = ?1",
+                          " FROM users WHERE name_key = ?1",
     [STMT_USER_LIST] = "SELECT id, username, role, disabled, created_at"
                        " FROM users ORDER BY username",
     [STMT_USER_COUNT] = "SELECT count(*) FROM users",
@@ -134,7 +143,7 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_MSG_DELETE] = "DELETE FROM messages WHERE id = ?1 AND status = ?2",
     [STMT_UPLOADS_EXPIRED] =
         "SELECT id FROM messages WHERE status = 'uploading'"
-        " AND upload_expires_at < ?1 LIMIT 200",
+        " AND upload_expires_at < ?1 AND id > ?2 ORDER BY id LIMIT ?3",
     [STMT_UPLOADS_OPEN] =
         "SELECT id, upload_length FROM messages WHERE status = 'uploading'",
     [STMT_RECEIPT_GET] =
@@ -540,6 +549,9 @@ int db_exec_script(struct db *db, const char *sql, char *err, size_t errlen)
 
 int db_begin(struct db *db)
 {
+    /* A pool that had no handle to lend: as busy as a locked database. */
+    if (db == NULL)
+        return DB_BUSY;
     return exec_simple(db, "BEGIN IMMEDIATE");
 }
 
@@ -560,6 +572,8 @@ int db_commit(struct db *db)
 
 void db_rollback(struct db *db)
 {
+    if (db == NULL)
+        return;
     if (!sqlite3_get_autocommit(db->h))
         sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
     db->after_fn = NULL;
@@ -695,7 +709,11 @@ out:
 
 struct db_stmt *db_stmt(struct db *db, enum stmt id)
 {
-    sqlite3_stmt *st = db->stmts[id];
+    sqlite3_stmt *st;
+
+    if (db == NULL)
+        return NULL;
+    st = db->stmts[id];
 
     if (st == NULL) {
         if (sqlite3_prepare_v3(db->h, sql_text[id], -1,
@@ -790,10 +808,11 @@ int db_col_is_null(struct db_stmt *st, int i)
     return sqlite3_column_type(raw(st), i) == SQLITE_NULL;
 }
 
-int db_pool_new(const char *path, int size, struct db_pool **out, char *err,
-                size_t errlen)
+int db_pool_new(const char *path, int size, int wait_ms, struct db_pool **out,
+                char *err, size_t errlen)
 {
     struct db_pool *p = NULL;
+    pthread_condattr_t attr;
 
     *out = NULL;
     p = calloc(1, sizeof(*p));
@@ -804,8 +823,13 @@ int db_pool_new(const char *path, int size, struct db_pool **out, char *err,
         return -1;
     }
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->cond, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cond, &attr);
+    pthread_cond_init(&p->writer_cond, &attr);
+    pthread_condattr_destroy(&attr);
     p->size = size;
+    p->wait_ms = wait_ms;
     for (int i = 0; i < size; i++) {
         if (db_open(path, &p->free[i], err, errlen) != 0) {
             db_pool_free(p);
@@ -824,20 +848,71 @@ void db_pool_free(struct db_pool *pool)
     for (int i = 0; i < pool->nfree; i++)
         db_close(pool->free[i]);
     pthread_cond_destroy(&pool->cond);
+    pthread_cond_destroy(&pool->writer_cond);
     pthread_mutex_destroy(&pool->lock);
     free(pool->free);
     free(pool);
 }
 
+/* The monotonic time ms from now. */
+static struct timespec after_ms(int ms)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+/* Takes a free handle, waiting until deadline. Call with the lock. */
+static struct db *take(struct db_pool *pool, const struct timespec *deadline)
+{
+    int rc = 0;
+
+    while (pool->nfree == 0 && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&pool->cond, &pool->lock, deadline);
+    return pool->nfree > 0 ? pool->free[--pool->nfree] : NULL;
+}
+
 struct db *db_pool_get(struct db_pool *pool)
 {
+    struct timespec deadline = after_ms(pool->wait_ms);
     struct db *db;
 
     pthread_mutex_lock(&pool->lock);
-    while (pool->nfree == 0)
-        pthread_cond_wait(&pool->cond, &pool->lock);
-    db = pool->free[--pool->nfree];
+    db = take(pool, &deadline);
     pthread_mutex_unlock(&pool->lock);
+    if (db == NULL)
+        log_warnx("db: no database handle came free in %d ms", pool->wait_ms);
+    return db;
+}
+
+struct db *db_pool_get_writer(struct db_pool *pool)
+{
+    /* A turn takes as long as SQLite would have let it wait for the
+     * lock; then a handle, as any request. */
+    struct timespec turn = after_ms(BUSY_TIMEOUT_MS), deadline;
+    struct db *db = NULL;
+    int rc = 0;
+
+    pthread_mutex_lock(&pool->lock);
+    while (pool->writing && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&pool->writer_cond, &pool->lock, &turn);
+    if (!pool->writing) {
+        deadline = after_ms(pool->wait_ms);
+        if ((db = take(pool, &deadline)) != NULL) {
+            db->writer = true;
+            pool->writing = true;
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
+    if (db == NULL)
+        log_warnx("db: no turn to write came in %d ms", BUSY_TIMEOUT_MS);
     return db;
 }
 
@@ -847,6 +922,11 @@ void db_pool_put(struct db_pool *pool, struct db *db)
         return;
     db_rollback(db); /* never hand on an open transaction */
     pthread_mutex_lock(&pool->lock);
+    if (db->writer) {
+        db->writer = false;
+        pool->writing = false;
+        pthread_cond_signal(&pool->writer_cond);
+    }
     pool->free[pool->nfree++] = db;
     pthread_cond_signal(&pool->cond);
     pthread_mutex_unlock(&pool->lock);

@@ -74,11 +74,16 @@ static la_ssize_t on_write(struct archive *a, void *cls, const void *buf,
 {
     struct export_ctx *ctx = cls;
 
+    size_t need, cap;
+
     (void)a;
     if (ctx->out_off > 0 && ctx->out_off == ctx->out_len)
         ctx->out_off = ctx->out_len = 0;
-    if (ctx->out_len + len > ctx->out_cap) {
-        size_t cap = ctx->out_len + len + PIECE;
+    if (__builtin_add_overflow(ctx->out_len, len, &need) ||
+        __builtin_add_overflow(need, (size_t)PIECE, &cap) ||
+        len > (size_t)INT64_MAX)
+        return -1;
+    if (need > ctx->out_cap) {
         char *p = realloc(ctx->out, cap);
         if (p == NULL)
             return -1;
@@ -154,15 +159,21 @@ static void put_time(json_t *o, const char *key, struct db_stmt *st, int i)
     json_object_set_new(o, key, json_string(when));
 }
 
-/* Reads the next page of rows; marks them exported. 0, or -1. */
+/*
+ * Reads the next page of rows, their reshare marks, and marks them
+ * exported: all in one transaction (one fsync a page, not one a clip),
+ * every step checked. 0, or -1 (the download is cut short).
+ */
 static int fetch_page(struct export_ctx *ctx)
 {
     struct db *db = db_pool_get(ctx->app->db);
-    struct db_stmt *st = db_stmt(db, STMT_EXPORT_PAGE);
+    struct db_stmt *st;
+    int64_t now = util_now();
     int rc = -1, step;
 
     free_rows(ctx);
-    if (st == NULL)
+    if (db == NULL || db_begin(db) < 0 ||
+        (st = db_stmt(db, STMT_EXPORT_PAGE)) == NULL)
         goto out;
     db_bind_text(st, 1, ctx->ids);
     db_bind_text(st, 2, ctx->country[0] ? ctx->country : NULL);
@@ -220,7 +231,7 @@ static int fetch_page(struct export_ctx *ctx)
     if (step < 0)
         goto out;
     /* Reshare marks, the consent's text, and the export recorded, row by
-     * row. */
+     * row, in the page's one transaction. */
     for (int i = 0; i < ctx->nrows; i++) {
         json_t *marks = json_array(), *m = ctx->rows[i].manifest;
         json_t *consent = panel_consent(
@@ -233,27 +244,32 @@ static int fetch_page(struct export_ctx *ctx)
                         json_object_get(consent, "language"));
         json_object_set(m, "consent_text", json_object_get(consent, "text"));
         json_decref(consent);
-        if ((st = db_stmt(db, STMT_RESHARES_OF)) != NULL) {
-            db_bind_text(st, 1, ctx->rows[i].id);
-            while (db_step(st) == DB_ROW) {
-                json_t *mk = json_object();
-                put_text(mk, "channel", st, 0);
-                put_text(mk, "url", st, 1);
-                put_time(mk, "at", st, 3);
-                json_array_append_new(marks, mk);
-            }
-        }
         json_object_set_new(ctx->rows[i].manifest, "reshared", marks);
-        if ((st = db_stmt(db, STMT_MESSAGE_EXPORTED)) != NULL) {
-            db_bind_text(st, 1, ctx->rows[i].id);
-            db_bind_int(st, 2, util_now());
-            db_step(st);
+        if ((st = db_stmt(db, STMT_RESHARES_OF)) == NULL)
+            goto out;
+        db_bind_text(st, 1, ctx->rows[i].id);
+        while ((step = db_step(st)) == DB_ROW) {
+            json_t *mk = json_object();
+            put_text(mk, "channel", st, 0);
+            put_text(mk, "url", st, 1);
+            put_time(mk, "at", st, 3);
+            json_array_append_new(marks, mk);
         }
+        if (step < 0 || (st = db_stmt(db, STMT_MESSAGE_EXPORTED)) == NULL)
+            goto out;
+        db_bind_text(st, 1, ctx->rows[i].id);
+        db_bind_int(st, 2, now);
+        if (db_step(st) != DB_DONE)
+            goto out;
     }
+    if (db_commit(db) < 0)
+        goto out;
     ctx->rows_done = ctx->nrows == 0;
     rc = 0;
 out:
-    db_pool_put(ctx->app->db, db);
+    if (rc != 0)
+        log_warnx("export: cannot read or mark a page of clips");
+    db_pool_put(ctx->app->db, db); /* rolls back what was not committed */
     return rc;
 }
 
@@ -637,7 +653,10 @@ int export_zip(struct request *req)
              country ? country : "*", language ? language : "*",
              scope ? scope : "*", reshared ? reshared : "*",
              q != NULL && q[0] != '\0' ? "yes" : "no");
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL) {
+        ctx_free(ctx);
+        return http_db_error(req, DB_BUSY);
+    }
     if (db_begin(db) < 0 ||
         audit_append(db, req->session.username, "export", NULL, why) < 0 ||
         db_commit(db) < 0) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -145,6 +146,63 @@ const struct sockaddr *http_client_addr(const struct request *req)
     return info != NULL ? info->client_addr : NULL;
 }
 
+/* Every value of one header, joined with commas (X-Forwarded-For may
+ * come in several lines; the right-most hop is in the last). */
+struct joined {
+    const char *name;
+    char *buf;
+    size_t len, cap;
+    bool any;
+};
+
+static enum MHD_Result join_header(void *cls, enum MHD_ValueKind kind,
+                                   const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
+{
+    struct joined *j = cls;
+    size_t need;
+    char *p;
+
+    (void)kind;
+    (void)key_size;
+    if (strcasecmp(key, j->name) != 0)
+        return MHD_YES;
+    j->any = true;
+    /* Both are bounded by HEADERS_MAX: no sum overflows here. */
+    need = j->len + value_size + 2;
+    if (need > j->cap) {
+        if ((p = realloc(j->buf, need + 64)) == NULL)
+            return MHD_YES; /* the hops seen so far: junk at worst */
+        j->buf = p;
+        j->cap = need + 64;
+    }
+    if (j->len > 0)
+        j->buf[j->len++] = ',';
+    memcpy(j->buf + j->len, value, value_size);
+    j->len += value_size;
+    j->buf[j->len] = '\0';
+    return MHD_YES;
+}
+
+const struct client *http_client(struct request *req)
+{
+    struct joined xff = {"X-Forwarded-For", NULL, 0, 0, false};
+    struct joined fwd = {"Forwarded", NULL, 0, 0, false};
+
+    if (req->client_known)
+        return &req->client;
+    MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, join_header, &xff);
+    MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, join_header, &fwd);
+    client_identify(req->app->proxies, http_client_addr(req),
+                    xff.any ? (xff.buf != NULL ? xff.buf : "") : NULL,
+                    fwd.any ? (fwd.buf != NULL ? fwd.buf : "") : NULL,
+                    &req->client);
+    free(xff.buf);
+    free(fwd.buf);
+    req->client_known = true;
+    return &req->client;
+}
+
 const char *http_query(const struct request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -251,11 +309,13 @@ int http_db_error(struct request *req, int rc)
 int http_healthz(struct request *req)
 {
     struct db *db = db_pool_get(req->app->db);
-    struct db_stmt *st = db_stmt(db, STMT_PING);
+    struct db_stmt *st = db != NULL ? db_stmt(db, STMT_PING) : NULL;
     int ok = st != NULL && db_step(st) == DB_ROW;
 
     db_reset(st);
     db_pool_put(req->app->db, db);
+    if (db == NULL)
+        return http_db_error(req, DB_BUSY);
     if (!ok)
         return http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "db_unavailable",
                           "the database does not answer");
@@ -481,7 +541,8 @@ static int check_access(struct request *req)
     if (cookie == NULL || strlen(cookie) != UTIL_TOKEN_LEN)
         return http_error(req, MHD_HTTP_UNAUTHORIZED, "login_required",
                           "log in first");
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL)
+        return http_db_error(req, DB_BUSY);
     rc = auth_session_get(db, cookie, req->app->cfg->session_idle,
                           &req->session);
     /* The user's campaigns, which every panel route applies. */
@@ -575,14 +636,16 @@ static int take_body(struct request *req, const char *data, size_t size)
         return http_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "unexpected_body",
                           "this request takes no body");
     case BODY_JSON: {
+        size_t end;
         char *p;
 
-        if (req->body_len + size > HTTP_JSON_BODY_MAX)
+        if (__builtin_add_overflow(req->body_len, size, &end) ||
+            end > HTTP_JSON_BODY_MAX)
             return http_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
                               "the request body is over %d "
                               "bytes",
                               HTTP_JSON_BODY_MAX);
-        p = realloc(req->body, req->body_len + size + 1);
+        p = realloc(req->body, end + 1);
         if (p == NULL)
             return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                               "out of memory");
@@ -612,14 +675,19 @@ static bool has_body(const struct request *req)
            http_header(req, "Transfer-Encoding") != NULL;
 }
 
-/* Marks conn as owing headers since now_ms, or (0) as being served. */
-static void watch_set(struct MHD_Connection *conn, int64_t now_ms)
+/* The reaper's watch of conn, or NULL. */
+static struct reaper_watch *watch_of(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
-    if (info != NULL)
-        reaper_owing(info->socket_context, now_ms);
+    return info != NULL ? info->socket_context : NULL;
+}
+
+/* Marks conn as owing headers since now_ms, or (0) as being served. */
+static void watch_set(struct MHD_Connection *conn, int64_t now_ms)
+{
+    reaper_owing(watch_of(conn), now_ms);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -659,14 +727,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
          */
         if (req->status != 0 && has_body(req))
             return queue(req);
+        /* From now on the body must keep up its minimum rate. */
+        if (has_body(req))
+            reaper_body(watch_of(conn), util_mono_ms());
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
         /* After an early answer the rest of the body is dropped. */
-        int rc = req->status == 0
-                     ? take_body(req, upload_data, *upload_data_size)
-                     : 0;
+        int rc;
 
+        reaper_body_bytes(watch_of(conn), *upload_data_size);
+        rc = req->status == 0 ? take_body(req, upload_data, *upload_data_size)
+                              : 0;
         *upload_data_size = 0;
         /*
          * libmicrohttpd cannot answer in the middle of a body. A full disk
@@ -679,6 +751,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     }
     if (req->queued)
         return MHD_YES;
+    reaper_body(watch_of(conn), 0); /* the body is in */
     if (req->status == 0)
         req->match.route->handler(req);
     return queue(req);
@@ -715,6 +788,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK      ? ""
              : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? " (timed out)"
                                                              : " (cut off)");
+    req->delivered = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
     if (req->ctx_free != NULL)
         req->ctx_free(req->ctx);
     if (req->response != NULL)
@@ -724,6 +798,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     atomic_fetch_sub(&srv->in_flight, 1);
     /* Kept alive, the connection owes the next request's headers. */
+    reaper_body(watch_of(conn), 0);
     watch_set(conn, util_mono_ms());
 }
 
@@ -796,6 +871,7 @@ int http_start(struct app *app, struct http_server **out)
 {
     const struct config *cfg = app->cfg;
     struct http_server *srv = NULL;
+    struct reaper_limits limits;
     struct sockaddr_storage ss;
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD |
                          MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
@@ -819,7 +895,10 @@ int http_start(struct app *app, struct http_server **out)
     if (srv == NULL)
         return -1;
     srv->app = app;
-    if (reaper_start(cfg->header_timeout, &srv->reaper) != 0) {
+    limits.header_timeout_s = cfg->header_timeout;
+    limits.min_body_rate = cfg->min_body_rate;
+    limits.body_window_s = cfg->body_rate_window;
+    if (reaper_start(&limits, &srv->reaper) != 0) {
         free(srv);
         return -1;
     }

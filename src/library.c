@@ -137,7 +137,10 @@ int library_reshared(struct request *req)
     }
     args.channel = channel;
     args.url = url;
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get_writer(req->app->db)) == NULL) {
+        json_decref(body);
+        return http_db_error(req, DB_BUSY);
+    }
     rc = message_apply(db, id, EV_RESHARED, &who, &args, &from);
     db_pool_put(req->app->db, db);
     if (rc == MSG_OK)
@@ -180,7 +183,8 @@ int library_taken_down(struct request *req)
     else
         snprintf(why, sizeof(why), "every post and copy");
     args.reason = why;
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get_writer(req->app->db)) == NULL)
+        return http_db_error(req, DB_BUSY);
     rc = message_apply(db, id, EV_TAKEN_DOWN, &who, &args, &from);
     db_pool_put(req->app->db, db);
     if (rc == MSG_NOT_FOUND && from == MSG_WITHDRAWN)

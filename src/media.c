@@ -82,8 +82,10 @@ int media_parse_range(const char *header, uint64_t size, uint64_t *start,
         return RANGE_UNSATISFIABLE;
     if (b >= size)
         b = size - 1;
+    /* b >= a here, and b < size: the length fits. */
+    if (__builtin_add_overflow(b - a, 1, len))
+        return RANGE_FULL;
     *start = a;
-    *len = b - a + 1;
     return RANGE_PARTIAL;
 }
 
@@ -160,7 +162,8 @@ int media_get(struct request *req)
         goto not_found;
     }
 
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL)
+        return http_db_error(req, DB_BUSY);
     if ((st = db_stmt(db, STMT_MSG_STATUS)) == NULL)
         step = DB_ERROR;
     if (st != NULL) {
@@ -225,9 +228,14 @@ int media_get(struct request *req)
                  rc == RANGE_PARTIAL ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK,
                  resp);
     if (rc == RANGE_PARTIAL) {
+        uint64_t last;
+
+        /* start + len <= size (media_parse_range): checked all the same. */
+        if (__builtin_add_overflow(start, len - 1, &last))
+            last = (uint64_t)sb.st_size - 1;
         snprintf(range_hdr, sizeof(range_hdr), "bytes %llu-%llu/%lld",
-                 (unsigned long long)start,
-                 (unsigned long long)(start + len - 1), (long long)sb.st_size);
+                 (unsigned long long)start, (unsigned long long)last,
+                 (long long)sb.st_size);
         http_header_add(req, "Content-Range", range_hdr);
     }
     media_file_name(id, created, country, language, union_only, ext, name);

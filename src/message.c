@@ -579,7 +579,8 @@ static const char *opt(const char *s)
 int message_create(struct db *db, const char *id,
                    const struct message_meta *meta,
                    const unsigned char receipt_hash[MESSAGE_HASH_LEN],
-                   int64_t length, int64_t expires_at, bool complete)
+                   int64_t length, int64_t offset, int64_t expires_at,
+                   bool complete)
 {
     struct db_stmt *st;
     int64_t now = util_now();
@@ -607,7 +608,7 @@ int message_create(struct db *db, const char *id,
     db_bind_text(st, 11, meta->consent_scope);
     db_bind_int(st, 12, now);
     db_bind_int(st, 13, length);
-    db_bind_int(st, 14, complete ? length : 0);
+    db_bind_int(st, 14, complete ? length : offset);
     if (complete) {
         db_bind_null(st, 15);
         db_bind_int(st, 16, now);

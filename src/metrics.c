@@ -1,7 +1,5 @@
 #include "chorus/metrics.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,18 +11,16 @@
 #include "chorus/http.h"
 #include "chorus/util.h"
 
-static bool from_loopback(const struct request *req)
+/*
+ * Open without the token only to this host itself: a loopback peer that
+ * forwarded nothing. A request with X-Forwarded-For or Forwarded came
+ * through a proxy (on loopback, too, behind nginx), from anyone.
+ */
+static bool from_this_host(struct request *req)
 {
-    const struct sockaddr *sa = http_client_addr(req);
+    const struct client *c = http_client(req);
 
-    if (sa != NULL && sa->sa_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)(const void *)sa)
-                          ->sin_addr.s_addr) >>
-                24) == 127;
-    if (sa != NULL && sa->sa_family == AF_INET6)
-        return IN6_IS_ADDR_LOOPBACK(
-            &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
-    return false;
+    return c->loopback && !c->forwarded;
 }
 
 /* Appends printf output to the growing buffer b (a jansson-free text). */
@@ -69,7 +65,7 @@ int metrics_get(struct request *req)
     struct db *db;
     int64_t queued = 0;
 
-    if (!from_loopback(req) &&
+    if (!from_this_host(req) &&
         (token[0] == '\0' || auth == NULL || strncmp(auth, "Bearer ", 7) != 0 ||
          strlen(auth + 7) != strlen(token) ||
          util_memcmp_ct(auth + 7, token, strlen(token)) != 0)) {
@@ -80,7 +76,10 @@ int metrics_get(struct request *req)
     if (t.p == NULL)
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                           "out of memory");
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL) {
+        free(t.p);
+        return http_db_error(req, DB_BUSY);
+    }
     text_add(&t, "# HELP chorus_messages Messages by status.\n"
                  "# TYPE chorus_messages gauge\n");
     if ((st = db_stmt(db, STMT_MSG_COUNTS)) != NULL)

@@ -1,5 +1,6 @@
 #include "chorus/multipart.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,15 +41,32 @@ struct multipart_ctx {
     char ui_lang[8]; /* the page's language, for the answer page */
 };
 
+/* The message was made but its answer (with the receipt) never went
+ * out whole: nobody could withdraw it, so it is withdrawn now. */
+static void withdraw_unanswered(struct app *app, const char *id)
+{
+    static const struct msg_actor contributor = {WHO_CONTRIBUTOR, "contributor",
+                                                 0};
+    struct db *db = db_pool_get_writer(app->db);
+
+    if (db != NULL &&
+        message_apply(db, id, EV_WITHDRAW, &contributor, NULL, NULL) == MSG_OK)
+        log_info("upload %s: its answer did not go out; withdrawn", id);
+    db_pool_put(app->db, db);
+}
+
 static void ctx_free(void *p)
 {
     struct multipart_ctx *ctx = p;
+    struct app *app = ctx->req->app;
 
     if (ctx->pp != NULL)
         MHD_destroy_post_processor(ctx->pp);
     upload_close(ctx->up);
-    if (!ctx->done && ctx->id[0] != '\0')
-        storage_delete_all(ctx->req->app->cfg->data_dir, ctx->id);
+    if (ctx->done && !ctx->req->delivered)
+        withdraw_unanswered(app, ctx->id);
+    if ((!ctx->done || !ctx->req->delivered) && ctx->id[0] != '\0')
+        storage_delete_all(app->cfg->data_dir, ctx->id);
     free(ctx);
 }
 
@@ -68,17 +86,21 @@ static int check_campaign(struct multipart_ctx *ctx)
 {
     struct message_meta probe = ctx->meta;
     struct db *db = db_pool_get(ctx->req->app->db);
-    int rc;
+    int rc = DB_BUSY;
 
     /* The consent is weighed at the end, once every field is in. */
     probe.consent_version[0] = '\0';
     probe.consent_language[0] = '\0';
-    rc = campaign_admit(db, &probe, util_now(), &ctx->campaign);
+    if (db != NULL)
+        rc = campaign_admit(db, &probe, util_now(), &ctx->campaign);
     db_pool_put(ctx->req->app->db, db);
     if (rc == CAMPAIGN_ADMIT_OK)
         return 0;
     ctx->admit = rc;
-    ctx->status = rc == CAMPAIGN_ADMIT_CLOSED ? 403 : rc > 0 ? 400 : 500;
+    ctx->status = rc == CAMPAIGN_ADMIT_CLOSED ? 403
+                  : rc > 0                    ? 400
+                  : rc == DB_BUSY             ? 503
+                                              : 500;
     return -1;
 }
 
@@ -113,6 +135,7 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind,
 {
     struct multipart_ctx *ctx = cls;
     struct app *app = ctx->req->app;
+    size_t vend;
     int rc;
 
     (void)kind;
@@ -143,7 +166,7 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind,
             if (check_campaign(ctx) != 0)
                 return MHD_NO;
             util_random_id(ctx->id);
-            rc = upload_open(app, http_client_addr(ctx->req), ctx->id, 0,
+            rc = upload_open(app, http_client(ctx->req), ctx->id, 0, ctx->limit,
                              ctx->limit, false, &ctx->up);
             if (rc != 0) {
                 ctx->status = rc;
@@ -174,7 +197,8 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind,
         ctx->vlen = 0;
         ctx->in_field = true;
     }
-    if (ctx->vlen + size > sizeof(ctx->value)) {
+    if (__builtin_add_overflow(ctx->vlen, size, &vend) ||
+        vend > sizeof(ctx->value)) {
         ctx->merr.field = ctx->key;
         snprintf(ctx->merr.message, sizeof(ctx->merr.message),
                  "a form field is too long");
@@ -249,8 +273,14 @@ int multipart_body(struct request *req, const char *data, size_t size)
      * a body, and a browser would show a network error instead.
      */
     if (answer_after_body(ctx->status)) {
-        ctx->drained += (int64_t)size;
-        return ctx->drained > ctx->limit + 64 * 1024 ? fail(req, ctx) : 0;
+        int64_t cap = ctx->limit + 64 * 1024; /* limit <= 1 TiB */
+
+        if (size > (size_t)INT64_MAX ||
+            __builtin_add_overflow(ctx->drained, (int64_t)size,
+                                   &ctx->drained) ||
+            ctx->drained > cap)
+            return fail(req, ctx);
+        return 0;
     }
     if (MHD_post_process(ctx->pp, data, size) != MHD_YES) {
         if (ctx->status == 0) {
@@ -292,8 +322,9 @@ int multipart_finish(struct request *req)
     }
     /* The campaign again, now with the consent its page showed (a
      * client that names none gets the current one). */
-    db = db_pool_get(req->app->db);
-    rc = campaign_admit(db, &ctx->meta, util_now(), &ctx->campaign);
+    rc = DB_BUSY;
+    if ((db = db_pool_get(req->app->db)) != NULL)
+        rc = campaign_admit(db, &ctx->meta, util_now(), &ctx->campaign);
     db_pool_put(req->app->db, db);
     if (rc != CAMPAIGN_ADMIT_OK) {
         ctx->admit = rc;
@@ -311,12 +342,18 @@ int multipart_finish(struct request *req)
         return fail(req, ctx);
     util_random_token(receipt);
     message_token_hash(receipt, hash);
-    db = db_pool_get(req->app->db);
-    rc =
-        message_create(db, ctx->id, &ctx->meta, hash, ctx->up->offset, 0, true);
-    db_pool_put(req->app->db, db);
-    if (rc < 0)
+    if ((db = db_pool_get_writer(req->app->db)) == NULL) {
+        ctx->status = 503;
         return fail(req, ctx);
+    }
+    rc = message_create(db, ctx->id, &ctx->meta, hash, ctx->up->offset,
+                        ctx->up->offset, 0, true);
+    db_pool_put(req->app->db, db);
+    if (rc < 0) {
+        ctx->status = rc == DB_BUSY ? 503 : 500;
+        return fail(req, ctx);
+    }
+    ctx->up->finished = true;
     ctx->done = true;
     atomic_fetch_add(&req->app->uploads_started, 1);
     atomic_fetch_add(&req->app->uploads_finished, 1);

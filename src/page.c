@@ -326,7 +326,10 @@ static int load(struct request *req, struct campaign *c, json_t **texts,
         http_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such campaign");
         return 0;
     }
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL) {
+        http_db_error(req, DB_BUSY);
+        return 0;
+    }
     rc = campaign_find(db, slug, c);
     pick_lang(req, p->lang);
     if (rc == 1 && (*texts = campaign_texts_in(db, c, p->lang)) == NULL)
@@ -490,7 +493,8 @@ int page_theme(struct request *req)
     if (router_param(&req->match, "slug", slug, sizeof(slug)) < 0)
         return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
                           "no such campaign");
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL)
+        return http_db_error(req, DB_BUSY);
     rc = campaign_find(db, slug, &c);
     db_pool_put(req->app->db, db);
     if (rc < 0)

@@ -136,7 +136,7 @@ int panel_campaign(struct request *req, const char *slug, int64_t *id)
 {
     struct campaign c;
     struct db *db = db_pool_get(req->app->db);
-    int rc = campaign_find(db, slug, &c);
+    int rc = db != NULL ? campaign_find(db, slug, &c) : DB_BUSY;
 
     db_pool_put(req->app->db, db);
     if (rc < 0)
@@ -307,7 +307,10 @@ int panel_list(struct request *req)
     jsonw_open(&w, '{');
     jsonw_key(&w, "items");
     jsonw_open(&w, '[');
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL) {
+        rc = DB_BUSY;
+        goto done;
+    }
     st = db_stmt(db, desc ? STMT_MSG_LIST_DESC : STMT_MSG_LIST_ASC);
     if (st == NULL) {
         rc = DB_ERROR;
@@ -462,8 +465,10 @@ done:
     text = jsonw_finish(&w, &len);
     if (rc != DB_DONE || text == NULL) {
         free(text);
+        if (rc < 0)
+            return http_db_error(req, rc);
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                          "database error");
+                          "out of memory");
     }
     return http_json_text(req, MHD_HTTP_OK, text, len);
 }
@@ -481,7 +486,8 @@ int panel_get(struct request *req)
     if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
         return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
                           "no such message");
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL)
+        return http_db_error(req, DB_BUSY);
     st = db_stmt(db, STMT_MSG_GET);
     if (st == NULL) {
         db_pool_put(req->app->db, db);
@@ -663,7 +669,8 @@ static int decide(struct request *req, enum msg_event ev, bool need_reason)
     if (read_reason(req, need_reason, reason, sizeof(reason), &args.code) != 0)
         return req->status;
     args.reason = reason[0] != '\0' ? reason : NULL;
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get_writer(req->app->db)) == NULL)
+        return http_db_error(req, DB_BUSY);
     rc = message_apply(db, id, ev, &who, &args, &from);
     db_pool_put(req->app->db, db);
     if (rc == MSG_OK) {
@@ -756,7 +763,10 @@ int panel_audit(struct request *req)
     if (cursor != NULL && (before = strtoll(cursor, NULL, 10)) <= 0)
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_cursor",
                           "cursor: pass next_cursor back as it came");
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL) {
+        json_decref(items);
+        return http_db_error(req, DB_BUSY);
+    }
     if ((st = db_stmt(db, STMT_AUDIT_LIST)) != NULL) {
         db_bind_text(st, 1, http_query(req, "action"));
         db_bind_text(st, 2, http_query(req, "target"));

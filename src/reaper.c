@@ -16,10 +16,15 @@ struct reaper_watch {
     /* When the connection began to owe a request's headers (it opened or
      * its last request ended), in ms; 0 while a request is served. */
     _Atomic int64_t owing_since;
+    /* When the current window of a request body began, in ms; 0 when no
+     * body is coming. The bytes that arrived in it. */
+    _Atomic int64_t body_window;
+    _Atomic int64_t body_bytes;
 };
 
 struct reaper {
     int64_t limit_ms;
+    int64_t body_rate, body_window_ms;
     /* The watches; the lock also keeps each fd open while the reaper
      * looks at it (see reaper.h). */
     pthread_mutex_t lock;
@@ -28,6 +33,30 @@ struct reaper {
     bool stopping;
     pthread_t thread;
 };
+
+/*
+ * A body's window is over: drops the connection if it brought less than
+ * the minimum over it, else starts the next window (unless the body has
+ * ended or another began meanwhile).
+ */
+static void check_body(struct reaper *r, struct reaper_watch *w, int64_t window,
+                       int64_t now)
+{
+    int64_t got = atomic_exchange(&w->body_bytes, 0);
+    /* rate <= 1e9 and a window of hours: no overflow */
+    int64_t need = r->body_rate * (now - window) / 1000;
+
+    if (got < need) {
+        log_info("dropping a connection whose request body came at %lld "
+                 "bytes/s, under the minimum of %lld",
+                 (long long)(got * 1000 / (now - window)),
+                 (long long)r->body_rate);
+        shutdown(w->fd, SHUT_RDWR);
+        atomic_store(&w->body_window, 0);
+        return;
+    }
+    atomic_compare_exchange_strong(&w->body_window, &window, now);
+}
 
 static void *reaper_main(void *arg)
 {
@@ -40,6 +69,8 @@ static void *reaper_main(void *arg)
 
         for (struct reaper_watch *w = r->watched; w != NULL; w = w->next) {
             int64_t since = atomic_load(&w->owing_since);
+            int64_t window = atomic_load(&w->body_window);
+
             if (since != 0 && now - since > r->limit_ms) {
                 log_debug("dropping a connection that sent no complete "
                           "request headers in %lld s",
@@ -47,6 +78,9 @@ static void *reaper_main(void *arg)
                 shutdown(w->fd, SHUT_RDWR);
                 atomic_store(&w->owing_since, 0);
             }
+            if (window != 0 && r->body_rate > 0 &&
+                now - window >= r->body_window_ms)
+                check_body(r, w, window, now);
         }
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += 1;
@@ -56,7 +90,7 @@ static void *reaper_main(void *arg)
     return NULL;
 }
 
-int reaper_start(int header_timeout_s, struct reaper **out)
+int reaper_start(const struct reaper_limits *limits, struct reaper **out)
 {
     struct reaper *r = calloc(1, sizeof(*r));
     pthread_condattr_t attr;
@@ -65,7 +99,9 @@ int reaper_start(int header_timeout_s, struct reaper **out)
     *out = NULL;
     if (r == NULL)
         return -1;
-    r->limit_ms = (int64_t)header_timeout_s * 1000;
+    r->limit_ms = (int64_t)limits->header_timeout_s * 1000;
+    r->body_rate = limits->min_body_rate;
+    r->body_window_ms = (int64_t)limits->body_window_s * 1000;
     if (pthread_mutex_init(&r->lock, NULL) != 0)
         goto fail;
     lock = true;
@@ -138,4 +174,18 @@ void reaper_owing(struct reaper_watch *w, int64_t since_ms)
 {
     if (w != NULL)
         atomic_store(&w->owing_since, since_ms);
+}
+
+void reaper_body(struct reaper_watch *w, int64_t since_ms)
+{
+    if (w == NULL)
+        return;
+    atomic_store(&w->body_bytes, 0);
+    atomic_store(&w->body_window, since_ms);
+}
+
+void reaper_body_bytes(struct reaper_watch *w, size_t n)
+{
+    if (w != NULL)
+        atomic_fetch_add(&w->body_bytes, (int64_t)n);
 }

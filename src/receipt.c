@@ -11,6 +11,7 @@
 #include "chorus/message.h"
 #include "chorus/retention.h"
 #include "chorus/storage.h"
+#include "chorus/upload.h"
 
 int receipt_lookup(struct app *app, const char *token,
                    struct message_receipt *r)
@@ -22,7 +23,8 @@ int receipt_lookup(struct app *app, const char *token,
     if (token == NULL || strlen(token) != UTIL_TOKEN_LEN)
         return 0;
     message_token_hash(token, hash);
-    db = db_pool_get(app->db);
+    if ((db = db_pool_get(app->db)) == NULL)
+        return DB_BUSY;
     rc = message_by_receipt(db, hash, r);
     db_pool_put(app->db, db);
     return rc;
@@ -32,9 +34,15 @@ int receipt_withdraw(struct app *app, struct message_receipt *r)
 {
     static const struct msg_actor contributor = {WHO_CONTRIBUTOR, "contributor",
                                                  0};
-    struct db *db = db_pool_get(app->db);
+    struct db *db = db_pool_get_writer(app->db);
     enum msg_state from = MSG_GONE;
-    int rc = message_apply(db, r->id, EV_WITHDRAW, &contributor, NULL, &from);
+    int rc;
+
+    if (db == NULL)
+        return MSG_BUSY;
+    rc = message_apply(db, r->id, EV_WITHDRAW, &contributor, NULL, &from);
+    /* An unfinished upload is no longer its client's to count. */
+    upload_forget(app, r->id);
 
     /* Two withdrawals at once: the second finds it done. */
     if (rc == MSG_REFUSED && from == MSG_WITHDRAWN)
@@ -49,6 +57,8 @@ int receipt_withdraw(struct app *app, struct message_receipt *r)
         memset(r->consent_scope, 0, sizeof(r->consent_scope));
         memset(r->job_state, 0, sizeof(r->job_state));
         memset(r->failure, 0, sizeof(r->failure));
+        memset(r->protect, 0, sizeof(r->protect));
+        memset(r->decision_code, 0, sizeof(r->decision_code));
         r->state = MSG_WITHDRAWN;
         r->created_at = r->received_at = r->decided_at = 0;
         r->withdrawn_at = message_day(util_now());
@@ -75,8 +85,7 @@ static int load(struct request *req, struct message_receipt *r)
     }
     rc = receipt_lookup(req->app, auth + 7, r);
     if (rc < 0) {
-        http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                   "database error");
+        http_db_error(req, rc);
         return 0;
     }
     if (rc == 0) {

@@ -145,7 +145,8 @@ int retention_delete_files(struct request *req)
     if (router_param(&req->match, "id", id, sizeof(id)) < 0 || !util_is_id(id))
         return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
                           "no such message");
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get_writer(req->app->db)) == NULL)
+        return http_db_error(req, DB_BUSY);
     rc = message_apply(db, id, EV_DELETE_FILES, &who, &a, &from);
     db_pool_put(req->app->db, db);
     if (rc != MSG_OK)

@@ -188,3 +188,27 @@ int storage_campaign_path(const char *data_dir, int64_t campaign_id,
         errno = EINVAL;
     return rc;
 }
+
+int storage_parts(const char *data_dir, void (*fn)(const char *id, void *),
+                  void *opaque)
+{
+    char path[PATH_MAX], id[UTIL_ID_LEN + 1];
+    struct dirent *e;
+    DIR *d;
+
+    if (util_fmt(path, sizeof(path), "%s/uploads", data_dir) != 0 ||
+        (d = opendir(path)) == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+
+        if (len != UTIL_ID_LEN + 5 || strcmp(e->d_name + UTIL_ID_LEN, ".part"))
+            continue;
+        memcpy(id, e->d_name, UTIL_ID_LEN);
+        id[UTIL_ID_LEN] = '\0';
+        if (util_is_id(id))
+            fn(id, opaque);
+    }
+    closedir(d);
+    return 0;
+}

@@ -1,6 +1,7 @@
 #include "chorus/throttle.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,7 @@ int throttle_wait(struct throttle *t, const void *key, size_t len, int64_t now)
 void throttle_fail(struct throttle *t, const void *key, size_t len, int64_t now)
 {
     struct entry *e;
+    bool e_locked = false;
 
     pthread_mutex_lock(&t->lock);
     e = find(t, key, len);
@@ -84,11 +86,21 @@ void throttle_fail(struct throttle *t, const void *key, size_t len, int64_t now)
         if (t->n < t->max) {
             e = &t->entries[t->n++];
         } else {
-            /* Full: reuse the entry whose window started first. */
-            e = &t->entries[0];
-            for (size_t i = 1; i < t->n; i++)
-                if (t->entries[i].window_start < e->window_start)
-                    e = &t->entries[i];
+            /* Full: reuse the entry whose window started first, among
+             * those not locked out if there are any, so that failing
+             * with many keys cannot push a lockout out of the table. */
+            e = NULL;
+            for (size_t i = 0; i < t->n; i++) {
+                struct entry *c = &t->entries[i];
+                bool locked = c->failures >= t->limit &&
+                              now - c->window_start < t->window_s;
+
+                if (e == NULL || (!locked && e_locked) ||
+                    (locked == e_locked && c->window_start < e->window_start)) {
+                    e = c;
+                    e_locked = locked;
+                }
+            }
         }
         e->len = len > KEY_MAX ? KEY_MAX : len;
         memcpy(e->key, key, e->len);

@@ -29,18 +29,65 @@
 
 /* A tus request's state, from its first call to its completion. */
 struct tus_ctx {
+    struct request *req;
     char id[UTIL_ID_LEN + 1];
-    char receipt[UTIL_TOKEN_LEN + 1]; /* creation only */
-    struct upload *up;                /* when a body is being taken */
-    bool complete;                    /* created whole (length 0) */
+    struct upload *up; /* when a body is being taken */
+    bool complete;     /* the upload is whole */
+    /* A creation: what its row will hold once the request is answered. */
+    bool creating, created;
+    char receipt[UTIL_TOKEN_LEN + 1];
+    unsigned char hash[MESSAGE_HASH_LEN];
+    struct message_meta meta;
+    int64_t length;
 };
+
+/*
+ * A creation's row exists only once its answer is ready (tus_create),
+ * and the client learns of the upload only from that answer: if it did
+ * not go out whole, nothing of the upload may stay (a contributor's
+ * details nobody can withdraw). An unfinished upload is deleted; one
+ * already whole is withdrawn (its files and personal data go, as if its
+ * receipt had been used).
+ */
+static void drop_unanswered(struct tus_ctx *ctx)
+{
+    static const struct msg_actor contributor = {WHO_CONTRIBUTOR, "contributor",
+                                                 0};
+    struct app *app = ctx->req->app;
+    struct db *db;
+
+    if (!ctx->created) {
+        storage_delete_all(app->cfg->data_dir, ctx->id);
+        upload_forget(app, ctx->id);
+        return;
+    }
+    if ((db = db_pool_get_writer(app->db)) == NULL) {
+        log_warnx("upload %s: its creation was not answered, and it stays "
+                  "until it expires",
+                  ctx->id);
+        return;
+    }
+    if (ctx->complete) {
+        if (message_apply(db, ctx->id, EV_WITHDRAW, &contributor, NULL, NULL) ==
+            MSG_OK)
+            storage_delete_all(app->cfg->data_dir, ctx->id);
+    } else {
+        upload_delete_unfinished(app, db, ctx->id, EV_UPLOAD_TERMINATED);
+    }
+    db_pool_put(app->db, db);
+    log_info("upload %s: its creation was not answered; dropped", ctx->id);
+}
 
 static void ctx_free(void *p)
 {
     struct tus_ctx *ctx = p;
 
     upload_close(ctx->up);
+    if (ctx->creating && ctx->id[0] != '\0' &&
+        !(ctx->created && ctx->req->delivered))
+        drop_unanswered(ctx);
     sodium_memzero(ctx->receipt, sizeof(ctx->receipt));
+    sodium_memzero(&ctx->meta, sizeof(ctx->meta));
     free(ctx);
 }
 
@@ -49,6 +96,7 @@ static struct tus_ctx *ctx_new(struct request *req)
     struct tus_ctx *ctx = calloc(1, sizeof(*ctx));
 
     if (ctx != NULL) {
+        ctx->req = req;
         req->ctx = ctx;
         req->ctx_free = ctx_free;
     }
@@ -166,11 +214,10 @@ int tus_create_begin(struct request *req)
     struct message_meta meta;
     struct meta_error merr = {NULL, ""};
     struct campaign campaign;
-    unsigned char hash[MESSAGE_HASH_LEN];
+    struct db *db;
     char path[PATH_MAX];
     struct tus_ctx *ctx;
-    struct db *db;
-    int64_t length, body_len = 0, expires;
+    int64_t length, body_len = -1;
     int fd, rc;
     bool with_body;
 
@@ -194,16 +241,20 @@ int tus_create_begin(struct request *req)
         return tus_headers(req);
     }
     /* The campaign: there, open, and the consent its page showed. */
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL) {
+        http_db_error(req, DB_BUSY);
+        return tus_headers(req);
+    }
     rc = campaign_admit(db, &meta, util_now(), &campaign);
     db_pool_put(req->app->db, db);
     if (rc != CAMPAIGN_ADMIT_OK) {
         campaign_api_refusal(req, rc, &campaign);
         return tus_headers(req);
     }
-    with_body = header_int(req, "Content-Length", &body_len) == 0
-                    ? body_len > 0
-                    : http_header(req, "Transfer-Encoding") != NULL;
+    if (header_int(req, "Content-Length", &body_len) == 0)
+        with_body = body_len > 0;
+    else
+        with_body = http_header(req, "Transfer-Encoding") != NULL;
     if (with_body && !is_offset_type(http_header(req, "Content-Type")))
         return tus_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
                          "unsupported_media",
@@ -211,16 +262,26 @@ int tus_create_begin(struct request *req)
     if (body_len > length)
         return tus_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
                          "more bytes than Upload-Length");
-    if (!storage_has_room(cfg->data_dir, length,
-                          (int64_t)cfg->min_free_mb * 1024 * 1024))
+    if (!upload_room(req->app, length))
         return upload_failure(req, 507);
     if ((ctx = ctx_new(req)) == NULL)
         return tus_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                          "out of memory");
-
+    ctx->creating = true;
+    ctx->meta = meta;
+    ctx->length = length;
     util_random_id(ctx->id);
     util_random_token(ctx->receipt);
-    message_token_hash(ctx->receipt, hash);
+    message_token_hash(ctx->receipt, ctx->hash);
+    /* No row yet: it is made once the request is answered (tus_create),
+     * and the part file goes with the request if it never is. */
+    if (with_body) {
+        rc = upload_open(req->app, http_client(req), ctx->id, 0, length,
+                         body_len, false, &ctx->up);
+        return rc != 0 ? upload_failure(req, rc) : 0;
+    }
+    if ((rc = upload_admit(req->app, http_client(req), ctx->id)) != 0)
+        return upload_failure(req, rc);
     if (storage_path(cfg->data_dir, STORAGE_PART, ctx->id, path,
                      sizeof(path)) != 0)
         return tus_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
@@ -231,36 +292,6 @@ int tus_create_begin(struct request *req)
         return upload_failure(req, errno == ENOSPC ? 507 : 500);
     }
     close(fd);
-    /* An empty upload is complete at once; the worker will refuse it. */
-    ctx->complete = length == 0;
-    if (ctx->complete && storage_commit_upload(cfg->data_dir, ctx->id) != 0)
-        return upload_failure(req, 500);
-    expires = util_now() + cfg->upload_expiry;
-    db = db_pool_get(req->app->db);
-    rc = message_create(db, ctx->id, &meta, hash, length, expires,
-                        ctx->complete);
-    db_pool_put(req->app->db, db);
-    if (rc < 0) {
-        storage_delete_all(cfg->data_dir, ctx->id);
-        return upload_failure(req, 500);
-    }
-    log_info("upload %s: created", ctx->id);
-    atomic_fetch_add(&req->app->uploads_started, 1);
-    if (ctx->complete)
-        atomic_fetch_add(&req->app->uploads_finished, 1);
-    if (with_body) {
-        rc = upload_open(req->app, http_client_addr(req), ctx->id, 0, length,
-                         true, &ctx->up);
-        if (rc != 0) {
-            /* Refused (429, 507): the client never learns this upload's
-             * address, so neither its row nor its file may stay. */
-            db = db_pool_get(req->app->db);
-            upload_delete_unfinished(req->app, db, ctx->id,
-                                     EV_UPLOAD_TERMINATED);
-            db_pool_put(req->app->db, db);
-            return upload_failure(req, rc);
-        }
-    }
     return 0;
 }
 
@@ -277,8 +308,8 @@ int tus_body(struct request *req, const char *data, size_t size)
     return rc != 0 ? upload_failure(req, rc) : 0;
 }
 
-/* Ends the body of a creation or PATCH: completes or checkpoints it.
- * Returns 0, or a failure already answered. */
+/* Ends the body of a PATCH: completes or checkpoints it. Returns 0, or
+ * a failure already answered. */
 static int finish_body(struct request *req, struct tus_ctx *ctx)
 {
     int rc;
@@ -295,6 +326,50 @@ static int finish_body(struct request *req, struct tus_ctx *ctx)
     return 0;
 }
 
+/*
+ * Makes a creation's row now that its bytes (if any) are in and durable:
+ * born uploading at the offset they reached, or, whole, processing with
+ * its job queued (the file moved to incoming/ first). Returns 0, or a
+ * failure already answered (the part file goes with the request).
+ */
+static int create_row(struct request *req, struct tus_ctx *ctx)
+{
+    const struct config *cfg = req->app->cfg;
+    struct upload *up = ctx->up;
+    int64_t offset = up != NULL ? up->offset : 0;
+    struct db *db;
+    int rc;
+
+    if (up != NULL && (rc = upload_checkpoint(up)) != 0)
+        return upload_failure(req, rc);
+    ctx->complete = offset == ctx->length;
+    /* An empty upload is complete at once; the worker will refuse it. */
+    if (ctx->complete && storage_commit_upload(cfg->data_dir, ctx->id) != 0)
+        return upload_failure(req, 500);
+    if ((db = db_pool_get_writer(req->app->db)) == NULL)
+        return upload_failure(req, 503);
+    rc = message_create(db, ctx->id, &ctx->meta, ctx->hash, ctx->length, offset,
+                        util_now() + cfg->upload_expiry, ctx->complete);
+    db_pool_put(req->app->db, db);
+    if (rc < 0)
+        return upload_failure(req, rc == DB_BUSY ? 503 : 500);
+    ctx->created = true;
+    if (up != NULL) {
+        /* From now on the row is kept current, and counts as its
+         * client's until it is whole. */
+        up->tracked = true;
+        up->finished = ctx->complete;
+    } else if (ctx->complete) {
+        upload_forget(req->app, ctx->id);
+    }
+    log_info("upload %s: created, %lld bytes announced, %lld received", ctx->id,
+             (long long)ctx->length, (long long)offset);
+    atomic_fetch_add(&req->app->uploads_started, 1);
+    if (ctx->complete)
+        atomic_fetch_add(&req->app->uploads_finished, 1);
+    return 0;
+}
+
 int tus_create(struct request *req)
 {
     const struct config *cfg = req->app->cfg;
@@ -302,7 +377,7 @@ int tus_create(struct request *req)
     char location[1024];
     size_t plen = strlen(cfg->public_url);
 
-    if (finish_body(req, ctx) != 0)
+    if (create_row(req, ctx) != 0)
         return req->status;
     while (plen > 0 && cfg->public_url[plen - 1] == '/')
         plen--;
@@ -332,7 +407,10 @@ static int load_upload(struct request *req, char id[UTIL_ID_LEN + 1],
         tus_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such upload");
         return 0;
     }
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get(req->app->db)) == NULL) {
+        upload_failure(req, 503);
+        return 0;
+    }
     rc = message_upload_get(db, id, u);
     db_pool_put(req->app->db, db);
     if (rc < 0) {
@@ -376,7 +454,7 @@ int tus_patch_begin(struct request *req)
     struct message_upload u;
     struct tus_ctx *ctx;
     char id[UTIL_ID_LEN + 1];
-    int64_t offset, body_len;
+    int64_t offset, body_len = -1, end;
     int rc;
 
     if (check_resumable(req) != 0)
@@ -399,8 +477,10 @@ int tus_patch_begin(struct request *req)
         add_offset(req, u.offset);
         return req->status;
     }
+    /* Both are any non-negative int64_t a client chose: their sum may
+     * not fit. */
     if (header_int(req, "Content-Length", &body_len) == 0 &&
-        offset + body_len > u.length)
+        (__builtin_add_overflow(offset, body_len, &end) || end > u.length))
         return tus_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
                          "more bytes than Upload-Length");
     if ((ctx = ctx_new(req)) == NULL)
@@ -411,7 +491,7 @@ int tus_patch_begin(struct request *req)
         ctx->complete = true;
         return 0;
     }
-    rc = upload_open(req->app, http_client_addr(req), id, offset, u.length,
+    rc = upload_open(req->app, http_client(req), id, offset, u.length, body_len,
                      true, &ctx->up);
     return rc != 0 ? upload_failure(req, rc) : 0;
 }
@@ -429,6 +509,9 @@ int tus_patch(struct request *req)
         /* A PATCH to a finished upload: it stands at its end. */
         struct message_upload u;
         struct db *db = db_pool_get(req->app->db);
+
+        if (db == NULL)
+            return upload_failure(req, 503);
         if (message_upload_get(db, ctx->id, &u) == 1)
             offset = u.length;
         db_pool_put(req->app->db, db);
@@ -452,7 +535,8 @@ int tus_delete(struct request *req)
         return tus_error(req, MHD_HTTP_CONFLICT, "finished",
                          "this upload is complete; withdraw the message "
                          "with its receipt instead");
-    db = db_pool_get(req->app->db);
+    if ((db = db_pool_get_writer(req->app->db)) == NULL)
+        return upload_failure(req, 503);
     rc = upload_delete_unfinished(req->app, db, id, EV_UPLOAD_TERMINATED);
     db_pool_put(req->app->db, db);
     if (rc == -2)

@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,29 +19,57 @@
 #include "chorus/message.h"
 #include "chorus/storage.h"
 
-struct client_count {
-    unsigned char addr[16];
+/*
+ * The registry: in memory only (a client is never stored), under one
+ * lock. It holds the ids being written (one request at a time each),
+ * the clients that hold unfinished uploads or are writing one, which
+ * unfinished upload each client holds and what it weighs (its bytes on
+ * disk, plus while a request writes it the bytes that request may
+ * still bring), and the bytes all requests under way may still write
+ * (reserved against the disk's free space).
+ *
+ * What a restart forgets: every client. Unfinished uploads in the
+ * database then belong to nobody until a client writes one again (it
+ * becomes that client's, if its caps allow), and the expiry sweep
+ * deletes those nobody resumes. The disk's reserve does not depend on
+ * the registry: it is asked of the file system at every open.
+ */
+struct client_use {
+    unsigned char key[CLIENT_KEY_MAX];
     size_t len;
-    int count;
+    int writing;    /* requests writing one of its uploads now */
+    int open;       /* unfinished uploads it holds */
+    int64_t parked; /* the sum of their weights */
+};
+
+struct held {
+    char id[UTIL_ID_LEN + 1];
+    unsigned char key[CLIENT_KEY_MAX];
+    size_t len;
+    int64_t weight;
 };
 
 struct upload_registry {
     pthread_mutex_t lock;
-    int per_client_max; /* 0: no limit */
     char (*busy)[UTIL_ID_LEN + 1];
     size_t nbusy, capbusy;
-    struct client_count *clients;
+    struct client_use *clients;
     size_t nclients, capclients;
+    struct held *held;
+    size_t nheld, capheld;
+    /* Bytes that requests under way may still write (decreases as they
+     * do, without the lock). */
+    _Atomic int64_t reserved;
 };
 
-struct upload_registry *upload_registry_new(int per_client_max)
+struct upload_registry *upload_registry_new(void)
 {
     struct upload_registry *reg = calloc(1, sizeof(*reg));
 
     if (reg == NULL)
         return NULL;
     pthread_mutex_init(&reg->lock, NULL);
-    reg->per_client_max = per_client_max;
+    atomic_init(&reg->reserved, 0);
     return reg;
 }
 
@@ -50,6 +80,7 @@ void upload_registry_free(struct upload_registry *reg)
     pthread_mutex_destroy(&reg->lock);
     free(reg->busy);
     free(reg->clients);
+    free(reg->held);
     free(reg);
 }
 
@@ -62,7 +93,9 @@ static int grow(void *arr, size_t *cap, size_t n, size_t sz)
 
     if (n < *cap)
         return 0;
-    ncap = *cap == 0 ? 16 : *cap * 2;
+    if (__builtin_mul_overflow(*cap == 0 ? 16 : *cap, 2, &ncap) ||
+        ncap > SIZE_MAX / sz)
+        return -1;
     q = realloc(*p, ncap * sz);
     if (q == NULL)
         return -1;
@@ -116,54 +149,201 @@ bool upload_busy(struct app *app, const char *id)
     return busy;
 }
 
-/* Adds delta to the client's count; with delta 1, fails (-1) at the
- * limit. Addresses live only here, in memory, while they upload. */
-static int client_add(struct upload_registry *reg, const unsigned char *addr,
-                      size_t len, int delta)
+/* The client of key, added (all counts 0) if add; NULL if it is not
+ * there or there is no memory. Call with reg->lock held. */
+static struct client_use *client_find(struct upload_registry *reg,
+                                      const unsigned char *key, size_t len,
+                                      bool add)
 {
-    struct client_count *c = NULL;
-    int rc = 0;
+    struct client_use *c;
 
-    pthread_mutex_lock(&reg->lock);
     for (size_t i = 0; i < reg->nclients; i++)
         if (reg->clients[i].len == len &&
-            memcmp(reg->clients[i].addr, addr, len) == 0)
-            c = &reg->clients[i];
-    if (delta > 0) {
-        if (c == NULL) {
-            if (grow(&reg->clients, &reg->capclients, reg->nclients,
-                     sizeof(*reg->clients)) != 0) {
-                rc = -1;
-                goto out;
-            }
-            c = &reg->clients[reg->nclients++];
-            memcpy(c->addr, addr, len);
-            c->len = len;
-            c->count = 0;
-        }
-        if (reg->per_client_max > 0 && c->count >= reg->per_client_max) {
-            rc = -1;
-            goto out;
-        }
-        c->count++;
-    } else if (c != NULL && --c->count <= 0) {
+            memcmp(reg->clients[i].key, key, len) == 0)
+            return &reg->clients[i];
+    if (!add || grow(&reg->clients, &reg->capclients, reg->nclients,
+                     sizeof(*reg->clients)) != 0)
+        return NULL;
+    c = &reg->clients[reg->nclients++];
+    memset(c, 0, sizeof(*c));
+    memcpy(c->key, key, len);
+    c->len = len;
+    return c;
+}
+
+/* Forgets c once it holds and writes nothing. Call with the lock. */
+static void client_drop_idle(struct upload_registry *reg, struct client_use *c)
+{
+    if (c != NULL && c->writing <= 0 && c->open <= 0)
         *c = reg->clients[--reg->nclients];
+}
+
+/* Call with reg->lock held. */
+static struct held *held_find(struct upload_registry *reg, const char *id)
+{
+    for (size_t i = 0; i < reg->nheld; i++)
+        if (strcmp(reg->held[i].id, id) == 0)
+            return &reg->held[i];
+    return NULL;
+}
+
+/* Removes h, taking it off its client's counts. Call with the lock. */
+static void held_remove(struct upload_registry *reg, struct held *h)
+{
+    struct client_use *c = client_find(reg, h->key, h->len, false);
+
+    if (c != NULL) {
+        c->open--;
+        c->parked -= h->weight;
     }
+    *h = reg->held[--reg->nheld];
+    client_drop_idle(reg, c);
+}
+
+/*
+ * Makes client cl the holder of upload id (weighing weight bytes until
+ * told otherwise): a new one, one that nobody holds since a restart, or
+ * one another client held (a phone that changed networks). Returns 0,
+ * or 429 past the client's cap of unfinished uploads, 500 without
+ * memory. Call with the lock; *h and *c receive the entries.
+ */
+static int hold(struct app *app, const struct client *cl, const char *id,
+                int64_t weight, struct held **h, struct client_use **c)
+{
+    struct upload_registry *reg = app->uploads;
+    int max = app->cfg->max_open_uploads_per_client;
+
+    *c = client_find(reg, cl->key, cl->len, true);
+    if (*c == NULL)
+        return 500;
+    *h = held_find(reg, id);
+    if (*h != NULL && (*h)->len == cl->len &&
+        memcmp((*h)->key, cl->key, cl->len) == 0)
+        return 0;
+    if (max > 0 && (*c)->open >= max) {
+        client_drop_idle(reg, *c);
+        return UPLOAD_TOO_MANY_OPEN;
+    }
+    if (*h != NULL) {
+        held_remove(reg, *h);
+        /* Removing may have moved the client's entry. */
+        *c = client_find(reg, cl->key, cl->len, true);
+        if (*c == NULL)
+            return 500;
+    } else if (grow(&reg->held, &reg->capheld, reg->nheld,
+                    sizeof(*reg->held)) != 0) {
+        client_drop_idle(reg, *c);
+        return 500;
+    }
+    *h = &reg->held[reg->nheld++];
+    memcpy((*h)->id, id, UTIL_ID_LEN + 1);
+    memcpy((*h)->key, cl->key, cl->len);
+    (*h)->len = cl->len;
+    (*h)->weight = weight;
+    (*c)->open++;
+    (*c)->parked += weight;
+    return 0;
+}
+
+int upload_admit(struct app *app, const struct client *cl, const char *id)
+{
+    struct upload_registry *reg = app->uploads;
+    struct client_use *c;
+    struct held *h;
+    int rc;
+
+    pthread_mutex_lock(&reg->lock);
+    rc = hold(app, cl, id, 0, &h, &c);
+    pthread_mutex_unlock(&reg->lock);
+    return rc;
+}
+
+void upload_forget(struct app *app, const char *id)
+{
+    struct upload_registry *reg = app->uploads;
+    struct held *h;
+
+    pthread_mutex_lock(&reg->lock);
+    if ((h = held_find(reg, id)) != NULL)
+        held_remove(reg, h);
+    pthread_mutex_unlock(&reg->lock);
+}
+
+bool upload_room(struct app *app, int64_t need)
+{
+    int64_t reserve = (int64_t)app->cfg->min_free_mb * 1024 * 1024, total;
+
+    if (__builtin_add_overflow(need, atomic_load(&app->uploads->reserved),
+                               &total))
+        return false;
+    return storage_has_room(app->cfg->data_dir, total, reserve) != 0;
+}
+
+/*
+ * Admits a request that may write up to bring more bytes of upload id,
+ * now at offset of length: the client's slots, its unfinished uploads
+ * and their bytes, and the disk (the rest of the upload must fit above
+ * --min-free-mb beside what every other request may still write).
+ * Returns 0 with the bytes reserved, UPLOAD_TOO_MANY_* past a cap, 413,
+ * 507 or 500.
+ */
+static int admit_write(struct upload *up, const struct client *cl,
+                       int64_t bring)
+{
+    struct app *app = up->app;
+    struct upload_registry *reg = app->uploads;
+    const struct config *cfg = app->cfg;
+    int64_t parked_max = (int64_t)cfg->max_parked_mb_per_client * 1024 * 1024;
+    int64_t weight, rest, parked;
+    struct client_use *c;
+    struct held *h;
+    int rc;
+
+    if (__builtin_add_overflow(up->offset, bring, &weight) ||
+        __builtin_sub_overflow(up->length, up->offset, &rest))
+        return 413;
+    pthread_mutex_lock(&reg->lock);
+    if ((rc = hold(app, cl, up->id, up->offset, &h, &c)) != 0)
+        goto out;
+    up->held = true;
+    memcpy(up->client, cl->key, cl->len);
+    up->client_len = cl->len;
+    rc = UPLOAD_TOO_MANY_AT_ONCE;
+    if (cfg->max_uploads_per_client > 0 &&
+        c->writing >= cfg->max_uploads_per_client)
+        goto out;
+    rc = UPLOAD_TOO_MANY_BYTES;
+    if (__builtin_add_overflow(c->parked - h->weight, weight, &parked) ||
+        (parked_max > 0 && parked > parked_max))
+        goto out;
+    rc = 507;
+    if (!upload_room(app, rest))
+        goto out;
+    c->parked = parked;
+    h->weight = weight;
+    c->writing++;
+    up->slot = true;
+    up->reserved = bring;
+    atomic_fetch_add(&reg->reserved, bring);
+    rc = 0;
 out:
     pthread_mutex_unlock(&reg->lock);
     return rc;
 }
 
-int upload_open(struct app *app, const struct sockaddr *addr, const char *id,
-                int64_t offset, int64_t length, bool tracked,
+int upload_open(struct app *app, const struct client *cl, const char *id,
+                int64_t offset, int64_t length, int64_t body_len, bool tracked,
                 struct upload **out)
 {
     struct upload *up = NULL;
     char path[PATH_MAX];
     struct stat st;
+    int64_t bring;
     int status = 500;
 
     *out = NULL;
+    if (offset < 0 || length < offset)
+        return 413;
     up = calloc(1, sizeof(*up));
     if (up == NULL)
         return 500;
@@ -173,17 +353,6 @@ int upload_open(struct app *app, const struct sockaddr *addr, const char *id,
     up->offset = up->synced = offset;
     up->length = length;
     up->tracked = tracked;
-    up->window_start_ms = util_mono_ms();
-    if (addr != NULL && addr->sa_family == AF_INET) {
-        memcpy(up->client,
-               &((const struct sockaddr_in *)(const void *)addr)->sin_addr, 4);
-        up->client_len = 4;
-    } else if (addr != NULL && addr->sa_family == AF_INET6) {
-        memcpy(up->client,
-               &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr,
-               16);
-        up->client_len = 16;
-    }
     if (lock_id(app->uploads, id) != 0) {
         status = 423;
         goto fail;
@@ -194,11 +363,11 @@ int upload_open(struct app *app, const struct sockaddr *addr, const char *id,
     if (tracked) {
         struct message_upload u;
         struct db *db = db_pool_get(app->db);
-        int rc = message_upload_get(db, id, &u);
+        int rc = db != NULL ? message_upload_get(db, id, &u) : -2;
 
         db_pool_put(app->db, db);
         if (rc != 1 || u.state != MSG_UPLOADING) {
-            status = rc < 0 ? 500 : 410;
+            status = rc == -2 ? 503 : rc < 0 ? 500 : 410;
             goto fail;
         }
         if (u.offset != offset) {
@@ -206,17 +375,16 @@ int upload_open(struct app *app, const struct sockaddr *addr, const char *id,
             goto fail;
         }
     }
-    if (client_add(app->uploads, up->client, up->client_len, 1) != 0) {
-        status = 429;
+    /* What this request may bring: its body, or all the rest. */
+    bring = length - offset;
+    if (body_len >= 0 && body_len < bring)
+        bring = body_len;
+    if ((status = admit_write(up, cl, bring)) != 0) {
+        if (status == 507)
+            log_warnx("upload %s: not enough free disk space", id);
         goto fail;
     }
-    up->slot = true;
-    if (!storage_has_room(app->cfg->data_dir, length - offset,
-                          (int64_t)app->cfg->min_free_mb * 1024 * 1024)) {
-        log_warnx("upload %s: not enough free disk space", id);
-        status = 507;
-        goto fail;
-    }
+    status = 500;
     if (storage_path(app->cfg->data_dir, STORAGE_PART, id, path,
                      sizeof(path)) != 0)
         goto fail;
@@ -250,27 +418,16 @@ fail:
 
 int upload_write(struct upload *up, const char *data, size_t size)
 {
-    const struct config *cfg = up->app->cfg;
-    int64_t now = util_mono_ms();
+    int64_t end;
 
-    if ((uint64_t)up->offset + size > (uint64_t)up->length)
+    if (size > (size_t)INT64_MAX ||
+        __builtin_add_overflow(up->offset, (int64_t)size, &end) ||
+        end > up->length)
         return 413;
-    /* Over each window, the client must have sent a minimum. */
-    up->window_bytes += (int64_t)size;
-    if (cfg->min_upload_rate > 0 &&
-        now - up->window_start_ms >= (int64_t)cfg->upload_rate_window * 1000) {
-        int64_t need =
-            (int64_t)cfg->min_upload_rate * (now - up->window_start_ms) / 1000;
-        if (up->window_bytes < need) {
-            log_info("upload %s: slower than the minimum rate; cut off",
-                     up->id);
-            return 408;
-        }
-        up->window_start_ms = now;
-        up->window_bytes = 0;
-    }
     while (size > 0) {
         ssize_t n = write(up->fd, data, size);
+        int64_t took;
+
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -280,6 +437,10 @@ int upload_write(struct upload *up, const char *data, size_t size)
         data += n;
         size -= (size_t)n;
         up->offset += n;
+        /* On disk now: no longer merely reserved. */
+        took = n < up->reserved ? n : up->reserved;
+        up->reserved -= took;
+        atomic_fetch_sub(&up->app->uploads->reserved, took);
     }
     if (up->offset - up->synced >= UPLOAD_CHECKPOINT)
         return upload_checkpoint(up);
@@ -300,7 +461,8 @@ int upload_checkpoint(struct upload *up)
         up->synced = up->offset;
         return 0;
     }
-    db = db_pool_get(up->app->db);
+    if ((db = db_pool_get_writer(up->app->db)) == NULL)
+        return 503;
     rc = message_upload_progress(db, up->id, up->offset,
                                  util_now() + cfg->upload_expiry);
     db_pool_put(up->app->db, db);
@@ -339,15 +501,18 @@ int upload_complete(struct upload *up)
 
     if ((rc = upload_checkpoint(up)) != 0)
         return rc;
+    if ((db = db_pool_get_writer(up->app->db)) == NULL)
+        return 503;
     if (storage_commit_upload(dir, up->id) != 0) {
+        db_pool_put(up->app->db, db);
         log_warn("upload %s: cannot move the finished file", up->id);
         return 500;
     }
-    db = db_pool_get(up->app->db);
     rc = apply_upload(db, up->id, EV_UPLOAD_FINISHED);
     db_pool_put(up->app->db, db);
     if (rc < 0)
         return 500;
+    up->finished = true;
     if (rc == 0) {
         /* Withdrawn or expired while its last bytes came in. */
         storage_delete_all(dir, up->id);
@@ -360,9 +525,6 @@ int upload_complete(struct upload *up)
 int upload_answer(struct request *req, int status)
 {
     switch (status) {
-    case 408:
-        return http_error(req, MHD_HTTP_REQUEST_TIMEOUT, "too_slow",
-                          "the upload is slower than the minimum rate");
     case 409:
         return http_error(req, MHD_HTTP_CONFLICT, "offset_mismatch",
                           "Upload-Offset is not where the upload stands: "
@@ -377,10 +539,27 @@ int upload_answer(struct request *req, int status)
     case 423:
         return http_error(req, MHD_HTTP_LOCKED, "busy",
                           "another request is writing this upload");
-    case 429:
+    case UPLOAD_TOO_MANY_AT_ONCE:
         http_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_uploads",
-                   "too many uploads at once from this address");
+                   "too many uploads at once from this client");
         http_header_add(req, "Retry-After", "10");
+        return req->status;
+    case UPLOAD_TOO_MANY_OPEN:
+        http_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_unfinished",
+                   "this client has too many unfinished uploads: finish, "
+                   "delete or let one expire first");
+        http_header_add(req, "Retry-After", "60");
+        return req->status;
+    case UPLOAD_TOO_MANY_BYTES:
+        http_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_bytes",
+                   "this client's unfinished uploads hold too many bytes: "
+                   "finish, delete or let one expire first");
+        http_header_add(req, "Retry-After", "60");
+        return req->status;
+    case 503:
+        http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                   "the server is busy; try again shortly");
+        http_header_add(req, "Retry-After", "2");
         return req->status;
     case 507:
         return http_error(req, MHD_HTTP_INSUFFICIENT_STORAGE, "disk_full",
@@ -389,6 +568,36 @@ int upload_answer(struct request *req, int status)
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                           "the upload could not be stored");
     }
+}
+
+/* Gives back what admit_write() took; the upload, if still unfinished
+ * and tracked, stays its client's with its bytes on disk. */
+static void release(struct upload *up)
+{
+    struct upload_registry *reg = up->app->uploads;
+    struct client_use *c;
+    struct held *h;
+
+    atomic_fetch_sub(&reg->reserved, up->reserved);
+    up->reserved = 0;
+    if (!up->held)
+        return;
+    pthread_mutex_lock(&reg->lock);
+    c = client_find(reg, up->client, up->client_len, false);
+    if (c != NULL && up->slot)
+        c->writing--;
+    if ((h = held_find(reg, up->id)) != NULL && h->len == up->client_len &&
+        memcmp(h->key, up->client, up->client_len) == 0) {
+        if (!up->tracked || up->finished) {
+            held_remove(reg, h);
+            c = NULL; /* held_remove dropped it if idle */
+        } else if (c != NULL) {
+            c->parked += up->offset - h->weight;
+            h->weight = up->offset;
+        }
+    }
+    client_drop_idle(reg, c);
+    pthread_mutex_unlock(&reg->lock);
 }
 
 void upload_close(struct upload *up)
@@ -400,8 +609,7 @@ void upload_close(struct upload *up)
             upload_checkpoint(up);
         close(up->fd);
     }
-    if (up->slot)
-        client_add(up->app->uploads, up->client, up->client_len, -1);
+    release(up);
     if (up->locked)
         unlock_id(up->app->uploads, up->id);
     free(up);
@@ -416,33 +624,78 @@ int upload_delete_unfinished(struct app *app, struct db *db, const char *id,
     if (lock_id(app->uploads, id) != 0)
         return -2;
     rc = apply_upload(db, id, ev);
-    if (rc == 1)
+    if (rc == 1) {
         storage_delete_all(app->cfg->data_dir, id);
+        upload_forget(app, id);
+    }
     unlock_id(app->uploads, id);
     return rc;
 }
 
+/* Expired uploads are read a page at a time, in id order. */
+#define SWEEP_PAGE 200
+
 int upload_sweep(struct app *app, struct db *db)
 {
-    char ids[200][UTIL_ID_LEN + 1];
-    struct db_stmt *st = db_stmt(db, STMT_UPLOADS_EXPIRED);
-    int n = 0, swept = 0, rc;
+    char ids[SWEEP_PAGE][UTIL_ID_LEN + 1], after[UTIL_ID_LEN + 1] = "";
+    int64_t now = util_now();
+    int n, swept = 0, rc;
 
-    if (st == NULL)
-        return -1;
-    db_bind_int(st, 1, util_now());
-    while (n < 200 && (rc = db_step(st)) == DB_ROW) {
-        const char *id = db_col_text(st, 0);
-        if (id != NULL && util_is_id(id))
-            memcpy(ids[n++], id, UTIL_ID_LEN + 1);
-    }
-    db_reset(st);
-    for (int i = 0; i < n; i++)
-        if (upload_delete_unfinished(app, db, ids[i], EV_UPLOAD_EXPIRED) == 1)
-            swept++;
+    /* However many there are, all go in this run: one page after
+     * another, past any that is being written. */
+    do {
+        struct db_stmt *st = db_stmt(db, STMT_UPLOADS_EXPIRED);
+
+        if (st == NULL)
+            return -1;
+        db_bind_int(st, 1, now);
+        db_bind_text(st, 2, after);
+        db_bind_int(st, 3, SWEEP_PAGE);
+        n = 0;
+        while (n < SWEEP_PAGE && (rc = db_step(st)) == DB_ROW) {
+            const char *id = db_col_text(st, 0);
+            if (id != NULL && util_is_id(id))
+                memcpy(ids[n++], id, UTIL_ID_LEN + 1);
+        }
+        db_reset(st);
+        if (rc < 0)
+            return -1;
+        for (int i = 0; i < n; i++)
+            if (upload_delete_unfinished(app, db, ids[i], EV_UPLOAD_EXPIRED) ==
+                1)
+                swept++;
+        if (n > 0)
+            memcpy(after, ids[n - 1], sizeof(after));
+    } while (n == SWEEP_PAGE);
     if (swept > 0)
         log_info("deleted %d expired unfinished uploads", swept);
     return swept;
+}
+
+struct recovery {
+    struct app *app;
+    struct db *db;
+};
+
+/* At start-up no request is under way: a part file without a row is
+ * what a request cut off by a kill left (its row is made only when it
+ * is answered). */
+static void drop_orphan(const char *id, void *opaque)
+{
+    struct recovery *r = opaque;
+    struct db_stmt *st = db_stmt(r->db, STMT_MSG_STATE);
+    int rc;
+
+    if (st == NULL)
+        return;
+    db_bind_text(st, 1, id);
+    rc = db_step(st);
+    db_reset(st);
+    if (rc == DB_DONE) {
+        log_info("upload %s: a part file no answered request made; deleted",
+                 id);
+        storage_delete_all(r->app->cfg->data_dir, id);
+    }
 }
 
 void upload_recover(struct app *app, struct db *db)
@@ -454,8 +707,10 @@ void upload_recover(struct app *app, struct db *db)
     size_t n = 0, cap = 0;
     struct db_stmt *st = db_stmt(db, STMT_UPLOADS_OPEN);
     const char *dir = app->cfg->data_dir;
+    struct recovery r = {app, db};
+    int rc = DB_DONE;
 
-    while (st != NULL && db_step(st) == DB_ROW) {
+    while (st != NULL && (rc = db_step(st)) == DB_ROW) {
         const char *id = db_col_text(st, 0);
         if (id == NULL || !util_is_id(id))
             continue;
@@ -466,6 +721,8 @@ void upload_recover(struct app *app, struct db *db)
         memcpy(list[n].id, id, UTIL_ID_LEN + 1);
         list[n++].length = db_col_int(st, 1);
     }
+    if (rc < 0)
+        log_warnx("cannot list the unfinished uploads to recover");
     for (size_t i = 0; i < n; i++) {
         const char *id = list[i].id;
         int64_t len = list[i].length;
@@ -479,4 +736,5 @@ void upload_recover(struct app *app, struct db *db)
             log_info("upload %s: finished on recovery", id);
     }
     free(list);
+    storage_parts(dir, drop_orphan, &r);
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@
 static int64_t (*clock_fn)(void);
 /* CHORUS_TEST_CLOCK, read once by util_init() before any thread. */
 static const char *clock_file;
+/* Its offset once util_clock_freeze() read it for the last time. */
+static bool clock_frozen;
+static int64_t frozen_offset;
 
 int util_init(void)
 {
@@ -58,16 +62,17 @@ int util_is_id(const char *s)
     return i == UTIL_ID_LEN;
 }
 
-/* The real time plus the offset in CHORUS_TEST_CLOCK's file (0 if it
- * cannot be read). */
-static int64_t test_clock(void)
+/* The offset in CHORUS_TEST_CLOCK's file (0 if it cannot be read). */
+static int64_t test_offset(void)
 {
     char buf[32];
     int64_t offset = 0;
     ssize_t n;
-    int fd = open(clock_file, O_RDONLY | O_CLOEXEC);
+    int fd;
 
-    if (fd >= 0) {
+    if (clock_frozen)
+        return frozen_offset;
+    if ((fd = open(clock_file, O_RDONLY | O_CLOEXEC)) >= 0) {
         n = read(fd, buf, sizeof(buf) - 1);
         close(fd);
         if (n > 0) {
@@ -75,7 +80,14 @@ static int64_t test_clock(void)
             offset = strtoll(buf, NULL, 10);
         }
     }
-    return (int64_t)time(NULL) + offset;
+    return offset;
+}
+
+void util_clock_freeze(void)
+{
+    if (clock_file != NULL)
+        frozen_offset = test_offset();
+    clock_frozen = true;
 }
 
 int64_t util_now(void)
@@ -83,7 +95,7 @@ int64_t util_now(void)
     if (clock_fn != NULL)
         return clock_fn();
     if (clock_file != NULL)
-        return test_clock();
+        return (int64_t)time(NULL) + test_offset();
     return (int64_t)time(NULL);
 }
 

@@ -128,37 +128,64 @@ static void set_limit(__rlimit_resource_t resource, rlim_t value)
         log_warn("setrlimit %d", resource);
 }
 
+/* The first bytes of an input that asks the sandbox's self-test to run
+ * instead of a transcode. */
+#define PROBE_MAGIC "chorus-sandbox-probe:"
+
 /*
  * The sandbox's self-test, for the test suite: with CHORUS_SANDBOX_PROBE
- * set to "connect", "exec", "fork", "read", "write" or "fds" (comma-separated),
- * the job's child tries them once inside the sandbox and the job fails
- * with what happened; a job never gets there otherwise.
+ * set, a job whose input begins with PROBE_MAGIC followed by probe names
+ * (comma-separated, see sandbox_probe()) tries each in turn, inside the
+ * sandbox exactly as every job runs, and fails with what happened. A
+ * probe the filter kills ends the child with SIGSYS: the job's failure
+ * says so, and the log says which probe was being tried. Other inputs
+ * are transcoded as usual; without the variable, no job gets here.
  */
-static void probe_sandbox(const struct config *cfg)
+static void probe_sandbox(int input_fd, pid_t parent, const char *db)
 {
-    const char *probe = getenv("CHORUS_SANDBOX_PROBE");
-    char db[PATH_MAX], what[16], line[512], one[160];
+    char head[256], what[24], line[1024], one[400];
+    ssize_t n = pread(input_fd, head, sizeof(head) - 1, 0);
+    const char *p;
     size_t used;
 
-    if (probe == NULL || probe[0] == '\0')
+    if (n <= (ssize_t)strlen(PROBE_MAGIC) ||
+        memcmp(head, PROBE_MAGIC, strlen(PROBE_MAGIC)) != 0)
         return;
-    if (util_fmt(db, sizeof(db), "%s/chorus.db", cfg->data_dir) != 0)
-        _exit(3);
+    head[n] = '\0';
+    p = head + strlen(PROBE_MAGIC);
     used = (size_t)snprintf(line, sizeof(line), "E sandbox self-test:");
-    while (*probe != '\0') {
-        size_t n = strcspn(probe, ",");
-        snprintf(what, sizeof(what), "%.*s", (int)n, probe);
-        if (sandbox_probe(what, db, one, sizeof(one)) >= 0 &&
+    while (*p != '\0' && *p != '\n') {
+        size_t k = strcspn(p, ",\n");
+
+        snprintf(what, sizeof(what), "%.*s", (int)k, p);
+        log_info("sandbox probe: trying %s", what);
+        if (sandbox_probe(what, parent, db, one, sizeof(one)) >= 0 &&
             used < sizeof(line))
             used +=
                 (size_t)snprintf(line + used, sizeof(line) - used, " %s;", one);
-        probe += n + (probe[n] == ',');
+        p += k + (p[k] == ',');
     }
     if (used >= sizeof(line) - 1)
         used = sizeof(line) - 2;
     line[used++] = '\n';
     report(line, used);
     _exit(1);
+}
+
+/*
+ * Empties the environment, the strings too: the worker's holds the
+ * configuration (the metrics token among it) and, from chorus serve,
+ * the server's pid; a decoder exploit could write either into a video
+ * that gets published. cfg's strings may point into it: read what the
+ * child needs first.
+ */
+static void scrub_environment(void)
+{
+    extern char **environ;
+
+    for (char **e = environ; e != NULL && *e != NULL; e++)
+        explicit_bzero(*e, strlen(*e));
+    clearenv();
 }
 
 /*
@@ -174,7 +201,9 @@ static void run_child(const struct config *cfg, const struct job *job,
     struct transcode_result res;
     struct transcode_assets *assets = NULL;
     char tag[48], line[512], video_tmp[TMP_NAME_MAX], thumb_tmp[TMP_NAME_MAX];
-    char sheet_tmp[TMP_NAME_MAX];
+    char sheet_tmp[TMP_NAME_MAX], db[PATH_MAX];
+    bool probe = getenv("CHORUS_SANDBOX_PROBE") != NULL;
+    pid_t parent = getppid();
     int dir_fd;
     json_t *facts;
     char *text;
@@ -246,9 +275,15 @@ static void run_child(const struct config *cfg, const struct job *job,
         _exit(3);
     }
     opts.assets = assets;
+    if (util_fmt(db, sizeof(db), "%s/chorus.db", cfg->data_dir) != 0)
+        _exit(3);
+    scrub_environment();
+    /* The test clock's file cannot be opened in there. */
+    util_clock_freeze();
     if (sandbox_enter() != 0)
         _exit(3);
-    probe_sandbox(cfg);
+    if (probe)
+        probe_sandbox(opts.input_fd, parent, db);
     if (api->file(in, out_dir, &opts, &res) != 0) {
         n = snprintf(line, sizeof(line), "E ");
         report(line, (size_t)n);
@@ -599,6 +634,17 @@ static int run_job(struct worker *w, const struct job *job)
         discard_outputs(w, job);
         record_failure(w, job, "processing took too long and was stopped",
                        true);
+    } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+        /* Not a passing fault: the file made the decoder do something
+         * no transcode does. Trying again would only do it again. */
+        log_warnx("job %lld: the sandbox stopped it (a forbidden system "
+                  "call)",
+                  (long long)job->id);
+        discard_outputs(w, job);
+        record_failure(w, job,
+                       "the sandbox stopped processing: a forbidden system "
+                       "call (Bad system call); a harmful file?",
+                       false);
     } else if (WIFSIGNALED(status)) {
         char why[128];
         int sig = WTERMSIG(status);
@@ -717,10 +763,14 @@ int worker_main(const struct config *cfg)
         log_info("no workers configured");
         return 0;
     }
-    /* Started by chorus serve: end with it. */
+    /* Started by chorus serve: end with it. Its pid goes no further:
+     * jobs' children are forked from here. */
     if (parent != NULL) {
+        long ppid = strtol(parent, NULL, 10);
+
+        unsetenv("CHORUS_PARENT_PID");
         prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if ((long)getppid() != strtol(parent, NULL, 10))
+        if ((long)getppid() != ppid)
             return 0;
     }
     pids = calloc((size_t)n, sizeof(*pids));

@@ -14,6 +14,7 @@
 #include "chorus/config.h"
 #include "chorus/router.h"
 
+struct client_nets;
 struct db_pool;
 struct upload_registry;
 struct throttle;
@@ -23,12 +24,17 @@ struct app {
     const struct config *cfg;
     struct db_pool *db;
     char db_path[4096];
-    char web_dir[4096]; /* realpath of --web-dir */
+    char web_dir[4096];          /* realpath of --web-dir */
+    struct client_nets *proxies; /* --trusted-proxy */
     struct upload_registry *uploads;
     int64_t max_upload_bytes;
-    struct throttle *login_by_name;   /* failed logins per username */
-    struct throttle *login_by_client; /* failed logins per address */
-    atomic_llong uploads_started;     /* since start, for /metrics */
+    /* Failed logins (account.c): strangers' per account (case-folded
+     * name) and per client; a device cookie's own. */
+    struct throttle *login_by_name;
+    struct throttle *login_by_client;
+    struct throttle *login_by_device;
+    unsigned char device_key[32]; /* data/device.key (device.h) */
+    atomic_llong uploads_started; /* since start, for /metrics */
     atomic_llong uploads_finished;
     /* A withdrawal or a deletion left text in the WAL that a checkpoint
      * could not clear yet: the main loop tries again every second. */

@@ -9,6 +9,7 @@
 #ifndef CHORUS_AUTH_H
 #define CHORUS_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,7 +20,9 @@ struct db;
 #define AUTH_HASH_MAX 128 /* crypto_pwhash_STRBYTES */
 #define AUTH_PASSWORD_MIN 10
 #define AUTH_PASSWORD_MAX 1024
-#define AUTH_USERNAME_MAX 64
+#define AUTH_USERNAME_MAX 64 /* characters */
+/* The most bytes a name (or its folded key) takes in UTF-8. */
+#define AUTH_USERNAME_BYTES (AUTH_USERNAME_MAX * 4)
 
 enum role { ROLE_NONE = 0, ROLE_ADMIN, ROLE_MODERATOR, ROLE_COMMS };
 
@@ -37,8 +40,22 @@ int auth_password_hash(const char *password, char out[AUTH_HASH_MAX]);
 int auth_password_verify(const char *hash, const char *password);
 /* NULL if the password is acceptable, else why it is not. */
 const char *auth_password_weak(const char *password);
-/* NULL if name is a valid username (1-64 of [A-Za-z0-9._-]), else why. */
+/*
+ * NULL if name is a valid username, else why not. A name has 1 to 64
+ * characters of UTF-8 in any script: ASCII letters, digits, '.', '_' and
+ * '-', and any character from U+00C0 on but spaces, invisible and
+ * formatting characters (U+2000-U+206F, U+3000, U+FEFF, variation
+ * selectors, tags), private use, noncharacters, U+00D7 and U+00F7, and
+ * combining accents (U+0300-U+036F, U+0483-U+0489: a name is typed
+ * composed, so it has one spelling).
+ */
 const char *auth_username_invalid(const char *name);
+/*
+ * The key names are compared by, everywhere (the database's name_key,
+ * login throttling): the name's case folding (fold.h), into out. 0, or
+ * -1 if name is not UTF-8 or is too long.
+ */
+int auth_name_key(const char *name, char out[AUTH_USERNAME_BYTES + 1]);
 
 /*
  * Creates a user. Returns the new id (> 0), 0 if the name is taken, or -1.
@@ -79,7 +96,7 @@ int64_t auth_user_count(struct db *db);
 
 struct session {
     int64_t user_id;
-    char username[AUTH_USERNAME_MAX + 1];
+    char username[AUTH_USERNAME_BYTES + 1];
     enum role role;
     char csrf[UTIL_TOKEN_LEN + 1];
     unsigned char token_hash[32];
@@ -89,12 +106,40 @@ struct session {
 };
 
 /*
- * Checks username and password. On success creates a session: token
- * (UTIL_TOKEN_LEN + 1 bytes) receives the new cookie value and *s its
- * details; an outdated hash is upgraded; the login is audited. A failure
- * is audited too, and takes as long for an unknown user as for a wrong
- * password. Returns 1, 0 for bad credentials (or a disabled user), -1.
+ * A login in three steps, so that no database handle is held while the
+ * password is hashed (argon2id: 50-100 ms and 19 MiB):
+ * auth_login_find() with a handle, auth_login_check() without one,
+ * auth_login_record() with a handle again.
  */
+struct auth_attempt {
+    char typed[AUTH_USERNAME_BYTES + 1]; /* the name as typed (cut) */
+    bool found, disabled;
+    int64_t user_id;
+    char username[AUTH_USERNAME_BYTES + 1];
+    enum role role;
+    char hash[AUTH_HASH_MAX];
+    int ok;                      /* auth_login_check()'s verdict */
+    char newhash[AUTH_HASH_MAX]; /* ok == 2: the password rehashed */
+};
+/* Looks up the user whose name folds as username's. 0, or -1. */
+int auth_login_find(struct db *db, const char *username,
+                    struct auth_attempt *a);
+/*
+ * Verifies password against the user found (against a dummy hash for an
+ * unknown user, so that both take as long) and, if it matches with
+ * outdated parameters, rehashes it. Sets a->ok: 1, 2 (rehashed) or 0
+ * (wrong, unknown or disabled). Holds nothing; returns a->ok.
+ */
+int auth_login_check(struct auth_attempt *a, const char *password);
+/*
+ * Records a checked attempt: a failure in the audit log; a success as a
+ * new session (token, UTIL_TOKEN_LEN + 1 bytes, receives the cookie
+ * value and *s its details), the upgraded hash, and the audit row.
+ * Returns 1 (logged in), 0 (bad credentials), or -1. Clears a's hashes.
+ */
+int auth_login_record(struct db *db, struct auth_attempt *a, int max_s,
+                      char token[UTIL_TOKEN_LEN + 1], struct session *s);
+/* The three steps on one handle (the command line, tests). */
 int auth_login(struct db *db, const char *username, const char *password,
                int max_s, char token[UTIL_TOKEN_LEN + 1], struct session *s);
 /*

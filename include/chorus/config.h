@@ -48,16 +48,20 @@ struct config {
     const char *public_url;
     int max_connections;
     int max_connections_per_ip;
-    int idle_timeout;   /* seconds */
-    int header_timeout; /* seconds */
+    int db_handles;            /* the HTTP threads' database handles */
+    int idle_timeout;          /* seconds */
+    int header_timeout;        /* seconds */
+    int min_body_rate;         /* bytes per second, 0: none */
+    int body_rate_window;      /* seconds */
+    const char *trusted_proxy; /* CIDR list */
 
     /* Uploads. */
     int max_upload_mb;
-    int upload_expiry;  /* seconds after the last byte */
-    int sweep_interval; /* seconds */
-    int max_uploads_per_ip;
-    int min_upload_rate;    /* bytes per second, 0: none */
-    int upload_rate_window; /* seconds */
+    int upload_expiry;               /* seconds after the last byte */
+    int sweep_interval;              /* seconds */
+    int max_uploads_per_client;      /* PATCHes at once, 0: no limit */
+    int max_open_uploads_per_client; /* unfinished uploads, 0: no limit */
+    int max_parked_mb_per_client;    /* their bytes, 0: no limit */
     int min_free_mb;
     const char *cors_origin;
     const char *campaign_title;

@@ -171,7 +171,8 @@ int db_quick_check(struct db *db);
 int db_backup(struct db *db, const char *path, char *err, size_t errlen);
 
 /* The statement, reset with bindings cleared; NULL if it failed to
- * prepare (logged). Owned by the handle. */
+ * prepare (logged) or db is NULL (a pool with no handle to lend, as is
+ * db_begin's DB_BUSY and db_rollback's no-op). Owned by the handle. */
 struct db_stmt *db_stmt(struct db *db, enum stmt id);
 /* Binds parameter i (1-based). A NULL text or blob binds SQL NULL.
  * Text and blobs are copied. 0, or -1. */
@@ -191,13 +192,30 @@ const void *db_col_blob(struct db_stmt *st, int i, size_t *len);
 int db_col_is_null(struct db_stmt *st, int i);
 
 /*
- * A fixed set of handles shared by the HTTP threads: db_pool_get() waits
- * for a free one. Each handle is used by one thread at a time.
+ * A fixed set of size handles shared by the HTTP threads. Each handle is
+ * used by one thread at a time, and only briefly (never across a
+ * password hash or a client's bytes).
  */
-int db_pool_new(const char *path, int size, struct db_pool **out, char *err,
-                size_t errlen);
+int db_pool_new(const char *path, int size, int wait_ms, struct db_pool **out,
+                char *err, size_t errlen);
 void db_pool_free(struct db_pool *pool);
+/*
+ * Waits up to the pool's wait_ms for a free handle. Returns it, or NULL
+ * (logged) if none came free: the caller answers 503 with Retry-After
+ * (http_db_error(req, DB_BUSY)).
+ */
 struct db *db_pool_get(struct db_pool *pool);
+/*
+ * The same for a request that will write: writers take a handle one at
+ * a time (SQLite lets one write anyway), so that writers queueing for
+ * the lock (failed logins' audit rows, upload creations and checkpoints,
+ * decisions: each with its fsync) wait without a handle and never starve
+ * the readers. Waits up to the busy timeout
+ * for its turn, then as db_pool_get(). NULL (logged) as there.
+ */
+struct db *db_pool_get_writer(struct db_pool *pool);
+/* Gives db back (rolling back any transaction left open), with its
+ * writer's turn if it had one; NULL is fine. */
 void db_pool_put(struct db_pool *pool, struct db *db);
 
 #endif

@@ -22,6 +22,7 @@
 #include <microhttpd.h>
 
 #include "chorus/auth.h"
+#include "chorus/client.h"
 #include "chorus/router.h"
 
 struct app;
@@ -38,6 +39,10 @@ struct request {
     struct route_match match;
     int64_t start_ms;
 
+    /* Who sent it (http_client()), worked out on first use. */
+    struct client client;
+    bool client_known;
+
     /* The logged-in user, for routes that need one. */
     struct session session;
     bool has_session;
@@ -51,6 +56,8 @@ struct request {
     int status;
     uint64_t body_bytes; /* for the access log, when known */
     bool queued;
+    /* The answer went out whole (set before ctx_free runs). */
+    bool delivered;
 
     /* A campaign's upload page: the --cors-origin sites may frame it. */
     bool embeddable;
@@ -97,8 +104,13 @@ void http_embeddable(struct request *req);
 /* Adds a header to the pending response; 0, or -1. */
 int http_header_add(struct request *req, const char *name, const char *value);
 
-/* The client's address (for in-memory limits only; never stored). */
+/* The socket's peer: the client, or a proxy (never stored). */
 const struct sockaddr *http_client_addr(const struct request *req);
+/*
+ * The client as every per-client limit sees it: the peer, or behind a
+ * --trusted-proxy the address it forwarded (client.h). In memory only.
+ */
+const struct client *http_client(struct request *req);
 /* A request header, or NULL. */
 const char *http_header(const struct request *req, const char *name);
 /* A query argument, or NULL. */

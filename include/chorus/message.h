@@ -232,12 +232,14 @@ void message_token_hash(const char *token, unsigned char out[MESSAGE_HASH_LEN]);
  * Inserts message id with its metadata and receipt hash. If complete,
  * the whole video (length bytes) is already in incoming/ and the message
  * is born "processing" with its job queued; else it is born "uploading"
- * with offset 0, expiring at expires_at. Returns 0, or a DB_* code < 0.
+ * with offset bytes already durable in its part file, expiring at
+ * expires_at. Returns 0, or a DB_* code < 0.
  */
 int message_create(struct db *db, const char *id,
                    const struct message_meta *meta,
                    const unsigned char receipt_hash[MESSAGE_HASH_LEN],
-                   int64_t length, int64_t expires_at, bool complete);
+                   int64_t length, int64_t offset, int64_t expires_at,
+                   bool complete);
 
 /* Reads message id's upload state: 1 found, 0 no such message, -1. */
 int message_upload_get(struct db *db, const char *id,

@@ -72,4 +72,11 @@ int storage_delete_all(const char *data_dir, const char *id);
 int storage_campaign_path(const char *data_dir, int64_t campaign_id,
                           const char *name, char *out, size_t outlen);
 
+/*
+ * Calls fn(id, opaque) for each part file in uploads/ (fn may delete
+ * it). Returns 0, or -1 if the directory cannot be read.
+ */
+int storage_parts(const char *data_dir, void (*fn)(const char *id, void *),
+                  void *opaque);
+
 #endif

@@ -1,9 +1,10 @@
 /*
  * In-memory failure throttling (login attempts), never written to disk:
  * rate limits are the one place a client's address is used, and they
- * live only here. Each key (a username, a client address) counts its
- * failures in a window; past the limit it is refused until the window
- * ends. The table is bounded: when full, the oldest entry goes.
+ * live only here. Each key (an account, a client, a device cookie)
+ * counts its failures in a window; past the limit it is refused until
+ * the window ends. The table is bounded: when full, the oldest entry
+ * that is not locked out goes (the oldest of all if every one is).
  */
 #ifndef CHORUS_THROTTLE_H
 #define CHORUS_THROTTLE_H

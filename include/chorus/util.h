@@ -37,6 +37,10 @@ int64_t util_now(void);
 /* Replaces the clock (NULL: back to the real one). Not thread-safe: call
  * before threads start. */
 void util_clock_set(int64_t (*fn)(void));
+/* Reads CHORUS_TEST_CLOCK's file one last time: from now on util_now()
+ * opens no file (a sandboxed job's child may open none). Call before
+ * threads start. */
+void util_clock_freeze(void);
 /* A monotonic clock in milliseconds, for durations (never faked). */
 int64_t util_mono_ms(void);
 /* Writes t as "2026-04-19T12:00:00Z" into out (at least 21 bytes). */

@@ -5,9 +5,15 @@
  * post processor, Range headers). Each input is sent over a fresh
  * loopback connection, the write side closed, and the answer read to
  * its end. "@SESSION@" and "@CSRF@" in an input become a live admin
- * session's cookie and CSRF token, so the panel's routes are reached too.
+ * session's cookie and CSRF token, so the panel's routes are reached too;
+ * "@UPLOAD@" becomes the id of an unfinished upload made for that input
+ * (100 bytes long, 5 of them in), so PATCH, HEAD and DELETE reach a live
+ * upload. The server trusts 127.0.0.1 as a proxy: X-Forwarded-For and
+ * Forwarded are parsed too.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,12 +23,17 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "build_info.h"
 #include "chorus/app.h"
 #include "chorus/auth.h"
 #include "chorus/db.h"
 #include "chorus/http.h"
 #include "chorus/log.h"
+#include "chorus/message.h"
+#include "chorus/meta.h"
+#include "chorus/storage.h"
 #include "chorus/util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -49,8 +60,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                     "4",
                     "--min-free-mb",
                     "0",
-                    "--max-uploads-per-ip",
-                    "0"};
+                    "--max-uploads-per-client",
+                    "0",
+                    "--max-open-uploads-per-client",
+                    "0",
+                    "--trusted-proxy",
+                    "127.0.0.1/32"};
     char err[256];
     struct session s;
     struct db *db = NULL;
@@ -78,13 +93,51 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* Makes an unfinished upload, 5 of its 100 bytes in, as a creation and
+ * a first PATCH would leave it; its id goes to id. 0, or -1. */
+static int live_upload(char id[UTIL_ID_LEN + 1])
+{
+    struct message_meta meta;
+    unsigned char hash[MESSAGE_HASH_LEN];
+    char path[PATH_MAX];
+    struct db *db;
+    int fd, rc;
+
+    util_random_id(id);
+    randombytes_buf(hash, sizeof(hash));
+    meta_init(&meta);
+    snprintf(meta.country, sizeof(meta.country), "BY");
+    snprintf(meta.language, sizeof(meta.language), "be");
+    snprintf(meta.consent_version, sizeof(meta.consent_version), "1");
+    snprintf(meta.consent_scope, sizeof(meta.consent_scope), "public");
+    if (storage_path(cfg.data_dir, STORAGE_PART, id, path, sizeof(path)) != 0 ||
+        (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+        return -1;
+    rc = write(fd, "hello", 5) == 5 ? 0 : -1;
+    close(fd);
+    if (rc != 0 || (db = db_pool_get(app.db)) == NULL)
+        return -1;
+    rc = message_create(db, id, &meta, hash, 100, 5, util_now() + 3600, false);
+    db_pool_put(app.db, db);
+    return rc;
+}
+
 /* Copies data into out, replacing the placeholders; returns its length. */
 static size_t expand(const uint8_t *data, size_t size, char *out)
 {
+    char upload[UTIL_ID_LEN + 1] = "";
     size_t o = 0;
 
     for (size_t i = 0; i < size;) {
-        if (size - i >= 9 && memcmp(data + i, "@SESSION@", 9) == 0) {
+        if (size - i >= 8 && memcmp(data + i, "@UPLOAD@", 8) == 0) {
+            if (upload[0] == '\0' && live_upload(upload) != 0) {
+                fprintf(stderr, "fuzz_http: cannot make an upload\n");
+                abort();
+            }
+            memcpy(out + o, upload, UTIL_ID_LEN);
+            o += UTIL_ID_LEN;
+            i += 8;
+        } else if (size - i >= 9 && memcmp(data + i, "@SESSION@", 9) == 0) {
             memcpy(out + o, token, UTIL_TOKEN_LEN);
             o += UTIL_TOKEN_LEN;
             i += 9;
@@ -109,7 +162,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size > 1 << 20)
         return 0;
-    /* Each placeholder grows by at most UTIL_TOKEN_LEN. */
+    /* Each placeholder (6 bytes at least) grows by at most
+     * UTIL_TOKEN_LEN. */
     req = malloc(size * (UTIL_TOKEN_LEN / 6 + 1) + 1);
     if (req == NULL)
         return 0;

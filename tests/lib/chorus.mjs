@@ -84,7 +84,10 @@ export async function startChorus({ dataDir, args = [], env = {}, keepDir = fals
   dataDir = dataDir || tempDir();
   // No transcoding workers unless a test asks for them.
   const workers = args.includes('--workers') ? [] : ['--workers', '0'];
-  const proc = spawn(BIN, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...workers, ...args], {
+  // Every test talks from 127.0.0.1, one client: no cap on its
+  // unfinished uploads unless a test asks for one (uploads_caps does).
+  const caps = args.includes('--max-open-uploads-per-client') ? [] : ['--max-open-uploads-per-client', '0'];
+  const proc = spawn(BIN, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...workers, ...caps, ...args], {
     env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';

@@ -1,5 +1,6 @@
 /* Passwords: argon2id round trip, wrong passwords refused, old
  * parameters flagged for rehash; users: add, duplicate, passwd. */
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include <sodium.h>
@@ -44,6 +45,60 @@ int main(void)
     CHECK(auth_username_invalid("a b") != NULL);
     CHECK(auth_username_invalid("<script>") != NULL);
     CHECK(auth_username_invalid("anna.k_2-x") == NULL);
+    /* Any script; no spaces, symbols, invisible or decomposed letters. */
+    {
+        static const struct {
+            const char *name;
+            bool ok;
+        } names[] = {
+            {"Алесь", true},
+            {"Σωκράτης", true},
+            {"Łukasz-Żółć", true},
+            {"Nguyễn_Văn", true},
+            {"علی", true},
+            {"李雷", true},
+            {"Հայկ", true},
+            {"ab\xc2\xa0"
+             "cd",
+             false}, /* no-break space */
+            {"ab\xe2\x80\x8b"
+             "cd",
+             false}, /* zero-width space */
+            {"ab\xe2\x80\xae"
+             "cd",
+             false},              /* right-to-left override */
+            {"e\xcc\x81", false}, /* e + combining acute */
+            {"a\xc3\x97"
+             "b",
+             false}, /* multiplication sign */
+            {"\xef\xbb\xbf"
+             "admin",
+             false},                 /* byte order mark */
+            {"\xee\x80\x80", false}, /* private use */
+            {"ab\xc3", false},       /* cut UTF-8 */
+            {"\xc0\xaf"
+             "ab",
+             false}, /* overlong '/' */
+            {"a/b", false},
+        };
+
+        for (size_t i = 0; i < ARRAY_LEN(names); i++)
+            if ((auth_username_invalid(names[i].name) == NULL) != names[i].ok) {
+                fprintf(stderr, "name %zu: want %s\n", i,
+                        names[i].ok ? "valid" : "invalid");
+                test_failures++;
+            }
+    }
+    /* 64 characters in any script, not 64 bytes. */
+    {
+        char name[AUTH_USERNAME_BYTES + 8] = "";
+
+        for (int i = 0; i < 64; i++)
+            strcat(name, "Ж");
+        CHECK(auth_username_invalid(name) == NULL);
+        strcat(name, "Ж");
+        CHECK(auth_username_invalid(name) != NULL);
+    }
     CHECK_INT(auth_role_parse("moderator"), ROLE_MODERATOR);
     CHECK_INT(auth_role_parse("root"), ROLE_NONE);
     CHECK_STR(auth_role_name(ROLE_COMMS), "comms");
@@ -59,11 +114,36 @@ int main(void)
     CHECK_INT(auth_user_add(db, "test", "ANNA", "other password", ROLE_COMMS),
               0); /* usernames are case-insensitive */
     CHECK_INT(auth_user_count(db), 1);
+    /* ... in every script: one account for every way of casing it. */
+    CHECK(auth_user_add(db, "test", "Модератор", "first password",
+                        ROLE_MODERATOR) > 0);
+    CHECK_INT(
+        auth_user_add(db, "test", "МОДЕРАТОР", "other password", ROLE_COMMS),
+        0);
+    CHECK_INT(
+        auth_user_add(db, "test", "мОдЕрАтОр", "other password", ROLE_COMMS),
+        0);
+    CHECK(auth_user_add(db, "test", "ΣΟΦΙΑ", "first password", ROLE_COMMS) > 0);
+    CHECK_INT(auth_user_add(db, "test", "σοφια", "other password", ROLE_COMMS),
+              0);
+    CHECK_INT(auth_user_count(db), 3);
+    {
+        char token[UTIL_TOKEN_LEN + 1];
+        struct session s;
+
+        CHECK_INT(auth_login(db, "МОДЕРАТОР", "first password", 60, token, &s),
+                  1);
+        CHECK_STR(s.username, "Модератор");
+        CHECK_INT(auth_login(db, "σοφιΑ", "first password", 60, token, &s), 1);
+        CHECK_STR(s.username, "ΣΟΦΙΑ");
+        CHECK_INT(auth_login(db, "модератор", "wrong password", 60, token, &s),
+                  0);
+    }
     CHECK_INT(auth_user_passwd(db, "test", "anna", "second password"), 1);
     CHECK_INT(auth_user_passwd(db, "test", "nobody", "second password"), 0);
     {
         struct db_stmt *st = db_stmt(db, STMT_USER_BY_NAME);
-        db_bind_text(st, 1, "anna");
+        db_bind_text(st, 1, "anna"); /* the name key */
         CHECK_INT(db_step(st), DB_ROW);
         CHECK_INT(auth_password_verify(db_col_text(st, 2), "second password"),
                   1);

@@ -443,10 +443,10 @@ static void test_limits(struct db *db)
     struct msg_args args = {0};
     int64_t may;
 
-    exec(db, "INSERT INTO users (id, username, password_hash, role,"
-             " created_at, updated_at) VALUES"
-             " (2, 'mod2', '$argon2id$x', 'moderator', 0, 0),"
-             " (3, 'boss', '$argon2id$x', 'admin', 0, 0)");
+    exec(db, "INSERT INTO users (id, username, name_key, password_hash,"
+             " role, created_at, updated_at) VALUES"
+             " (2, 'mod2', 'mod2', '$argon2id$x', 'moderator', 0, 0),"
+             " (3, 'boss', 'boss', '$argon2id$x', 'admin', 0, 0)");
     CHECK_INT(campaign_find(db, "may-day", &c), 1);
     may = c.id;
     CHECK_INT(campaign_limit_user(db, "admin", "mod2", slugs, 1, &bad), 1);
@@ -486,7 +486,7 @@ static void test_limits(struct db *db)
     snprintf(m.language, sizeof(m.language), "be");
     snprintf(m.consent_version, sizeof(m.consent_version), "2026-11");
     memcpy(hash, id, 16);
-    CHECK_INT(message_create(db, id, &m, hash, 10, 0, true), 0);
+    CHECK_INT(message_create(db, id, &m, hash, 10, 10, 0, true), 0);
     exec(db, "UPDATE jobs SET state = 'done'");
     {
         char sql[200];

@@ -52,6 +52,28 @@ int main(void)
         CHECK_INT(cfg.listen_port, 9000);
         CHECK_INT(cfg.idle_timeout, 7);
     }
+    /* Renamed options: the old flag and variable still work; the new
+     * variable beats the old; the parked-bytes cap follows the largest
+     * upload unless set. */
+    {
+        const char *env[] = {"CHORUS_MIN_UPLOAD_RATE", "99", NULL};
+        char *argv[] = {"--max-uploads-per-ip", "3", "--upload-rate-window=9",
+                        "--max-upload-mb", "100"};
+        CHECK_INT(parse(&cfg, CMD_SERVE, env, argv, 5, err, sizeof(err)), 0);
+        CHECK_INT(cfg.max_uploads_per_client, 3);
+        CHECK_INT(cfg.body_rate_window, 9);
+        CHECK_INT(cfg.min_body_rate, 99);
+        CHECK_INT(cfg.max_parked_mb_per_client, 100);
+        CHECK_INT(cfg.max_open_uploads_per_client, 4);
+    }
+    {
+        const char *env[] = {"CHORUS_MIN_UPLOAD_RATE", "99",
+                             "CHORUS_MIN_BODY_RATE", "7", NULL};
+        char *argv[] = {"--max-parked-mb-per-client", "0"};
+        CHECK_INT(parse(&cfg, CMD_SERVE, env, argv, 2, err, sizeof(err)), 0);
+        CHECK_INT(cfg.min_body_rate, 7);
+        CHECK_INT(cfg.max_parked_mb_per_client, 0);
+    }
     /* A flag wins even when the environment's value would be invalid. */
     {
         const char *env[] = {"CHORUS_WORKERS", "3", NULL};

@@ -74,7 +74,7 @@ static void upload(char id[UTIL_ID_LEN + 1])
     snprintf(meta.consent_version, sizeof(meta.consent_version), "1");
     snprintf(meta.consent_scope, sizeof(meta.consent_scope), "public");
     memcpy(hash, id, 16);
-    CHECK_INT(message_create(db, id, &meta, hash, 100, 0, true), 0);
+    CHECK_INT(message_create(db, id, &meta, hash, 100, 100, 0, true), 0);
 }
 
 static const struct job_facts facts = {6000, 720, 1280, true,

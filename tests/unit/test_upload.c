@@ -39,15 +39,15 @@ static const char *no_env(const char *name)
     return NULL;
 }
 
-static struct sockaddr_in client(int last)
+/* Client 10.0.0.x, as http_client() would name it. */
+static struct client client(int last)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET};
+    struct client c = {{10, 0, 0, (unsigned char)last}, 4, false, false};
 
-    sa.sin_addr.s_addr = htonl(0x0a000000u | (unsigned)last); /* 10.0.0.x */
-    return sa;
+    return c;
 }
 
-#define ADDR(sa) ((const struct sockaddr *)(const void *)&(sa))
+#define ADDR(c) (&(c))
 
 /* A tus upload as tus_create_begin leaves it: a row and an empty part
  * file. */
@@ -71,7 +71,7 @@ static void create(char id[UTIL_ID_LEN + 1], int64_t length)
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     CHECK(fd >= 0);
     close(fd);
-    CHECK_INT(message_create(db, id, &meta, hash, length,
+    CHECK_INT(message_create(db, id, &meta, hash, length, 0,
                              now + cfg.upload_expiry, false),
               0);
 }
@@ -86,15 +86,15 @@ static struct message_upload row(const char *id)
 
 static void test_write_and_complete(void)
 {
-    struct sockaddr_in a = client(1);
+    struct client a = client(1);
     struct upload *up = NULL, *other = NULL;
     char id[UTIL_ID_LEN + 1], buf[100];
 
     memset(buf, 'x', sizeof(buf));
     create(id, 100);
-    CHECK_INT(upload_open(&app, ADDR(a), id, 0, 100, true, &up), 0);
+    CHECK_INT(upload_open(&app, ADDR(a), id, 0, 100, -1, true, &up), 0);
     /* One writer at a time. */
-    CHECK_INT(upload_open(&app, ADDR(a), id, 0, 100, true, &other), 423);
+    CHECK_INT(upload_open(&app, ADDR(a), id, 0, 100, -1, true, &other), 423);
     CHECK(other == NULL);
     CHECK(upload_busy(&app, id));
     CHECK_INT(upload_write(up, buf, 60), 0);
@@ -103,8 +103,8 @@ static void test_write_and_complete(void)
     upload_close(up);
     CHECK(!upload_busy(&app, id));
     /* The client resumes from what is recorded, and only from there. */
-    CHECK_INT(upload_open(&app, ADDR(a), id, 50, 100, true, &up), 409);
-    CHECK_INT(upload_open(&app, ADDR(a), id, 60, 100, true, &up), 0);
+    CHECK_INT(upload_open(&app, ADDR(a), id, 50, 100, -1, true, &up), 409);
+    CHECK_INT(upload_open(&app, ADDR(a), id, 60, 100, -1, true, &up), 0);
     CHECK_INT(upload_write(up, buf, 41), 413);
     CHECK_INT(upload_write(up, buf, 40), 0);
     CHECK_INT(upload_complete(up), 0);
@@ -113,18 +113,18 @@ static void test_write_and_complete(void)
     CHECK_INT(storage_size(cfg.data_dir, STORAGE_INCOMING, id), 100);
     CHECK_INT(storage_size(cfg.data_dir, STORAGE_PART, id), -1);
     /* Finished: no more bytes. */
-    CHECK_INT(upload_open(&app, ADDR(a), id, 100, 100, true, &up), 410);
+    CHECK_INT(upload_open(&app, ADDR(a), id, 100, 100, -1, true, &up), 410);
 }
 
 /* A cut-off request keeps what it wrote: closing checkpoints it. */
 static void test_cut_off(void)
 {
-    struct sockaddr_in a = client(2);
+    struct client a = client(2);
     struct upload *up = NULL;
     char id[UTIL_ID_LEN + 1], buf[30] = {0};
 
     create(id, 100);
-    CHECK_INT(upload_open(&app, ADDR(a), id, 0, 100, true, &up), 0);
+    CHECK_INT(upload_open(&app, ADDR(a), id, 0, 100, -1, true, &up), 0);
     CHECK_INT(upload_write(up, buf, 30), 0);
     upload_close(up);
     CHECK_INT(row(id).offset, 30);
@@ -135,7 +135,7 @@ static void test_cut_off(void)
  * resumed upload drops them. */
 static void test_unrecorded_tail(void)
 {
-    struct sockaddr_in a = client(3);
+    struct client a = client(3);
     struct upload *up = NULL;
     char id[UTIL_ID_LEN + 1], path[PATH_MAX];
     int fd;
@@ -145,31 +145,77 @@ static void test_unrecorded_tail(void)
     fd = open(path, O_WRONLY | O_CLOEXEC);
     CHECK(fd >= 0 && write(fd, "garbage", 7) == 7);
     close(fd);
-    CHECK_INT(upload_open(&app, ADDR(a), id, 0, 100, true, &up), 0);
+    CHECK_INT(upload_open(&app, ADDR(a), id, 0, 100, -1, true, &up), 0);
     CHECK_INT(storage_size(cfg.data_dir, STORAGE_PART, id), 0);
     upload_close(up);
 }
 
-/* cfg.max_uploads_per_ip is 2: a third at once is refused, another
+/* cfg.max_uploads_per_client is 2: a third at once is refused, another
  * client is not. */
 static void test_client_slots(void)
 {
-    struct sockaddr_in a = client(4), b = client(5);
+    struct client a = client(4), b = client(5);
     struct upload *up[3] = {NULL, NULL, NULL}, *other = NULL;
     char id[3][UTIL_ID_LEN + 1], extra[UTIL_ID_LEN + 1];
 
     for (int i = 0; i < 3; i++)
         create(id[i], 10);
     create(extra, 10);
-    CHECK_INT(upload_open(&app, ADDR(a), id[0], 0, 10, true, &up[0]), 0);
-    CHECK_INT(upload_open(&app, ADDR(a), id[1], 0, 10, true, &up[1]), 0);
-    CHECK_INT(upload_open(&app, ADDR(a), id[2], 0, 10, true, &up[2]), 429);
-    CHECK_INT(upload_open(&app, ADDR(b), extra, 0, 10, true, &other), 0);
+    CHECK_INT(upload_open(&app, ADDR(a), id[0], 0, 10, -1, true, &up[0]), 0);
+    CHECK_INT(upload_open(&app, ADDR(a), id[1], 0, 10, -1, true, &up[1]), 0);
+    CHECK_INT(upload_open(&app, ADDR(a), id[2], 0, 10, -1, true, &up[2]), 429);
+    CHECK_INT(upload_open(&app, ADDR(b), extra, 0, 10, -1, true, &other), 0);
     upload_close(up[0]);
-    CHECK_INT(upload_open(&app, ADDR(a), id[2], 0, 10, true, &up[2]), 0);
+    CHECK_INT(upload_open(&app, ADDR(a), id[2], 0, 10, -1, true, &up[2]), 0);
     upload_close(up[1]);
     upload_close(up[2]);
     upload_close(other);
+}
+
+/*
+ * The caps on unfinished uploads, in memory: four per client (the
+ * default), counted at creation; bytes that a request may bring count
+ * against --max-parked-mb-per-client before it writes; an upload
+ * resumed by another client moves to it.
+ */
+static void test_caps(void)
+{
+    struct client a = client(7), b = client(8), c = client(9);
+    char id[5][UTIL_ID_LEN + 1], big[UTIL_ID_LEN + 1];
+    struct upload *up = NULL;
+
+    for (int i = 0; i < 5; i++)
+        util_random_id(id[i]);
+    for (int i = 0; i < 4; i++)
+        CHECK_INT(upload_admit(&app, ADDR(a), id[i]), 0);
+    CHECK_INT(upload_admit(&app, ADDR(a), id[4]), UPLOAD_TOO_MANY_OPEN);
+    CHECK_INT(upload_admit(&app, ADDR(b), id[4]), 0);
+    upload_forget(&app, id[0]);
+    CHECK_INT(upload_admit(&app, ADDR(a), id[0]), 0);
+    for (int i = 0; i < 5; i++)
+        upload_forget(&app, id[i]);
+
+    /* A cap of 1 MiB: a PATCH that may bring more is refused unwritten. */
+    cfg.max_parked_mb_per_client = 1;
+    create(big, 2 * 1024 * 1024);
+    CHECK_INT(upload_open(&app, ADDR(c), big, 0, 2 * 1024 * 1024,
+                          2 * 1024 * 1024, true, &up),
+              UPLOAD_TOO_MANY_BYTES);
+    CHECK_INT(upload_open(&app, ADDR(c), big, 0, 2 * 1024 * 1024, 1024 * 1024,
+                          true, &up),
+              0);
+    upload_close(up);
+    /* Moved to another client, it no longer counts for the first. */
+    CHECK_INT(upload_open(&app, ADDR(b), big, 0, 2 * 1024 * 1024, 1024 * 1024,
+                          true, &up),
+              0);
+    upload_close(up);
+    for (int i = 0; i < 4; i++)
+        CHECK_INT(upload_admit(&app, ADDR(c), id[i]), 0);
+    for (int i = 0; i < 4; i++)
+        upload_forget(&app, id[i]);
+    upload_forget(&app, big);
+    cfg.max_parked_mb_per_client = cfg.max_upload_mb;
 }
 
 /* Withdrawn with its receipt meanwhile: gone (410), at open or at the
@@ -177,25 +223,25 @@ static void test_client_slots(void)
 static void test_withdrawn(void)
 {
     struct msg_actor contributor = {WHO_CONTRIBUTOR, "contributor", 0};
-    struct sockaddr_in a = client(6);
+    struct client a = client(6);
     struct upload *up = NULL;
     char id[UTIL_ID_LEN + 1], buf[10] = {0};
 
     create(id, 100);
-    CHECK_INT(upload_open(&app, ADDR(a), id, 0, 100, true, &up), 0);
+    CHECK_INT(upload_open(&app, ADDR(a), id, 0, 100, -1, true, &up), 0);
     CHECK_INT(upload_write(up, buf, 10), 0);
     CHECK_INT(message_apply(db, id, EV_WITHDRAW, &contributor, NULL, NULL),
               MSG_OK);
     CHECK_INT(upload_checkpoint(up), 410);
     upload_close(up);
-    CHECK_INT(upload_open(&app, ADDR(a), id, 0, 100, true, &up), 410);
+    CHECK_INT(upload_open(&app, ADDR(a), id, 0, 100, -1, true, &up), 410);
 }
 
 /* The sweep deletes what expired (row and file), not what is being
  * written or has not expired; the clock moves, nothing sleeps. */
 static void test_sweep(void)
 {
-    struct sockaddr_in a = client(7);
+    struct client a = client(7);
     struct upload *up = NULL;
     char old[UTIL_ID_LEN + 1], busy[UTIL_ID_LEN + 1], young[UTIL_ID_LEN + 1];
 
@@ -204,7 +250,7 @@ static void test_sweep(void)
     now += 3600;
     create(young, 10);
     now += cfg.upload_expiry - 1800; /* past old's and busy's expiry */
-    CHECK_INT(upload_open(&app, ADDR(a), busy, 0, 10, true, &up), 0);
+    CHECK_INT(upload_open(&app, ADDR(a), busy, 0, 10, -1, true, &up), 0);
     CHECK_INT(upload_sweep(&app, db), 1);
     CHECK_INT(row(old).state, MSG_GONE);
     CHECK_INT(storage_size(cfg.data_dir, STORAGE_PART, old), -1);
@@ -252,7 +298,7 @@ static void test_recover(void)
 int main(void)
 {
     char dir[] = "/tmp/chorus-test-upload-XXXXXX", err[512], cmd[300];
-    char *argv[] = {"--data-dir",    dir, "--max-uploads-per-ip", "2",
+    char *argv[] = {"--data-dir",    dir, "--max-uploads-per-client", "2",
                     "--min-free-mb", "0"};
     int rc;
 
@@ -271,6 +317,7 @@ int main(void)
     test_cut_off();
     test_unrecorded_tail();
     test_client_slots();
+    test_caps();
     test_withdrawn();
     test_recover();
     app_close(&app, db);

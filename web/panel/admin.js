@@ -5,6 +5,13 @@ import { T as CT, userCampaignsCell } from './campaigns.js';
 
 const ROLES = ['moderator', 'comms', 'admin'];
 
+// A username: letters (with their accents), digits and marks of any
+// script, '.', '_' and '-' (the server's rule, src/auth.c, is the one
+// that counts). Browsers compile pattern with the v flag, where '-' is
+// escaped.
+const NAME_PATTERN = '[\\p{L}\\p{M}\\p{N}._\\-]+';
+const NAME_HINT = 'Letters and digits of any script, and ".", "_" or "-": no spaces or other signs.';
+
 /** A random password for a reset: 18 characters, no look-alikes. */
 function randomPassword() {
   const abc = 'abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -30,7 +37,11 @@ function users(main) {
   const form = h('form', { class: 'inline-form', 'aria-labelledby': 'add-h' },
     h('h2', { id: 'add-h', text: 'Add a user' }),
     h('div', { class: 'field' }, h('label', { for: 'u-name', text: 'Username' }),
-      h('input', { id: 'u-name', name: 'username', required: true, maxlength: '64', pattern: '[A-Za-z0-9._\\-]+', autocomplete: 'off', spellcheck: 'false' })),
+      h('input', {
+        id: 'u-name', name: 'username', required: true, maxlength: '64', pattern: NAME_PATTERN, title: NAME_HINT,
+        'aria-describedby': 'u-name-hint', autocomplete: 'off', spellcheck: 'false',
+      }),
+      h('p', { id: 'u-name-hint', class: 'muted', text: NAME_HINT })),
     h('div', { class: 'field' }, h('label', { for: 'u-role', text: 'Role' }),
       h('select', { id: 'u-role', name: 'role' }, ...ROLES.map((r) => h('option', { value: r, text: r })))),
     h('div', { class: 'field' }, h('label', { for: 'u-pass', text: 'Password (empty: generate one)' }),
@@ -91,10 +102,19 @@ function users(main) {
       h('td', { class: 'row' }, toggle, reset));
   }
 
+  // The browser's own message for a pattern mismatch says nothing useful.
+  const nameInput = form.elements.username;
+  nameInput.addEventListener('input', () => nameInput.setCustomValidity(''));
+  nameInput.addEventListener('invalid', () => {
+    if (nameInput.validity.patternMismatch) nameInput.setCustomValidity(`This name cannot be used. ${NAME_HINT}`);
+  });
+
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const f = form.elements;
-    const payload = { username: f.username.value.trim(), role: f.role.value };
+    // One spelling per name: accents composed with their letter (NFC),
+    // as the server compares names.
+    const payload = { username: f.username.value.trim().normalize('NFC'), role: f.role.value };
     if (f.password.value) payload.password = f.password.value;
     const res = await api('POST', '/api/v1/users', payload);
     if (res.status === 201) {

@@ -240,7 +240,7 @@ async function login(ev) {
   button.disabled = true;
   loginError('');
   const res = await api('POST', '/api/v1/session', {
-    username: $('#login-user').value.trim(), password: $('#login-pass').value,
+    username: $('#login-user').value.trim().normalize('NFC'), password: $('#login-pass').value,
   });
   button.disabled = false;
   if (res.status === 200) {
