@@ -279,9 +279,9 @@ int text_set(struct text_renderer *tr, int w, int h,
                 "&H80000000,%d,0,0,0,100,100,0,0,%d,%d,0,%d,%d,%d,%d,1\n",
                 i, s->size, ass_colour(s->rgb), ass_colour(s->rgb),
                 box ? 255 - s->box_alpha : 0,
-                ass_colour(box ? s->box_rgb : s->outline_rgb),
-                s->bold ? -1 : 0, box ? 3 : 1, s->outline, (int)s->align,
-                s->margin_h, s->margin_h, s->margin_v);
+                ass_colour(box ? s->box_rgb : s->outline_rgb), s->bold ? -1 : 0,
+                box ? 3 : 1, s->outline, (int)s->align, s->margin_h,
+                s->margin_h, s->margin_v);
     }
     buf_add(&b, "\n[Events]\nFormat: Layer, Start, End, Style, Name, "
                 "MarginL, MarginR, MarginV, Effect, Text\n");

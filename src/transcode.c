@@ -68,7 +68,6 @@
 
 #define AUDIO_BITRATE 128000
 
-
 int transcode_fail(struct transcode_job *job, const char *fmt, ...)
 {
     va_list ap;
@@ -245,7 +244,8 @@ static int build_audio_graph(struct transcode_job *job, const AVFrame *f,
                  av_get_sample_fmt_name((enum AVSampleFormat)f->format),
                  layout) != 0)
         return transcode_fail(job, "the audio's channel layout cannot be read");
-    return transcode_build_graph(job, graph, "abuffer", args, desc, src, sink, NULL);
+    return transcode_build_graph(job, graph, "abuffer", args, desc, src, sink,
+                                 NULL);
 }
 
 /* Gives a frame with an unordered layout the default one for its channel
@@ -1031,9 +1031,9 @@ static int start_video_graph(struct transcode_job *job, const AVFrame *f)
     job->src_h = f->height;
     job->src_fmt = f->format;
     /* A protected clip's thumbnail is made from the protected frames. */
-    return transcode_build_graph(job, &job->vgraph, "buffer", args,
-                       job->res->video_filter, &job->vsrc, &job->vsink,
-                       job->sheet != NULL ? NULL : &job->tsink);
+    return transcode_build_graph(
+        job, &job->vgraph, "buffer", args, job->res->video_filter, &job->vsrc,
+        &job->vsink, job->sheet != NULL ? NULL : &job->tsink);
 }
 
 /* Converts f to the first frame's size and format into job->fixed. */
@@ -1076,8 +1076,9 @@ static int push_video(struct transcode_job *job, AVFrame *f)
     int64_t step = f->pkt_duration > 0
                        ? f->pkt_duration
                        : av_rescale_q(1, av_inv_q(to_avq(job->video.rate)), tb);
-    double t = transcode_frame_time(job, f, tb, &job->next_vpts,
-                          FFMIN(step, av_rescale_q(1, (AVRational){1, 1}, tb)));
+    double t = transcode_frame_time(
+        job, f, tb, &job->next_vpts,
+        FFMIN(step, av_rescale_q(1, (AVRational){1, 1}, tb)));
     int ret;
 
     if (t > job->limit)
@@ -1251,7 +1252,8 @@ static int run(struct transcode_job *job)
             ret = transcode_spool_put(job->spool, SPOOL_AUDIO, job->pkt);
             ret = ret < 0 ? transcode_fail(job, "cannot keep the sound: %s",
                                            av_err2str(ret))
-                          : transcode_decode(job, job->adec, job->pkt, measure_frame);
+                          : transcode_decode(job, job->adec, job->pkt,
+                                             measure_frame);
         } else {
             ret = 0;
         }
@@ -1260,7 +1262,8 @@ static int run(struct transcode_job *job)
             return -1;
     }
     if (transcode_decode(job, job->vdec, NULL, push_video) != 0 ||
-        (job->ain != NULL && transcode_decode(job, job->adec, NULL, measure_frame) != 0))
+        (job->ain != NULL &&
+         transcode_decode(job, job->adec, NULL, measure_frame) != 0))
         return -1;
     if (job->vgraph == NULL)
         return transcode_fail(job, "no video frame could be decoded");

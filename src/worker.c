@@ -268,6 +268,12 @@ static void run_child(const struct config *cfg, const struct job *job,
               dir_fd, sheet_tmp,
               O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0))
         _exit(3);
+    /* The spool where the encoded video and the sound's packets wait
+     * while the sound is measured: unnamed, beside the outputs, gone
+     * with the child. */
+    if ((opts.spool_fd =
+             openat(dir_fd, ".", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600)) < 0)
+        _exit(3);
     close(dir_fd);
     /* So are the cascades and fonts protection needs, read into memory. */
     if (api->assets_open(opts.protect, &assets, line, sizeof(line)) != 0) {
