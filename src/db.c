@@ -462,6 +462,15 @@ static const char *const sql_text[STMT__COUNT] = {
         "SELECT id, target, args FROM jobs WHERE message_id = ?1"
         " AND kind = 'version' AND state = 'queued' AND id <> ?2"
         " ORDER BY id LIMIT 7",
+    /* Claims job ?1 if it is still queued (?2 lease until, ?3 worker,
+     * ?4 now): a sibling taken along with the job a worker claimed. */
+    [STMT_JOB_START_QUEUED] =
+        "UPDATE jobs SET state = 'running', lease_until = ?2, worker = ?3,"
+        " attempts = attempts + 1, progress = 0, updated_at = ?4"
+        " WHERE id = ?1 AND state = 'queued'",
+    [STMT_JOB_GET] =
+        "SELECT id, message_id, attempts, kind, target, args FROM jobs"
+        " WHERE id = ?1",
     [STMT_JOB_LAST_OF_TARGET] =
         "SELECT state, error, updated_at FROM jobs WHERE kind = ?1"
         " AND target = ?2 ORDER BY id DESC LIMIT 1",

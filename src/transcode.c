@@ -1750,7 +1750,9 @@ void transcode_log_level(bool verbose)
 /* What the module exports: see transcode_load(). */
 extern const struct transcode_api chorus_transcode_api;
 const struct transcode_api chorus_transcode_api = {
-    transcode_options_default, transcode_file,      transcode_result_release,
-    transcode_result_json,     transcode_log_level, transcode_assets_open,
-    transcode_assets_close,
+    transcode_options_default,    transcode_file,
+    transcode_result_release,     transcode_result_json,
+    transcode_log_level,          transcode_assets_open,
+    transcode_assets_close,       transcode_versions,
+    transcode_studio_assets_open, transcode_studio_assets_close,
 };

@@ -27,6 +27,7 @@
 #include "chorus/queue.h"
 #include "chorus/sandbox.h"
 #include "chorus/storage.h"
+#include "chorus/studio.h"
 #include "chorus/transcode.h"
 #include "chorus/util.h"
 
@@ -524,6 +525,8 @@ static int run_job(struct worker *w, const struct job *job)
     /* The kinds of job this worker makes; another is a newer server's. */
     if (strcmp(job->kind, JOB_KIND_LOGO) == 0)
         return logo_job_run(cfg, w->db, w->name, job);
+    if (strcmp(job->kind, JOB_KIND_VERSION) == 0)
+        return studio_job_run(cfg, w->db, w->name, job);
     if (!queue_job_is_transcode(job)) {
         char why[64];
         snprintf(why, sizeof(why), "this worker cannot make %s jobs",

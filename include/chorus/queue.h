@@ -89,6 +89,14 @@ int queue_enqueue_kind(struct db *db, const char *kind, const char *message_id,
  */
 int queue_claim(struct db *db, const char *worker, int lease_s,
                 struct job *job);
+/*
+ * Claims job id for worker if it is still queued (a sibling of a job the
+ * worker claimed, made with it). Returns 1 with *job filled, 0 if it is
+ * not queued any more, -1 on error.
+ */
+int queue_claim_queued(struct db *db, const char *worker, int lease_s,
+                       int64_t id, struct job *job);
+
 /* Renews the lease and records progress (0..1). 1, 0 if the lease is no
  * longer ours (it expired and moved on, or the job was cancelled), -1. */
 int queue_heartbeat(struct db *db, const struct job *job, const char *worker,

@@ -21,6 +21,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct config;
+struct db;
+struct job;
 struct request;
 
 #define JOB_KIND_VERSION "version"
@@ -57,5 +60,14 @@ int studio_transcript_list(struct request *req);
 int studio_version_post(struct request *req);
 /* GET /api/v1/messages/{id}/versions: {"items": [...]}. */
 int studio_version_list(struct request *req);
+
+/*
+ * Runs a claimed version job for worker (its name and database handle),
+ * together with the other versions of its message that wait in the
+ * queue, in one sandboxed child from one decode (studio_job.c), and
+ * records each one's end. Returns 0.
+ */
+int studio_job_run(const struct config *cfg, struct db *db, const char *worker,
+                   const struct job *job);
 
 #endif

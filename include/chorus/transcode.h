@@ -218,6 +218,81 @@ int transcode_assets_open(unsigned protect, struct transcode_assets **out,
 void transcode_assets_close(struct transcode_assets **a);
 
 /*
+ * The studio's versions (DESIGN.md "Studio", transcode_studio.c): the
+ * message's video.mp4 made ready to post, at up to TRANSCODE_MAX_VERSIONS
+ * formats from one decode. Each is the clip fitted over a blurred,
+ * darkened fill of itself (transcode_plan_version), with burned-in
+ * captions, a credit lower third, the campaign's hashtag and logo, as
+ * asked; H.264 High yuv420p, the video's own AAC sound (already at the
+ * loudness target) copied, MP4 with the index first, no metadata.
+ */
+#define TRANSCODE_MAX_VERSIONS 4
+
+/* One caption: [start_ms, end_ms), its lines separated by '\n'. */
+struct transcode_caption {
+    int64_t start_ms, end_ms;
+    const char *text;
+};
+
+struct transcode_version_request {
+    int format; /* 0 9x16, 1 1x1, 2 4x5, 3 16x9 (transcode_plan.h) */
+    /* The MP4 goes into this descriptor (read-write, empty), fsync'ed;
+     * -1: out_dir/v-<name>.mp4, created. */
+    int out_fd;
+    const char *name; /* [a-z0-9-], for the file when out_fd < 0 */
+    const struct transcode_caption *captions;
+    size_t ncaptions;
+    const char *credit;  /* the lower third; NULL or "": none */
+    const char *hashtag; /* NULL or "": none */
+    bool logo;           /* draw the options' logo */
+};
+
+/* Fonts, one text renderer a version, loaded before the sandbox closes. */
+struct transcode_studio_assets;
+
+struct transcode_versions_options {
+    /* The message's video: this descriptor (read from its start), or
+     * in_path when -1. */
+    int input_fd;
+    struct transcode_version_request v[TRANSCODE_MAX_VERSIONS];
+    int n;
+    /* The campaign's logo as PNG bytes (read before the sandbox), or
+     * NULL. */
+    const unsigned char *logo_png;
+    size_t logo_len;
+    struct transcode_studio_assets *assets;          /* NULL: loaded here */
+    void (*progress)(void *opaque, double fraction); /* may be NULL */
+    void *opaque;
+};
+
+struct transcode_versions_result {
+    int n;
+    struct {
+        int width, height;
+        int64_t frames, bytes;
+    } v[TRANSCODE_MAX_VERSIONS];
+    double seconds;
+    char error[256];
+};
+
+/*
+ * Renders o's versions of in_path (or o->input_fd) into their descriptors
+ * or into out_dir. Returns 0 with res filled, or -1 with res->error set
+ * (outputs it created itself are removed; descriptors are left to the
+ * caller).
+ */
+int transcode_versions(const char *in_path, const char *out_dir,
+                       const struct transcode_versions_options *o,
+                       struct transcode_versions_result *res);
+
+/* Loads fonts for n versions into *out (free with
+ * transcode_studio_assets_close, NULL accepted). Returns 0, or -1 with a
+ * reason in err. */
+int transcode_studio_assets_open(int n, struct transcode_studio_assets **out,
+                                 char *err, size_t errlen);
+void transcode_studio_assets_close(struct transcode_studio_assets **a);
+
+/*
  * The pipeline is built as a module, chorus-media.so beside the chorus
  * binary, and loaded only by the processes that transcode (a job's child,
  * `chorus transcode`): the HTTP server never maps FFmpeg's libraries and
@@ -235,6 +310,12 @@ struct transcode_api {
     int (*assets_open)(unsigned protect, struct transcode_assets **out,
                        char *err, size_t errlen);
     void (*assets_close)(struct transcode_assets **a);
+    int (*versions)(const char *in_path, const char *out_dir,
+                    const struct transcode_versions_options *o,
+                    struct transcode_versions_result *res);
+    int (*studio_assets_open)(int n, struct transcode_studio_assets **out,
+                              char *err, size_t errlen);
+    void (*studio_assets_close)(struct transcode_studio_assets **a);
 };
 
 /* The table's symbol in the module. */

@@ -5,11 +5,12 @@
 // token), the contributor's own message left as they wrote it, and
 // everything gone with a withdrawal.
 import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { assertNoSanitizerReport, removeDir, startChorus, tempDir } from '../lib/chorus.mjs';
-import { ffmpeg, sendMessage, sql, waitStatus } from '../lib/fixtures.mjs';
+import { assertNoSanitizerReport, removeDir, startChorus, tempDir, until } from '../lib/chorus.mjs';
+import { ffmpeg, ffprobe, sendMessage, sql, waitStatus } from '../lib/fixtures.mjs';
 import { addUser, Client, loggedIn } from '../lib/panel.mjs';
 
 const dir = tempDir('chorus-studio-');
@@ -175,6 +176,34 @@ test('a version is asked for once: the same request returns it', async () => {
   assert.ok(['queued', 'running', 'done', 'failed'].includes(l.body.items[0].state));
 });
 
+test('versions are made by the worker, several from one decode, and downloaded', async () => {
+  for (const body of [{ format: '1x1', captions: null }, { format: '16x9', captions: 'uk' }]) {
+    const r = await comms.post(`/api/v1/messages/${id}/versions`, body);
+    assert.ok([200, 202].includes(r.status), JSON.stringify(r.body));
+  }
+  let items = [];
+  await until(async () => {
+    items = (await comms.get(`/api/v1/messages/${id}/versions`)).body.items;
+    assert.ok(!items.some((x) => x.state === 'failed'), JSON.stringify(items));
+    return items.length === 3 && items.every((x) => x.state === 'done');
+  }, 600000, 'three versions made');
+  const sizes = { '9x16-be-c': [1080, 1920], '1x1-c-b': [1080, 1080], '16x9-uk-c-b': [1920, 1080] };
+  assert.deepEqual(items.map((x) => x.name).sort(), Object.keys(sizes).sort());
+  for (const x of items) {
+    assert.equal(x.progress, 1);
+    const r = await comms.req('GET', x.url, { raw: true });
+    assert.equal(r.status, 200, x.url);
+    assert.equal(r.headers.get('content-type'), 'video/mp4');
+    const file = path.join(dir, `${x.name}.mp4`);
+    writeFileSync(file, Buffer.from(await r.arrayBuffer()));
+    const v = ffprobe(file).streams.find((st) => st.codec_type === 'video');
+    assert.deepEqual([v.width, v.height], sizes[x.name], x.name);
+  }
+  assert.equal((await comms.req('GET', `/media/${id}/v/9x16.mp4`, { raw: true })).status, 404);
+  assert.equal((await comms.req('GET', `/media/${id}/v/..%2Fvideo.mp4`, { raw: true })).status, 404);
+  assert.equal((await new Client(s.url).req('GET', items[0].url, { raw: true })).status, 401);
+});
+
 test('a withdrawal deletes the transcripts and the versions with the message', async () => {
   const r = await fetch(`${s.url}/api/v1/receipt`, { method: 'DELETE', headers: { Authorization: `Bearer ${receipt}` } });
   assert.equal(r.status, 200);
@@ -182,6 +211,7 @@ test('a withdrawal deletes the transcripts and the versions with the message', a
   assert.equal(sql(s.dataDir, `SELECT count(*) FROM jobs WHERE kind = 'version' AND message_id = '${id}' AND state IN ('queued', 'running')`), '0');
   assert.equal((await mod.get(`/api/v1/messages/${id}/transcripts/be.vtt`)).status, 404);
   assert.equal((await put(mod, 'be', { text: 'x' })).status, 409);
+  assert.ok(!existsSync(path.join(s.dataDir, 'media', id)), 'the versions are deleted');
   const left = sql(s.dataDir, `SELECT count(*) FROM messages WHERE id = '${id}' AND message IS NULL AND name IS NULL`);
   assert.equal(left, '1');
 });
