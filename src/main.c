@@ -860,11 +860,12 @@ static int cmd_versions(const struct config *cfg,
         list = json_array();
         for (int j = 0; j < res.n; j++)
             json_array_append_new(
-                list,
-                json_pack("{s:s, s:i, s:i, s:I, s:I}", "format", o.v[j].name,
-                          "width", res.v[j].width, "height", res.v[j].height,
-                          "frames", (json_int_t)res.v[j].frames, "bytes",
-                          (json_int_t)res.v[j].bytes));
+                list, json_pack("{s:s, s:i, s:i, s:I, s:I, s:s}", "format",
+                                o.v[j].name, "width", res.v[j].width, "height",
+                                res.v[j].height, "frames",
+                                (json_int_t)res.v[j].frames, "bytes",
+                                (json_int_t)res.v[j].bytes, "filter",
+                                res.v[j].filter));
         out = json_pack("{s:o, s:f}", "versions", list, "seconds", res.seconds);
         rc = out != NULL ? 0 : 1;
     }

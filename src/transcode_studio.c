@@ -656,6 +656,8 @@ int transcode_versions(const char *in_path, const char *out_dir,
         res->v[i].width = sj->v[i].plan.width;
         res->v[i].height = sj->v[i].plan.height;
         res->v[i].frames = sj->v[i].frames;
+        snprintf(res->v[i].filter, sizeof(res->v[i].filter), "%s",
+                 sj->v[i].plan.filter);
         res->v[i].bytes = fstat(sj->v[i].fd, &sb) == 0 ? sb.st_size : 0;
     }
     rc = 0;

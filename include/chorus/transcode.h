@@ -270,6 +270,7 @@ struct transcode_versions_result {
     struct {
         int width, height;
         int64_t frames, bytes;
+        char filter[TRANSCODE_FILTER_LEN]; /* its graph (benchmarks) */
     } v[TRANSCODE_MAX_VERSIONS];
     double seconds;
     char error[256];
