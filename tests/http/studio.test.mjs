@@ -5,6 +5,7 @@
 // token), the contributor's own message left as they wrote it, and
 // everything gone with a withdrawal.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -19,6 +20,7 @@ let mod;
 let comms;
 let id;
 let receipt;
+let beCues;
 const WRITTEN = 'Трымайцеся! Мы з вамі.';
 
 before(async () => {
@@ -87,6 +89,7 @@ test('the speech measured is in the facts, and plain text is timed over it', asy
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.timed_by, 'chorus');
   const cues = r.body.cues;
+  beCues = cues;
   assert.ok(cues.length >= 2, JSON.stringify(cues));
   assert.ok(Math.abs(cues[0].start - speech[0][0]) < 0.25, `first cue at ${cues[0].start}`);
   let last = 0;
@@ -177,7 +180,8 @@ test('a version is asked for once: the same request returns it', async () => {
 });
 
 test('versions are made by the worker, several from one decode, and downloaded', async () => {
-  for (const body of [{ format: '1x1', captions: null }, { format: '16x9', captions: 'uk' }]) {
+  for (const body of [{ format: '1x1', captions: null }, { format: '16x9', captions: 'uk' },
+    { format: '9x16', captions: null, branding: false }]) {
     const r = await comms.post(`/api/v1/messages/${id}/versions`, body);
     assert.ok([200, 202].includes(r.status), JSON.stringify(r.body));
   }
@@ -185,9 +189,11 @@ test('versions are made by the worker, several from one decode, and downloaded',
   await until(async () => {
     items = (await comms.get(`/api/v1/messages/${id}/versions`)).body.items;
     assert.ok(!items.some((x) => x.state === 'failed'), JSON.stringify(items));
-    return items.length === 3 && items.every((x) => x.state === 'done');
-  }, 600000, 'three versions made');
-  const sizes = { '9x16-be-c': [1080, 1920], '1x1-c-b': [1080, 1080], '16x9-uk-c-b': [1920, 1080] };
+    return items.length === 4 && items.every((x) => x.state === 'done');
+  }, 600000, 'four versions made');
+  const sizes = {
+    '9x16-be-c': [1080, 1920], '1x1-c-b': [1080, 1080], '16x9-uk-c-b': [1920, 1080], '9x16-c': [1080, 1920],
+  };
   assert.deepEqual(items.map((x) => x.name).sort(), Object.keys(sizes).sort());
   for (const x of items) {
     assert.equal(x.progress, 1);
@@ -199,9 +205,51 @@ test('versions are made by the worker, several from one decode, and downloaded',
     const v = ffprobe(file).streams.find((st) => st.codec_type === 'video');
     assert.deepEqual([v.width, v.height], sizes[x.name], x.name);
   }
+  // Made inside the sandbox, the captions are really in the frames: the
+  // caption band differs from the same version without them at a cue's
+  // time (libass had its fonts before the sandbox closed).
+  const gray = (file, t) => spawnSync('ffmpeg', ['-v', 'error', '-ss', String(t), '-i', file, '-frames:v', '1',
+    '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], { maxBuffer: 64 << 20 }).stdout;
+  const t = (beCues[0].start + beCues[0].end) / 2;
+  const a = gray(path.join(dir, '9x16-be-c.mp4'), t);
+  const b = gray(path.join(dir, '9x16-c.mp4'), t);
+  assert.equal(a.length, 1080 * 1920);
+  let diff = 0;
+  for (let y = 1920 - 384 - 200; y < 1920 - 384 + 20; y++) {
+    for (let x = 0; x < 1080; x++) diff += Math.abs(a[y * 1080 + x] - b[y * 1080 + x]);
+  }
+  diff /= 220 * 1080;
+  assert.ok(diff > 8, `caption band differs by ${diff.toFixed(2)}`);
   assert.equal((await comms.req('GET', `/media/${id}/v/9x16.mp4`, { raw: true })).status, 404);
   assert.equal((await comms.req('GET', `/media/${id}/v/..%2Fvideo.mp4`, { raw: true })).status, 404);
   assert.equal((await new Client(s.url).req('GET', items[0].url, { raw: true })).status, 401);
+});
+
+test('export.zip carries the versions and caption files asked for, named in the manifest', async () => {
+  const r = await comms.req('GET', `/api/v1/export.zip?ids=${id}&versions=9x16,1x1&captions=srt,vtt`, { raw: true });
+  assert.equal(r.status, 200);
+  const file = path.join(dir, 'export.zip');
+  writeFileSync(file, Buffer.from(await r.arrayBuffer()));
+  assert.equal(spawnSync('unzip', ['-t', file]).status, 0);
+  const names = spawnSync('unzip', ['-Z1', file], { encoding: 'utf8' }).stdout.trim().split('\n').sort();
+  const caps = names.filter((n) => n.startsWith('captions/'));
+  const vers = names.filter((n) => n.startsWith('versions/'));
+  assert.equal(caps.length, 6, names.join(' '));
+  for (const lang of ['be', 'ru', 'uk']) {
+    for (const ext of ['vtt', 'srt']) assert.ok(caps.some((n) => n.endsWith(`.${lang}.${ext}`)), `${lang}.${ext}`);
+  }
+  assert.equal(vers.length, 2, names.join(' '));
+  assert.ok(vers.some((n) => n.endsWith('-9x16-be-c.mp4')) && vers.some((n) => n.endsWith('-1x1-c-b.mp4')));
+  assert.ok(!names.some((n) => n.includes('16x9')), 'only the formats asked for');
+  assert.equal(vers.filter((n) => n.includes('-9x16-')).length, 1, 'one file a format');
+  const vtt = spawnSync('unzip', ['-p', file, caps.find((n) => n.endsWith('.ru.vtt'))], { encoding: 'utf8' }).stdout;
+  assert.ok(vtt.startsWith('WEBVTT'), vtt);
+  const m = JSON.parse(spawnSync('unzip', ['-p', file, 'manifest.json'], { encoding: 'utf8' }).stdout)[0];
+  assert.deepEqual(Object.keys(m.versions).sort(), ['1x1', '9x16']);
+  assert.ok(names.includes(`versions/${m.versions['9x16']}`));
+  assert.ok(names.includes(`captions/${m.captions.be.srt}`));
+  const bad = await comms.req('GET', `/api/v1/export.zip?ids=${id}&versions=3x2`, { raw: true });
+  assert.equal(bad.status, 400);
 });
 
 test('a withdrawal deletes the transcripts and the versions with the message', async () => {
