@@ -570,7 +570,8 @@ int transcode_plan_version(int w, int h, struct transcode_q rate, int format,
     p->credit_margin_v = p->caption_margin_v + p->caption_size * 3;
     p->tag_size = p->caption_size * 7 / 10;
     p->tag_margin_h = W * 6 / 100;
-    p->tag_margin_v = format == TRANSCODE_FORMAT_9X16 ? H * 7 / 100 : S * 5 / 100;
+    p->tag_margin_v =
+        format == TRANSCODE_FORMAT_9X16 ? H * 7 / 100 : S * 5 / 100;
     p->logo.w = W * 22 / 100;
     p->logo.h = S * 11 / 100;
     p->logo.x = W - p->tag_margin_h - p->logo.w;

@@ -700,8 +700,8 @@ static int card_text(struct transcode_job *job, const AVFrame *f)
                            0,
                            INT64_MAX / 2,
                            {size, true, 0xffffff, size / 16 > 1 ? size / 16 : 1,
-                            0x000000, TEXT_BOTTOM, f->width / 12,
-                            f->height / 8, 0, 0}};
+                            0x000000, TEXT_BOTTOM, f->width / 12, f->height / 8,
+                            0, 0}};
 
     p->text_set = true;
     if (credit == NULL || credit[0] == '\0')
