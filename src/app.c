@@ -28,6 +28,7 @@
 #include "chorus/retention.h"
 #include "chorus/static.h"
 #include "chorus/storage.h"
+#include "chorus/studio.h"
 #include "chorus/throttle.h"
 #include "chorus/tus.h"
 #include "chorus/upload.h"
@@ -127,6 +128,18 @@ const struct route app_routes[] = {
      ACCESS_COMMS, BODY_JSON, NULL, NULL},
     {"POST", "/api/v1/messages/{id}/delete-files", retention_delete_files,
      ACCESS_ADMIN, BODY_JSON, NULL, NULL},
+    {"GET", "/api/v1/messages/{id}/transcripts", studio_transcript_list,
+     ACCESS_USER, BODY_NONE, NULL, NULL},
+    {"GET", "/api/v1/messages/{id}/transcripts/{lang}", studio_transcript_get,
+     ACCESS_USER, BODY_NONE, NULL, NULL},
+    {"PUT", "/api/v1/messages/{id}/transcripts/{lang}", studio_transcript_put,
+     ACCESS_USER, BODY_JSON, NULL, NULL},
+    {"GET", "/api/v1/messages/{id}/versions", studio_version_list, ACCESS_USER,
+     BODY_NONE, NULL, NULL},
+    {"POST", "/api/v1/messages/{id}/versions", studio_version_post,
+     ACCESS_COMMS, BODY_JSON, NULL, NULL},
+    {"GET", "/media/{id}/v/{file}", media_get, ACCESS_USER, BODY_NONE, NULL,
+     NULL},
     {"GET", "/api/v1/export.zip", export_zip, ACCESS_COMMS, BODY_NONE, NULL,
      NULL},
     {"GET", "/media/{id}/{file}", media_get, ACCESS_USER, BODY_NONE, NULL,

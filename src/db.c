@@ -535,6 +535,46 @@ static const char *const sql_text[STMT__COUNT] = {
         " THEN substr(worker, 1, instr(worker, '/') - 1) ELSE 'local' END,"
         " state, count(*) FROM jobs WHERE worker IS NOT NULL"
         " GROUP BY 1, 2 ORDER BY 1, 2",
+    /* What the studio needs of a message and its campaign. */
+    [STMT_STUDIO_MESSAGE] =
+        "SELECT m.status, m.campaign_id, m.duration_ms, m.facts, m.name,"
+        " m.organization, m.country, m.language, c.hashtag,"
+        " c.credit_template, c.logo_at, m.message, m.created_at,"
+        " m.consent_scope FROM messages m"
+        " JOIN campaigns c ON c.id = m.campaign_id WHERE m.id = ?1",
+    [STMT_TRANSCRIPT_PUT] =
+        "INSERT INTO transcripts (message_id, lang, cues, text, timed_by,"
+        " updated_by, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        " ON CONFLICT (message_id, lang) DO UPDATE SET cues = ?3, text = ?4,"
+        " timed_by = ?5, updated_by = ?6, updated_at = ?7",
+    [STMT_TRANSCRIPT_GET] =
+        "SELECT cues, timed_by, updated_by, updated_at FROM transcripts"
+        " WHERE message_id = ?1 AND lang = ?2",
+    [STMT_TRANSCRIPT_LIST] =
+        "SELECT lang, timed_by, updated_by, updated_at FROM transcripts"
+        " WHERE message_id = ?1 ORDER BY lang",
+    [STMT_TRANSCRIPTS_DELETE] = "DELETE FROM transcripts WHERE message_id = ?1",
+    /* The last job of each version of message ?1, oldest first. */
+    [STMT_VERSIONS_OF] =
+        "SELECT j.target, j.args, j.state, j.progress, j.error FROM jobs j"
+        " WHERE j.message_id = ?1 AND j.kind = 'version' AND j.id ="
+        " (SELECT max(k.id) FROM jobs k WHERE k.kind = 'version'"
+        "  AND k.target = j.target) ORDER BY j.id",
+    /* Other versions of message ?1 waiting (not job ?2): rendered with it
+     * from one decode. */
+    [STMT_VERSION_JOBS_QUEUED] =
+        "SELECT id, target, args FROM jobs WHERE message_id = ?1"
+        " AND kind = 'version' AND state = 'queued' AND id <> ?2"
+        " ORDER BY id LIMIT 7",
+    /* Claims job ?1 if it is still queued (?2 lease until, ?3 worker,
+     * ?4 now): a sibling taken along with the job a worker claimed. */
+    [STMT_JOB_START_QUEUED] =
+        "UPDATE jobs SET state = 'running', lease_until = ?2, worker = ?3,"
+        " attempts = attempts + 1, progress = 0, updated_at = ?4"
+        " WHERE id = ?1 AND state = 'queued'",
+    [STMT_JOB_GET] =
+        "SELECT id, message_id, attempts, kind, target, args FROM jobs"
+        " WHERE id = ?1",
     [STMT_JOB_LAST_OF_TARGET] =
         "SELECT state, error, updated_at FROM jobs WHERE kind = ?1"
         " AND target = ?2 ORDER BY id DESC LIMIT 1",

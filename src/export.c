@@ -14,6 +14,7 @@
 
 #include "chorus/app.h"
 #include "chorus/audit.h"
+#include "chorus/captions.h"
 #include "chorus/db.h"
 #include "chorus/http.h"
 #include "chorus/log.h"
@@ -23,6 +24,7 @@
 #include "chorus/panel.h"
 #include "chorus/search.h"
 #include "chorus/storage.h"
+#include "chorus/studio.h"
 
 #define PAGE_ROWS 100
 #define PIECE (64 * 1024)
@@ -40,7 +42,21 @@ struct row {
     json_t *manifest; /* its manifest entry */
 };
 
-enum part { PART_VIDEO, PART_THUMB, PART_MANIFEST, PART_NEXT };
+enum part {
+    PART_VIDEO,
+    PART_THUMB,
+    PART_STUDIO, /* its versions and caption files, when asked for */
+    PART_EXTRAS,
+    PART_MANIFEST,
+    PART_NEXT
+};
+
+/* A version or caption file of the current row, waiting to be added. */
+struct extra {
+    int fd;
+    char name[192];
+};
+#define EXTRAS_MAX 32
 
 struct export_ctx {
     struct app *app;
@@ -65,6 +81,12 @@ struct export_ctx {
     /* The entry being copied. */
     int fd;
     int64_t remaining;
+    /* The studio's files asked for (?versions=, ?captions=): a bit per
+     * format of studio_formats, and the caption file types. */
+    unsigned versions;
+    bool vtt, srt;
+    struct extra extras[EXTRAS_MAX];
+    int nextras, iextra;
     /* The manifests, built as rows pass (unlinked temp files). */
     FILE *csv, *json;
     int count;
@@ -130,6 +152,8 @@ static void ctx_free(void *cls)
         archive_write_free(ctx->a);
     if (ctx->fd >= 0)
         close(ctx->fd);
+    for (int i = ctx->iextra; i < ctx->nextras; i++)
+        close(ctx->extras[i].fd);
     if (ctx->csv != NULL)
         fclose(ctx->csv);
     if (ctx->json != NULL)
@@ -407,6 +431,137 @@ static int add_manifest(struct export_ctx *ctx, FILE *f, const char *name)
     return 0;
 }
 
+/* Queues fd as entry name of the current row (fd is closed if full). */
+static void extra_add(struct export_ctx *ctx, int fd, const char *name)
+{
+    if (ctx->nextras == EXTRAS_MAX) {
+        close(fd);
+        return;
+    }
+    ctx->extras[ctx->nextras].fd = fd;
+    snprintf(ctx->extras[ctx->nextras].name,
+             sizeof(ctx->extras[ctx->nextras].name), "%s", name);
+    ctx->nextras++;
+}
+
+/* A caption file of cues text (as stored) into a new temp file's
+ * descriptor, or -1. */
+static int caption_file(struct export_ctx *ctx, const char *stored, bool vtt)
+{
+    struct caption_list l;
+    json_t *a = json_loads(stored, 0, NULL), *c;
+    char *text = NULL;
+    FILE *f = NULL;
+    size_t i;
+    int fd = -1;
+
+    captions_init(&l);
+    json_array_foreach(a, i, c)
+        captions_add(&l, json_integer_value(json_array_get(c, 0)),
+                     json_integer_value(json_array_get(c, 1)),
+                     json_string_value(json_array_get(c, 2)));
+    text = vtt ? captions_vtt(&l) : captions_srt(&l);
+    if (text != NULL && (f = temp_file(ctx->app->cfg->data_dir)) != NULL &&
+        fputs(text, f) >= 0 && fflush(f) == 0 && (fd = dup(fileno(f))) >= 0 &&
+        lseek(fd, 0, SEEK_SET) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    if (f != NULL)
+        fclose(f);
+    free(text);
+    json_decref(a);
+    captions_release(&l);
+    return fd;
+}
+
+/*
+ * Finds the current row's transcripts and made versions that were asked
+ * for, queues their files and names them in its manifest entry. 0, or
+ * -1 (the download is cut short).
+ */
+static int prepare_studio(struct export_ctx *ctx, struct row *r,
+                          const char *folder)
+{
+    struct db *db = db_pool_get(ctx->app->db);
+    struct db_stmt *st, *one;
+    json_t *caps = json_object(), *vers = json_object();
+    char name[192], path[PATH_MAX];
+    unsigned made = 0;
+    int rc = -1, step_rc;
+
+    if (db == NULL || caps == NULL || vers == NULL)
+        goto out;
+    if ((ctx->vtt || ctx->srt) &&
+        (st = db_stmt(db, STMT_TRANSCRIPT_LIST)) != NULL) {
+        db_bind_text(st, 1, r->id);
+        while ((step_rc = db_step(st)) == DB_ROW) {
+            const char *lang = db_col_text(st, 0);
+            json_t *files = json_object();
+            if ((one = db_stmt(db, STMT_TRANSCRIPT_GET)) == NULL) {
+                json_decref(files);
+                db_reset(st);
+                goto out;
+            }
+            db_bind_text(one, 1, r->id);
+            db_bind_text(one, 2, lang);
+            if (db_step(one) == DB_ROW) {
+                for (int k = 0; k < 2; k++) {
+                    bool vtt = k == 0;
+                    int fd;
+                    if (!(vtt ? ctx->vtt : ctx->srt) ||
+                        (fd = caption_file(ctx, db_col_text(one, 0), vtt)) < 0)
+                        continue;
+                    snprintf(name, sizeof(name), "%scaptions/%s.%s.%s", folder,
+                             r->name, lang, vtt ? "vtt" : "srt");
+                    extra_add(ctx, fd, name);
+                    json_object_set_new(files, vtt ? "vtt" : "srt",
+                                        json_string(strrchr(name, '/') + 1));
+                }
+                db_reset(one);
+            }
+            json_object_set_new(caps, lang, files);
+        }
+        if (step_rc < 0)
+            goto out;
+    }
+    if (ctx->versions != 0 && (st = db_stmt(db, STMT_VERSIONS_OF)) != NULL) {
+        db_bind_text(st, 1, r->id);
+        while ((step_rc = db_step(st)) == DB_ROW) {
+            struct studio_version v;
+            int fd;
+            if (studio_version_parse(db_col_text(st, 1), &v) != 0 ||
+                strcmp(db_col_text(st, 2), "done") != 0 ||
+                !(ctx->versions & (1U << v.format)) ||
+                (made & (1U << v.format)) ||
+                storage_version_path(ctx->app->cfg->data_dir, r->id, v.name, 0,
+                                     path, sizeof(path)) != 0 ||
+                (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+                continue;
+            made |= 1U << v.format;
+            snprintf(name, sizeof(name), "%sversions/%s-%s.mp4", folder,
+                     r->name, v.name);
+            extra_add(ctx, fd, name);
+            json_object_set_new(vers, studio_formats[v.format],
+                                json_string(strrchr(name, '/') + 1));
+        }
+        if (step_rc < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    if (db != NULL)
+        db_pool_put(ctx->app->db, db);
+    if (rc == 0) {
+        json_object_set_new(r->manifest, "captions", caps);
+        json_object_set_new(r->manifest, "versions", vers);
+    } else {
+        json_decref(caps);
+        json_decref(vers);
+    }
+    return rc;
+}
+
 /* Does one bounded piece of work; 0, or -1 on failure. */
 static int step(struct export_ctx *ctx)
 {
@@ -451,7 +606,7 @@ static int step(struct export_ctx *ctx)
             }
             return 0;
         case PART_THUMB:
-            ctx->part = PART_MANIFEST;
+            ctx->part = PART_STUDIO;
             fd = open_media(ctx, STORAGE_THUMB, r->id);
             if (fd >= 0 && begin_entry(ctx, thumb, fd, r->decided_at) != 0) {
                 close(fd);
@@ -459,6 +614,24 @@ static int step(struct export_ctx *ctx)
             }
             if (fd < 0)
                 thumb[0] = '\0';
+            return 0;
+        case PART_STUDIO:
+            ctx->part = PART_EXTRAS;
+            ctx->nextras = ctx->iextra = 0;
+            if (ctx->versions == 0 && !ctx->vtt && !ctx->srt)
+                return 0;
+            return prepare_studio(ctx, r, folder);
+        case PART_EXTRAS:
+            if (ctx->iextra == ctx->nextras) {
+                ctx->part = PART_MANIFEST;
+                return 0;
+            }
+            fd = ctx->extras[ctx->iextra++].fd;
+            if (begin_entry(ctx, ctx->extras[ctx->iextra - 1].name, fd,
+                            r->decided_at) != 0) {
+                close(fd);
+                return -1;
+            }
             return 0;
         case PART_MANIFEST:
             manifest_add(ctx, r, video, strrchr(video, '/') + 1,
@@ -560,6 +733,35 @@ static int parse_ids(const char *s, char **out)
     return 0;
 }
 
+/* ?versions=9x16,1x1 and ?captions=srt,vtt into ctx; 0, or -1. */
+static int parse_studio(struct export_ctx *ctx, const char *versions,
+                        const char *captions)
+{
+    for (const char *p = versions; p != NULL && *p != '\0';) {
+        size_t k = strcspn(p, ",");
+        int f = -1;
+        for (int i = 0; i < STUDIO_FORMATS; i++)
+            if (strlen(studio_formats[i]) == k &&
+                strncmp(p, studio_formats[i], k) == 0)
+                f = i;
+        if (f < 0)
+            return -1;
+        ctx->versions |= 1U << f;
+        p += k + (p[k] == ',');
+    }
+    for (const char *p = captions; p != NULL && *p != '\0';) {
+        size_t k = strcspn(p, ",");
+        if (k == 3 && strncmp(p, "vtt", 3) == 0)
+            ctx->vtt = true;
+        else if (k == 3 && strncmp(p, "srt", 3) == 0)
+            ctx->srt = true;
+        else
+            return -1;
+        p += k + (p[k] == ',');
+    }
+    return 0;
+}
+
 int export_zip(struct request *req)
 {
     const char *ids = http_query(req, "ids");
@@ -569,6 +771,8 @@ int export_zip(struct request *req)
     const char *reshared = http_query(req, "reshared");
     const char *status = http_query(req, "status");
     const char *campaign = http_query(req, "campaign");
+    const char *versions = http_query(req, "versions");
+    const char *captions = http_query(req, "captions");
     struct export_ctx *ctx;
     struct MHD_Response *resp;
     struct db *db;
@@ -612,6 +816,12 @@ int export_zip(struct request *req)
         ctx_free(ctx);
         return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_filter",
                           "a filter is malformed (see GET /api/v1/messages)");
+    }
+    if (parse_studio(ctx, versions, captions) != 0) {
+        ctx_free(ctx);
+        return http_error(req, MHD_HTTP_BAD_REQUEST, "bad_filter",
+                          "versions: formats (9x16,1x1,4x5,16x9); captions: "
+                          "srt,vtt");
     }
     if (country != NULL)
         snprintf(ctx->country, sizeof(ctx->country), "%s", country);

@@ -814,6 +814,123 @@ static int cmd_backup(const struct config *cfg)
  * chorus transcode IN OUTDIR: the media pipeline on one file, no
  * database. Prints one JSON object on stdout: the facts, or {"error"}.
  */
+/* Reads a file of at most max bytes into a new buffer (*len bytes, NUL
+ * after them). Returns it, or NULL with errno set. */
+static char *slurp(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = f != NULL ? malloc(max + 1) : NULL;
+
+    *len = buf != NULL ? fread(buf, 1, max + 1, f) : 0;
+    if (f != NULL)
+        fclose(f);
+    if (buf != NULL && *len > max) {
+        free(buf);
+        errno = EFBIG;
+        return NULL;
+    }
+    if (buf != NULL)
+        buf[*len] = '\0';
+    return buf;
+}
+
+/*
+ * chorus transcode --versions LIST IN OUTDIR: the studio's versions of a
+ * video (the message's video.mp4), into OUTDIR/v-<format>.mp4, from one
+ * decode. Prints {"versions": [...], "seconds"} or {"error"}.
+ */
+static int cmd_versions(const struct config *cfg,
+                        const struct transcode_api *api)
+{
+    static const char *const names[] = {"9x16", "1x1", "4x5", "16x9"};
+    struct transcode_versions_options o;
+    struct transcode_versions_result res;
+    struct transcode_caption caps[512];
+    json_t *cues = NULL, *out = NULL, *list;
+    unsigned char *logo = NULL;
+    size_t ncaps = 0, logo_len = 0, i;
+    const char *p = cfg->versions;
+    int rc = 1;
+
+    memset(&o, 0, sizeof(o));
+    memset(&res, 0, sizeof(res));
+    o.input_fd = -1;
+    while (*p != '\0' && o.n < TRANSCODE_MAX_VERSIONS) {
+        size_t k = strcspn(p, ",");
+        int f = -1;
+        for (int j = 0; j < 4; j++)
+            if (strlen(names[j]) == k && strncmp(p, names[j], k) == 0)
+                f = j;
+        if (f < 0) {
+            fprintf(stderr, "chorus transcode: --versions: a comma list of "
+                            "9x16, 1x1, 4x5, 16x9\n");
+            return 2;
+        }
+        o.v[o.n++] = (struct transcode_version_request){
+            f, -1,          names[f],     caps,
+            0, cfg->credit, cfg->hashtag, cfg->logo[0] != '\0'};
+        p += k + (p[k] == ',');
+    }
+    if (cfg->captions[0] != '\0') {
+        json_t *c;
+        cues = json_load_file(cfg->captions, 0, NULL);
+        json_array_foreach(cues, i, c)
+        {
+            if (ncaps == ARRAY_LEN(caps))
+                break;
+            caps[ncaps].start_ms =
+                (int64_t)(json_number_value(json_object_get(c, "start")) *
+                              1000 +
+                          0.5);
+            caps[ncaps].end_ms =
+                (int64_t)(json_number_value(json_object_get(c, "end")) * 1000 +
+                          0.5);
+            caps[ncaps].text = json_string_value(json_object_get(c, "text"));
+            ncaps++;
+        }
+        if (!json_is_array(cues)) {
+            fprintf(stderr, "chorus transcode: --captions: a JSON list of "
+                            "{start, end, text}\n");
+            goto out;
+        }
+    }
+    for (int j = 0; j < o.n; j++)
+        o.v[j].ncaptions = ncaps;
+    if (cfg->logo[0] != '\0' && (logo = (unsigned char *)slurp(
+                                     cfg->logo, 4 << 20, &logo_len)) == NULL) {
+        fprintf(stderr, "chorus transcode: --logo: %s\n", strerror(errno));
+        goto out;
+    }
+    o.logo_png = logo;
+    o.logo_len = logo_len;
+    if (util_mkdirs(cfg->args[1], 0700) != 0) {
+        snprintf(res.error, sizeof(res.error), "cannot create %s: %s",
+                 cfg->args[1], strerror(errno));
+    } else if (api->versions(cfg->args[0], cfg->args[1], &o, &res) == 0) {
+        list = json_array();
+        for (int j = 0; j < res.n; j++)
+            json_array_append_new(
+                list, json_pack("{s:s, s:i, s:i, s:I, s:I, s:s}", "format",
+                                o.v[j].name, "width", res.v[j].width, "height",
+                                res.v[j].height, "frames",
+                                (json_int_t)res.v[j].frames, "bytes",
+                                (json_int_t)res.v[j].bytes, "filter",
+                                res.v[j].filter));
+        out = json_pack("{s:o, s:f}", "versions", list, "seconds", res.seconds);
+        rc = out != NULL ? 0 : 1;
+    }
+    if (out == NULL)
+        out = json_pack("{s:s}", "error",
+                        res.error[0] != '\0' ? res.error : "out of memory");
+    if (out != NULL && json_dumpf(out, stdout, JSON_COMPACT) == 0)
+        putchar('\n');
+out:
+    json_decref(out);
+    json_decref(cues);
+    free(logo);
+    return rc;
+}
+
 static int cmd_transcode(const struct config *cfg)
 {
     const struct transcode_api *api;
@@ -826,7 +943,8 @@ static int cmd_transcode(const struct config *cfg)
     if (cfg->nargs != 2) {
         fprintf(stderr, "usage: chorus transcode IN OUTDIR [--max-side N] "
                         "[--max-duration S] [--protect LIST] "
-                        "[--credit TEXT]\n");
+                        "[--credit TEXT] [--versions LIST [--captions F] "
+                        "[--hashtag T] [--logo PNG]]\n");
         return 2;
     }
     if (meta_protect_parse(cfg->protect, strlen(cfg->protect), &protect) != 0) {
@@ -838,6 +956,8 @@ static int cmd_transcode(const struct config *cfg)
         return 1;
     /* libav's own chatter only when asked for. */
     api->log_level(strcmp(cfg->log_level, "debug") == 0);
+    if (cfg->versions[0] != '\0')
+        return cmd_versions(cfg, api);
     api->options_default(&opts);
     opts.max_side = cfg->max_side;
     opts.max_duration_s = cfg->max_duration;

@@ -127,7 +127,8 @@ void media_file_name(const char *id, int64_t created, const char *country,
 
 int media_get(struct request *req)
 {
-    char id[UTIL_ID_LEN + 1], file[16], path[PATH_MAX], etag[64], name[64];
+    char id[UTIL_ID_LEN + 1], file[64], path[PATH_MAX], etag[64], name[64];
+    const char *version = NULL;
     char disp[128], range_hdr[96], country[3] = "", language[36] = "";
     bool union_only = false;
     const char *ext, *mime, *if_range, *range;
@@ -145,7 +146,17 @@ int media_get(struct request *req)
         !util_is_id(id) ||
         router_param(&req->match, "file", file, sizeof(file)) < 0)
         goto not_found;
-    if (strcmp(file, "video.mp4") == 0) {
+    if (strstr(req->match.route->pattern, "/v/") != NULL) {
+        /* A version: v/<name>.mp4 (storage_version_path checks name). */
+        size_t n = strlen(file);
+        if (n < 5 || strcmp(file + n - 4, ".mp4") != 0)
+            goto not_found;
+        file[n - 4] = '\0';
+        version = file;
+        kind = STORAGE_VIDEO;
+        ext = "mp4";
+        mime = "video/mp4";
+    } else if (strcmp(file, "video.mp4") == 0) {
         kind = STORAGE_VIDEO;
         ext = "mp4";
         mime = "video/mp4";
@@ -187,8 +198,11 @@ int media_get(struct request *req)
     db_pool_put(req->app->db, db);
     if (step < 0)
         return http_db_error(req, step);
-    if (!visible || storage_path(req->app->cfg->data_dir, kind, id, path,
-                                 sizeof(path)) != 0)
+    if (!visible ||
+        (version != NULL ? storage_version_path(req->app->cfg->data_dir, id,
+                                                version, 0, path, sizeof(path))
+                         : storage_path(req->app->cfg->data_dir, kind, id, path,
+                                        sizeof(path))) != 0)
         goto not_found;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
         return http_file_error(req, errno);

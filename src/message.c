@@ -178,6 +178,18 @@ static int effect_reopen(struct effect_ctx *c)
     return step_one(c, st);
 }
 
+/* A withdrawn or purged message's transcripts go with its text (its
+ * versions' files go with its other files). */
+static int delete_transcripts(struct effect_ctx *c)
+{
+    struct db_stmt *st = db_stmt(c->db, STMT_TRANSCRIPTS_DELETE);
+
+    if (st == NULL)
+        return DB_ERROR;
+    db_bind_text(st, 1, c->id);
+    return db_step(st) < 0 ? DB_ERROR : 0;
+}
+
 static int effect_withdraw(struct effect_ctx *c)
 {
     struct db_stmt *st = cas_stmt(c, STMT_MSG_WITHDRAW);
@@ -186,7 +198,8 @@ static int effect_withdraw(struct effect_ctx *c)
     if (st == NULL)
         return DB_ERROR;
     db_bind_int(st, 4, message_day(c->now));
-    if ((rc = step_one(c, st)) < 0 || (rc = claim_drop(c->db, c->id)) < 0)
+    if ((rc = step_one(c, st)) < 0 || (rc = claim_drop(c->db, c->id)) < 0 ||
+        (rc = delete_transcripts(c)) < 0)
         return rc;
     return queue_cancel_tx(c->db, c->id, "withdrawn");
 }
@@ -199,7 +212,7 @@ static int effect_purge(struct effect_ctx *c)
     if (st == NULL)
         return DB_ERROR;
     db_bind_int(st, 4, message_day(c->now));
-    if ((rc = step_one(c, st)) < 0)
+    if ((rc = step_one(c, st)) < 0 || (rc = delete_transcripts(c)) < 0)
         return rc;
     return queue_cancel_tx(c->db, c->id, "purged");
 }

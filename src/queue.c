@@ -321,3 +321,44 @@ int queue_release(struct db *db, const struct job *job, const char *worker)
     db_bind_int(st, 4, util_now());
     return lease_step(db, st);
 }
+
+int queue_claim_queued(struct db *db, const char *worker, int lease_s,
+                       int64_t id, struct job *job)
+{
+    struct db_stmt *st;
+    int64_t now = util_now();
+    int rc = -1;
+
+    if (db_begin(db) < 0)
+        return -1;
+    if ((st = db_stmt(db, STMT_JOB_START_QUEUED)) == NULL)
+        goto out;
+    db_bind_int(st, 1, id);
+    db_bind_int(st, 2, now + lease_s);
+    db_bind_text(st, 3, worker);
+    db_bind_int(st, 4, now);
+    if (db_step(st) < 0)
+        goto out;
+    if (db_changes(db) == 0) {
+        rc = 0;
+        goto out;
+    }
+    if ((st = db_stmt(db, STMT_JOB_GET)) == NULL)
+        goto out;
+    db_bind_int(st, 1, id);
+    if (db_step(st) != DB_ROW)
+        goto out;
+    job->id = db_col_int(st, 0);
+    col_copy(st, 1, job->message_id, sizeof(job->message_id));
+    job->attempts = (int)db_col_int(st, 2);
+    col_copy(st, 3, job->kind, sizeof(job->kind));
+    col_copy(st, 4, job->target, sizeof(job->target));
+    col_copy(st, 5, job->args, sizeof(job->args));
+    db_reset(st);
+    if (db_commit(db) < 0)
+        goto out;
+    return 1;
+out:
+    db_rollback(db);
+    return rc;
+}

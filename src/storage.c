@@ -162,6 +162,31 @@ int storage_delete_all(const char *data_dir, const char *id)
     return rc;
 }
 
+int storage_version_path(const char *data_dir, const char *id, const char *name,
+                         int tmp, char *out, size_t outlen)
+{
+    size_t n = name != NULL ? strlen(name) : 0;
+    int rc;
+
+    if (!util_is_id(id) || n == 0 || n > 48) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') ||
+              (name[i] >= '0' && name[i] <= '9') || name[i] == '-')) {
+            errno = EINVAL;
+            return -1;
+        }
+    rc = tmp > 0 ? util_fmt(out, outlen, "%s/media/%s/v-%s.mp4.%d.tmp",
+                            data_dir, id, name, tmp)
+                 : util_fmt(out, outlen, "%s/media/%s/v-%s.mp4", data_dir, id,
+                            name);
+    if (rc != 0)
+        errno = EINVAL;
+    return rc;
+}
+
 int storage_campaign_path(const char *data_dir, int64_t campaign_id,
                           const char *name, char *out, size_t outlen)
 {

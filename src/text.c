@@ -240,7 +240,9 @@ static bool style_ok(const struct text_style *s, int w, int h)
     return s->size >= 4 && s->size <= h && s->outline >= 0 &&
            s->outline <= 64 && s->align >= 1 && s->align <= 9 &&
            s->margin_h >= 0 && s->margin_h < w / 2 && s->margin_v >= 0 &&
-           s->margin_v < h && s->rgb <= 0xffffff && s->outline_rgb <= 0xffffff;
+           s->margin_v < h && s->rgb <= 0xffffff &&
+           s->outline_rgb <= 0xffffff && s->box_rgb <= 0xffffff &&
+           s->box_alpha >= 0 && s->box_alpha <= 255;
 }
 
 int text_set(struct text_renderer *tr, int w, int h,
@@ -269,12 +271,17 @@ int text_set(struct text_renderer *tr, int w, int h,
         const struct text_style *s = &cues[i].style;
         if (!style_ok(s, w, h))
             goto out;
+        /* A box is ASS's "opaque box" border style (3), drawn in the
+         * outline's colour with its transparency. */
+        bool box = s->box_alpha > 0;
         buf_add(&b,
-                "Style: c%zu," FONT_FAMILY ",%d,&H00%06X,&H00%06X,&H00%06X,"
-                "&H80000000,%d,0,0,0,100,100,0,0,1,%d,0,%d,%d,%d,%d,1\n",
+                "Style: c%zu," FONT_FAMILY ",%d,&H00%06X,&H00%06X,&H%02X%06X,"
+                "&H80000000,%d,0,0,0,100,100,0,0,%d,%d,0,%d,%d,%d,%d,1\n",
                 i, s->size, ass_colour(s->rgb), ass_colour(s->rgb),
-                ass_colour(s->outline_rgb), s->bold ? -1 : 0, s->outline,
-                (int)s->align, s->margin_h, s->margin_h, s->margin_v);
+                box ? 255 - s->box_alpha : 0,
+                ass_colour(box ? s->box_rgb : s->outline_rgb), s->bold ? -1 : 0,
+                box ? 3 : 1, s->outline, (int)s->align, s->margin_h,
+                s->margin_h, s->margin_v);
     }
     buf_add(&b, "\n[Events]\nFormat: Layer, Start, End, Style, Name, "
                 "MarginL, MarginR, MarginV, Effect, Text\n");

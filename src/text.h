@@ -52,6 +52,11 @@ struct text_style {
     uint32_t outline_rgb; /* 0xRRGGBB */
     enum text_align align;
     int margin_h, margin_v; /* from the frame's edges; lines wrap within */
+    /* A box behind each line (captions, a lower third): its colour and
+     * opacity, 0 (the default: no box, the outline as above) to 255; the
+     * outline is then the box's padding. */
+    uint32_t box_rgb;
+    int box_alpha;
 };
 
 /* One piece of text and when it shows: [start_ms, end_ms). */

@@ -6,10 +6,23 @@
  *       fps, scale (zscale + tonemap for HDR), rotation, split
  *         |-> libx264 -> filter_units (drops x264's SEI) -> mp4 muxer
  *         '-> scale to <= 640 px, thumbnail -> best frame -> thumb.jpg
- *   audio: a first pass decodes only the audio and measures it (ebur128);
- *   the main pass applies the gain to -16 LUFS (loudnorm in linear mode
- *   with those figures, or a gain and a limiter when the peaks forbid a
- *   plain gain), then AAC -> mp4 muxer.
+ *   audio: decoded as it is read and measured (ebur128, and the level
+ *   that speech is found in), its packets kept in the spool; once the
+ *   whole clip is read, they are decoded again through the gain to -16
+ *   LUFS (one linear gain, and a limiter after it when the peaks forbid
+ *   a plain gain), then AAC -> mp4 muxer.
+ *
+ * One read of the input. One linear gain needs the whole clip's loudness
+ * before the first audio sample is encoded, so the encoded video waits in
+ * the spool (a descriptor, not memory: a 10-minute 1080p clip is hundreds
+ * of megabytes) with the input's audio packets (compressed: small), and
+ * the muxer starts when the sound does, taking each AAC packet after the
+ * video before it. Muxing the video as it comes would put all the sound
+ * after it in the file (av_interleaved_write_frame gives up waiting after
+ * max_interleave_delta), which plays badly over HTTP; holding the video
+ * in memory is unbounded. Reading the spool back costs a copy of the
+ * output (tens of milliseconds), decoding the audio twice about 0.3% of
+ * the job; reading the input twice cost a demux of the whole file.
  *
  * The filter graphs are built on the first decoded frame, from the frame's
  * own format; a later frame of another size or format is converted to the
@@ -53,12 +66,7 @@
 #include "chorus/util.h"
 #include "transcode_internal.h"
 
-#define AUDIO_RATE 48000
 #define AUDIO_BITRATE 128000
-#define VIDEO_CRF "23"
-#define VIDEO_PRESET "veryfast"
-
-typedef int (*frame_fn)(struct transcode_job *job, AVFrame *frame);
 
 int transcode_fail(struct transcode_job *job, const char *fmt, ...)
 {
@@ -99,10 +107,10 @@ void transcode_set_str(char *dst, size_t len, const char *src)
 void transcode_options_default(struct transcode_options *o)
 {
     memset(o, 0, sizeof(*o));
-    o->max_side = 1280;
+    o->max_side = 1920;
     o->max_duration_s = 600;
     o->max_fps = 30;
-    o->input_fd = o->video_fd = o->thumb_fd = o->sheet_fd = -1;
+    o->input_fd = o->video_fd = o->thumb_fd = o->sheet_fd = o->spool_fd = -1;
     o->card_rgb = CAMPAIGN_ACCENT_DEFAULT;
 }
 
@@ -116,8 +124,8 @@ void transcode_result_release(struct transcode_result *res)
  * Undecodable data is counted as damage, not an error. Returns 0, or -1
  * if fn failed.
  */
-static int decode(struct transcode_job *job, AVCodecContext *dec,
-                  const AVPacket *pkt, frame_fn fn)
+int transcode_decode(struct transcode_job *job, AVCodecContext *dec,
+                     const AVPacket *pkt, transcode_frame_fn fn)
 {
     int ret = avcodec_send_packet(dec, pkt);
 
@@ -152,8 +160,8 @@ static int decode(struct transcode_job *job, AVCodecContext *dec,
  * (the pts is rewritten to that); frames without a timestamp continue
  * from *next. Returns the seconds.
  */
-static double frame_time(struct transcode_job *job, AVFrame *f, AVRational tb,
-                         int64_t *next, int64_t step)
+double transcode_frame_time(struct transcode_job *job, AVFrame *f,
+                            AVRational tb, int64_t *next, int64_t step)
 {
     int64_t ts = f->best_effort_timestamp;
 
@@ -168,10 +176,10 @@ static double frame_time(struct transcode_job *job, AVFrame *f, AVRational tb,
 
 /* Makes graph from desc, between a source named "in" (src_name with
  * src_args) and sinks "out" and, if tsink, "thumb". */
-static int build_graph(struct transcode_job *job, AVFilterGraph **graph,
-                       const char *src_name, const char *src_args,
-                       const char *desc, AVFilterContext **src,
-                       AVFilterContext **sink, AVFilterContext **tsink)
+int transcode_build_graph(struct transcode_job *job, AVFilterGraph **graph,
+                          const char *src_name, const char *src_args,
+                          const char *desc, AVFilterContext **src,
+                          AVFilterContext **sink, AVFilterContext **tsink)
 {
     bool video = strcmp(src_name, "buffer") == 0;
     const AVFilter *sink_filter =
@@ -236,7 +244,8 @@ static int build_audio_graph(struct transcode_job *job, const AVFrame *f,
                  av_get_sample_fmt_name((enum AVSampleFormat)f->format),
                  layout) != 0)
         return transcode_fail(job, "the audio's channel layout cannot be read");
-    return build_graph(job, graph, "abuffer", args, desc, src, sink, NULL);
+    return transcode_build_graph(job, graph, "abuffer", args, desc, src, sink,
+                                 NULL);
 }
 
 /* Gives a frame with an unordered layout the default one for its channel
@@ -264,11 +273,46 @@ static void read_r128(const AVFrame *f, struct transcode_loudness *m)
     m->got = true;
 }
 
-/* ---- the audio measuring pass ------------------------------------------ */
+/* ---- measuring the sound as it is read ---------------------------------- */
+
+/* Adds the 48 kHz stereo frame f (packed doubles) to the speech level:
+ * one value in dBFS per SPEECH_WINDOW_SAMPLES. Out of memory fails the
+ * job. */
+static void speech_level(struct transcode_job *job, const AVFrame *f)
+{
+    int ch = f->ch_layout.nb_channels;
+    const double *s = (const double *)f->data[0];
+
+    if (f->format != AV_SAMPLE_FMT_DBL || ch < 1 || job->failed)
+        return;
+    for (int i = 0; i < f->nb_samples; i++) {
+        double x = 0;
+        for (int c = 0; c < ch; c++)
+            x += s[i * ch + c] * s[i * ch + c];
+        job->speech_acc += x / ch;
+        if (++job->speech_count < SPEECH_WINDOW_SAMPLES)
+            continue;
+        if (job->speech_len == job->speech_cap) {
+            size_t cap = job->speech_cap ? 2 * job->speech_cap : 1024;
+            float *e = realloc(job->speech_db, cap * sizeof(*e));
+            if (e == NULL) {
+                transcode_fail(job, "out of memory");
+                return;
+            }
+            job->speech_db = e;
+            job->speech_cap = cap;
+        }
+        job->speech_db[job->speech_len++] =
+            (float)(10 * log10(fmax(job->speech_acc / SPEECH_WINDOW_SAMPLES,
+                                    1e-12)));
+        job->speech_acc = 0;
+        job->speech_count = 0;
+    }
+}
 
 /* Takes every frame the measuring graph has ready into job->before (the
- * running R128 figures and the exact sample peak). Returns 0, or -1 with
- * the job failed. */
+ * running R128 figures and the exact sample peak), the speech level and
+ * no_video's envelope. Returns 0, or -1 with the job failed. */
 static int measure_drain(struct transcode_job *job)
 {
     int ret;
@@ -276,12 +320,13 @@ static int measure_drain(struct transcode_job *job)
     for (;;) {
         ret = av_buffersink_get_frame(job->m_sink, job->filt);
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
-            return 0;
+            return job->failed ? -1 : 0;
         if (ret < 0)
             return transcode_fail(job, "audio filter error: %s",
                                   av_err2str(ret));
         read_r128(job->filt, &job->before);
         transcode_protect_envelope(job, job->filt);
+        speech_level(job, job->filt);
         if (job->filt->format == AV_SAMPLE_FMT_DBL) {
             const double *s = (const double *)job->filt->data[0];
             int n = job->filt->nb_samples * job->filt->ch_layout.nb_channels;
@@ -302,18 +347,18 @@ static double audio_time(struct transcode_job *job, AVFrame *f,
     if (f->best_effort_timestamp != AV_NOPTS_VALUE)
         f->best_effort_timestamp =
             av_rescale_q(f->best_effort_timestamp, st->time_base, tb);
-    return frame_time(job, f, tb, next, f->nb_samples);
+    return transcode_frame_time(job, f, tb, next, f->nb_samples);
 }
 
-/* The first pass's frame_fn: feeds one decoded audio frame to the
+/* The reading pass's frame_fn for audio: feeds one decoded frame to the
  * measuring graph (built on the first one). Frames past the limit or
  * refused by the graph are skipped. Returns 0, or -1 with the job failed. */
 static int measure_frame(struct transcode_job *job, AVFrame *f)
 {
-    double t = audio_time(job, f, job->m_st, &job->next_apts);
+    double t = audio_time(job, f, job->ain, &job->next_apts);
     int ret;
 
-    /* Past the limit, the main pass refuses the clip. */
+    /* Past the limit, the gain pass refuses the clip. */
     if (t > job->limit || t < -1 || f->sample_rate <= 0)
         return 0;
     fix_layout(f);
@@ -330,80 +375,38 @@ static int measure_frame(struct transcode_job *job, AVFrame *f)
     return measure_drain(job);
 }
 
-/* Frees what the first pass opened; safe to call twice. */
-static void measure_release(struct transcode_job *job)
-{
-    avfilter_graph_free(&job->m_graph);
-    avcodec_free_context(&job->m_dec);
-    transcode_input_close(job, &job->m_ic, &job->m_pb);
-    job->m_st = NULL;
-}
-
 /*
- * The first pass: decodes only the audio, from a second opening of the
- * file, and measures its loudness into job->before. Returns 0, or -1 if
- * the job failed; audio that cannot be decoded is dropped with a warning.
+ * The end of the measurement, once the whole input is read: the graph's
+ * last frames, and the spans of speech into the result. The audio that
+ * never decoded makes the clip silent (job->ain NULL, with a warning).
+ * Returns 0, or -1 with the job failed.
  */
-static int measure_audio(struct transcode_job *job)
+static int measure_finish(struct transcode_job *job)
 {
-    int idx = job->ain->index, ret, rc = -1;
-    int64_t packets = 0;
+    struct transcode_result *res = job->res;
+    struct transcode_speech_span spans[TRANSCODE_MAX_SPANS];
+    size_t n;
+    int ret;
 
-    job->before = (struct transcode_loudness){.i = NAN, .lra = NAN};
-    if (transcode_plan_measure(&job->voice, job->measure_filter,
-                               sizeof(job->measure_filter)) != 0) {
-        transcode_fail(job, "internal error: the audio filter is too long");
-        goto out;
-    }
-    if (transcode_input_open(job, &job->m_ic, &job->m_pb) != 0 ||
-        transcode_input_probe(job, job->m_ic) != 0)
-        goto out;
-    if ((unsigned)idx >= job->m_ic->nb_streams ||
-        job->m_ic->streams[idx]->codecpar->codec_id !=
-            job->ain->codecpar->codec_id) {
-        transcode_fail(job, "the file reads differently the second time");
-        goto out;
-    }
-    job->m_st = job->m_ic->streams[idx];
-    for (unsigned i = 0; i < job->m_ic->nb_streams; i++)
-        job->m_ic->streams[i]->discard =
-            (int)i == idx ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
-    if ((ret = transcode_input_open_decoder(job->m_st, &job->m_dec)) < 0) {
-        transcode_warn(job,
-                       "the audio cannot be decoded (%s): the clip is silent",
-                       av_err2str(ret));
-        job->ain = NULL;
-        rc = 0;
-        goto out;
-    }
-    while ((ret = av_read_frame(job->m_ic, job->pkt)) >= 0) {
-        if (job->pkt->stream_index == idx)
-            ret = decode(job, job->m_dec, job->pkt, measure_frame);
-        av_packet_unref(job->pkt);
-        if (ret < 0)
-            goto out;
-        if (++packets > job->max_packets)
-            break;
-    }
-    if (decode(job, job->m_dec, NULL, measure_frame) != 0)
-        goto out;
     if (job->m_graph != NULL &&
         ((ret = av_buffersrc_add_frame_flags(job->m_src, NULL, 0)) < 0 ||
-         measure_drain(job) != 0)) {
-        transcode_fail(job, "audio filter error: %s", av_err2str(ret));
-        goto out;
-    }
+         measure_drain(job) != 0))
+        return transcode_fail(job, "audio filter error: %s", av_err2str(ret));
+    avfilter_graph_free(&job->m_graph);
     if (!job->before.got) {
         transcode_warn(job, "the audio cannot be decoded: the clip is silent");
         job->ain = NULL;
+        return 0;
     }
-    rc = 0;
-out:
-    measure_release(job);
-    /* Counted again by the main pass. */
-    job->damaged = 0;
-    job->next_apts = 0;
-    return rc;
+    n = transcode_plan_speech(job->speech_db, job->speech_len,
+                              (double)SPEECH_WINDOW_SAMPLES / AUDIO_RATE, spans,
+                              TRANSCODE_MAX_SPANS);
+    for (size_t i = 0; i < n; i++) {
+        res->speech[i].start = spans[i].start;
+        res->speech[i].end = spans[i].end;
+    }
+    res->nspeech = (int)n;
+    return 0;
 }
 
 /* ---- the plan ---------------------------------------------------------- */
@@ -525,7 +528,7 @@ static int plan_video(struct transcode_job *job)
 }
 
 /*
- * Plans the main pass's audio (transcode_plan_audio) from the first pass's
+ * Plans the gain pass's audio (transcode_plan_audio) from the measured
  * figures in job->before; records the graph, the mode and the figures in
  * the result. Returns 0, or -1 with the job failed.
  */
@@ -667,36 +670,18 @@ static int close_output_pb(struct transcode_job *job)
 }
 
 /*
- * Creates out_dir/video.mp4.tmp as an MP4 with no metadata (bitexact: not
- * even an encoder tag) whose index will be moved to the front, and its
- * encoders.
+ * Gives the muxer its file (out_dir/video.mp4.tmp, or the caller's
+ * descriptor) and writes the MP4's header, to move the index to the front
+ * at the end. The streams must all be there.
  */
-static int open_output(struct transcode_job *job)
+static int start_muxer(struct transcode_job *job)
 {
     AVDictionary *opts = NULL;
     char url[PATH_MAX + 8];
     int ret;
 
-    if (util_fmt(job->tmp_video, sizeof(job->tmp_video), "%s/video.mp4.tmp",
-                 job->out_dir) != 0 ||
-        util_fmt(job->tmp_thumb, sizeof(job->tmp_thumb), "%s/thumb.jpg.tmp",
-                 job->out_dir) != 0 ||
-        util_fmt(job->tmp_sheet, sizeof(job->tmp_sheet), "%s/sheet.jpg.tmp",
-                 job->out_dir) != 0 ||
-        util_fmt(url, sizeof(url), "file:%s", job->tmp_video) != 0)
+    if (util_fmt(url, sizeof(url), "file:%s", job->tmp_video) != 0)
         return transcode_fail(job, "the output path is too long");
-    ret = avformat_alloc_output_context2(&job->oc, NULL, "mp4", url);
-    if (ret < 0)
-        return transcode_fail(job, "cannot set up the MP4 muxer: %s",
-                              av_err2str(ret));
-    job->oc->flags |= AVFMT_FLAG_BITEXACT;
-    if (open_video_encoder(job) != 0 ||
-        (job->ain != NULL && open_audio_encoder(job) != 0))
-        return -1;
-    /* faststart reopens the file by name: the file protocol only. */
-    if ((ret = av_opt_set(job->oc, "protocol_whitelist", "file", 0)) < 0)
-        return transcode_fail(job, "cannot set up the MP4 muxer: %s",
-                              av_err2str(ret));
     if (job->opts->video_fd >= 0) {
         if (transcode_io_open_writer(job->oc, job->opts->video_fd) != 0)
             return transcode_fail(job, "out of memory for the output");
@@ -715,16 +700,103 @@ static int open_output(struct transcode_job *job)
     if (ret < 0)
         return transcode_fail(job, "cannot write the MP4 header: %s",
                               av_err2str(ret));
+    job->header_written = true;
     return 0;
 }
 
-/* Muxes pkt from enc as st's, its timestamps rescaled; takes the
- * packet's reference. Returns 0, or -1 with the job failed. */
+/*
+ * Sets up an MP4 with no metadata (bitexact: not even an encoder tag)
+ * whose index will be moved to the front, and the video encoder. A clip
+ * with sound gets its spool, and its muxer starts once the sound is
+ * measured (the audio encoder is opened then); a silent one's starts now.
+ */
+static int open_output(struct transcode_job *job)
+{
+    char url[PATH_MAX + 8];
+    int ret;
+
+    if (util_fmt(job->tmp_video, sizeof(job->tmp_video), "%s/video.mp4.tmp",
+                 job->out_dir) != 0 ||
+        util_fmt(job->tmp_thumb, sizeof(job->tmp_thumb), "%s/thumb.jpg.tmp",
+                 job->out_dir) != 0 ||
+        util_fmt(job->tmp_sheet, sizeof(job->tmp_sheet), "%s/sheet.jpg.tmp",
+                 job->out_dir) != 0 ||
+        util_fmt(url, sizeof(url), "file:%s", job->tmp_video) != 0)
+        return transcode_fail(job, "the output path is too long");
+    ret = avformat_alloc_output_context2(&job->oc, NULL, "mp4", url);
+    if (ret < 0)
+        return transcode_fail(job, "cannot set up the MP4 muxer: %s",
+                              av_err2str(ret));
+    job->oc->flags |= AVFMT_FLAG_BITEXACT;
+    if (open_video_encoder(job) != 0)
+        return -1;
+    /* faststart reopens the file by name: the file protocol only. */
+    if ((ret = av_opt_set(job->oc, "protocol_whitelist", "file", 0)) < 0)
+        return transcode_fail(job, "cannot set up the MP4 muxer: %s",
+                              av_err2str(ret));
+    if (job->ain == NULL)
+        return start_muxer(job);
+    if ((ret = transcode_spool_open(&job->spool, job->opts->spool_fd,
+                                    job->out_dir)) < 0)
+        return transcode_fail(job, "cannot make room for the video: %s",
+                              av_err2str(ret));
+    return 0;
+}
+
+static int write_packet(struct transcode_job *job, AVCodecContext *enc,
+                        AVStream *st, AVPacket *pkt);
+
+/*
+ * Muxes the spooled video up to the time of the audio packet until (in
+ * the audio encoder's time base), or all of it when until is NULL, so
+ * that video and sound alternate in the file as they play. Returns 0, or
+ * -1 with the job failed.
+ */
+static int mux_spooled_video(struct transcode_job *job, const AVPacket *until)
+{
+    int64_t dts;
+    int ret;
+
+    while ((ret = transcode_spool_peek(job->spool, SPOOL_VIDEO, &dts)) == 1) {
+        if (until != NULL &&
+            av_compare_ts(dts, job->venc->time_base,
+                          until->dts != AV_NOPTS_VALUE ? until->dts
+                                                       : until->pts,
+                          job->aenc->time_base) > 0)
+            return 0;
+        if ((ret = transcode_spool_get(job->spool, SPOOL_VIDEO, job->spkt)) < 0)
+            break;
+        if (write_packet(job, job->venc, job->vout, job->spkt) != 0)
+            return -1;
+    }
+    if (ret < 0)
+        return transcode_fail(job, "cannot read the video back: %s",
+                              av_err2str(ret));
+    return 0;
+}
+
+/* Muxes pkt from enc as st's, its timestamps rescaled (a video packet
+ * before the muxer started goes to the spool as it is; an audio packet
+ * lets the video before it out of the spool first); takes the packet's
+ * reference. Returns 0, or -1 with the job failed. */
 static int write_packet(struct transcode_job *job, AVCodecContext *enc,
                         AVStream *st, AVPacket *pkt)
 {
     int ret;
 
+    if (!job->header_written) {
+        ret = transcode_spool_put(job->spool, SPOOL_VIDEO, pkt);
+        av_packet_unref(pkt);
+        if (ret < 0)
+            return transcode_fail(job, "cannot keep the video: %s",
+                                  av_err2str(ret));
+        return 0;
+    }
+    if (st == job->aout && job->spool != NULL &&
+        mux_spooled_video(job, pkt) != 0) {
+        av_packet_unref(pkt);
+        return -1;
+    }
     pkt->stream_index = st->index;
     av_packet_rescale_ts(pkt, enc->time_base, st->time_base);
     if (st == job->aout)
@@ -861,6 +933,47 @@ static int protect_frame(struct transcode_job *job, AVFrame *f)
     return encode_protected(job, false);
 }
 
+/* no_video: keeps the time of a frame to paint at the end. Returns 0, or
+ * -1 with the job failed. */
+static int defer_card(struct transcode_job *job, int64_t pts)
+{
+    if (job->ncards == job->cards_cap) {
+        size_t cap = job->cards_cap ? 2 * job->cards_cap : 1024;
+        int64_t *p = realloc(job->card_pts, cap * sizeof(*p));
+        if (p == NULL)
+            return transcode_fail(job, "out of memory");
+        job->card_pts = p;
+        job->cards_cap = cap;
+    }
+    job->card_pts[job->ncards++] = pts;
+    return 0;
+}
+
+/* no_video: paints and encodes the frames whose times defer_card kept,
+ * now that the sound's envelope is whole. Returns 0, or -1 with the job
+ * failed. */
+static int paint_cards(struct transcode_job *job)
+{
+    AVFrame *f = NULL;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < job->ncards; i++) {
+        if ((f = av_frame_alloc()) == NULL)
+            return transcode_fail(job, "out of memory");
+        f->width = job->video.width;
+        f->height = job->video.height;
+        f->format = AV_PIX_FMT_YUV420P;
+        f->color_range = AVCOL_RANGE_MPEG;
+        f->pts = job->card_pts[i];
+        if (av_frame_get_buffer(f, 0) < 0)
+            rc = transcode_fail(job, "out of memory");
+        else
+            rc = protect_frame(job, f);
+        av_frame_free(&f);
+    }
+    return rc;
+}
+
 /* Encodes what the video graph has ready and keeps the best thumbnail. */
 static int drain_video(struct transcode_job *job)
 {
@@ -882,8 +995,9 @@ static int drain_video(struct transcode_job *job)
         job->filt->pict_type = AV_PICTURE_TYPE_NONE;
         job->video_end = fmax(job->video_end, (double)(job->filt->pts + 1) *
                                                   av_q2d(job->venc->time_base));
-        ret = job->sheet != NULL ? protect_frame(job, job->filt)
-                                 : encode(job, job->venc, job->filt);
+        ret = transcode_protect_deferred(job) ? defer_card(job, job->filt->pts)
+              : job->sheet != NULL            ? protect_frame(job, job->filt)
+                                   : encode(job, job->venc, job->filt);
         av_frame_unref(job->filt);
         if (ret != 0)
             return -1;
@@ -917,9 +1031,9 @@ static int start_video_graph(struct transcode_job *job, const AVFrame *f)
     job->src_h = f->height;
     job->src_fmt = f->format;
     /* A protected clip's thumbnail is made from the protected frames. */
-    return build_graph(job, &job->vgraph, "buffer", args,
-                       job->res->video_filter, &job->vsrc, &job->vsink,
-                       job->sheet != NULL ? NULL : &job->tsink);
+    return transcode_build_graph(
+        job, &job->vgraph, "buffer", args, job->res->video_filter, &job->vsrc,
+        &job->vsink, job->sheet != NULL ? NULL : &job->tsink);
 }
 
 /* Converts f to the first frame's size and format into job->fixed. */
@@ -962,8 +1076,9 @@ static int push_video(struct transcode_job *job, AVFrame *f)
     int64_t step = f->pkt_duration > 0
                        ? f->pkt_duration
                        : av_rescale_q(1, av_inv_q(to_avq(job->video.rate)), tb);
-    double t = frame_time(job, f, tb, &job->next_vpts,
-                          FFMIN(step, av_rescale_q(1, (AVRational){1, 1}, tb)));
+    double t = transcode_frame_time(
+        job, f, tb, &job->next_vpts,
+        FFMIN(step, av_rescale_q(1, (AVRational){1, 1}, tb)));
     int ret;
 
     if (t > job->limit)
@@ -1022,7 +1137,7 @@ static int drain_audio(struct transcode_job *job)
     }
 }
 
-/* The main pass's frame_fn for audio: times the frame, enforces the
+/* The gain pass's frame_fn for audio: times the frame, enforces the
  * length limit, builds the graph on the first frame and encodes what comes
  * out. Returns 0 (damaged frames are counted and skipped), or -1 with the
  * job failed. */
@@ -1058,8 +1173,57 @@ static int push_audio(struct transcode_job *job, AVFrame *f)
     return drain_audio(job);
 }
 
-/* Demuxes and decodes the whole input, then flushes decoders, graphs and
- * encoders in that order. */
+/*
+ * The sound, once the whole clip is read and measured: its gain planned,
+ * the audio encoder opened and the muxer started, the spooled audio
+ * packets decoded again through the gain and encoded, each AAC packet
+ * muxed after the spooled video before it, and the rest of the video
+ * last. Returns 0, or -1 with the job failed.
+ */
+static int gain_pass(struct transcode_job *job)
+{
+    int64_t damaged = job->damaged;
+    int ret = 0;
+
+    if (job->ain != NULL && (plan_audio(job) != 0 || open_audio_encoder(job)))
+        return -1;
+    if (!job->header_written && start_muxer(job) != 0)
+        return -1;
+    if (job->ain != NULL) {
+        /* The same packets again: the decoder starts afresh. */
+        avcodec_flush_buffers(job->adec);
+        job->next_apts = 0;
+        while ((ret = transcode_spool_get(job->spool, SPOOL_AUDIO, job->pkt)) ==
+               1) {
+            ret = transcode_decode(job, job->adec, job->pkt, push_audio);
+            av_packet_unref(job->pkt);
+            if (ret != 0)
+                return -1;
+        }
+        if (ret < 0)
+            return transcode_fail(job, "cannot read the sound back: %s",
+                                  av_err2str(ret));
+        if (transcode_decode(job, job->adec, NULL, push_audio) != 0)
+            return -1;
+        if (job->agraph != NULL &&
+            ((ret = av_buffersrc_close(job->asrc, job->asrc_end, 0)) < 0 ||
+             drain_audio(job) != 0))
+            return transcode_fail(job, "audio filter error: %s",
+                                  av_err2str(ret));
+        if (encode(job, job->aenc, NULL) != 0)
+            return -1;
+    }
+    /* Its damage was counted as it was read. */
+    job->damaged = damaged;
+    return job->spool != NULL ? mux_spooled_video(job, NULL) : 0;
+}
+
+/*
+ * Reads the input once: the video decoded, filtered and encoded as it
+ * comes (into the spool while the sound is measured), the sound decoded
+ * and measured, its packets spooled. Then flushes the decoders, the
+ * graph and the video encoder, and (gain_pass) makes the sound.
+ */
 static int run(struct transcode_job *job)
 {
     int ret;
@@ -1081,18 +1245,25 @@ static int run(struct transcode_job *job)
             return transcode_fail(
                 job, "the clip has too many packets for its length");
         }
-        if (job->pkt->stream_index == job->vin->index)
-            ret = decode(job, job->vdec, job->pkt, push_video);
-        else if (job->ain != NULL && job->pkt->stream_index == job->ain->index)
-            ret = decode(job, job->adec, job->pkt, push_audio);
-        else
+        if (job->pkt->stream_index == job->vin->index) {
+            ret = transcode_decode(job, job->vdec, job->pkt, push_video);
+        } else if (job->ain != NULL &&
+                   job->pkt->stream_index == job->ain->index) {
+            ret = transcode_spool_put(job->spool, SPOOL_AUDIO, job->pkt);
+            ret = ret < 0 ? transcode_fail(job, "cannot keep the sound: %s",
+                                           av_err2str(ret))
+                          : transcode_decode(job, job->adec, job->pkt,
+                                             measure_frame);
+        } else {
             ret = 0;
+        }
         av_packet_unref(job->pkt);
         if (ret != 0)
             return -1;
     }
-    if (decode(job, job->vdec, NULL, push_video) != 0 ||
-        (job->adec != NULL && decode(job, job->adec, NULL, push_audio) != 0))
+    if (transcode_decode(job, job->vdec, NULL, push_video) != 0 ||
+        (job->ain != NULL &&
+         transcode_decode(job, job->adec, NULL, measure_frame) != 0))
         return -1;
     if (job->vgraph == NULL)
         return transcode_fail(job, "no video frame could be decoded");
@@ -1102,17 +1273,15 @@ static int run(struct transcode_job *job)
         return transcode_fail(job, "video filter error: %s", av_err2str(ret));
     if (drain_video(job) != 0)
         return -1;
-    if (job->agraph != NULL &&
-        ((ret = av_buffersrc_close(job->asrc, job->asrc_end, 0)) < 0 ||
-         drain_audio(job) != 0))
-        return transcode_fail(job, "audio filter error: %s", av_err2str(ret));
     if (job->frames_out == 0)
         return transcode_fail(job, "no video frame could be decoded");
-    if ((job->sheet != NULL && encode_protected(job, true) != 0) ||
-        encode(job, job->venc, NULL) != 0 ||
-        (job->aenc != NULL && encode(job, job->aenc, NULL) != 0))
+    if (job->ain != NULL && measure_finish(job) != 0)
         return -1;
-    return 0;
+    if ((transcode_protect_deferred(job) && paint_cards(job) != 0) ||
+        (job->sheet != NULL && encode_protected(job, true) != 0) ||
+        encode(job, job->venc, NULL) != 0)
+        return -1;
+    return gain_pass(job);
 }
 
 /* ---- finishing --------------------------------------------------------- */
@@ -1259,12 +1428,14 @@ static int job_init(struct transcode_job *job, const char *in_path,
     job->max_frames_out = (int64_t)(o->max_duration_s + 2) * o->max_fps;
     job->pkt = av_packet_alloc();
     job->opkt = av_packet_alloc();
+    job->spkt = av_packet_alloc();
     job->frame = av_frame_alloc();
     job->filt = av_frame_alloc();
     job->fixed = av_frame_alloc();
     job->thumb = av_frame_alloc();
-    if (job->pkt == NULL || job->opkt == NULL || job->frame == NULL ||
-        job->filt == NULL || job->fixed == NULL || job->thumb == NULL)
+    if (job->pkt == NULL || job->opkt == NULL || job->spkt == NULL ||
+        job->frame == NULL || job->filt == NULL || job->fixed == NULL ||
+        job->thumb == NULL)
         return transcode_fail(job, "out of memory");
     return 0;
 }
@@ -1301,7 +1472,11 @@ static int prepare_protection(struct transcode_job *job)
  * owns; fields already freed or never made are skipped. */
 static void job_release(struct transcode_job *job)
 {
-    measure_release(job);
+    avfilter_graph_free(&job->m_graph);
+    free(job->speech_db);
+    job->speech_db = NULL;
+    free(job->card_pts);
+    job->card_pts = NULL;
     av_bsf_free(&job->bsf);
     avcodec_free_context(&job->venc);
     avcodec_free_context(&job->aenc);
@@ -1329,8 +1504,10 @@ static void job_release(struct transcode_job *job)
     avcodec_free_context(&job->vdec);
     avcodec_free_context(&job->adec);
     transcode_input_close(job, &job->ic, &job->in_pb);
+    transcode_spool_free(&job->spool);
     av_packet_free(&job->pkt);
     av_packet_free(&job->opkt);
+    av_packet_free(&job->spkt);
     av_frame_free(&job->frame);
     av_frame_free(&job->filt);
     av_frame_free(&job->fixed);
@@ -1354,9 +1531,7 @@ int transcode_file(const char *in_path, const char *out_dir,
     if (job_init(&job, in_path, out_dir, o, res) != 0 ||
         prepare_protection(&job) != 0 || transcode_input_open_main(&job) != 0)
         goto out;
-    if (job.ain != NULL && measure_audio(&job) != 0)
-        goto out;
-    if (plan_video(&job) != 0 || (job.ain != NULL && plan_audio(&job) != 0))
+    if (plan_video(&job) != 0)
         goto out;
     if ((ret = transcode_input_open_decoder(job.vin, &job.vdec)) < 0) {
         log_warnx("transcode: video decoder: %s", av_err2str(ret));
@@ -1368,11 +1543,20 @@ int transcode_file(const char *in_path, const char *out_dir,
     }
     if (job.ain != NULL &&
         (ret = transcode_input_open_decoder(job.ain, &job.adec)) < 0) {
-        log_warnx("transcode: audio decoder: %s", av_err2str(ret));
-        transcode_fail(
-            &job, "the audio (%s) cannot be decoded: %s", res->in_audio_codec,
-            ret == AVERROR(ENOMEM) ? "out of memory"
-                                   : "its stream is damaged or unusual");
+        if (ret == AVERROR(ENOMEM)) {
+            transcode_fail(&job, "out of memory for the audio decoder");
+            goto out;
+        }
+        transcode_warn(&job,
+                       "the audio cannot be decoded (%s): the clip is silent",
+                       av_err2str(ret));
+        job.ain = NULL;
+    }
+    job.before = (struct transcode_loudness){.i = NAN, .lra = NAN};
+    if (job.ain != NULL &&
+        transcode_plan_measure(&job.voice, job.measure_filter,
+                               sizeof(job.measure_filter)) != 0) {
+        transcode_fail(&job, "internal error: the audio filter is too long");
         goto out;
     }
     if (open_output(&job) != 0 || run(&job) != 0)
@@ -1459,7 +1643,7 @@ json_t *transcode_result_json(const struct transcode_result *r)
 {
     json_t *j = json_object(), *in = json_object(), *out = json_object();
     json_t *thumb = json_object(), *filters = json_object();
-    json_t *warnings = json_array(), *loud = NULL;
+    json_t *warnings = json_array(), *loud = NULL, *speech = json_array();
     double fps =
         r->out_fps_den > 0 ? (double)r->out_fps_num / r->out_fps_den : 0;
 
@@ -1473,8 +1657,14 @@ json_t *transcode_result_json(const struct transcode_result *r)
                             num(r->true_peak_out, 1));
         json_object_set_new(loud, "mode", json_string(r->loudnorm_mode));
     }
+    for (int i = 0; speech != NULL && r->has_audio && i < r->nspeech; i++)
+        json_array_append_new(speech,
+                              json_pack("[o,o]", num(r->speech[i].start, 2),
+                                        num(r->speech[i].end, 2)));
     if (j == NULL || in == NULL || out == NULL || thumb == NULL ||
-        filters == NULL || warnings == NULL || (r->has_audio && !loud)) {
+        filters == NULL || warnings == NULL || speech == NULL ||
+        (r->has_audio && !loud)) {
+        json_decref(speech);
         json_decref(j);
         json_decref(in);
         json_decref(out);
@@ -1523,6 +1713,7 @@ json_t *transcode_result_json(const struct transcode_result *r)
     json_object_set_new(out, "thumb", thumb);
 
     if (r->protect != 0 && protection_json(r, j, out) != 0) {
+        json_decref(speech);
         json_decref(j);
         json_decref(in);
         json_decref(out);
@@ -1544,6 +1735,7 @@ json_t *transcode_result_json(const struct transcode_result *r)
     json_object_set_new(j, "output", out);
     json_object_set_new(j, "has_audio", json_boolean(r->has_audio));
     json_object_set_new(j, "loudness", loud != NULL ? loud : json_null());
+    json_object_set_new(j, "speech", speech);
     json_object_set_new(j, "seconds", num(r->seconds, 3));
     json_object_set_new(j, "filters", filters);
     json_object_set_new(j, "warnings", warnings);
@@ -1558,7 +1750,9 @@ void transcode_log_level(bool verbose)
 /* What the module exports: see transcode_load(). */
 extern const struct transcode_api chorus_transcode_api;
 const struct transcode_api chorus_transcode_api = {
-    transcode_options_default, transcode_file,      transcode_result_release,
-    transcode_result_json,     transcode_log_level, transcode_assets_open,
-    transcode_assets_close,
+    transcode_options_default,    transcode_file,
+    transcode_result_release,     transcode_result_json,
+    transcode_log_level,          transcode_assets_open,
+    transcode_assets_close,       transcode_versions,
+    transcode_studio_assets_open, transcode_studio_assets_close,
 };

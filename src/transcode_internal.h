@@ -9,6 +9,7 @@
  *   transcode_protect.c  identity protection on the frames: faces
  *                      pixelated, or the picture replaced by a card
  *   transcode_sheet.c  a protected clip's contact sheet and thumbnail
+ *   transcode_studio.c the studio's versions, from the message's video
  *   faces.cpp, text.c  face detection (chorus/faces.h), text (text.h)
  */
 #ifndef CHORUS_TRANSCODE_INTERNAL_H
@@ -28,14 +29,27 @@
 #include "chorus/transcode.h"
 #include "chorus/transcode_plan.h"
 
+/* The encoders' settings, the master's and the versions'. */
+#define AUDIO_RATE 48000
+#define VIDEO_CRF "23"
+#define VIDEO_PRESET "veryfast"
+
 /* The largest side of an input frame, in pixels. */
 #define MAX_SIDE_IN 8192
 /* Samples at 48 kHz per value of the sound's loudness envelope (the
  * card's waveform): 25 a second. */
 #define AUDIO_ENVELOPE_SAMPLES 1920
+/* Samples at 48 kHz per value of the level that speech is found in:
+ * 20 ms. */
+#define SPEECH_WINDOW_SAMPLES 960
+/* The spool's tracks. */
+#define SPOOL_VIDEO 0
+#define SPOOL_AUDIO 1
+#define TRANSCODE_SPOOL_TRACKS 2
 
 struct transcode_assets;
 struct transcode_protect;
+struct transcode_spool;
 struct transcode_sheet;
 
 /*
@@ -59,14 +73,25 @@ struct transcode_job {
     double limit;    /* seconds: a later timestamp means too long */
     int64_t max_frames_in, max_frames_out, max_packets;
 
-    /* The audio measuring pass. */
-    AVIOContext *m_pb;
-    AVFormatContext *m_ic;
-    AVCodecContext *m_dec;
+    /* The sound as it is read: measured (loudness, speech), its packets
+     * spooled to be decoded again with the gain once the whole clip is
+     * measured. */
     AVFilterGraph *m_graph;
     AVFilterContext *m_src, *m_sink;
-    AVStream *m_st;
     struct transcode_loudness before, after;
+    float *speech_db; /* level of each SPEECH_WINDOW_SAMPLES, in dBFS */
+    size_t speech_len, speech_cap;
+    double speech_acc;
+    int speech_count;
+
+    /* The video's packets wait in the spool while the sound is measured
+     * (a clip with sound only): the muxer interleaves both at the end. */
+    struct transcode_spool *spool;
+    bool header_written;
+    /* no_video: the times of the frames to paint once the sound's
+     * envelope is whole, in the encoder's time base. */
+    int64_t *card_pts;
+    size_t ncards, cards_cap;
 
     /* The plan. */
     struct transcode_video_plan video;
@@ -102,6 +127,7 @@ struct transcode_job {
 
     /* Scratch, counters. */
     AVPacket *pkt, *opkt; /* read from the input; made by the encoders */
+    AVPacket *spkt;       /* read back from the spool */
     AVFrame *frame, *filt, *fixed, *thumb;
     double thumb_score;
     int64_t next_vpts, next_apts; /* for frames without a timestamp */
@@ -125,6 +151,31 @@ void transcode_warn(struct transcode_job *job, const char *fmt, ...)
 
 /* Copies src (NULL: "") into dst of len bytes, truncated if need be. */
 void transcode_set_str(char *dst, size_t len, const char *src);
+
+/* What a decoded frame is handed to; 0, or -1 with the job failed. */
+typedef int (*transcode_frame_fn)(struct transcode_job *job, AVFrame *frame);
+
+/*
+ * Sends pkt (NULL: flush) to dec and hands each frame it returns to fn
+ * (the frame is unreferenced after). Undecodable data is counted as
+ * damage, not an error. Returns 0, or -1 if fn failed or memory ran out.
+ */
+int transcode_decode(struct transcode_job *job, AVCodecContext *dec,
+                     const AVPacket *pkt, transcode_frame_fn fn);
+
+/* The frame's time in seconds from the start, in its stream's time base
+ * tb (its pts is rewritten to that); frames without a timestamp continue
+ * from *next, which advances by step. */
+double transcode_frame_time(struct transcode_job *job, AVFrame *f,
+                            AVRational tb, int64_t *next, int64_t step);
+
+/* Makes *graph from desc, between a source "in" (src_name "buffer" or
+ * "abuffer" with src_args) and sinks "out" and, if tsink, "thumb".
+ * Returns 0, or -1 with the job failed. */
+int transcode_build_graph(struct transcode_job *job, AVFilterGraph **graph,
+                          const char *src_name, const char *src_args,
+                          const char *desc, AVFilterContext **src,
+                          AVFilterContext **sink, AVFilterContext **tsink);
 
 /* ---- transcode_io.c ---------------------------------------------------- */
 
@@ -150,6 +201,29 @@ int transcode_io_open_writer(AVFormatContext *oc, int fd);
 /* Flushes and frees what transcode_io_open_writer gave oc (oc->pb must be
  * set). Returns 0, or the writer's negative AVERROR. */
 int transcode_io_close_writer(AVFormatContext *oc);
+
+/*
+ * A spool of packets on a descriptor: fd (read-write, empty), or, when
+ * fd < 0, an unnamed file of its own in dir (closed with the spool).
+ * Packets are appended to one of TRANSCODE_SPOOL_TRACKS tracks and read
+ * back in order per track. Returns 0 with *out set, or a negative
+ * AVERROR; transcode_spool_free frees it and clears *sp (NULL accepted).
+ */
+int transcode_spool_open(struct transcode_spool **out, int fd, const char *dir);
+void transcode_spool_free(struct transcode_spool **sp);
+
+/* Appends a copy of pkt (data, side data, times, flags) to track.
+ * Returns 0, or a negative AVERROR. */
+int transcode_spool_put(struct transcode_spool *s, int track,
+                        const AVPacket *pkt);
+
+/* The dts (else pts) of track's next packet into *dts: 1, or 0 when the
+ * track has no more. */
+int transcode_spool_peek(struct transcode_spool *s, int track, int64_t *dts);
+
+/* Reads track's next packet into pkt (unreferenced first): 1, 0 when the
+ * track has no more, or a negative AVERROR. */
+int transcode_spool_get(struct transcode_spool *s, int track, AVPacket *pkt);
 
 /* ---- transcode_input.c ------------------------------------------------- */
 
@@ -199,9 +273,8 @@ int transcode_protect_new(struct transcode_job *job);
 /* Frees what transcode_protect_new made and clears *p; NULL accepted. */
 void transcode_protect_free(struct transcode_protect **p);
 
-/* Adds the first pass's measured frame f (48 kHz, packed doubles) to the
- * loudness envelope, when no_video needs it; out of memory fails the
- * job. */
+/* Adds the measured frame f (48 kHz, packed doubles) to the loudness
+ * envelope, when no_video needs it; out of memory fails the job. */
 void transcode_protect_envelope(struct transcode_job *job, const AVFrame *f);
 
 /*
@@ -218,6 +291,12 @@ int transcode_protect_take(struct transcode_job *job, AVFrame *f, double t);
  * failed); flush, at the end, lets every frame out. It may wait for the
  * face detector's thread to catch up. */
 AVFrame *transcode_protect_ready(struct transcode_job *job, bool flush);
+
+/* Whether the frames wait for the whole sound to be measured before they
+ * are protected (no_video: the card's waveform shows the sound up to each
+ * frame's time, and the sound is measured as the clip is read; its frames
+ * are painted afresh at the end, so only their times wait). */
+bool transcode_protect_deferred(const struct transcode_job *job);
 
 /* Records in the result what protection did, and whether a moderator
  * should check it. */

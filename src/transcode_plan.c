@@ -21,7 +21,8 @@
 /* Bits per pixel per frame of the bitrate ceiling (3.3 Mb/s at 720p30). */
 #define VIDEO_BPP 0.12
 
-/* The stereo 48 kHz signal both passes measure; loudnorm wants doubles. */
+/* The stereo 48 kHz signal that is measured and then made louder or
+ * softer; ebur128 and the gain take doubles. */
 #define AUDIO_PREP                                                             \
     "aresample=48000,aformat=sample_fmts=dbl:sample_rates=48000:"              \
     "channel_layouts=stereo"
@@ -29,7 +30,7 @@
 #define AUDIO_FINAL                                                            \
     "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
 /* The voice's two stages (see transcode_plan_voice); rubberband takes
- * float samples, and loudnorm wants doubles again. */
+ * float samples, and the gain wants doubles again. */
 #define VOICE_STAGES                                                           \
     ",aformat=sample_fmts=fltp,rubberband=pitch=%.6f:formant=preserved:"       \
     "channels=together:pitchq=quality,rubberband=pitch=%.6f:"                  \
@@ -318,7 +319,7 @@ int transcode_plan_audio(const struct transcode_loudness *m,
                          struct transcode_audio_plan *p)
 {
     struct sbuf b = {p->filter, sizeof(p->filter), 0, false};
-    double tp_db, mi, mlra, mtp, mthresh, target_lra, gain;
+    double tp_db, mi, mtp, gain;
 
     memset(p, 0, sizeof(*p));
     /* ebur128 rounds the true peak to 0.001: round up, and never below
@@ -331,33 +332,19 @@ int transcode_plan_audio(const struct transcode_loudness *m,
         p->mode = "none";
         p->silent = true;
     } else {
-        /* Within loudnorm's option ranges, and off its "not measured"
-         * sentinels (I 0, LRA 0, TP 99, threshold -70). */
+        /* A measurement beyond any real clip's is taken at its bound. */
         mi = round(fmin(fmax(m->i, -99), -0.01) * 100) / 100;
-        mlra =
-            round(fmin(fmax(isnan(m->lra) ? 1 : m->lra, 0.01), 49) * 100) / 100;
         mtp = round(fmin(fmax(tp_db, -99), 98) * 100) / 100;
-        mthresh = round(fmin(fmax(mi - 10, -99), -0.01) * 100) / 100;
-        if (mthresh == -70)
-            mthresh = -70.01;
-        /* The LRA target only has to let loudnorm stay linear. */
-        target_lra = fmin(fmax(ceil(mlra) + 1, 11), 50);
         gain = TARGET_LUFS - mi;
-        if (mtp + gain <= TARGET_TP - 0.5) {
-            p->mode = "linear";
+        /* loudnorm's linear mode is this same gain, but it resamples to
+         * 192 kHz and back around it: 1.5 s of CPU for 30 s of sound. */
+        p->mode = mtp + gain <= TARGET_TP - 0.5 ? "linear" : "limited";
+        sb_add(&b, ",volume=volume=%.2fdB:precision=double", gain);
+        if (strcmp(p->mode, "limited") == 0)
             sb_add(&b,
-                   ",loudnorm=I=%.1f:TP=%.1f:LRA=%.0f:measured_I=%.2f:"
-                   "measured_LRA=%.2f:measured_TP=%.2f:"
-                   "measured_thresh=%.2f:linear=true:print_format=none",
-                   TARGET_LUFS, TARGET_TP, target_lra, mi, mlra, mtp, mthresh);
-        } else {
-            p->mode = "limited";
-            sb_add(&b,
-                   ",volume=volume=%.2fdB:precision=double,"
-                   "alimiter=limit=%.4f:attack=5:release=50:level=false:"
+                   ",alimiter=limit=%.4f:attack=5:release=50:level=false:"
                    "latency=true",
-                   gain, pow(10, (TARGET_TP - 2) / 20));
-        }
+                   pow(10, (TARGET_TP - 2) / 20));
     }
     sb_add(&b, "," AUDIO_MEASURE "," AUDIO_FINAL "[out]");
     return b.overflow ? -1 : 0;
@@ -371,5 +358,223 @@ int transcode_plan_measure(const struct transcode_voice *v, char *out,
     sb_add(&b, "[in]" AUDIO_PREP);
     add_voice(&b, v);
     sb_add(&b, "," AUDIO_MEASURE "[out]");
+    return b.overflow ? -1 : 0;
+}
+
+/* The value at fraction q (0..1) of the levels, from a histogram of whole
+ * decibels between -120 and 0 (no allocation, no sort). */
+static double level_quantile(const float *db, size_t n, double q)
+{
+    size_t bins[121] = {0}, want, seen = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        double v = isfinite(db[i]) ? db[i] : -120;
+        bins[(int)lrint(fmin(fmax(v, -120), 0)) + 120]++;
+    }
+    want = (size_t)(q * (double)(n - 1));
+    for (int b = 0; b <= 120; b++) {
+        seen += bins[b];
+        if (seen > want)
+            return b - 120;
+    }
+    return 0;
+}
+
+size_t transcode_plan_speech(const float *db, size_t n, double window,
+                             struct transcode_speech_span *spans, size_t max)
+{
+    int hang = (int)ceil(TRANSCODE_SPEECH_HANG_S / window);
+    double floor_db, loud, on, off, gap = TRANSCODE_SPEECH_GAP_S;
+    size_t count = 0, i = 0;
+
+    if (n == 0 || max == 0 || !(window > 0))
+        return 0;
+    floor_db = level_quantile(db, n, 0.10);
+    loud = level_quantile(db, n, 0.95);
+    on = fmax(fmax(floor_db + TRANSCODE_SPEECH_ON_DB,
+                   loud - TRANSCODE_SPEECH_RANGE_DB),
+              TRANSCODE_SPEECH_FLOOR_DB);
+    off = on - TRANSCODE_SPEECH_HYST_DB;
+    while (i + 1 < n) {
+        size_t first, last;
+        int below = 0;
+
+        /* Two windows above "on" start a span... */
+        if (!(db[i] >= on && db[i + 1] >= on)) {
+            i++;
+            continue;
+        }
+        first = last = i;
+        /* ...which lasts while the level stays above "off", or dips
+         * under it for less than the hang time. */
+        for (; i < n && below <= hang; i++) {
+            if (db[i] >= off) {
+                last = i;
+                below = 0;
+            } else {
+                below++;
+            }
+        }
+        double start = (double)first * window,
+               end = (double)(last + 1) * window;
+        if (count > 0 && start - spans[count - 1].end < gap) {
+            spans[count - 1].end = end;
+        } else if (count < max) {
+            spans[count++] = (struct transcode_speech_span){start, end};
+        } else if (count < 2) {
+            spans[0].end = end;
+        } else {
+            /* Full: the closest two become one, and the bar rises. */
+            size_t k = 0;
+            for (size_t j = 1; j + 1 < count; j++)
+                if (spans[j + 1].start - spans[j].end <
+                    spans[k + 1].start - spans[k].end)
+                    k = j;
+            gap = fmax(gap, spans[k + 1].start - spans[k].end);
+            spans[k].end = spans[k + 1].end;
+            memmove(&spans[k + 1], &spans[k + 2],
+                    (count - k - 2) * sizeof(spans[0]));
+            spans[count - 1] = (struct transcode_speech_span){start, end};
+        }
+    }
+    /* Clicks out; the rest rounded to hundredths. */
+    size_t kept = 0;
+    for (size_t k = 0; k < count; k++) {
+        if (spans[k].end - spans[k].start < TRANSCODE_SPEECH_MIN_S)
+            continue;
+        spans[kept].start = round(spans[k].start * 100) / 100;
+        spans[kept].end = round(spans[k].end * 100) / 100;
+        kept++;
+    }
+    return kept;
+}
+
+/* ---- versions ---------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    int w, h;
+    /* The captions' font and bottom margin, per thousand of the frame's
+     * height: a 9:16 frame keeps its lowest fifth for the apps' own
+     * buttons and text. */
+    int caption_size, caption_bottom;
+} formats[TRANSCODE_FORMATS] = {
+    [TRANSCODE_FORMAT_9X16] = {"9x16", 1080, 1920, 33, 200},
+    [TRANSCODE_FORMAT_1X1] = {"1x1", 1080, 1080, 50, 80},
+    [TRANSCODE_FORMAT_4X5] = {"4x5", 1080, 1350, 42, 85},
+    [TRANSCODE_FORMAT_16X9] = {"16x9", 1920, 1080, 50, 80},
+};
+
+int transcode_format_parse(const char *name)
+{
+    for (int i = 0; name != NULL && i < TRANSCODE_FORMATS; i++)
+        if (strcmp(name, formats[i].name) == 0)
+            return i;
+    return -1;
+}
+
+const char *transcode_format_name(int format)
+{
+    return format >= 0 && format < TRANSCODE_FORMATS ? formats[format].name
+                                                     : NULL;
+}
+
+/* x rounded down to even, at least 2. */
+static int even(double x)
+{
+    long v = (long)floor(x);
+
+    v &= ~1L;
+    return v < 2 ? 2 : (int)v;
+}
+
+void transcode_plan_contain(int w, int h, int max_w, int max_h, int *out_w,
+                            int *out_h)
+{
+    double k = fmin(fmin((double)max_w / w, (double)max_h / h), 1);
+
+    *out_w = even(w * k);
+    *out_h = even(h * k);
+}
+
+int transcode_plan_version(int w, int h, struct transcode_q rate, int format,
+                           struct transcode_version_plan *p)
+{
+    struct sbuf b = {p->filter, sizeof(p->filter), 0, false};
+    int W, H, S, bw, bh, cw, ch;
+    double fit, cover, fps;
+
+    memset(p, 0, sizeof(*p));
+    if (format < 0 || format >= TRANSCODE_FORMATS || w <= 0 || h <= 0)
+        return -1;
+    W = p->width = formats[format].w;
+    H = p->height = formats[format].h;
+    S = W < H ? W : H;
+    p->rate = rate.num > 0 && rate.den > 0 ? rate : (struct transcode_q){30, 1};
+    fps = q2d(p->rate);
+    fit = fmin((double)W / w, (double)H / h);
+    cover = fmax((double)W / w, (double)H / h);
+
+    sb_add(&b, "[in]fps=fps=%d/%d,", p->rate.num, p->rate.den);
+    if (cover / fit <= 1 + TRANSCODE_FIT_SLACK) {
+        /* Nearly the frame's shape: cover it, cropping a sliver. */
+        cw = w * cover >= W ? (int)ceil(w * cover) : W;
+        ch = h * cover >= H ? (int)ceil(h * cover) : H;
+        cw += cw & 1;
+        ch += ch & 1;
+        p->fit = (struct transcode_rect){0, 0, W, H};
+        sb_add(&b,
+               "scale=w=%d:h=%d:flags=bicubic,crop=w=%d:h=%d:x=%d:y=%d,"
+               "format=yuv420p,setsar=1[out]",
+               cw, ch, W, H, (cw - W) / 2 & ~1, (ch - H) / 2 & ~1);
+    } else {
+        p->fill = true;
+        p->fit.w = even(w * fit);
+        p->fit.h = even(h * fit);
+        p->fit.x = (W - p->fit.w) / 2 & ~1;
+        p->fit.y = (H - p->fit.h) / 2 & ~1;
+        /* The fill, at an eighth of the frame: cover, crop, blur,
+         * darken (and a little less colour), then up to the frame. */
+        bw = even(W / 8.0);
+        bh = even(H / 8.0);
+        cover = fmax((double)bw / w, (double)bh / h);
+        cw = (int)ceil(w * cover);
+        ch = (int)ceil(h * cover);
+        cw = cw < bw ? bw : cw + (cw & 1);
+        ch = ch < bh ? bh : ch + (ch & 1);
+        sb_add(&b,
+               "split=2[bg][fg];[bg]scale=w=%d:h=%d:flags=bilinear,"
+               "crop=w=%d:h=%d:x=%d:y=%d,boxblur=luma_radius=%d:"
+               "luma_power=2,lutyuv=y=(val-16)*0.55+16:"
+               "u=(val-128)*0.8+128:v=(val-128)*0.8+128,"
+               "scale=w=%d:h=%d:flags=bilinear[blur];"
+               "[fg]scale=w=%d:h=%d:flags=bicubic[clip];"
+               "[blur][clip]overlay=x=%d:y=%d,format=yuv420p,setsar=1[out]",
+               cw, ch, bw, bh, (cw - bw) / 2 & ~1, (ch - bh) / 2 & ~1,
+               (bw < bh ? bw : bh) / 12 > 1 ? (bw < bh ? bw : bh) / 12 : 1, W,
+               H, p->fit.w, p->fit.h, p->fit.x, p->fit.y);
+    }
+    p->gop = (int)fmax(1, floor(2 * fps));
+    p->max_rate = (int64_t)(VIDEO_BPP * W * H * fps);
+    p->buffer_size = (int)(2 * p->max_rate);
+
+    /* Captions at the bottom; the credit just above two lines of them;
+     * the hashtag and the logo at the top, clear of the apps' bars. */
+    p->caption_size = H * formats[format].caption_size / 1000;
+    if (p->caption_size > S * 6 / 100)
+        p->caption_size = S * 6 / 100;
+    p->caption_margin_h = W * 8 / 100;
+    p->caption_margin_v = H * formats[format].caption_bottom / 1000;
+    p->credit_size = p->caption_size * 8 / 10;
+    p->credit_margin_h = W * 6 / 100;
+    p->credit_margin_v = p->caption_margin_v + p->caption_size * 3;
+    p->tag_size = p->caption_size * 7 / 10;
+    p->tag_margin_h = W * 6 / 100;
+    p->tag_margin_v =
+        format == TRANSCODE_FORMAT_9X16 ? H * 7 / 100 : S * 5 / 100;
+    p->logo.w = W * 22 / 100;
+    p->logo.h = S * 11 / 100;
+    p->logo.x = W - p->tag_margin_h - p->logo.w;
+    p->logo.y = p->tag_margin_v;
     return b.overflow ? -1 : 0;
 }

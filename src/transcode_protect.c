@@ -33,8 +33,9 @@
  * no_video. Every frame is painted over whole: the campaign's colour, a
  * waveform that moves with the sound, and the credit the contributor
  * chose (text.h). The waveform is drawn from the loudness of the sound,
- * ENVELOPE_RATE values a second measured in the first pass (after the
- * voice's disguise when both are asked): bars, not the samples
+ * ENVELOPE_RATE values a second measured as the clip is read (after the
+ * voice's disguise when both are asked), so the frames are painted once
+ * the whole clip is read (transcode_protect_deferred): bars, not the samples
  * themselves, so the picture carries nothing of the voice but how loud
  * it was.
  *
@@ -699,8 +700,8 @@ static int card_text(struct transcode_job *job, const AVFrame *f)
                            0,
                            INT64_MAX / 2,
                            {size, true, 0xffffff, size / 16 > 1 ? size / 16 : 1,
-                            0x000000, TEXT_BOTTOM, f->width / 12,
-                            f->height / 8}};
+                            0x000000, TEXT_BOTTOM, f->width / 12, f->height / 8,
+                            0, 0}};
 
     p->text_set = true;
     if (credit == NULL || credit[0] == '\0')
@@ -765,6 +766,11 @@ int transcode_protect_take(struct transcode_job *job, AVFrame *f, double t)
     av_frame_unref(job->ready);
     av_frame_move_ref(job->ready, f);
     return 0;
+}
+
+bool transcode_protect_deferred(const struct transcode_job *job)
+{
+    return job->protect != NULL && job->protect->faces == NULL;
 }
 
 AVFrame *transcode_protect_ready(struct transcode_job *job, bool flush)

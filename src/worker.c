@@ -27,6 +27,7 @@
 #include "chorus/queue.h"
 #include "chorus/sandbox.h"
 #include "chorus/storage.h"
+#include "chorus/studio.h"
 #include "chorus/transcode.h"
 #include "chorus/util.h"
 
@@ -253,6 +254,12 @@ static void run_child(const struct config *cfg, const struct job *job,
          (opts.sheet_fd = openat(
               dir_fd, sheet_tmp,
               O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0))
+        _exit(3);
+    /* The spool where the encoded video and the sound's packets wait
+     * while the sound is measured: unnamed, beside the outputs, gone
+     * with the child. */
+    if ((opts.spool_fd =
+             openat(dir_fd, ".", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600)) < 0)
         _exit(3);
     close(dir_fd);
     /* So are the cascades and fonts protection needs, read into memory. */
@@ -692,6 +699,8 @@ static int run_job(struct worker *w, const struct job *job)
     /* The kinds of job this worker makes; another is a newer server's. */
     if (strcmp(job->kind, JOB_KIND_LOGO) == 0)
         return logo_job_run(cfg, w->db, w->name, job);
+    if (strcmp(job->kind, JOB_KIND_VERSION) == 0)
+        return studio_job_run(cfg, w->db, w->name, job);
     if (!queue_job_is_transcode(job)) {
         char why[64];
         snprintf(why, sizeof(why), "this worker cannot make %s jobs",

@@ -83,6 +83,8 @@ struct config {
     int max_duration;    /* seconds */
     const char *protect; /* chorus transcode: a comma list */
     const char *credit;  /* chorus transcode: no_video's card */
+    /* chorus transcode --versions: the studio's versions of a video. */
+    const char *versions, *captions, *hashtag, *logo;
     bool keep_originals;
 
     /* chorus worker --server: a remote worker (remote.h). */

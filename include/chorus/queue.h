@@ -96,6 +96,14 @@ int queue_claim_kinds(struct db *db, const char *worker, int lease_s,
 /* Whether a job of kinds (as above) is due, read without taking the
  * write lock, for waiting claims: 1, 0, or -1. */
 int queue_has_due(struct db *db, const char *kinds);
+/*
+ * Claims job id for worker if it is still queued (a sibling of a job the
+ * worker claimed, made with it). Returns 1 with *job filled, 0 if it is
+ * not queued any more, -1 on error.
+ */
+int queue_claim_queued(struct db *db, const char *worker, int lease_s,
+                       int64_t id, struct job *job);
+
 /* Renews the lease and records progress (0..1). 1, 0 if the lease is no
  * longer ours (it expired and moved on, or the job was cancelled), -1. */
 int queue_heartbeat(struct db *db, const struct job *job, const char *worker,

@@ -7,7 +7,8 @@
  *   incoming/<id>       a finished upload waiting for the worker
  *   originals/<id>      kept after processing with --keep-originals
  *   media/<id>/         video.mp4 and thumb.jpg, the processed outputs,
- *                       and sheet.jpg, a protected clip's contact sheet
+ *                       sheet.jpg, a protected clip's contact sheet, and
+ *                       v-<name>.mp4, the studio's versions (studio.h)
  *   campaigns/<n>/      a campaign's files (its logo), by campaign id
  *
  * Files are created 0600 and directories 0700.
@@ -61,6 +62,15 @@ int64_t storage_size(const char *data_dir, enum storage_kind kind,
  * exists could not be removed.
  */
 int storage_delete_all(const char *data_dir, const char *id);
+
+/*
+ * Writes the path of version name of message id (media/<id>/v-<name>.mp4;
+ * with tmp, the attempt's temporary name v-<name>.mp4.<tmp>.tmp) into out.
+ * name is [a-z0-9-], 1 to 48 characters (studio.c builds it). Returns 0,
+ * or -1 (errno EINVAL).
+ */
+int storage_version_path(const char *data_dir, const char *id, const char *name,
+                         int tmp, char *out, size_t outlen);
 
 /*
  * Writes the path of file name of campaign campaign_id (campaigns/<n>/

@@ -14,9 +14,11 @@
  * creation time or encoder strings): H.264 High yuv420p at CRF 23 with a
  * bitrate ceiling, constant frame rate <= max_fps, display rotation
  * applied, HDR tone-mapped to BT.709; AAC-LC 48 kHz stereo normalised to
- * about -16 LUFS; MP4 with the index first. Audio is decoded twice (a
- * cheap first pass measures loudness); video once, and the thumbnail is
- * chosen from the frames the transcode decodes anyway.
+ * about -16 LUFS by one linear gain; MP4 with the index first. The input
+ * is read once: the audio is measured as it comes (loudness, and the
+ * spans of speech that captions are timed by) and decoded again from
+ * spooled packets with the gain; the video is decoded once, and the
+ * thumbnail is chosen from the frames the transcode decodes anyway.
  *
  * Identity protection (DESIGN.md "Identity protection") is applied to
  * the frames and the sound that are encoded, so no unprotected copy is
@@ -55,8 +57,8 @@ enum {
 struct transcode_assets;
 
 struct transcode_options {
-    int max_side;       /* longer side of the output, default 1280; never
-                           upscaled */
+    int max_side;       /* longer side of the output, default 1920 (1080p);
+                           never upscaled */
     int max_duration_s; /* longer inputs are refused, default 600 */
     int max_fps;        /* default 30; lower source rates are kept */
     /* Fraction of the input done, 0..1, about once a second; may be NULL. */
@@ -77,6 +79,11 @@ struct transcode_options {
     /* The input, read through this descriptor (from its start, with
      * pread) rather than opened by name; -1 (the default): in_path. */
     int input_fd;
+    /* Where the encoded video and the input's audio packets wait while
+     * the sound is measured (read-write, empty; the caller removes it):
+     * a sandboxed caller opens one (O_TMPFILE) beside the outputs. -1
+     * (the default): an unnamed file in out_dir. */
+    int spool_fd;
 
     /* TRANSCODE_PROTECT_* bits; 0 (the default): none. */
     unsigned protect;
@@ -95,6 +102,13 @@ struct transcode_options {
 #define TRANSCODE_MAX_WARNINGS 8
 #define TRANSCODE_WARNING_LEN 160
 #define TRANSCODE_FILTER_LEN 768
+/* Spans of speech kept in the facts (closer ones are merged beyond). */
+#define TRANSCODE_MAX_SPANS 256
+
+/* A span of the clip, in seconds from its start: [start, end). */
+struct transcode_span {
+    double start, end;
+};
 
 /* What transcode_file found and made. Strings are "" when unknown. */
 struct transcode_result {
@@ -142,9 +156,13 @@ struct transcode_result {
      * loudness range LU, true peak dBTP. */
     double loudness_in, lra_in, true_peak_in;
     double loudness_out, true_peak_out;
-    /* "linear" (loudnorm's linear gain), "limited" (the same gain and a
+    /* "linear" (one linear gain), "limited" (the same gain and a
      * peak limiter) or "none" (silence, left alone). */
     char loudnorm_mode[16];
+    /* Where someone speaks (has_audio only; transcode_plan_speech), in
+     * order: what the studio times captions by. */
+    struct transcode_span speech[TRANSCODE_MAX_SPANS];
+    int nspeech;
 
     double seconds; /* wall-clock time taken */
     /* The filter graphs as run (numbers only; for debugging, benchmarks). */
@@ -158,7 +176,7 @@ struct transcode_result {
     char error[256];
 };
 
-/* Fills o with the defaults: 1280 px, 600 s, 30 fps, no callbacks, no
+/* Fills o with the defaults: 1920 px, 600 s, 30 fps, no callbacks, no
  * protection, the default card colour. */
 void transcode_options_default(struct transcode_options *o);
 
@@ -200,6 +218,82 @@ int transcode_assets_open(unsigned protect, struct transcode_assets **out,
 void transcode_assets_close(struct transcode_assets **a);
 
 /*
+ * The studio's versions (DESIGN.md "Studio", transcode_studio.c): the
+ * message's video.mp4 made ready to post, at up to TRANSCODE_MAX_VERSIONS
+ * formats from one decode. Each is the clip fitted over a blurred,
+ * darkened fill of itself (transcode_plan_version), with burned-in
+ * captions, a credit lower third, the campaign's hashtag and logo, as
+ * asked; H.264 High yuv420p, the video's own AAC sound (already at the
+ * loudness target) copied, MP4 with the index first, no metadata.
+ */
+#define TRANSCODE_MAX_VERSIONS 4
+
+/* One caption: [start_ms, end_ms), its lines separated by '\n'. */
+struct transcode_caption {
+    int64_t start_ms, end_ms;
+    const char *text;
+};
+
+struct transcode_version_request {
+    int format; /* 0 9x16, 1 1x1, 2 4x5, 3 16x9 (transcode_plan.h) */
+    /* The MP4 goes into this descriptor (read-write, empty), fsync'ed;
+     * -1: out_dir/v-<name>.mp4, created. */
+    int out_fd;
+    const char *name; /* [a-z0-9-], for the file when out_fd < 0 */
+    const struct transcode_caption *captions;
+    size_t ncaptions;
+    const char *credit;  /* the lower third; NULL or "": none */
+    const char *hashtag; /* NULL or "": none */
+    bool logo;           /* draw the options' logo */
+};
+
+/* Fonts, one text renderer a version, loaded before the sandbox closes. */
+struct transcode_studio_assets;
+
+struct transcode_versions_options {
+    /* The message's video: this descriptor (read from its start), or
+     * in_path when -1. */
+    int input_fd;
+    struct transcode_version_request v[TRANSCODE_MAX_VERSIONS];
+    int n;
+    /* The campaign's logo as PNG bytes (read before the sandbox), or
+     * NULL. */
+    const unsigned char *logo_png;
+    size_t logo_len;
+    struct transcode_studio_assets *assets;          /* NULL: loaded here */
+    void (*progress)(void *opaque, double fraction); /* may be NULL */
+    void *opaque;
+};
+
+struct transcode_versions_result {
+    int n;
+    struct {
+        int width, height;
+        int64_t frames, bytes;
+        char filter[TRANSCODE_FILTER_LEN]; /* its graph (benchmarks) */
+    } v[TRANSCODE_MAX_VERSIONS];
+    double seconds;
+    char error[256];
+};
+
+/*
+ * Renders o's versions of in_path (or o->input_fd) into their descriptors
+ * or into out_dir. Returns 0 with res filled, or -1 with res->error set
+ * (outputs it created itself are removed; descriptors are left to the
+ * caller).
+ */
+int transcode_versions(const char *in_path, const char *out_dir,
+                       const struct transcode_versions_options *o,
+                       struct transcode_versions_result *res);
+
+/* Loads fonts for n versions into *out (free with
+ * transcode_studio_assets_close, NULL accepted). Returns 0, or -1 with a
+ * reason in err. */
+int transcode_studio_assets_open(int n, struct transcode_studio_assets **out,
+                                 char *err, size_t errlen);
+void transcode_studio_assets_close(struct transcode_studio_assets **a);
+
+/*
  * The pipeline is built as a module, chorus-media.so beside the chorus
  * binary, and loaded only by the processes that transcode (a job's child,
  * `chorus transcode`): the HTTP server never maps FFmpeg's libraries and
@@ -217,6 +311,12 @@ struct transcode_api {
     int (*assets_open)(unsigned protect, struct transcode_assets **out,
                        char *err, size_t errlen);
     void (*assets_close)(struct transcode_assets **a);
+    int (*versions)(const char *in_path, const char *out_dir,
+                    const struct transcode_versions_options *o,
+                    struct transcode_versions_result *res);
+    int (*studio_assets_open)(int n, struct transcode_studio_assets **out,
+                              char *err, size_t errlen);
+    void (*studio_assets_close)(struct transcode_studio_assets **a);
 };
 
 /* The table's symbol in the module. */

@@ -20,9 +20,10 @@
  * thumbnail branch: the pipeline takes the thumbnail from the changed
  * frames.
  *
- * Audio: one linear gain to -16 LUFS from the first pass's measurement
- * (see transcode_plan_audio), then ebur128 measures the result. A
- * disguised voice (transcode_plan_voice) is shifted in both passes, so
+ * Audio: one linear gain to -16 LUFS from the measurement of the whole
+ * clip (see transcode_plan_audio), then ebur128 measures the result. A
+ * disguised voice (transcode_plan_voice) is shifted as it is measured and
+ * again with the gain, so
  * the gain is measured on the sound that is encoded.
  */
 #ifndef CHORUS_TRANSCODE_PLAN_H
@@ -146,7 +147,7 @@ struct transcode_loudness {
 
 /* What the audio becomes. */
 struct transcode_audio_plan {
-    /* "linear" (loudnorm's linear gain), "limited" (the same gain and a
+    /* "linear" (one linear gain), "limited" (the same gain and a
      * peak limiter) or "none" (silence, left alone); a static string. */
     const char *mode;
     bool silent;         /* mode "none" */
@@ -183,23 +184,122 @@ struct transcode_voice {
 void transcode_plan_voice(double u1, double u2, struct transcode_voice *v);
 
 /*
- * Plans the main pass's audio from the first pass's measurement m into
- * *p, with the voice disguised as v says (NULL, or v->on false: not). The gain
- * to -16 LUFS is a plain linear one: loudnorm in linear mode when the true peak
- * stays 0.5 dB under the -1.5 dBTP target after it (room for the AAC encoder's
- * overshoot); otherwise the same gain followed by a lookahead limiter at -3.5
- * dBFS. (loudnorm's own fallback, its dynamic mode, needs 3 s to settle: on a 2
- * s clip it left the level at +0 LUFS with +16 dBTP peaks.) Silence is left
- * alone. Returns 0, or -1 if the graph did not fit in p->filter.
+ * Plans the gain pass's audio from the measurement m of the whole clip
+ * into *p, with the voice disguised as v says (NULL, or v->on false: not).
+ * The gain to -16 LUFS is a plain linear one (volume; what loudnorm's
+ * linear mode does, without its resampling to 192 kHz and back): alone
+ * when the true peak stays 0.5 dB under the -1.5 dBTP target after it
+ * (room for the AAC encoder's overshoot), otherwise followed by a
+ * lookahead limiter at -3.5 dBFS. (loudnorm's own fallback, its dynamic mode,
+ * needs 3 s to settle: on a 2 s clip it left the level at +0 LUFS with +16 dBTP
+ * peaks.) Silence is left alone. Returns 0, or -1 if the graph did not fit in
+ * p->filter.
  */
 int transcode_plan_audio(const struct transcode_loudness *m,
                          const struct transcode_voice *v,
                          struct transcode_audio_plan *p);
 
-/* The first pass's graph, "in" to "out", into out (len bytes): the
- * stereo 48 kHz signal both passes measure (disguised as v says, as in
- * the main pass), into ebur128. Returns 0, or -1 if it did not fit. */
+/* The measuring graph, "in" to "out", into out (len bytes): the stereo
+ * 48 kHz signal that is measured (disguised as v says, as with the gain),
+ * into ebur128. Returns 0, or -1 if it did not fit. */
 int transcode_plan_measure(const struct transcode_voice *v, char *out,
                            size_t len);
+
+/*
+ * The studio's versions (DESIGN.md "Studio"): the message's video made
+ * ready to post at one of TRANSCODE_FORMATS sizes. The clip is fitted
+ * whole into the frame, over a blurred, darkened fill of itself (no black
+ * bars): the fill is the clip scaled to cover the frame at an eighth of
+ * its size, blurred, darkened and scaled up again, which costs a tenth of
+ * blurring at full size and looks the same. A clip whose shape is within
+ * TRANSCODE_FIT_SLACK of the frame's is scaled to cover it instead (a
+ * sliver cropped, no fill). The plan also places what is drawn on the
+ * frames afterwards (transcode_studio.c, with text.h): the captions
+ * (bottom, above what the apps' own buttons cover on a 9:16 frame), the
+ * credit's lower third just above them, the hashtag top left and the
+ * logo top right. Every size is in pixels of the version.
+ */
+enum transcode_format {
+    TRANSCODE_FORMAT_9X16,
+    TRANSCODE_FORMAT_1X1,
+    TRANSCODE_FORMAT_4X5,
+    TRANSCODE_FORMAT_16X9,
+    TRANSCODE_FORMATS
+};
+#define TRANSCODE_FIT_SLACK 0.02
+
+/* "9x16", "1x1", "4x5", "16x9" as the format, or -1. */
+int transcode_format_parse(const char *name);
+/* The format's name ("9x16"...), or NULL out of range. */
+const char *transcode_format_name(int format);
+
+/* A rectangle of the frame. */
+struct transcode_rect {
+    int x, y, w, h;
+};
+
+struct transcode_version_plan {
+    int width, height;         /* 1080x1920, 1080x1080, 1080x1350, 1920x1080 */
+    struct transcode_rect fit; /* where the clip is, whole */
+    bool fill;                 /* the blurred fill shows around it */
+    struct transcode_q rate;
+    /* The encoder's, as transcode_plan_video's. */
+    int gop;
+    int64_t max_rate;
+    int buffer_size;
+    /* Text: sizes of the font, margins from the frame's edges (text.h's
+     * style); the captions' lines are centred, the credit's and the
+     * hashtag's start at the left margin. */
+    int caption_size, caption_margin_h, caption_margin_v;
+    int credit_size, credit_margin_h, credit_margin_v;
+    int tag_size, tag_margin_h, tag_margin_v;
+    /* The logo: scaled to fit logo (its top right corner is the frame's
+     * less the margins), never up. */
+    struct transcode_rect logo;
+    /* The graph, between a source "in" and a sink "out". */
+    char filter[TRANSCODE_PLAN_FILTER_LEN];
+};
+
+/*
+ * Plans a version in format of a w x h clip (the message's video, > 0)
+ * at frame rate rate ({0, 1}: 30) into *p. Returns 0, or -1 for a format
+ * out of range or a graph that did not fit in p->filter.
+ */
+int transcode_plan_version(int w, int h, struct transcode_q rate, int format,
+                           struct transcode_version_plan *p);
+
+/* The size, at most max_w x max_h and never larger than w x h itself, of
+ * a w x h image scaled keeping its shape; even numbers, at least 2. */
+void transcode_plan_contain(int w, int h, int max_w, int max_h, int *out_w,
+                            int *out_h);
+
+/* A span of speech, in seconds from the start: [start, end). */
+struct transcode_speech_span {
+    double start, end;
+};
+
+/*
+ * Finds the spans of speech in the sound's level, n values in dBFS of
+ * window seconds each (transcode.c measures 20 ms windows while it reads
+ * the clip), into spans (at most max of them, in order; closer spans are
+ * merged until they fit). Energy with hysteresis: a span starts where the
+ * level rises TRANSCODE_SPEECH_ON_DB above the clip's noise floor (its
+ * 10th percentile, but at least the quiet end of speech's range below its
+ * loud 95th percentile) for two windows, and ends once it stayed
+ * TRANSCODE_SPEECH_HYST_DB under that for TRANSCODE_SPEECH_HANG_S; spans
+ * closer than TRANSCODE_SPEECH_GAP_S are one, and shorter than
+ * TRANSCODE_SPEECH_MIN_S are none (a click). Returns how many spans;
+ * none for silence or a level that never stands out (constant noise or
+ * music).
+ */
+#define TRANSCODE_SPEECH_ON_DB 10.0
+#define TRANSCODE_SPEECH_HYST_DB 4.0
+#define TRANSCODE_SPEECH_RANGE_DB 35.0
+#define TRANSCODE_SPEECH_FLOOR_DB (-55.0)
+#define TRANSCODE_SPEECH_HANG_S 0.25
+#define TRANSCODE_SPEECH_GAP_S 0.3
+#define TRANSCODE_SPEECH_MIN_S 0.12
+size_t transcode_plan_speech(const float *db, size_t n, double window,
+                             struct transcode_speech_span *spans, size_t max);
 
 #endif

@@ -81,10 +81,11 @@ test('from inside real jobs: every route to signal the parent, sockets, exec, ne
     }
     assert.equal(await waitStatus(s.dataDir, ids.report, ['failed', 'pending'], 60000), 'failed');
     const report = reason(ids.report);
-    // stdin, stdout, stderr, the report pipe, input, video and thumbnail:
-    // no more; and not one environment variable (no CHORUS_PARENT_PID,
-    // no configuration, no token).
-    assert.match(report, /descriptors: 0 1 2 3 \d+ \d+ \d+;/, report);
+    // stdin, stdout, stderr, the report pipe, input, video, thumbnail
+    // and the spool (the sound's packets while it is measured): no more;
+    // and not one environment variable (no CHORUS_PARENT_PID, no
+    // configuration, no token).
+    assert.match(report, /descriptors: 0 1 2 3 \d+ \d+ \d+ \d+;/, report);
     assert.match(report, /environment: \(empty\);/, report);
 
     // Beside all that, a real clip goes through the same sandbox.
@@ -115,9 +116,9 @@ test('with protection on, the child still opens no file: the cascades and fonts 
     const reason = sql(s.dataDir, `SELECT failure_reason FROM messages WHERE id = '${id}'`);
     for (const name of ['open', 'openat', 'write']) assert.match(reason, REFUSED[name], reason);
     assert.doesNotMatch(reason, /ALLOWED/, reason);
-    // stdio, the report pipe, input, video, thumbnail and contact sheet:
-    // the cascade and font files were read and closed.
-    assert.match(reason, /descriptors: 0 1 2 3 \d+ \d+ \d+ \d+;/, reason);
+    // stdio, the report pipe, input, video, thumbnail, contact sheet and
+    // spool: the cascade and font files were read and closed.
+    assert.match(reason, /descriptors: 0 1 2 3 \d+ \d+ \d+ \d+ \d+;/, reason);
     assert.match(reason, /environment: \(empty\);/, reason);
   } finally {
     const r = await s.stop();

@@ -128,7 +128,7 @@ test('a rotated 1080p phone clip with GPS and device tags comes out portrait and
 
   const r = transcode(src, out('phone'));
   const { v, file, thumb } = checkOutputs('phone', r);
-  assert.deepEqual([v.width, v.height], [720, 1280]);
+  assert.deepEqual([v.width, v.height], [1080, 1920]);
   assert.equal(r.json.input.width, 1920);
   assert.equal(r.json.input.height, 1080);
   assert.equal(Math.abs(r.json.input.rotation) % 180, 90);
@@ -137,7 +137,7 @@ test('a rotated 1080p phone clip with GPS and device tags comes out portrait and
   assertAbsent(r.stdout, secrets, 'stdout');
   // Turned the way the ffmpeg program (and players) turn it.
   const ref = fx('phone-ref.mp4');
-  ffmpeg(['-i', src, '-vf', 'scale=720:1280', '-frames:v', '1', '-c:v', 'libx264', '-crf', '10', ref]);
+  ffmpeg(['-i', src, '-vf', 'scale=1080:1920', '-frames:v', '1', '-c:v', 'libx264', '-crf', '10', ref]);
   const a = grayStats(file);
   const b = grayStats(ref);
   let diff = 0;
@@ -285,11 +285,11 @@ test('very quiet and very loud clips both land within 2 LU of -16 LUFS, peaks un
   }
 });
 
-test('sizes: 4000x3000 is scaled to 1280x960, 160x120 is not upscaled, --max-side is obeyed', () => {
+test('sizes: 4000x3000 is scaled to 1920x1440 (1080p at most, the default), 160x120 is not upscaled, --max-side is obeyed', () => {
   const big = makeClip(fx('big.mp4'), { v: 'testsrc2=size=4000x3000:rate=5', seconds: 1, args: H264 });
   assert.equal(videoStream(ffprobe(big)).width, 4000);
   let v = checkOutputs('big', transcode(big, out('big'))).v;
-  assert.deepEqual([v.width, v.height], [1280, 960]);
+  assert.deepEqual([v.width, v.height], [1920, 1440]);
 
   const tiny = makeClip(fx('tiny.mp4'), { v: 'testsrc2=size=160x120:rate=30', args: H264 });
   v = checkOutputs('tiny', transcode(tiny, out('tiny'))).v;

@@ -81,7 +81,7 @@ int main(void)
 
     /* Defaults. */
     transcode_options_default(&o);
-    CHECK_INT(o.max_side, 1280);
+    CHECK_INT(o.max_side, 1920);
     CHECK_INT(o.max_duration_s, 600);
     CHECK_INT(o.max_fps, 30);
     CHECK(o.progress == NULL && o.duration == NULL);

@@ -447,33 +447,19 @@ static const struct {
     double tp_db;
 } audio[] = {
     {"speech at -23 LUFS: linear", -23, 5, 0.1, 0.09, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=11:measured_I=-23.00:measured_LRA=5.00:"
-     "measured_TP=-19.96:measured_thresh=-33.00:linear=true:print_format=none",
-     -19.96},
+     ",volume=volume=7.00dB:precision=double", -19.96},
     {"a wide loudness range", -21.77, 20, 0.1, 0.09, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=21:measured_I=-21.77:measured_LRA=20.00:"
-     "measured_TP=-19.96:measured_thresh=-31.77:linear=true:print_format=none",
-     -19.96},
+     ",volume=volume=5.77dB:precision=double", -19.96},
     {"no loudness range", -23, NAN, 0.1, 0.09, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=11:measured_I=-23.00:measured_LRA=1.00:"
-     "measured_TP=-19.96:measured_thresh=-33.00:linear=true:print_format=none",
-     -19.96},
+     ",volume=volume=7.00dB:precision=double", -19.96},
     {"loud: turned down", -8, 6, 0.9, 0.9, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=11:measured_I=-8.00:measured_LRA=6.00:"
-     "measured_TP=-0.91:measured_thresh=-18.00:linear=true:print_format=none",
-     -0.91},
-    {"beyond loudnorm's range", 3, 6, 1.5, 1.5, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=11:measured_I=-0.01:measured_LRA=6.00:"
-     "measured_TP=3.52:measured_thresh=-10.01:linear=true:print_format=none",
-     3.52},
-    {"quiet: threshold off loudnorm's -70", -60, 5, 0.001, 0.001, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=11:measured_I=-60.00:measured_LRA=5.00:"
-     "measured_TP=-56.48:measured_thresh=-70.01:linear=true:print_format=none",
-     -56.48},
+     ",volume=volume=-8.00dB:precision=double", -0.91},
+    {"beyond any real clip's loudness", 3, 6, 1.5, 1.5, "linear",
+     ",volume=volume=-15.99dB:precision=double", 3.52},
+    {"quiet: a large gain", -60, 5, 0.001, 0.001, "linear",
+     ",volume=volume=44.00dB:precision=double", -56.48},
     {"exactly 0.5 dB of headroom: linear", -20, 5, 0, 0.501187, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=11:measured_I=-20.00:measured_LRA=5.00:"
-     "measured_TP=-6.00:measured_thresh=-30.00:linear=true:print_format=none",
-     -6.00},
+     ",volume=volume=4.00dB:precision=double", -6.00},
     {"0.01 dB less: limited", -20, 5, 0, 0.501766, "limited",
      ",volume=volume=4.00dB:precision=double,alimiter=limit=0.6683:attack=5:"
      "release=50:level=false:latency=true",
@@ -487,9 +473,7 @@ static const struct {
      "release=50:level=false:latency=true",
      -6.02},
     {"just over the gate", -69.4, 1, 0.0003, 0.0003, "linear",
-     ",loudnorm=I=-16.0:TP=-1.5:LRA=11:measured_I=-69.40:measured_LRA=1.00:"
-     "measured_TP=-61.94:measured_thresh=-79.40:linear=true:print_format=none",
-     -61.94},
+     ",volume=volume=53.40dB:precision=double", -61.94},
     {"under the gate: left alone", -70, 0, 0.0001, 0.0001, "none", "", -64.44},
     {"silent: left alone", NAN, NAN, 0, 0, "none", "", -66.02},
 };
@@ -559,11 +543,11 @@ static void test_voice(void)
         CHECK(r2 != NULL &&
               fabs(strtod(r2 + 17, NULL) - pow(2, -2.5 / 12)) < 1e-5);
         /* Before the gain, which is measured on the disguised sound. */
-        CHECK(strstr(p.filter, "loudnorm") > r2);
+        CHECK(strstr(p.filter, ",volume=") > r2);
     }
     CHECK_INT(transcode_plan_measure(&v, buf, sizeof(buf)), 0);
     snprintf(want, sizeof(want), "%.*s",
-             (int)(strstr(p.filter, ",loudnorm") - p.filter), p.filter);
+             (int)(strstr(p.filter, ",volume=") - p.filter), p.filter);
     CHECK(strncmp(buf, want, strlen(want)) == 0);
     CHECK(strstr(buf, "ebur128") != NULL);
     v.on = false;
@@ -593,8 +577,253 @@ static void test_protected_frames(void)
     CHECK_INT(p.height, 720);
 }
 
+/* Fills db[from, to) (in 20 ms windows) with level. */
+static void level_run(float *db, double from, double to, float level)
+{
+    for (long i = lround(from / 0.02); i < lround(to / 0.02); i++)
+        db[i] = level;
+}
+
+static void test_speech(void)
+{
+    /* Levels drawn as runs of (start s, end s, dBFS) over a floor. */
+    static const struct {
+        const char *what;
+        double seconds;
+        float floor_db;
+        struct {
+            double from, to;
+            float db;
+        } runs[6];
+        size_t max, want;
+        struct transcode_speech_span spans[4];
+    } cases[] = {
+        {"silence then speech", 6, -120, {{2.0, 5.0, -20}}, 8, 1, {{2.0, 5.0}}},
+        {"two phrases a second apart",
+         8,
+         -70,
+         {{1, 3, -18}, {4, 6.5, -22}},
+         8,
+         2,
+         {{1, 3}, {4, 6.5}}},
+        {"a short dip is no pause",
+         6,
+         -70,
+         {{1, 2, -20}, {2.2, 4, -20}},
+         8,
+         1,
+         {{1, 4}}},
+        {"hysteresis: a fall to just under 'on' keeps going",
+         6,
+         -60,
+         {{1, 2, -20}, {2, 3, -52}, {3, 4, -20}},
+         8,
+         1,
+         {{1, 4}}},
+        {"under 'off' for long is a pause",
+         6,
+         -60,
+         {{1, 2, -20}, {2, 3, -57}, {3, 4, -20}},
+         8,
+         2,
+         {{1, 2}, {3, 4}}},
+        {"a click is no speech", 4, -90, {{1, 1.06, -10}}, 8, 0, {{0, 0}}},
+        {"noise alone is no speech", 4, -30, {{0, 0, 0}}, 8, 0, {{0, 0}}},
+        {"speech over noise", 6, -45, {{1, 4, -15}}, 8, 1, {{1, 4}}},
+        {"too many: the closest merge",
+         10,
+         -80,
+         {{1, 2, -20}, {2.5, 3, -20}, {5, 6, -20}, {8, 9, -20}},
+         3,
+         3,
+         {{1, 3}, {5, 6}, {8, 9}}},
+    };
+    static float db[1000];
+
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct transcode_speech_span out[8];
+        size_t n = (size_t)lround(cases[k].seconds / 0.02), got;
+
+        for (size_t i = 0; i < n; i++)
+            db[i] = cases[k].floor_db;
+        for (int r = 0; r < 6 && cases[k].runs[r].to > 0; r++)
+            level_run(db, cases[k].runs[r].from, cases[k].runs[r].to,
+                      cases[k].runs[r].db);
+        got = transcode_plan_speech(db, n, 0.02, out, cases[k].max);
+        if (got != cases[k].want)
+            fprintf(stderr, "speech: %s\n", cases[k].what);
+        CHECK_INT(got, cases[k].want);
+        for (size_t i = 0; i < got && i < cases[k].want; i++) {
+            if (fabs(out[i].start - cases[k].spans[i].start) > 0.021 ||
+                fabs(out[i].end - cases[k].spans[i].end) > 0.021)
+                fprintf(stderr, "speech: %s: span %zu is %.2f-%.2f\n",
+                        cases[k].what, i, out[i].start, out[i].end);
+            CHECK(fabs(out[i].start - cases[k].spans[i].start) <= 0.021);
+            CHECK(fabs(out[i].end - cases[k].spans[i].end) <= 0.021);
+        }
+    }
+    CHECK_INT(transcode_plan_speech(db, 0, 0.02, NULL, 8), 0);
+}
+
+/* Versions: the frame's size, whether the fill shows, where the clip
+ * goes, the encoder's ceiling, and a layout inside the frame. */
+static void test_versions(void)
+{
+    static const struct {
+        const char *what;
+        int w, h;
+        const char *format;
+        int W, H;
+        bool fill;
+        struct transcode_rect fit;
+    } cases[] = {
+        {"portrait to 9:16: itself",
+         1080,
+         1920,
+         "9x16",
+         1080,
+         1920,
+         false,
+         {0, 0, 1080, 1920}},
+        {"720p portrait to 9:16: scaled up",
+         720,
+         1280,
+         "9x16",
+         1080,
+         1920,
+         false,
+         {0, 0, 1080, 1920}},
+        {"portrait to 1:1",
+         1080,
+         1920,
+         "1x1",
+         1080,
+         1080,
+         true,
+         {236, 0, 606, 1080}},
+        {"portrait to 16:9",
+         1080,
+         1920,
+         "16x9",
+         1920,
+         1080,
+         true,
+         {656, 0, 606, 1080}},
+        {"landscape to 9:16",
+         1920,
+         1080,
+         "9x16",
+         1080,
+         1920,
+         true,
+         {0, 656, 1080, 606}},
+        {"square to 4:5",
+         1080,
+         1080,
+         "4x5",
+         1080,
+         1350,
+         true,
+         {0, 134, 1080, 1080}},
+        {"4:5 to 4:5",
+         1080,
+         1350,
+         "4x5",
+         1080,
+         1350,
+         false,
+         {0, 0, 1080, 1350}},
+        {"nearly 9:16: a sliver cropped",
+         1080,
+         1912,
+         "9x16",
+         1080,
+         1920,
+         false,
+         {0, 0, 1080, 1920}},
+        {"small landscape to 1:1",
+         320,
+         240,
+         "1x1",
+         1080,
+         1080,
+         true,
+         {0, 134, 1080, 810}},
+    };
+    struct transcode_version_plan p;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int before = test_failures;
+        int f = transcode_format_parse(cases[i].format);
+
+        CHECK(f >= 0);
+        CHECK_STR(transcode_format_name(f), cases[i].format);
+        CHECK_INT(transcode_plan_version(cases[i].w, cases[i].h,
+                                         (struct transcode_q){30, 1}, f, &p),
+                  0);
+        CHECK_INT(p.width, cases[i].W);
+        CHECK_INT(p.height, cases[i].H);
+        CHECK_INT(p.fill, cases[i].fill);
+        CHECK_INT(p.fit.x, cases[i].fit.x);
+        CHECK_INT(p.fit.y, cases[i].fit.y);
+        CHECK_INT(p.fit.w, cases[i].fit.w);
+        CHECK_INT(p.fit.h, cases[i].fit.h);
+        CHECK(strncmp(p.filter, "[in]fps=fps=30/1,", 17) == 0);
+        CHECK(strstr(p.filter, "[out]") != NULL);
+        CHECK((strstr(p.filter, "boxblur") != NULL) == cases[i].fill);
+        CHECK_INT(p.max_rate, (int64_t)(0.12 * p.width * p.height * 30));
+        CHECK_INT(p.buffer_size, 2 * p.max_rate);
+        CHECK_INT(p.gop, 60);
+        /* Everything drawn is inside the frame, the credit above the
+         * captions, the logo beside the hashtag. */
+        CHECK(p.caption_size >= 40 && p.caption_size <= 70);
+        CHECK(p.caption_margin_v > 0 && p.caption_margin_v < p.height / 4);
+        CHECK(p.credit_margin_v >= p.caption_margin_v + 2 * p.caption_size);
+        CHECK(p.credit_margin_v + p.credit_size < p.height / 2);
+        CHECK(p.logo.x > p.width / 2 && p.logo.x + p.logo.w < p.width);
+        CHECK(p.logo.y == p.tag_margin_v && p.logo.y + p.logo.h < p.height / 4);
+        name_case(before, cases[i].what);
+    }
+    /* A 9:16 frame keeps its lowest fifth clear for the apps' buttons. */
+    CHECK_INT(transcode_plan_version(1080, 1920, (struct transcode_q){30, 1},
+                                     TRANSCODE_FORMAT_9X16, &p),
+              0);
+    CHECK(p.caption_margin_v >= 1920 / 5);
+    CHECK_STR(p.filter, "[in]fps=fps=30/1,scale=w=1080:h=1920:flags=bicubic,"
+                        "crop=w=1080:h=1920:x=0:y=0,format=yuv420p,"
+                        "setsar=1[out]");
+    CHECK_INT(transcode_plan_version(1080, 1920, (struct transcode_q){0, 1},
+                                     TRANSCODE_FORMAT_1X1, &p),
+              0);
+    CHECK_INT(p.rate.num, 30);
+    CHECK_STR(p.filter,
+              "[in]fps=fps=30/1,split=2[bg][fg];[bg]scale=w=134:h=240:"
+              "flags=bilinear,crop=w=134:h=134:x=0:y=52,boxblur=luma_radius="
+              "11:luma_power=2,lutyuv=y=(val-16)*0.55+16:u=(val-128)*0.8+128:"
+              "v=(val-128)*0.8+128,scale=w=1080:h=1080:flags=bilinear[blur];"
+              "[fg]scale=w=606:h=1080:flags=bicubic[clip];[blur][clip]"
+              "overlay=x=236:y=0,format=yuv420p,setsar=1[out]");
+    CHECK_INT(transcode_plan_version(1080, 1920, (struct transcode_q){30, 1},
+                                     TRANSCODE_FORMATS, &p),
+              -1);
+    CHECK_INT(transcode_format_parse("3x2"), -1);
+    CHECK(transcode_format_name(-1) == NULL);
+    /* A logo is scaled into its box keeping its shape, never up. */
+    {
+        int w, h;
+        transcode_plan_contain(1000, 500, 237, 118, &w, &h);
+        CHECK_INT(w, 236);
+        CHECK_INT(h, 118);
+        transcode_plan_contain(100, 40, 237, 118, &w, &h);
+        CHECK_INT(w, 100);
+        CHECK_INT(h, 40);
+    }
+}
+
 int main(void)
 {
+    test_speech();
+    test_versions();
     test_geometry();
     test_rates();
     test_encoders();

@@ -1,0 +1,675 @@
+/*
+ * The studio's versions (chorus/transcode.h, transcode_versions): the
+ * message's video decoded once, each frame handed to one filter graph a
+ * version (transcode_plan_version: the clip fitted over a blurred fill),
+ * the text of each version drawn on its frames by its own renderer
+ * (text.h: captions, the credit's lower third, the hashtag), the logo
+ * blended in, and each encoded by its own x264 into its own MP4. The
+ * sound is the video's, already at the loudness target: its packets are
+ * copied into every version, not decoded again.
+ *
+ * Inside the sandbox nothing can be opened: the fonts come in
+ * transcode_studio_assets (loaded before it closes), the logo as bytes,
+ * the outputs as descriptors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavcodec/bsf.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+
+#include "chorus/transcode.h"
+#include "chorus/transcode_plan.h"
+#include "chorus/util.h"
+#include "text.h"
+#include "transcode_internal.h"
+
+struct transcode_studio_assets {
+    struct text_renderer *text[TRANSCODE_MAX_VERSIONS];
+    int n;
+};
+
+int transcode_studio_assets_open(int n, struct transcode_studio_assets **out,
+                                 char *err, size_t errlen)
+{
+    struct transcode_studio_assets *a = calloc(1, sizeof(*a));
+
+    *out = NULL;
+    if (a == NULL || n < 0 || n > TRANSCODE_MAX_VERSIONS) {
+        snprintf(err, errlen, "studio: out of memory or too many versions");
+        free(a);
+        return -1;
+    }
+    for (a->n = 0; a->n < n; a->n++)
+        if (text_open(&a->text[a->n], err, errlen) != 0) {
+            transcode_studio_assets_close(&a);
+            return -1;
+        }
+    *out = a;
+    return 0;
+}
+
+void transcode_studio_assets_close(struct transcode_studio_assets **ap)
+{
+    struct transcode_studio_assets *a = ap != NULL ? *ap : NULL;
+
+    if (a == NULL)
+        return;
+    for (int i = 0; i < TRANSCODE_MAX_VERSIONS; i++)
+        text_close(&a->text[i]);
+    free(a);
+    *ap = NULL;
+}
+
+/* One version being made. */
+struct version_out {
+    const struct transcode_version_request *req;
+    struct transcode_version_plan plan;
+    AVFilterGraph *graph;
+    AVFilterContext *src, *sink;
+    AVFormatContext *oc;
+    AVCodecContext *enc;
+    AVStream *vst, *ast;
+    AVBSFContext *bsf;
+    struct text_renderer *text;
+    bool has_text;
+    AVFrame *logo; /* yuva420p, its place's size; NULL: none */
+    int logo_x, logo_y;
+    int fd;
+    bool own_fd;
+    char path[PATH_MAX];
+    int64_t frames;
+};
+
+/* The job: the shared helpers' transcode_job first (they take it). */
+struct studio_job {
+    struct transcode_job job;
+    struct transcode_options topts;
+    struct transcode_result tres;
+    const struct transcode_versions_options *o;
+    struct transcode_versions_result *res;
+    struct transcode_studio_assets *assets, *own_assets;
+    struct version_out v[TRANSCODE_MAX_VERSIONS];
+    int n;
+    AVFormatContext *ic;
+    AVIOContext *pb;
+    AVStream *vin, *ain;
+    AVCodecContext *dec;
+    AVFrame *filt;
+    AVPacket *opkt, *cpkt;
+    double duration;
+    int64_t last_progress_ms;
+};
+
+static struct studio_job *studio_of(struct transcode_job *job)
+{
+    return (struct studio_job *)(void *)job;
+}
+
+/* ---- the logo ---------------------------------------------------------- */
+
+/* Decodes the PNG bytes into a new RGBA frame, or NULL. */
+static AVFrame *decode_png(const unsigned char *data, size_t len)
+{
+    const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_PNG);
+    AVCodecContext *dec = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    AVFrame *f = av_frame_alloc(), *out = NULL;
+
+    if (codec == NULL || pkt == NULL || f == NULL || len > INT_MAX ||
+        (dec = avcodec_alloc_context3(codec)) == NULL ||
+        avcodec_open2(dec, codec, NULL) < 0 || av_new_packet(pkt, (int)len) < 0)
+        goto out;
+    memcpy(pkt->data, data, len);
+    if (avcodec_send_packet(dec, pkt) < 0 ||
+        avcodec_send_packet(dec, NULL) < 0 ||
+        avcodec_receive_frame(dec, f) < 0 || f->width < 1 || f->height < 1 ||
+        f->width > 4096 || f->height > 4096)
+        goto out;
+    out = f;
+    f = NULL;
+out:
+    av_frame_free(&f);
+    av_packet_free(&pkt);
+    avcodec_free_context(&dec);
+    return out;
+}
+
+/* The logo rgba scaled into v's place for it (keeping its shape, never
+ * up), as yuva420p, top right. Returns 0, or -1 with the job failed. */
+static int place_logo(struct studio_job *sj, struct version_out *v,
+                      const AVFrame *rgba)
+{
+    struct SwsContext *sws = NULL;
+    int w, h, rc = -1;
+
+    transcode_plan_contain(rgba->width, rgba->height, v->plan.logo.w,
+                           v->plan.logo.h, &w, &h);
+    if ((v->logo = av_frame_alloc()) == NULL)
+        goto out;
+    v->logo->format = AV_PIX_FMT_YUVA420P;
+    v->logo->width = w;
+    v->logo->height = h;
+    if (av_frame_get_buffer(v->logo, 0) < 0 ||
+        (sws = sws_getContext(
+             rgba->width, rgba->height, (enum AVPixelFormat)rgba->format, w, h,
+             AV_PIX_FMT_YUVA420P, SWS_BICUBIC, NULL, NULL, NULL)) == NULL)
+        goto out;
+    sws_scale(sws, (const uint8_t *const *)rgba->data, rgba->linesize, 0,
+              rgba->height, v->logo->data, v->logo->linesize);
+    v->logo_x = (v->plan.logo.x + v->plan.logo.w - w) & ~1;
+    v->logo_y = v->plan.logo.y & ~1;
+    rc = 0;
+out:
+    sws_freeContext(sws);
+    if (rc != 0) {
+        av_frame_free(&v->logo);
+        transcode_fail(&sj->job, "cannot prepare the logo");
+    }
+    return rc;
+}
+
+/* Blends the logo onto f (yuv420p). */
+static void blend_logo(const struct version_out *v, AVFrame *f)
+{
+    const AVFrame *l = v->logo;
+
+    for (int p = 0; p < 3; p++) {
+        int sh = p == 0 ? 0 : 1;
+        int w = l->width >> sh, h = l->height >> sh;
+        int x0 = v->logo_x >> sh, y0 = v->logo_y >> sh;
+
+        for (int y = 0; y < h; y++) {
+            uint8_t *d = f->data[p] + (ptrdiff_t)(y0 + y) * f->linesize[p] + x0;
+            const uint8_t *s = l->data[p] + (ptrdiff_t)y * l->linesize[p];
+            const uint8_t *a =
+                l->data[3] + (ptrdiff_t)(y << sh) * l->linesize[3];
+            for (int x = 0; x < w; x++) {
+                int al = a[x << sh];
+                d[x] = (uint8_t)((s[x] * al + d[x] * (255 - al) + 127) / 255);
+            }
+        }
+    }
+}
+
+/* ---- the versions' text ---------------------------------------------- */
+
+/* Sets what v draws: its captions, the credit and the hashtag. Returns
+ * 0, or -1 with the job failed. */
+static int set_text(struct studio_job *sj, struct version_out *v)
+{
+    const struct transcode_version_request *r = v->req;
+    const struct transcode_version_plan *p = &v->plan;
+    size_t n = 0, max = r->ncaptions + 2;
+    struct text_cue *cues = calloc(max, sizeof(*cues));
+    int rc;
+
+    if (cues == NULL)
+        return transcode_fail(&sj->job, "out of memory");
+    for (size_t i = 0; i < r->ncaptions; i++) {
+        if (r->captions[i].text == NULL || r->captions[i].text[0] == '\0')
+            continue;
+        cues[n++] = (struct text_cue){r->captions[i].text,
+                                      r->captions[i].start_ms,
+                                      r->captions[i].end_ms,
+                                      {p->caption_size, true, 0xffffff,
+                                       p->caption_size / 5, 0x000000,
+                                       TEXT_BOTTOM, p->caption_margin_h,
+                                       p->caption_margin_v, 0x000000, 170}};
+    }
+    if (r->credit != NULL && r->credit[0] != '\0')
+        cues[n++] = (struct text_cue){r->credit,
+                                      0,
+                                      INT64_MAX / 2,
+                                      {p->credit_size, true, 0xffffff,
+                                       p->credit_size / 4, 0x000000,
+                                       TEXT_BOTTOM_LEFT, p->credit_margin_h,
+                                       p->credit_margin_v, 0x202020, 190}};
+    if (r->hashtag != NULL && r->hashtag[0] != '\0')
+        cues[n++] = (struct text_cue){
+            r->hashtag,
+            0,
+            INT64_MAX / 2,
+            {p->tag_size, true, 0xffffff,
+             p->tag_size / 12 > 1 ? p->tag_size / 12 : 1, 0x000000,
+             TEXT_TOP_LEFT, p->tag_margin_h, p->tag_margin_v, 0, 0}};
+    v->has_text = n > 0;
+    rc = n > 0 ? text_set(v->text, p->width, p->height, cues, n) : 0;
+    free(cues);
+    if (rc != 0)
+        return transcode_fail(&sj->job, "cannot set up the versions' text");
+    return 0;
+}
+
+/* ---- output ---------------------------------------------------------- */
+
+/* Opens v's graph, encoder and muxer for frames of the decoder's. */
+static int open_version(struct studio_job *sj, struct version_out *v)
+{
+    struct transcode_job *job = &sj->job;
+    const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
+    const AVBitStreamFilter *filter = av_bsf_get_by_name("filter_units");
+    AVRational tb = sj->vin->time_base, rate;
+    AVDictionary *opts = NULL;
+    AVCodecContext *enc;
+    char args[256], url[PATH_MAX + 8];
+    int ret;
+
+    if (codec == NULL || filter == NULL)
+        return transcode_fail(job, "libx264 or filter_units is missing");
+    if (transcode_plan_version(
+            sj->dec->width, sj->dec->height,
+            (struct transcode_q){sj->vin->avg_frame_rate.num,
+                                 sj->vin->avg_frame_rate.den},
+            v->req->format, &v->plan) != 0)
+        return transcode_fail(job, "a version's format is not known");
+    rate = (AVRational){v->plan.rate.num, v->plan.rate.den};
+    if (util_fmt(args, sizeof(args),
+                 "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:"
+                 "pixel_aspect=1/1",
+                 sj->dec->width, sj->dec->height, sj->dec->pix_fmt, tb.num,
+                 tb.den) != 0 ||
+        transcode_build_graph(job, &v->graph, "buffer", args, v->plan.filter,
+                              &v->src, &v->sink, NULL) != 0)
+        return transcode_fail(job, "cannot build a version's filters");
+
+    if ((ret = avformat_alloc_output_context2(&v->oc, NULL, "mp4", v->path)) <
+        0)
+        return transcode_fail(job, "cannot set up the MP4 muxer: %s",
+                              av_err2str(ret));
+    v->oc->flags |= AVFMT_FLAG_BITEXACT;
+    if ((v->enc = enc = avcodec_alloc_context3(codec)) == NULL)
+        return transcode_fail(job, "out of memory");
+    enc->width = v->plan.width;
+    enc->height = v->plan.height;
+    enc->pix_fmt = AV_PIX_FMT_YUV420P;
+    enc->sample_aspect_ratio = (AVRational){1, 1};
+    enc->framerate = rate;
+    enc->time_base = av_inv_q(rate);
+    enc->gop_size = v->plan.gop;
+    enc->rc_max_rate = v->plan.max_rate;
+    enc->rc_buffer_size = v->plan.buffer_size;
+    enc->thread_count = 0;
+    enc->color_range = AVCOL_RANGE_MPEG;
+    enc->color_primaries = AVCOL_PRI_BT709;
+    enc->color_trc = AVCOL_TRC_BT709;
+    enc->colorspace = AVCOL_SPC_BT709;
+    enc->flags |= AV_CODEC_FLAG_BITEXACT | AV_CODEC_FLAG_GLOBAL_HEADER;
+    av_dict_set(&opts, "preset", VIDEO_PRESET, 0);
+    av_dict_set(&opts, "crf", VIDEO_CRF, 0);
+    av_dict_set(&opts, "profile", "high", 0);
+    ret = avcodec_open2(enc, codec, &opts);
+    av_dict_free(&opts);
+    if (ret < 0)
+        return transcode_fail(job, "cannot open the video encoder: %s",
+                              av_err2str(ret));
+    if ((v->vst = avformat_new_stream(v->oc, NULL)) == NULL ||
+        avcodec_parameters_from_context(v->vst->codecpar, enc) < 0)
+        return transcode_fail(job, "out of memory");
+    v->vst->time_base = enc->time_base;
+    /* x264's SEI names it and its settings: dropped, as in the master. */
+    if ((ret = av_bsf_alloc(filter, &v->bsf)) < 0 ||
+        (ret = avcodec_parameters_copy(v->bsf->par_in, v->vst->codecpar)) < 0 ||
+        (ret = av_opt_set(v->bsf->priv_data, "remove_types", "6", 0)) < 0)
+        return transcode_fail(job, "cannot set up the SEI filter: %s",
+                              av_err2str(ret));
+    v->bsf->time_base_in = enc->time_base;
+    if ((ret = av_bsf_init(v->bsf)) < 0 ||
+        (ret = avcodec_parameters_copy(v->vst->codecpar, v->bsf->par_out)) < 0)
+        return transcode_fail(job, "cannot set up the SEI filter: %s",
+                              av_err2str(ret));
+    if (sj->ain != NULL) {
+        if ((v->ast = avformat_new_stream(v->oc, NULL)) == NULL ||
+            avcodec_parameters_copy(v->ast->codecpar, sj->ain->codecpar) < 0)
+            return transcode_fail(job, "out of memory");
+        v->ast->codecpar->codec_tag = 0;
+        v->ast->time_base = sj->ain->time_base;
+    }
+    if (transcode_io_open_writer(v->oc, v->fd) != 0)
+        return transcode_fail(job, "out of memory for the output");
+    (void)url;
+    av_dict_set(&opts, "movflags", "+faststart", 0);
+    ret = avformat_write_header(v->oc, &opts);
+    av_dict_free(&opts);
+    if (ret < 0)
+        return transcode_fail(job, "cannot write a version's header: %s",
+                              av_err2str(ret));
+    return set_text(sj, v);
+}
+
+/* Sends frame (NULL: flush) to v's encoder and muxes what comes out. */
+static int encode(struct studio_job *sj, struct version_out *v, AVFrame *frame)
+{
+    int ret = avcodec_send_frame(v->enc, frame);
+
+    if (ret < 0 && ret != AVERROR_EOF)
+        return transcode_fail(&sj->job, "video encoder: %s", av_err2str(ret));
+    for (;;) {
+        ret = avcodec_receive_packet(v->enc, sj->opkt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            break;
+        if (ret < 0)
+            return transcode_fail(&sj->job, "video encoder: %s",
+                                  av_err2str(ret));
+        if ((ret = av_bsf_send_packet(v->bsf, sj->opkt)) < 0)
+            return transcode_fail(&sj->job, "SEI filter: %s", av_err2str(ret));
+        while (av_bsf_receive_packet(v->bsf, sj->opkt) == 0) {
+            av_packet_rescale_ts(sj->opkt, v->enc->time_base,
+                                 v->vst->time_base);
+            sj->opkt->stream_index = v->vst->index;
+            if ((ret = av_interleaved_write_frame(v->oc, sj->opkt)) < 0)
+                return transcode_fail(&sj->job, "cannot write a version: %s",
+                                      av_err2str(ret));
+        }
+    }
+    if (frame == NULL && (ret = av_bsf_send_packet(v->bsf, NULL)) >= 0)
+        while (av_bsf_receive_packet(v->bsf, sj->opkt) == 0) {
+            av_packet_rescale_ts(sj->opkt, v->enc->time_base,
+                                 v->vst->time_base);
+            sj->opkt->stream_index = v->vst->index;
+            if (av_interleaved_write_frame(v->oc, sj->opkt) < 0)
+                return transcode_fail(&sj->job, "cannot write a version");
+        }
+    return 0;
+}
+
+/* Pulls v's filtered frames, draws on them and encodes them. */
+static int drain(struct studio_job *sj, struct version_out *v)
+{
+    AVRational stb = av_buffersink_get_time_base(v->sink);
+    int ret;
+
+    for (;;) {
+        ret = av_buffersink_get_frame(v->sink, sj->filt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return transcode_fail(&sj->job, "version filter: %s",
+                                  av_err2str(ret));
+        if (av_frame_make_writable(sj->filt) < 0) {
+            av_frame_unref(sj->filt);
+            return transcode_fail(&sj->job, "out of memory");
+        }
+        if (v->has_text &&
+            text_draw(v->text,
+                      av_rescale_q(sj->filt->pts, stb, (AVRational){1, 1000}),
+                      sj->filt) != 0) {
+            av_frame_unref(sj->filt);
+            return transcode_fail(&sj->job, "cannot draw a version's text");
+        }
+        if (v->logo != NULL)
+            blend_logo(v, sj->filt);
+        sj->filt->pts = av_rescale_q(sj->filt->pts, stb, v->enc->time_base);
+        sj->filt->pict_type = AV_PICTURE_TYPE_NONE;
+        v->frames++;
+        ret = encode(sj, v, sj->filt);
+        av_frame_unref(sj->filt);
+        if (ret != 0)
+            return -1;
+    }
+}
+
+/* The decoder's frame_fn: one frame to every version. */
+static int take_frame(struct transcode_job *job, AVFrame *f)
+{
+    struct studio_job *sj = studio_of(job);
+    int ret;
+
+    if (f->format != sj->dec->pix_fmt || f->width != sj->dec->width ||
+        f->height != sj->dec->height)
+        return 0; /* our own video never changes size mid-way */
+    if (f->best_effort_timestamp != AV_NOPTS_VALUE)
+        f->pts = f->best_effort_timestamp;
+    for (int i = 0; i < sj->n; i++) {
+        struct version_out *v = &sj->v[i];
+        if ((ret = av_buffersrc_add_frame_flags(
+                 v->src, f, AV_BUFFERSRC_FLAG_KEEP_REF)) < 0)
+            return transcode_fail(job, "version filter: %s", av_err2str(ret));
+        if (drain(sj, v) != 0)
+            return -1;
+    }
+    if (sj->o->progress != NULL && sj->duration > 0 &&
+        f->pts != AV_NOPTS_VALUE) {
+        int64_t now = util_mono_ms();
+        if (now - sj->last_progress_ms >= 1000) {
+            double t = (double)f->pts * av_q2d(sj->vin->time_base);
+            sj->last_progress_ms = now;
+            sj->o->progress(sj->o->opaque,
+                            t / sj->duration > 1 ? 1 : t / sj->duration);
+        }
+    }
+    return 0;
+}
+
+/* Copies an audio packet into every version. */
+static int copy_audio(struct studio_job *sj, const AVPacket *pkt)
+{
+    int ret;
+
+    for (int i = 0; i < sj->n; i++) {
+        struct version_out *v = &sj->v[i];
+        if ((ret = av_packet_ref(sj->cpkt, pkt)) < 0)
+            return transcode_fail(&sj->job, "out of memory");
+        av_packet_rescale_ts(sj->cpkt, sj->ain->time_base, v->ast->time_base);
+        sj->cpkt->stream_index = v->ast->index;
+        sj->cpkt->pos = -1;
+        if ((ret = av_interleaved_write_frame(v->oc, sj->cpkt)) < 0)
+            return transcode_fail(&sj->job, "cannot write a version: %s",
+                                  av_err2str(ret));
+    }
+    return 0;
+}
+
+/* Opens the input, its decoder, and every version. */
+static int open_all(struct studio_job *sj, const char *out_dir)
+{
+    struct transcode_job *job = &sj->job;
+    const struct transcode_versions_options *o = sj->o;
+    char err[256];
+    AVFrame *logo = NULL;
+    int idx, ret;
+
+    if (transcode_input_open(job, &sj->ic, &sj->pb) != 0 ||
+        transcode_input_probe(job, sj->ic) != 0)
+        return -1;
+    if ((idx = av_find_best_stream(sj->ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL,
+                                   0)) < 0)
+        return transcode_fail(job, "the video has no picture");
+    sj->vin = sj->ic->streams[idx];
+    job->vin = sj->vin;
+    idx = av_find_best_stream(sj->ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    sj->ain =
+        idx >= 0 && sj->ic->streams[idx]->codecpar->codec_id == AV_CODEC_ID_AAC
+            ? sj->ic->streams[idx]
+            : NULL;
+    for (unsigned i = 0; i < sj->ic->nb_streams; i++)
+        if (sj->ic->streams[i] != sj->vin && sj->ic->streams[i] != sj->ain)
+            sj->ic->streams[i]->discard = AVDISCARD_ALL;
+    if ((ret = transcode_input_open_decoder(sj->vin, &sj->dec)) < 0)
+        return transcode_fail(job, "cannot decode the video: %s",
+                              av_err2str(ret));
+    sj->duration =
+        sj->ic->duration > 0 ? (double)sj->ic->duration / AV_TIME_BASE : 0;
+    if (sj->dec->width < 16 || sj->dec->height < 16)
+        return transcode_fail(job, "the video's size is not known");
+
+    sj->assets = o->assets;
+    if (sj->assets == NULL) {
+        if (transcode_studio_assets_open(sj->n, &sj->own_assets, err,
+                                         sizeof(err)) != 0)
+            return transcode_fail(job, "%s", err);
+        sj->assets = sj->own_assets;
+    }
+    if (sj->assets->n < sj->n)
+        return transcode_fail(job, "fonts for fewer versions than asked");
+    if (o->logo_png != NULL && o->logo_len > 0 &&
+        (logo = decode_png(o->logo_png, o->logo_len)) == NULL)
+        transcode_warn(job, "the campaign's logo cannot be read: left out");
+    for (int i = 0; i < sj->n; i++) {
+        struct version_out *v = &sj->v[i];
+        v->req = &o->v[i];
+        v->text = sj->assets->text[i];
+        v->fd = v->req->out_fd;
+        if (v->fd < 0) {
+            if (util_fmt(v->path, sizeof(v->path), "%s/v-%s.mp4", out_dir,
+                         v->req->name != NULL ? v->req->name : "x") != 0 ||
+                (v->fd =
+                     open(v->path,
+                          O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                          0600)) < 0) {
+                av_frame_free(&logo);
+                return transcode_fail(job, "cannot create a version's file");
+            }
+            v->own_fd = true;
+        } else {
+            snprintf(v->path, sizeof(v->path), "version-%d.mp4", i);
+        }
+        if (open_version(sj, v) != 0 ||
+            (v->req->logo && logo != NULL && place_logo(sj, v, logo) != 0)) {
+            av_frame_free(&logo);
+            return -1;
+        }
+    }
+    av_frame_free(&logo);
+    return 0;
+}
+
+/* Reads the whole video, then flushes everything. */
+static int run(struct studio_job *sj)
+{
+    struct transcode_job *job = &sj->job;
+    int ret;
+
+    while ((ret = av_read_frame(sj->ic, job->pkt)) >= 0) {
+        if (job->pkt->stream_index == sj->vin->index)
+            ret = transcode_decode(job, sj->dec, job->pkt, take_frame);
+        else if (sj->ain != NULL && job->pkt->stream_index == sj->ain->index)
+            ret = copy_audio(sj, job->pkt);
+        else
+            ret = 0;
+        av_packet_unref(job->pkt);
+        if (ret != 0)
+            return -1;
+    }
+    if (ret != AVERROR_EOF)
+        return transcode_fail(job, "cannot read the video: %s",
+                              av_err2str(ret));
+    if (transcode_decode(job, sj->dec, NULL, take_frame) != 0)
+        return -1;
+    for (int i = 0; i < sj->n; i++) {
+        struct version_out *v = &sj->v[i];
+        if ((ret = av_buffersrc_add_frame_flags(v->src, NULL, 0)) < 0)
+            return transcode_fail(job, "version filter: %s", av_err2str(ret));
+        if (drain(sj, v) != 0 || encode(sj, v, NULL) != 0)
+            return -1;
+        if ((ret = av_write_trailer(v->oc)) < 0)
+            return transcode_fail(job, "cannot finish a version: %s",
+                                  av_err2str(ret));
+        if ((ret = transcode_io_close_writer(v->oc)) < 0 || fsync(v->fd) != 0)
+            return transcode_fail(job, "cannot write a version: %s",
+                                  ret < 0 ? av_err2str(ret) : strerror(errno));
+    }
+    return 0;
+}
+
+static void release(struct studio_job *sj, bool failed)
+{
+    for (int i = 0; i < TRANSCODE_MAX_VERSIONS; i++) {
+        struct version_out *v = &sj->v[i];
+        if (v->oc != NULL && v->oc->pb != NULL)
+            transcode_io_close_writer(v->oc);
+        avformat_free_context(v->oc);
+        avcodec_free_context(&v->enc);
+        av_bsf_free(&v->bsf);
+        avfilter_graph_free(&v->graph);
+        av_frame_free(&v->logo);
+        if (v->own_fd) {
+            close(v->fd);
+            if (failed)
+                unlink(v->path);
+        }
+    }
+    avcodec_free_context(&sj->dec);
+    transcode_input_close(&sj->job, &sj->ic, &sj->pb);
+    transcode_studio_assets_close(&sj->own_assets);
+    av_packet_free(&sj->job.pkt);
+    av_packet_free(&sj->opkt);
+    av_packet_free(&sj->cpkt);
+    av_frame_free(&sj->job.frame);
+    av_frame_free(&sj->filt);
+}
+
+int transcode_versions(const char *in_path, const char *out_dir,
+                       const struct transcode_versions_options *o,
+                       struct transcode_versions_result *res)
+{
+    struct studio_job *sj = calloc(1, sizeof(*sj));
+    struct timespec t0, t1;
+    int rc = -1;
+
+    memset(res, 0, sizeof(*res));
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (sj == NULL) {
+        snprintf(res->error, sizeof(res->error), "out of memory");
+        return -1;
+    }
+    transcode_options_default(&sj->topts);
+    sj->topts.input_fd = o->input_fd;
+    sj->job.in_path = in_path;
+    sj->job.out_dir = out_dir;
+    sj->job.opts = &sj->topts;
+    sj->job.res = &sj->tres;
+    sj->o = o;
+    sj->res = res;
+    sj->n = o->n;
+    if (o->n < 1 || o->n > TRANSCODE_MAX_VERSIONS) {
+        transcode_fail(&sj->job, "one to %d versions at a time",
+                       TRANSCODE_MAX_VERSIONS);
+        goto out;
+    }
+    if ((sj->job.pkt = av_packet_alloc()) == NULL ||
+        (sj->opkt = av_packet_alloc()) == NULL ||
+        (sj->cpkt = av_packet_alloc()) == NULL ||
+        (sj->job.frame = av_frame_alloc()) == NULL ||
+        (sj->filt = av_frame_alloc()) == NULL) {
+        transcode_fail(&sj->job, "out of memory");
+        goto out;
+    }
+    if (open_all(sj, out_dir) != 0 || run(sj) != 0)
+        goto out;
+    res->n = sj->n;
+    for (int i = 0; i < sj->n; i++) {
+        struct stat sb;
+        res->v[i].width = sj->v[i].plan.width;
+        res->v[i].height = sj->v[i].plan.height;
+        res->v[i].frames = sj->v[i].frames;
+        snprintf(res->v[i].filter, sizeof(res->v[i].filter), "%s",
+                 sj->v[i].plan.filter);
+        res->v[i].bytes = fstat(sj->v[i].fd, &sb) == 0 ? sb.st_size : 0;
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        snprintf(res->error, sizeof(res->error), "%s",
+                 sj->tres.error[0] != '\0' ? sj->tres.error
+                                           : "the versions failed");
+    release(sj, rc != 0);
+    free(sj);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    res->seconds = (double)(t1.tv_sec - t0.tv_sec) +
+                   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    return rc;
+}
