@@ -118,14 +118,14 @@ export function statusName(s) {
  * anything but the login itself means the session ended: the login form
  * comes back and the promise resolves as usual.
  */
-export async function api(method, path, body) {
+export async function api(method, path, body, { keepalive = false } = {}) {
   const headers = {};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD' && session.csrf) headers['X-CSRF-Token'] = session.csrf;
   let r;
   try {
     r = await fetch(path, {
-      method, headers, credentials: 'same-origin', cache: 'no-store',
+      method, headers, credentials: 'same-origin', cache: 'no-store', keepalive,
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
   } catch {

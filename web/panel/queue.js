@@ -328,7 +328,8 @@ function render(main, params, navigate) {
   function letGo() {
     const c = st.claim;
     st.claim = null;
-    if (c && c.mine) api('DELETE', `${claimUrl(c.id)}?tab=${TAB}`);
+    // keepalive: the release still goes out when the page is closing.
+    if (c && c.mine) api('DELETE', `${claimUrl(c.id)}?tab=${TAB}`, undefined, { keepalive: true });
   }
 
   function move(step) {
