@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chorus/app.h"
@@ -49,8 +50,12 @@ struct held {
     int64_t weight;
 };
 
+/* How long a PATCH waits for the upload's previous request to finish. */
+#define UPLOAD_LOCK_WAIT_MS 2000
+
 struct upload_registry {
     pthread_mutex_t lock;
+    pthread_cond_t unlocked; /* an upload's lock was let go */
     char (*busy)[UTIL_ID_LEN + 1];
     size_t nbusy, capbusy;
     struct client_use *clients;
@@ -68,7 +73,13 @@ struct upload_registry *upload_registry_new(void)
 
     if (reg == NULL)
         return NULL;
+    pthread_condattr_t attr;
+
     pthread_mutex_init(&reg->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&reg->unlocked, &attr);
+    pthread_condattr_destroy(&attr);
     atomic_init(&reg->reserved, 0);
     return reg;
 }
@@ -77,6 +88,7 @@ void upload_registry_free(struct upload_registry *reg)
 {
     if (reg == NULL)
         return;
+    pthread_cond_destroy(&reg->unlocked);
     pthread_mutex_destroy(&reg->lock);
     free(reg->busy);
     free(reg->clients);
@@ -113,12 +125,25 @@ static ssize_t busy_find(struct upload_registry *reg, const char *id)
     return -1;
 }
 
-/* Takes id's lock; 0, or -1 if it is taken (or no memory). */
-static int lock_id(struct upload_registry *reg, const char *id)
+/*
+ * Takes id's lock, waiting up to wait_ms for it to come free; 0, or -1 if
+ * it is still taken (or no memory).
+ */
+static int lock_id(struct upload_registry *reg, const char *id, int wait_ms)
 {
-    int rc = -1;
+    struct timespec deadline;
+    int rc = -1, w = 0;
 
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&reg->lock);
+    while (busy_find(reg, id) >= 0 && wait_ms > 0 && w != ETIMEDOUT)
+        w = pthread_cond_timedwait(&reg->unlocked, &reg->lock, &deadline);
     if (busy_find(reg, id) < 0 &&
         grow(&reg->busy, &reg->capbusy, reg->nbusy, sizeof(*reg->busy)) == 0) {
         memcpy(reg->busy[reg->nbusy++], id, UTIL_ID_LEN + 1);
@@ -135,6 +160,7 @@ static void unlock_id(struct upload_registry *reg, const char *id)
     pthread_mutex_lock(&reg->lock);
     if ((i = busy_find(reg, id)) >= 0)
         memcpy(reg->busy[i], reg->busy[--reg->nbusy], UTIL_ID_LEN + 1);
+    pthread_cond_broadcast(&reg->unlocked);
     pthread_mutex_unlock(&reg->lock);
 }
 
@@ -353,7 +379,10 @@ int upload_open(struct app *app, const struct client *cl, const char *id,
     up->offset = up->synced = offset;
     up->length = length;
     up->tracked = tracked;
-    if (lock_id(app->uploads, id) != 0) {
+    /* A PATCH sent the moment the previous one was answered may find that
+     * one still finishing (its checkpoint, its lock let go after the
+     * answer): it waits for it a moment rather than hear 423. */
+    if (lock_id(app->uploads, id, UPLOAD_LOCK_WAIT_MS) != 0) {
         status = 423;
         goto fail;
     }
@@ -621,7 +650,7 @@ int upload_delete_unfinished(struct app *app, struct db *db, const char *id,
     int rc;
 
     /* Holding the lock keeps a late PATCH from racing the delete. */
-    if (lock_id(app->uploads, id) != 0)
+    if (lock_id(app->uploads, id, 0) != 0)
         return -2;
     rc = apply_upload(db, id, ev);
     if (rc == 1) {
