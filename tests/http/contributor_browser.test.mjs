@@ -343,7 +343,7 @@ test('in-page recording: 3 s with the fake camera, form, consent, upload, receip
     assert.equal(tus.filter((r) => r.method === 'POST').length, 1);
     // The link can be copied, and saved as a file.
     await page.click('#copy');
-    await page.waitForFunction((s) => document.getElementById('copied').textContent === s, EN.copied);
+    await page.waitForFunction((s) => document.getElementById('copied')?.textContent === s, EN.copied);
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
     assert.equal(download.suggestedFilename(), 'receipt.txt');
     assert.ok(readFileSync(await download.path(), 'utf8').includes(link));
@@ -362,7 +362,7 @@ test('in-page recording: 3 s with the fake camera, form, consent, upload, receip
 
     // The status page from the link on the page.
     await page.click('#open-receipt');
-    await page.waitForFunction((s) => document.getElementById('status').textContent === s, EN.status_in_review);
+    await page.waitForFunction((s) => document.getElementById('status')?.textContent === s, EN.status_in_review);
     assert.equal(await page.textContent('#status-text'), EN.status_in_review_x);
     await shot(page, '06-recorded-status-page');
     assert.deepEqual(problems, []);
@@ -398,14 +398,14 @@ test('a chosen file: progress, a dropped request and the network taken offline, 
     await page.waitForSelector('#upload:visible');
 
     // The dropped request: said so, retried after a pause, resumed.
-    await page.waitForFunction((s) => document.getElementById('up-state').textContent.startsWith(s),
+    await page.waitForFunction((s) => document.getElementById('up-state')?.textContent.startsWith(s),
       EN.st_retry.split('{')[0]);
     await shot(page, '11-retrying-after-error');
 
     // Pause: nothing more is sent until Resume.
     await waitSent(page, 0.3);
     await page.click('#up-pause');
-    await page.waitForFunction((s) => document.getElementById('up-state').textContent === s, EN.st_paused);
+    await page.waitForFunction((s) => document.getElementById('up-state')?.textContent === s, EN.st_paused);
     const sent = () => page.evaluate(() => window.__sent);
     const paused = await sent();
     assert.ok(paused > 0, 'the page counts the requests it sends');
@@ -421,7 +421,7 @@ test('a chosen file: progress, a dropped request and the network taken offline, 
 
     // Offline: "waiting for the network", nothing sent, then back.
     await ctx.setOffline(true);
-    await page.waitForFunction((s) => document.getElementById('up-state').textContent === s, EN.st_waiting);
+    await page.waitForFunction((s) => document.getElementById('up-state')?.textContent === s, EN.st_waiting);
     const url = await page.evaluate(() => JSON.parse(localStorage.getItem('chorus.upload')).url);
     const id = idOf(url);
     await sleep(500); // a while offline, in which the page keeps waiting
@@ -565,7 +565,7 @@ test('refused before any byte is sent: a file over the size limit, and missing c
 
     // Longer than the campaign allows (600 s by default).
     await chooseFile(page, long);
-    await page.waitForFunction((s) => document.getElementById('video-err').textContent === s,
+    await page.waitForFunction((s) => document.getElementById('video-err')?.textContent === s,
       EN.err_too_long.replace('{duration}', '10:05').replace('{max}', '10:00'));
     assert.ok(await page.isHidden('#clip'));
     await shot(page, '30-refused-too-long');
@@ -622,7 +622,7 @@ test('the receipt page: status, withdrawal with confirmation, reflected after a 
   const { id, receipt } = await sendTus(srv.url, readFileSync(clip), { name: 'Ivan', consent_scope: 'public' });
   const { ctx, page, problems } = await openPage(`${srv.url}/receipt#${receipt}`);
   try {
-    await page.waitForFunction((s) => document.getElementById('status').textContent === s, EN.status_received);
+    await page.waitForFunction((s) => document.getElementById('status')?.textContent === s, EN.status_received);
     assert.equal(await page.textContent('#status-text'), EN.status_received_x);
     const facts = await page.textContent('#facts');
     assert.ok(facts.includes(EN.rc_submitted) && facts.includes(EN.scope_public), facts);
@@ -639,7 +639,7 @@ test('the receipt page: status, withdrawal with confirmation, reflected after a 
 
     await page.click('#withdraw');
     await page.click('#withdraw-yes');
-    await page.waitForFunction((s) => document.getElementById('status').textContent === s, EN.status_withdrawn);
+    await page.waitForFunction((s) => document.getElementById('status')?.textContent === s, EN.status_withdrawn);
     assert.equal(await page.textContent('#msg'), EN.rc_withdrawn_ok);
     assert.ok(await page.isHidden('#withdraw'));
     await shot(page, '42-receipt-withdrawn');
@@ -660,7 +660,7 @@ test('the receipt page: status, withdrawal with confirmation, reflected after a 
     assert.ok(await page.isVisible('#lookup'));
     await page.fill('#code', `${srv.url}/receipt#${other.receipt}`);
     await page.click('#lookup button');
-    await page.waitForFunction((s) => document.getElementById('status').textContent === s, EN.status_received);
+    await page.waitForFunction((s) => document.getElementById('status')?.textContent === s, EN.status_received);
     assert.deepEqual(problems, []);
   } finally {
     await ctx.close();
@@ -758,7 +758,7 @@ test('switched to Russian: Russian strings everywhere, no English left on the fo
 
     // The choice is kept: the receipt page is in Russian too.
     await page.click('#open-receipt');
-    await page.waitForFunction((s) => document.getElementById('status').textContent === s, LANG.ru.status_received);
+    await page.waitForFunction((s) => document.getElementById('status')?.textContent === s, LANG.ru.status_received);
     await assertNoEnglish(page, 'ru');
     await shot(page, '64-ru-receipt');
     assert.deepEqual(problems, []);
