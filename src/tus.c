@@ -535,6 +535,11 @@ int tus_delete(struct request *req)
         return tus_error(req, MHD_HTTP_CONFLICT, "finished",
                          "this upload is complete; withdraw the message "
                          "with its receipt instead");
+    /* Waited for before the writer is ours: a PATCH letting go of the
+     * upload needs it for its last checkpoint. */
+    if (upload_busy(req->app, id, true))
+        return tus_error(req, MHD_HTTP_LOCKED, "busy",
+                         "another request is writing this upload");
     if ((db = db_pool_get_writer(req->app->db)) == NULL)
         return upload_failure(req, 503);
     rc = upload_delete_unfinished(req->app, db, id, EV_UPLOAD_TERMINATED);

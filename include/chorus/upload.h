@@ -118,8 +118,12 @@ int upload_complete(struct upload *up);
 int upload_answer(struct request *req, int status);
 /* Checkpoints if needed (a request cut off), releases and frees. */
 void upload_close(struct upload *up);
-/* True while another request writes message id. */
-bool upload_busy(struct app *app, const char *id);
+/*
+ * True while another request writes message id; if wait, after waiting
+ * for it as long as a PATCH would (a request sent the moment the last
+ * was answered finds that one still letting go of the upload).
+ */
+bool upload_busy(struct app *app, const char *id, bool wait);
 
 /*
  * Deletes unfinished upload id (row and part file) unless a request is

@@ -96,12 +96,12 @@ static void test_write_and_complete(void)
     /* One writer at a time. */
     CHECK_INT(upload_open(&app, ADDR(a), id, 0, 100, -1, true, &other), 423);
     CHECK(other == NULL);
-    CHECK(upload_busy(&app, id));
+    CHECK(upload_busy(&app, id, false));
     CHECK_INT(upload_write(up, buf, 60), 0);
     CHECK_INT(upload_checkpoint(up), 0);
     CHECK_INT(row(id).offset, 60);
     upload_close(up);
-    CHECK(!upload_busy(&app, id));
+    CHECK(!upload_busy(&app, id, true));
     /* The client resumes from what is recorded, and only from there. */
     CHECK_INT(upload_open(&app, ADDR(a), id, 50, 100, -1, true, &up), 409);
     CHECK_INT(upload_open(&app, ADDR(a), id, 60, 100, -1, true, &up), 0);
