@@ -92,9 +92,12 @@ struct db_pool {
     " AND (?15 IS NULL OR m.campaign_id = ?15)"                                \
     " AND (?16 IS NULL OR instr(?16, ',' || m.campaign_id || ',') > 0)"
 
+/* "+?1", not "?1": compared with a bare parameter, the partial index
+ * messages_upload_expiry (WHERE status = 'uploading') makes SQLite plan
+ * the statement again for each value bound, at every run (test_db.c). */
 #define MSG_LIST                                                               \
     MSG_LIST_COLUMNS " FROM messages m" MSG_LIST_CLAIM                         \
-                     " WHERE m.status = ?1" MSG_LIST_FILTERS
+                     " WHERE m.status = +?1" MSG_LIST_FILTERS
 
 #define MSG_LIST_ALL                                                           \
     MSG_LIST_COLUMNS " FROM messages m" MSG_LIST_CLAIM                         \
@@ -575,8 +578,9 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_JOB_GET] =
         "SELECT id, message_id, attempts, kind, target, args FROM jobs"
         " WHERE id = ?1",
+    /* "+?1": see MSG_LIST (the partial index jobs_live_target). */
     [STMT_JOB_LAST_OF_TARGET] =
-        "SELECT state, error, updated_at FROM jobs WHERE kind = ?1"
+        "SELECT state, error, updated_at FROM jobs WHERE kind = +?1"
         " AND target = ?2 ORDER BY id DESC LIMIT 1",
 };
 
@@ -920,6 +924,11 @@ int db_step(struct db_stmt *st)
     if (rc != DB_ROW)
         sqlite3_reset(s);
     return rc;
+}
+
+int db_stmt_replans(struct db_stmt *st)
+{
+    return sqlite3_stmt_status(raw(st), SQLITE_STMTSTATUS_REPREPARE, 0);
 }
 
 void db_reset(struct db_stmt *st)

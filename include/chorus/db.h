@@ -214,6 +214,11 @@ int db_bind_blob(struct db_stmt *st, int i, const void *p, size_t len);
 int db_bind_null(struct db_stmt *st, int i);
 int db_step(struct db_stmt *st);
 void db_reset(struct db_stmt *st);
+/* How many times st was planned again since it was prepared: SQLite
+ * does so at every run when a bound value could change the plan (a
+ * partial index's WHERE compared with a parameter), which costs more
+ * than the run itself. For the test that none does. */
+int db_stmt_replans(struct db_stmt *st);
 /* Columns of the current row (0-based). Text stays valid until the next
  * step or reset; NULL for SQL NULL. */
 const char *db_col_text(struct db_stmt *st, int i);
