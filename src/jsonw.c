@@ -11,7 +11,7 @@ void jsonw_init(struct jsonw *w)
     memset(w, 0, sizeof(*w));
 }
 
-static void put(struct jsonw *w, const char *s, size_t n)
+static void grow_put(struct jsonw *w, const char *s, size_t n)
 {
     if (w->failed)
         return;
@@ -28,6 +28,19 @@ static void put(struct jsonw *w, const char *s, size_t n)
     memcpy(w->buf + w->len, s, n);
     w->len += n;
     w->buf[w->len] = '\0';
+}
+
+/* Inline for the common case, room left (a page of the panel's list is
+ * some 2 000 of these). */
+static inline void put(struct jsonw *w, const char *s, size_t n)
+{
+    if (__builtin_expect(w->len + n + 1 <= w->cap, 1)) {
+        memcpy(w->buf + w->len, s, n);
+        w->len += n;
+        w->buf[w->len] = '\0';
+    } else {
+        grow_put(w, s, n);
+    }
 }
 
 /* Separates a value from the one before it at this level. */
@@ -92,8 +105,9 @@ static void put_string(struct jsonw *w, const char *s)
 void jsonw_key(struct jsonw *w, const char *key)
 {
     value_start(w);
-    put_string(w, key);
-    put(w, ":", 1);
+    put(w, "\"", 1);
+    put(w, key, strlen(key));
+    put(w, "\":", 2);
     w->comma = false;
 }
 
@@ -110,10 +124,18 @@ void jsonw_str(struct jsonw *w, const char *s)
 void jsonw_int(struct jsonw *w, int64_t v)
 {
     char num[24];
-    int n = snprintf(num, sizeof(num), "%lld", (long long)v);
+    char *p = num + sizeof(num);
+    /* Digits from the right, in unsigned arithmetic (INT64_MIN too). */
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        *--p = '-';
     value_start(w);
-    put(w, num, (size_t)n);
+    put(w, p, (size_t)(num + sizeof(num) - p));
 }
 
 void jsonw_real(struct jsonw *w, double v)

@@ -92,32 +92,34 @@ int media_parse_range(const char *header, uint64_t size, uint64_t *start,
 void media_file_suffix(const char *id, const char *ext, char out[32])
 {
     unsigned char bytes[16] = {0};
+    size_t n;
 
+    /* 48 bits of the id keep names apart within any export. */
     sodium_base642bin(bytes, sizeof(bytes), id, strlen(id), NULL, NULL, NULL,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    snprintf(out, 32, "-%02x%02x%02x%02x%02x%02x.%.8s", bytes[0], bytes[1],
-             bytes[2], bytes[3], bytes[4], bytes[5], ext);
+    out[0] = '-';
+    sodium_bin2hex(out + 1, 13, bytes, 6);
+    out[13] = '.';
+    n = strnlen(ext, 8);
+    memcpy(out + 14, ext, n);
+    out[14 + n] = '\0';
 }
 
 void media_file_name(const char *id, int64_t created, const char *country,
                      const char *language, bool union_only, const char *ext,
                      char out[64])
 {
-    unsigned char bytes[16] = {0};
-    char date[16] = "undated";
-    time_t t = (time_t)created;
-    struct tm tm;
+    char date[21] = "undated", suffix[32];
 
-    if (created > 0 && gmtime_r(&t, &tm) != NULL)
-        strftime(date, sizeof(date), "%Y-%m-%d", &tm);
-    /* 48 bits of the id keep names apart within any export. */
-    sodium_base642bin(bytes, sizeof(bytes), id, strlen(id), NULL, NULL, NULL,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    snprintf(out, 64, "chorus-%s-%.2s-%.3s%s-%02x%02x%02x%02x%02x%02x.%s", date,
+    if (created > 0) {
+        util_iso8601(created, date);
+        date[10] = '\0';
+    }
+    media_file_suffix(id, ext, suffix);
+    snprintf(out, 64, "chorus-%s-%.2s-%.3s%s%s", date,
              country != NULL && strlen(country) == 2 ? country : "xx",
              language != NULL && strlen(language) >= 2 ? language : "und",
-             union_only ? "-union-only" : "", bytes[0], bytes[1], bytes[2],
-             bytes[3], bytes[4], bytes[5], ext);
+             union_only ? "-union-only" : "", suffix);
     /* A language tag's '-' stays; nothing else but [A-Za-z0-9.-]. */
     for (char *c = out; *c != '\0'; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||

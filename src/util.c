@@ -112,13 +112,53 @@ int64_t util_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* n as width digits, zero-padded, at out. */
+static void put_digits(char *out, int64_t n, int width)
+{
+    for (int i = width - 1; i >= 0; i--, n /= 10)
+        out[i] = (char)('0' + n % 10);
+}
+
+/*
+ * By arithmetic rather than gmtime_r, which takes glibc's time zone lock
+ * even for UTC: the panel's list writes five times a row, from every
+ * HTTP thread at once. Days since 1970 become a proleptic Gregorian
+ * date counted in 400-year eras from 0000-03-01 (the leap day then ends
+ * a year).
+ */
 void util_iso8601(int64_t t, char out[21])
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
+    int64_t days = t / 86400, secs = t % 86400;
+    int64_t z, era, doe, yoe, doy, mp, y, m, d;
 
-    gmtime_r(&tt, &tm);
-    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+    z = days + 719468; /* days from 0000-03-01 */
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    d = doy - (153 * mp + 2) / 5 + 1;
+    m = mp < 10 ? mp + 3 : mp - 9;
+    y = yoe + era * 400 + (m <= 2);
+    if (y < 0 || y > 9999)
+        y = y < 0 ? 0 : 9999;
+    put_digits(out, y, 4);
+    out[4] = '-';
+    put_digits(out + 5, m, 2);
+    out[7] = '-';
+    put_digits(out + 8, d, 2);
+    out[10] = 'T';
+    put_digits(out + 11, secs / 3600, 2);
+    out[13] = ':';
+    put_digits(out + 14, secs / 60 % 60, 2);
+    out[16] = ':';
+    put_digits(out + 17, secs % 60, 2);
+    out[19] = 'Z';
+    out[20] = '\0';
 }
 
 int util_mkdirs(const char *path, mode_t mode)

@@ -22,7 +22,8 @@ void jsonw_init(struct jsonw *w);
 /* '{' or '[' and the matching close. */
 void jsonw_open(struct jsonw *w, char c);
 void jsonw_close(struct jsonw *w, char c);
-/* An object key; the value follows with one of the calls below. */
+/* An object key, written as it is (a name of ours, never input: it is not
+ * escaped); the value follows with one of the calls below. */
 void jsonw_key(struct jsonw *w, const char *key);
 /* A string (escaped), or null for NULL. */
 void jsonw_str(struct jsonw *w, const char *s);
