@@ -217,6 +217,10 @@ test('claims: another moderator sees who reviews a clip, J skips it, and may not
     await logIn(p, 'alesia');
     const held = p.locator(`button.card[data-id="${ids.p0}"]`);
     await held.locator('.badge.claim').getByText('mod is reviewing', { exact: true }).waitFor();
+    // Not in a bulk approval either: its box is disabled, the free one's is not.
+    const box = (id) => p.locator(`li:has(button.card[data-id="${id}"]) input.pick`);
+    assert.equal(await box(ids.p0).isDisabled(), true, 'the claimed clip cannot be picked');
+    assert.equal(await box(ids.p1).isDisabled(), false, 'a free clip can be');
     // The first clip nobody else reviews is the one opened.
     await p.locator(`button.card[data-id="${ids.p1}"][aria-current=true]`).waitFor();
     await p.keyboard.press('k');

@@ -214,8 +214,11 @@ function render(main, params, navigate) {
         ...protectBadges(m)),
       ...extra));
     if (!bulk || m.status !== 'pending') return h('li', {}, button);
+    // Another moderator's clip is theirs to decide: not in a bulk approval.
+    if (other) st.picked.delete(m.id);
     const box = h('input', {
-      type: 'checkbox', class: 'pick', checked: st.picked.has(m.id),
+      type: 'checkbox', class: 'pick', checked: st.picked.has(m.id), disabled: !!other,
+      title: other ? t('claim_badge', { user: other }) : null,
       'aria-label': t('bulk_pick', { name: m.name || t('anonymous') }),
       onchange: (ev) => pick(m.id, ev.target.checked),
     });
