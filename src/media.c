@@ -149,15 +149,17 @@ int media_get(struct request *req)
         router_param(&req->match, "file", file, sizeof(file)) < 0)
         goto not_found;
     if (strstr(req->match.route->pattern, "/v/") != NULL) {
-        /* A version: v/<name>.mp4 (storage_version_path checks name). */
+        /* A version, v/<name>.mp4, or its first frame, v/<name>.jpg
+         * (storage_version_path checks name). */
         size_t n = strlen(file);
-        if (n < 5 || strcmp(file + n - 4, ".mp4") != 0)
+        if (n < 5 || (strcmp(file + n - 4, ".mp4") != 0 &&
+                      strcmp(file + n - 4, ".jpg") != 0))
             goto not_found;
+        ext = strcmp(file + n - 4, ".mp4") == 0 ? "mp4" : "jpg";
+        mime = ext[0] == 'm' ? "video/mp4" : "image/jpeg";
         file[n - 4] = '\0';
         version = file;
         kind = STORAGE_VIDEO;
-        ext = "mp4";
-        mime = "video/mp4";
     } else if (strcmp(file, "video.mp4") == 0) {
         kind = STORAGE_VIDEO;
         ext = "mp4";
@@ -201,10 +203,11 @@ int media_get(struct request *req)
     if (step < 0)
         return http_db_error(req, step);
     if (!visible ||
-        (version != NULL ? storage_version_path(req->app->cfg->data_dir, id,
-                                                version, 0, path, sizeof(path))
-                         : storage_path(req->app->cfg->data_dir, kind, id, path,
-                                        sizeof(path))) != 0)
+        (version != NULL
+             ? storage_version_path(req->app->cfg->data_dir, id, version, ext,
+                                    0, path, sizeof(path))
+             : storage_path(req->app->cfg->data_dir, kind, id, path,
+                            sizeof(path))) != 0)
         goto not_found;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
         return http_file_error(req, errno);

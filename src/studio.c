@@ -511,16 +511,17 @@ static json_t *version_item(const char *id, const struct studio_version *v,
                             const char *state, double progress,
                             const char *error)
 {
-    char url[128];
+    char url[128], preview[128];
     bool done = strcmp(state, "done") == 0;
 
     snprintf(url, sizeof(url), "/media/%s/v/%s.mp4", id, v->name);
-    return json_pack("{s:s, s:s, s:s?, s:b, s:b, s:s, s:f, s:s?, s:s?}", "name",
-                     v->name, "format", studio_formats[v->format], "captions",
-                     v->captions[0] ? v->captions : NULL, "credit", v->credit,
-                     "branding", v->branding, "state", state, "progress",
-                     done ? 1.0 : progress, "error", error, "url",
-                     done ? url : NULL);
+    snprintf(preview, sizeof(preview), "/media/%s/v/%s.jpg", id, v->name);
+    return json_pack("{s:s, s:s, s:s?, s:b, s:b, s:s, s:f, s:s?, s:s?, s:s?}",
+                     "name", v->name, "format", studio_formats[v->format],
+                     "captions", v->captions[0] ? v->captions : NULL, "credit",
+                     v->credit, "branding", v->branding, "state", state,
+                     "progress", done ? 1.0 : progress, "error", error, "url",
+                     done ? url : NULL, "preview", done ? preview : NULL);
 }
 
 /* True if the transcript of id in lang exists. */
@@ -618,8 +619,8 @@ int studio_version_post(struct request *req)
     if (state != NULL &&
         (strcmp(state, "queued") == 0 || strcmp(state, "running") == 0 ||
          (strcmp(state, "done") == 0 &&
-          storage_version_path(req->app->cfg->data_dir, id, v.name, 0, path,
-                               sizeof(path)) == 0 &&
+          storage_version_path(req->app->cfg->data_dir, id, v.name, "mp4", 0,
+                               path, sizeof(path)) == 0 &&
           stat(path, &sb) == 0))) {
         db_rollback(db);
         began = false;
