@@ -28,6 +28,7 @@ const DYNAMIC = {
   protect_: ['blur_faces', 'voice', 'no_video'],
   action_: ['received', 'login', 'login.failed', 'logout', 'message.approve', 'message.reject',
     'message.reopen', 'message.retry', 'message.withdraw', 'message.reshared', 'message.taken_down',
+    'message.transcript',
     'message.files_deleted', 'export', 'user.create', 'user.role', 'user.password', 'user.disable',
     'user.enable', 'user.campaigns', 'campaign.create', 'campaign.update', 'campaign.logo',
     'campaign.adopt', 'retention', 'purge'],
