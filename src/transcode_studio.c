@@ -532,6 +532,24 @@ static int copy_audio(struct studio_job *sj, const AVPacket *pkt)
     return 0;
 }
 
+/* With create, creates out_dir/v-<name>.<ext> into *fd and *own (path
+ * its name); else names version i's given descriptor for messages.
+ * Returns 0, or -1 (errno). */
+static int own_file(const char *out_dir, const char *name, const char *ext,
+                    int i, bool create, int *fd, char *path, size_t pathlen,
+                    bool *own)
+{
+    if (!create)
+        return util_fmt(path, pathlen, "version-%d.%s", i, ext) != 0 ? -1 : 0;
+    if (util_fmt(path, pathlen, "%s/v-%s.%s", out_dir,
+                 name != NULL ? name : "x", ext) != 0 ||
+        (*fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                    0600)) < 0)
+        return -1;
+    *own = true;
+    return 0;
+}
+
 /* Opens the input, its decoder, and every version. */
 static int open_all(struct studio_job *sj, const char *out_dir)
 {
@@ -582,36 +600,16 @@ static int open_all(struct studio_job *sj, const char *out_dir)
         v->req = &o->v[i];
         v->text = sj->assets->text[i];
         v->fd = v->req->out_fd;
-        if (v->fd < 0) {
-            if (util_fmt(v->path, sizeof(v->path), "%s/v-%s.mp4", out_dir,
-                         v->req->name != NULL ? v->req->name : "x") != 0 ||
-                (v->fd =
-                     open(v->path,
-                          O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                          0600)) < 0) {
-                av_frame_free(&logo);
-                return transcode_fail(job, "cannot create a version's file");
-            }
-            v->own_fd = true;
-        } else {
-            snprintf(v->path, sizeof(v->path), "version-%d.mp4", i);
-        }
         v->thumb_fd = v->req->thumb_fd;
-        if (v->thumb_fd < 0 && v->own_fd) {
-            if (util_fmt(v->thumb_path, sizeof(v->thumb_path), "%s/v-%s.jpg",
-                         out_dir,
-                         v->req->name != NULL ? v->req->name : "x") != 0 ||
-                (v->thumb_fd =
-                     open(v->thumb_path,
-                          O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                          0600)) < 0) {
-                av_frame_free(&logo);
-                return transcode_fail(job, "cannot create a version's "
-                                           "first frame's file");
-            }
-            v->own_thumb = true;
-        } else {
-            snprintf(v->thumb_path, sizeof(v->thumb_path), "version-%d.jpg", i);
+        /* Files of its own only without the caller's descriptors (the
+         * first frame only beside a video of its own). */
+        if (own_file(out_dir, v->req->name, "mp4", i, v->fd < 0, &v->fd,
+                     v->path, sizeof(v->path), &v->own_fd) != 0 ||
+            own_file(out_dir, v->req->name, "jpg", i,
+                     v->thumb_fd < 0 && v->own_fd, &v->thumb_fd, v->thumb_path,
+                     sizeof(v->thumb_path), &v->own_thumb) != 0) {
+            av_frame_free(&logo);
+            return transcode_fail(job, "cannot create a version's file");
         }
         if (open_version(sj, v) != 0 ||
             (v->req->logo && logo != NULL && place_logo(sj, v, logo) != 0)) {
