@@ -7,7 +7,8 @@
 -- already there.
 --
 -- The view the index reads gets one more part: the message's transcripts'
--- text (their cues joined), in the order of their languages, so that the
+-- text (their cues joined; nothing at all without one, so such a row
+-- reads as it did), in the order of their languages, so that the
 -- text a trigger gives the index when a row leaves is exactly the text it
 -- gave when the row came in (an external-content index removes words by
 -- their positions). The folding is 0007's, unchanged: search.c's query
@@ -65,8 +66,8 @@ FROM (SELECT m.rowid AS doc,
     replace(replace(replace(replace(replace(replace(replace(replace(replace(
     replace(replace(replace(replace(
         coalesce(m.name, '') || ' ' || coalesce(m.organization, '') || ' ' ||
-        coalesce(m.message, '') || ' ' ||
-        coalesce((SELECT group_concat(text, ' ') FROM
+        coalesce(m.message, '') ||
+        coalesce(' ' || (SELECT group_concat(text, ' ') FROM
             (SELECT tr.text FROM transcripts tr WHERE tr.message_id = m.id
              ORDER BY tr.lang)), ''),
         char(0x0141), 'L'), char(0x0142), 'l'),  -- Ł ł

@@ -148,7 +148,7 @@ function render(main, params) {
 
   function cueItem(c, i) {
     const input = h('input', {
-      class: 'cue-text', value: c.text.replace(/\n/g, ' '), maxlength: '200', dir: 'auto',
+      class: 'cue-text', value: c.text.replace(/\n/g, ' '), maxlength: '300', dir: 'auto',
       'aria-label': t('cap_cue_text', { n: i + 1 }),
       oninput: (ev) => { c.text = ev.target.value; changed(); },
       onfocus: () => select(i, false),
