@@ -116,10 +116,13 @@ void media_file_name(const char *id, int64_t created, const char *country,
         date[10] = '\0';
     }
     media_file_suffix(id, ext, suffix);
-    snprintf(out, 64, "chorus-%s-%.2s-%.3s%s%s", date,
-             country != NULL && strlen(country) == 2 ? country : "xx",
-             language != NULL && strlen(language) >= 2 ? language : "und",
-             union_only ? "-union-only" : "", suffix);
+    /* At most 7 + 10 + 1 + 2 + 1 + 3 + 11 + 22 characters: it fits, and
+     * a name cut short would still be safe (the bare id's suffix). */
+    if (util_fmt(out, 64, "chorus-%s-%.2s-%.3s%s%s", date,
+                 country != NULL && strlen(country) == 2 ? country : "xx",
+                 language != NULL && strlen(language) >= 2 ? language : "und",
+                 union_only ? "-union-only" : "", suffix) != 0)
+        snprintf(out, 64, "chorus%s", suffix);
     /* A language tag's '-' stays; nothing else but [A-Za-z0-9.-]. */
     for (char *c = out; *c != '\0'; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
