@@ -534,8 +534,8 @@ static int prepare_studio(struct export_ctx *ctx, struct row *r,
                 strcmp(db_col_text(st, 2), "done") != 0 ||
                 !(ctx->versions & (1U << v.format)) ||
                 (made & (1U << v.format)) ||
-                storage_version_path(ctx->app->cfg->data_dir, r->id, v.name, 0,
-                                     path, sizeof(path)) != 0 ||
+                storage_version_path(ctx->app->cfg->data_dir, r->id, v.name,
+                                     "mp4", 0, path, sizeof(path)) != 0 ||
                 (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
                 continue;
             made |= 1U << v.format;

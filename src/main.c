@@ -836,8 +836,9 @@ static char *slurp(const char *path, size_t max, size_t *len)
 
 /*
  * chorus transcode --versions LIST IN OUTDIR: the studio's versions of a
- * video (the message's video.mp4), into OUTDIR/v-<format>.mp4, from one
- * decode. Prints {"versions": [...], "seconds"} or {"error"}.
+ * video (the message's video.mp4), into OUTDIR/v-<format>.mp4 (and each
+ * one's first frame into OUTDIR/v-<format>.jpg), from one decode. Prints
+ * {"versions": [...], "seconds"} or {"error"}.
  */
 static int cmd_versions(const struct config *cfg,
                         const struct transcode_api *api)
@@ -868,7 +869,8 @@ static int cmd_versions(const struct config *cfg,
         }
         o.v[o.n++] = (struct transcode_version_request){
             f, -1,          names[f],     caps,
-            0, cfg->credit, cfg->hashtag, cfg->logo[0] != '\0'};
+            0, cfg->credit, cfg->hashtag, cfg->logo[0] != '\0',
+            -1};
         p += k + (p[k] == ',');
     }
     if (cfg->captions[0] != '\0') {

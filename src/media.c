@@ -116,10 +116,13 @@ void media_file_name(const char *id, int64_t created, const char *country,
         date[10] = '\0';
     }
     media_file_suffix(id, ext, suffix);
-    snprintf(out, 64, "chorus-%s-%.2s-%.3s%s%s", date,
-             country != NULL && strlen(country) == 2 ? country : "xx",
-             language != NULL && strlen(language) >= 2 ? language : "und",
-             union_only ? "-union-only" : "", suffix);
+    /* At most 7 + 10 + 1 + 2 + 1 + 3 + 11 + 22 characters: it fits, and
+     * a name cut short would still be safe (the bare id's suffix). */
+    if (util_fmt(out, 64, "chorus-%s-%.2s-%.3s%s%s", date,
+                 country != NULL && strlen(country) == 2 ? country : "xx",
+                 language != NULL && strlen(language) >= 2 ? language : "und",
+                 union_only ? "-union-only" : "", suffix) != 0)
+        snprintf(out, 64, "chorus%s", suffix);
     /* A language tag's '-' stays; nothing else but [A-Za-z0-9.-]. */
     for (char *c = out; *c != '\0'; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
@@ -149,15 +152,17 @@ int media_get(struct request *req)
         router_param(&req->match, "file", file, sizeof(file)) < 0)
         goto not_found;
     if (strstr(req->match.route->pattern, "/v/") != NULL) {
-        /* A version: v/<name>.mp4 (storage_version_path checks name). */
+        /* A version, v/<name>.mp4, or its first frame, v/<name>.jpg
+         * (storage_version_path checks name). */
         size_t n = strlen(file);
-        if (n < 5 || strcmp(file + n - 4, ".mp4") != 0)
+        if (n < 5 || (strcmp(file + n - 4, ".mp4") != 0 &&
+                      strcmp(file + n - 4, ".jpg") != 0))
             goto not_found;
+        ext = strcmp(file + n - 4, ".mp4") == 0 ? "mp4" : "jpg";
+        mime = ext[0] == 'm' ? "video/mp4" : "image/jpeg";
         file[n - 4] = '\0';
         version = file;
         kind = STORAGE_VIDEO;
-        ext = "mp4";
-        mime = "video/mp4";
     } else if (strcmp(file, "video.mp4") == 0) {
         kind = STORAGE_VIDEO;
         ext = "mp4";
@@ -201,10 +206,11 @@ int media_get(struct request *req)
     if (step < 0)
         return http_db_error(req, step);
     if (!visible ||
-        (version != NULL ? storage_version_path(req->app->cfg->data_dir, id,
-                                                version, 0, path, sizeof(path))
-                         : storage_path(req->app->cfg->data_dir, kind, id, path,
-                                        sizeof(path))) != 0)
+        (version != NULL
+             ? storage_version_path(req->app->cfg->data_dir, id, version, ext,
+                                    0, path, sizeof(path))
+             : storage_path(req->app->cfg->data_dir, kind, id, path,
+                            sizeof(path))) != 0)
         goto not_found;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
         return http_file_error(req, errno);

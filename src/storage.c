@@ -163,12 +163,13 @@ int storage_delete_all(const char *data_dir, const char *id)
 }
 
 int storage_version_path(const char *data_dir, const char *id, const char *name,
-                         int tmp, char *out, size_t outlen)
+                         const char *ext, int tmp, char *out, size_t outlen)
 {
     size_t n = name != NULL ? strlen(name) : 0;
     int rc;
 
-    if (!util_is_id(id) || n == 0 || n > 48) {
+    if (!util_is_id(id) || n == 0 || n > 48 || ext == NULL ||
+        (strcmp(ext, "mp4") != 0 && strcmp(ext, "jpg") != 0)) {
         errno = EINVAL;
         return -1;
     }
@@ -178,10 +179,10 @@ int storage_version_path(const char *data_dir, const char *id, const char *name,
             errno = EINVAL;
             return -1;
         }
-    rc = tmp > 0 ? util_fmt(out, outlen, "%s/media/%s/v-%s.mp4.%d.tmp",
-                            data_dir, id, name, tmp)
-                 : util_fmt(out, outlen, "%s/media/%s/v-%s.mp4", data_dir, id,
-                            name);
+    rc = tmp > 0 ? util_fmt(out, outlen, "%s/media/%s/v-%s.%s.%d.tmp", data_dir,
+                            id, name, ext, tmp)
+                 : util_fmt(out, outlen, "%s/media/%s/v-%s.%s", data_dir, id,
+                            name, ext);
     if (rc != 0)
         errno = EINVAL;
     return rc;

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "chorus/app.h"
+#include "chorus/audit.h"
 #include "chorus/captions.h"
 #include "chorus/config.h"
 #include "chorus/db.h"
@@ -251,6 +252,7 @@ int studio_transcript_put(struct request *req)
     const char *timed_by = NULL;
     char *stored = NULL, *joined = NULL;
     json_t *body = NULL;
+    bool began = false;
     int rc;
 
     captions_init(&l);
@@ -266,6 +268,12 @@ int studio_transcript_put(struct request *req)
         http_db_error(req, DB_BUSY);
         goto out;
     }
+    /* The clip's state, the transcript and its audit row: one write. */
+    if ((rc = db_begin(db)) != 0) {
+        http_db_error(req, rc);
+        goto out;
+    }
+    began = true;
     if (load_message(req, db, id, SIGHT_ROW, &m) != 0)
         goto out;
     /* Only a clip that was made has a time to caption. */
@@ -295,16 +303,24 @@ int studio_transcript_put(struct request *req)
     db_bind_text(st, 5, timed_by);
     db_bind_text(st, 6, req->session.username);
     db_bind_int(st, 7, util_now());
-    if ((rc = db_step(st)) < 0) {
+    /* Who edited which language, never the words (DESIGN.md: the audit
+     * log records actions, not contributors' text). */
+    if ((rc = db_step(st)) < 0 ||
+        (rc = audit_append(db, req->session.username, "message.transcript", id,
+                           lang)) < 0 ||
+        (rc = db_commit(db)) != 0) {
         http_db_error(req, rc);
         goto out;
     }
+    began = false;
     log_info("message %s: transcript %s set by %s (%zu cues)", id, lang,
              req->session.username, l.n);
     http_json(req, MHD_HTTP_OK,
               json_pack("{s:s, s:s, s:s, s:o}", "id", id, "lang", lang,
                         "timed_by", timed_by, "cues", cues_api(&l)));
 out:
+    if (began)
+        db_rollback(db);
     if (db != NULL)
         db_pool_put(req->app->db, db);
     json_decref(body);
@@ -511,16 +527,17 @@ static json_t *version_item(const char *id, const struct studio_version *v,
                             const char *state, double progress,
                             const char *error)
 {
-    char url[128];
+    char url[128], preview[128];
     bool done = strcmp(state, "done") == 0;
 
     snprintf(url, sizeof(url), "/media/%s/v/%s.mp4", id, v->name);
-    return json_pack("{s:s, s:s, s:s?, s:b, s:b, s:s, s:f, s:s?, s:s?}", "name",
-                     v->name, "format", studio_formats[v->format], "captions",
-                     v->captions[0] ? v->captions : NULL, "credit", v->credit,
-                     "branding", v->branding, "state", state, "progress",
-                     done ? 1.0 : progress, "error", error, "url",
-                     done ? url : NULL);
+    snprintf(preview, sizeof(preview), "/media/%s/v/%s.jpg", id, v->name);
+    return json_pack("{s:s, s:s, s:s?, s:b, s:b, s:s, s:f, s:s?, s:s?, s:s?}",
+                     "name", v->name, "format", studio_formats[v->format],
+                     "captions", v->captions[0] ? v->captions : NULL, "credit",
+                     v->credit, "branding", v->branding, "state", state,
+                     "progress", done ? 1.0 : progress, "error", error, "url",
+                     done ? url : NULL, "preview", done ? preview : NULL);
 }
 
 /* True if the transcript of id in lang exists. */
@@ -618,8 +635,8 @@ int studio_version_post(struct request *req)
     if (state != NULL &&
         (strcmp(state, "queued") == 0 || strcmp(state, "running") == 0 ||
          (strcmp(state, "done") == 0 &&
-          storage_version_path(req->app->cfg->data_dir, id, v.name, 0, path,
-                               sizeof(path)) == 0 &&
+          storage_version_path(req->app->cfg->data_dir, id, v.name, "mp4", 0,
+                               path, sizeof(path)) == 0 &&
           stat(path, &sb) == 0))) {
         db_rollback(db);
         began = false;

@@ -7,8 +7,9 @@
  * transcript's cues, the credit from what the contributor gave (through
  * the campaign's template, the country named in the captions' language),
  * the campaign's hashtag and logo. The child opens the video, the
- * outputs and the fonts, then closes the sandbox; each job is finished
- * (its file renamed into place) by the holder of its lease only.
+ * outputs (each version's MP4 and the JPEG of its first frame) and the
+ * fonts, then closes the sandbox; each job is finished (its files
+ * renamed into place) by the holder of its lease only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +47,7 @@ struct vjob {
     struct job job;
     struct studio_version v;
     char tmp[PATH_MAX], final[PATH_MAX];
+    char thumb_tmp[PATH_MAX], thumb_final[PATH_MAX]; /* its first frame */
     json_t *cues; /* the transcript's, owning caps' strings */
     struct transcode_caption *caps;
     size_t ncaps;
@@ -81,6 +83,7 @@ static void fail_one(struct batch *b, struct vjob *vj, const char *why,
         return;
     vj->failed = true;
     unlink(vj->tmp);
+    unlink(vj->thumb_tmp);
     if (queue_fail(b->db, &vj->job, b->worker, why, retryable) == QUEUE_LOST)
         log_info("job %lld: failed after losing its lease",
                  (long long)vj->job.id);
@@ -150,8 +153,10 @@ static void run_child(struct batch *b, int fd)
             vj->ncaps,
             vj->credit,
             vj->v.branding ? b->hashtag : NULL,
-            vj->v.branding && b->logo != NULL};
-        if (o.v[k].out_fd < 0)
+            vj->v.branding && b->logo != NULL,
+            open(vj->thumb_tmp,
+                 O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)};
+        if (o.v[k].out_fd < 0 || o.v[k].thumb_fd < 0)
             _exit(3);
         k++;
     }
@@ -181,15 +186,17 @@ static void run_child(struct batch *b, int fd)
     _exit(0);
 }
 
-/* Gives a made version its name; inside the transaction that proves the
- * lease (queue_succeed). */
+/* Gives a made version and its first frame their names (the video
+ * last: its file is what says the version is made); inside the
+ * transaction that proves the lease (queue_succeed). */
 static int publish(void *opaque)
 {
     const struct vjob *vj = opaque;
     char dir[PATH_MAX];
     char *slash;
 
-    if (rename(vj->tmp, vj->final) != 0)
+    if (rename(vj->thumb_tmp, vj->thumb_final) != 0 ||
+        rename(vj->tmp, vj->final) != 0)
         return -1;
     snprintf(dir, sizeof(dir), "%s", vj->final);
     if ((slash = strrchr(dir, '/')) != NULL)
@@ -385,11 +392,16 @@ int studio_job_run(const struct config *cfg, struct db *db, const char *worker,
     for (int i = 0; i < b->n; i++) {
         struct vjob *vj = &b->v[i];
         if (studio_version_parse(vj->job.args, &vj->v) != 0 ||
-            storage_version_path(cfg->data_dir, b->id, vj->v.name,
+            storage_version_path(cfg->data_dir, b->id, vj->v.name, "mp4",
                                  vj->job.attempts, vj->tmp,
                                  sizeof(vj->tmp)) != 0 ||
-            storage_version_path(cfg->data_dir, b->id, vj->v.name, 0, vj->final,
-                                 sizeof(vj->final)) != 0)
+            storage_version_path(cfg->data_dir, b->id, vj->v.name, "mp4", 0,
+                                 vj->final, sizeof(vj->final)) != 0 ||
+            storage_version_path(cfg->data_dir, b->id, vj->v.name, "jpg",
+                                 vj->job.attempts, vj->thumb_tmp,
+                                 sizeof(vj->thumb_tmp)) != 0 ||
+            storage_version_path(cfg->data_dir, b->id, vj->v.name, "jpg", 0,
+                                 vj->thumb_final, sizeof(vj->thumb_final)) != 0)
             fail_one(b, vj, "not a version's job", false);
     }
     log_info("job %lld: %d version(s) of message %s", (long long)job->id, b->n,
@@ -414,8 +426,10 @@ int studio_job_run(const struct config *cfg, struct db *db, const char *worker,
     fds[1] = -1;
     status = watch(b, pid, fds[0], &lost, err, sizeof(err));
     if (status == -1 && lost) {
-        for (int i = 0; i < b->n; i++)
+        for (int i = 0; i < b->n; i++) {
             unlink(b->v[i].tmp);
+            unlink(b->v[i].thumb_tmp);
+        }
         log_info("job %lld: a version lost its lease; the batch is dropped",
                  (long long)job->id);
         /* The others are retried later, as after a crash. */
@@ -429,8 +443,10 @@ int studio_job_run(const struct config *cfg, struct db *db, const char *worker,
             if (vj->failed)
                 continue;
             rc = queue_succeed(db, &vj->job, worker, NULL, publish, vj);
-            if (rc != 1)
+            if (rc != 1) {
                 unlink(vj->tmp);
+                unlink(vj->thumb_tmp);
+            }
             if (rc == 1)
                 log_info("job %lld: version %s of %s made",
                          (long long)vj->job.id, vj->v.name, b->id);

@@ -4,7 +4,9 @@
  * version (transcode_plan_version: the clip fitted over a blurred fill),
  * the text of each version drawn on its frames by its own renderer
  * (text.h: captions, the credit's lower third, the hashtag), the logo
- * blended in, and each encoded by its own x264 into its own MP4. The
+ * blended in, and each encoded by its own x264 into its own MP4, its
+ * first frame as drawn also kept as a small JPEG (the library's
+ * preview: thumb.c's encoder, no other decode). The
  * sound is the video's, already at the loudness target: its packets are
  * copied into every version, not decoded again.
  *
@@ -31,6 +33,7 @@
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
+#include "chorus/thumb.h"
 #include "chorus/transcode.h"
 #include "chorus/transcode_plan.h"
 #include "chorus/util.h"
@@ -92,6 +95,9 @@ struct version_out {
     bool own_fd;
     char path[PATH_MAX];
     int64_t frames;
+    int thumb_fd; /* -1: no first frame wanted */
+    bool own_thumb;
+    char thumb_path[PATH_MAX];
 };
 
 /* The job: the shared helpers' transcode_job first (they take it). */
@@ -386,6 +392,54 @@ static int encode(struct studio_job *sj, struct version_out *v, AVFrame *frame)
     return 0;
 }
 
+/* Writes f, v's first frame as drawn, scaled down to at most
+ * TRANSCODE_VERSION_THUMB px on its longer side (full range, as JPEG
+ * has it), into v's thumbnail. Returns 0, or -1 with the job failed. */
+static int write_first(struct studio_job *sj, struct version_out *v,
+                       const AVFrame *f)
+{
+    const int *coefs = sws_getCoefficients(SWS_CS_ITU709);
+    int longer = f->width > f->height ? f->width : f->height;
+    int w = f->width, h = f->height, rc = -1;
+    struct SwsContext *sws = NULL;
+    AVFrame *pic = av_frame_alloc();
+    char err[256];
+
+    if (longer > TRANSCODE_VERSION_THUMB) {
+        w = (int)((int64_t)f->width * TRANSCODE_VERSION_THUMB / longer) & ~1;
+        h = (int)((int64_t)f->height * TRANSCODE_VERSION_THUMB / longer) & ~1;
+    }
+    if (pic == NULL)
+        goto out;
+    pic->width = w > 1 ? w : 2;
+    pic->height = h > 1 ? h : 2;
+    pic->format = AV_PIX_FMT_YUV420P;
+    pic->color_range = AVCOL_RANGE_JPEG;
+    /* Limited range in, full range out. */
+    if ((sws =
+             sws_getContext(f->width, f->height, (enum AVPixelFormat)f->format,
+                            pic->width, pic->height, AV_PIX_FMT_YUV420P,
+                            SWS_AREA, NULL, NULL, NULL)) == NULL ||
+        av_frame_get_buffer(pic, 0) < 0 ||
+        sws_setColorspaceDetails(sws, coefs, 0, coefs, 1, 0, 1 << 16, 1 << 16) <
+            0 ||
+        sws_scale(sws, (const uint8_t *const *)f->data, f->linesize, 0,
+                  f->height, pic->data, pic->linesize) < 0) {
+        transcode_fail(&sj->job, "out of memory for a version's first frame");
+        goto out;
+    }
+    if (thumb_write_jpeg(pic, v->thumb_path, v->thumb_fd, err, sizeof(err)) !=
+        0) {
+        transcode_fail(&sj->job, "%s", err);
+        goto out;
+    }
+    rc = 0;
+out:
+    sws_freeContext(sws);
+    av_frame_free(&pic);
+    return rc;
+}
+
 /* Pulls v's filtered frames, draws on them and encodes them. */
 static int drain(struct studio_job *sj, struct version_out *v)
 {
@@ -412,6 +466,11 @@ static int drain(struct studio_job *sj, struct version_out *v)
         }
         if (v->logo != NULL)
             blend_logo(v, sj->filt);
+        if (v->frames == 0 && v->thumb_fd >= 0 &&
+            write_first(sj, v, sj->filt) != 0) {
+            av_frame_unref(sj->filt);
+            return -1;
+        }
         sj->filt->pts = av_rescale_q(sj->filt->pts, stb, v->enc->time_base);
         sj->filt->pict_type = AV_PICTURE_TYPE_NONE;
         v->frames++;
@@ -473,6 +532,24 @@ static int copy_audio(struct studio_job *sj, const AVPacket *pkt)
     return 0;
 }
 
+/* With create, creates out_dir/v-<name>.<ext> into *fd and *own (path
+ * its name); else names version i's given descriptor for messages.
+ * Returns 0, or -1 (errno). */
+static int own_file(const char *out_dir, const char *name, const char *ext,
+                    int i, bool create, int *fd, char *path, size_t pathlen,
+                    bool *own)
+{
+    if (!create)
+        return util_fmt(path, pathlen, "version-%d.%s", i, ext) != 0 ? -1 : 0;
+    if (util_fmt(path, pathlen, "%s/v-%s.%s", out_dir,
+                 name != NULL ? name : "x", ext) != 0 ||
+        (*fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                    0600)) < 0)
+        return -1;
+    *own = true;
+    return 0;
+}
+
 /* Opens the input, its decoder, and every version. */
 static int open_all(struct studio_job *sj, const char *out_dir)
 {
@@ -523,19 +600,16 @@ static int open_all(struct studio_job *sj, const char *out_dir)
         v->req = &o->v[i];
         v->text = sj->assets->text[i];
         v->fd = v->req->out_fd;
-        if (v->fd < 0) {
-            if (util_fmt(v->path, sizeof(v->path), "%s/v-%s.mp4", out_dir,
-                         v->req->name != NULL ? v->req->name : "x") != 0 ||
-                (v->fd =
-                     open(v->path,
-                          O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                          0600)) < 0) {
-                av_frame_free(&logo);
-                return transcode_fail(job, "cannot create a version's file");
-            }
-            v->own_fd = true;
-        } else {
-            snprintf(v->path, sizeof(v->path), "version-%d.mp4", i);
+        v->thumb_fd = v->req->thumb_fd;
+        /* Files of its own only without the caller's descriptors (the
+         * first frame only beside a video of its own). */
+        if (own_file(out_dir, v->req->name, "mp4", i, v->fd < 0, &v->fd,
+                     v->path, sizeof(v->path), &v->own_fd) != 0 ||
+            own_file(out_dir, v->req->name, "jpg", i,
+                     v->thumb_fd < 0 && v->own_fd, &v->thumb_fd, v->thumb_path,
+                     sizeof(v->thumb_path), &v->own_thumb) != 0) {
+            av_frame_free(&logo);
+            return transcode_fail(job, "cannot create a version's file");
         }
         if (open_version(sj, v) != 0 ||
             (v->req->logo && logo != NULL && place_logo(sj, v, logo) != 0)) {
@@ -600,6 +674,11 @@ static void release(struct studio_job *sj, bool failed)
             close(v->fd);
             if (failed)
                 unlink(v->path);
+        }
+        if (v->own_thumb) {
+            close(v->thumb_fd);
+            if (failed)
+                unlink(v->thumb_path);
         }
     }
     avcodec_free_context(&sj->dec);

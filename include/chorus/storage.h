@@ -8,7 +8,8 @@
  *   originals/<id>      kept after processing with --keep-originals
  *   media/<id>/         video.mp4 and thumb.jpg, the processed outputs,
  *                       sheet.jpg, a protected clip's contact sheet, and
- *                       v-<name>.mp4, the studio's versions (studio.h)
+ *                       v-<name>.mp4, the studio's versions (studio.h),
+ *                       and v-<name>.jpg, each version's first frame
  *   campaigns/<n>/      a campaign's files (its logo), by campaign id
  *
  * Files are created 0600 and directories 0700.
@@ -64,13 +65,14 @@ int64_t storage_size(const char *data_dir, enum storage_kind kind,
 int storage_delete_all(const char *data_dir, const char *id);
 
 /*
- * Writes the path of version name of message id (media/<id>/v-<name>.mp4;
- * with tmp, the attempt's temporary name v-<name>.mp4.<tmp>.tmp) into out.
- * name is [a-z0-9-], 1 to 48 characters (studio.c builds it). Returns 0,
- * or -1 (errno EINVAL).
+ * Writes the path of version name of message id (media/<id>/v-<name>.<ext>,
+ * ext "mp4" for the video or "jpg" for its first frame; with tmp, the
+ * attempt's temporary name v-<name>.<ext>.<tmp>.tmp) into out. name is
+ * [a-z0-9-], 1 to 48 characters (studio.c builds it). Returns 0, or -1
+ * (errno EINVAL).
  */
 int storage_version_path(const char *data_dir, const char *id, const char *name,
-                         int tmp, char *out, size_t outlen);
+                         const char *ext, int tmp, char *out, size_t outlen);
 
 /*
  * Writes the path of file name of campaign campaign_id (campaigns/<n>/

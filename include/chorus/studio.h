@@ -13,7 +13,8 @@
  * Versions are jobs of kind JOB_KIND_VERSION for the worker (target
  * "<message id>/<name>", args the request as JSON); asking again for a
  * version that is queued, running or made returns it. Their files are
- * media/<id>/v-<name>.mp4, deleted with the message's other files.
+ * media/<id>/v-<name>.mp4 and the JPEG of its first frame v-<name>.jpg
+ * (the item's "preview"), deleted with the message's other files.
  */
 #ifndef CHORUS_STUDIO_H
 #define CHORUS_STUDIO_H

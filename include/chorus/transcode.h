@@ -245,7 +245,13 @@ struct transcode_version_request {
     const char *credit;  /* the lower third; NULL or "": none */
     const char *hashtag; /* NULL or "": none */
     bool logo;           /* draw the options' logo */
+    /* The version's first frame as it is posted (text and logo drawn),
+     * a JPEG of at most TRANSCODE_VERSION_THUMB px on its longer side,
+     * goes into this descriptor (empty), fsync'ed; -1: into
+     * out_dir/v-<name>.jpg when out_fd is -1 too, else none. */
+    int thumb_fd;
 };
+#define TRANSCODE_VERSION_THUMB 640
 
 /* Fonts, one text renderer a version, loaded before the sandbox closes. */
 struct transcode_studio_assets;

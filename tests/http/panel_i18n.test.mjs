@@ -26,8 +26,10 @@ const DYNAMIC = {
   ch_: ['website', 'press', 'other'],
   files_gone_: ['retention', 'admin', 'purge'],
   protect_: ['blur_faces', 'voice', 'no_video'],
+  v_for_: ['9x16', '1x1', '4x5', '16x9'],
   action_: ['received', 'login', 'login.failed', 'logout', 'message.approve', 'message.reject',
     'message.reopen', 'message.retry', 'message.withdraw', 'message.reshared', 'message.taken_down',
+    'message.transcript',
     'message.files_deleted', 'export', 'user.create', 'user.role', 'user.password', 'user.disable',
     'user.enable', 'user.campaigns', 'campaign.create', 'campaign.update', 'campaign.logo',
     'campaign.adopt', 'retention', 'purge'],
@@ -36,7 +38,7 @@ const DYNAMIC = {
 /** Every key the sources name literally. */
 function usedKeys() {
   const keys = new Set();
-  for (const f of ['panel.js', 'queue.js', 'library.js', 'admin.js', 'campaigns.js']) {
+  for (const f of ['panel.js', 'queue.js', 'library.js', 'admin.js', 'campaigns.js', 'captions.js']) {
     const src = readFileSync(path.join(WEB, 'panel', f), 'utf8');
     for (const m of src.matchAll(/\bt\(\s*'([a-z_0-9.]+)'/g)) keys.add(m[1]);
     for (const m of src.matchAll(/\btr\(\s*'([a-z_0-9.]+)'/g)) keys.add(m[1]);

@@ -5,7 +5,8 @@
 // the video's AAC at the loudness target, the index first, no metadata;
 // the burned-in captions must really be in the frames (the caption band
 // differs from a version without captions at a cue's time, and not
-// outside cue times), Cyrillic (Ў І Ї Є Ґ) included.
+// outside cue times), Cyrillic (Ў І Ї Є Ґ) included. Beside each, the
+// JPEG of its first frame in its shape.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -90,10 +91,17 @@ for (const [name, fixture, audio] of [
     const out = fx(`${name}-v`);
     const r = versions(m, out, '9x16,1x1,4x5,16x9', ['--credit', 'Алеся · БНП · Беларусь', '--hashtag', '#FreeThemAll']);
     assert.equal(r.versions.length, 4);
-    assert.deepEqual(readdirSync(out).sort(), ['v-16x9.mp4', 'v-1x1.mp4', 'v-4x5.mp4', 'v-9x16.mp4']);
+    assert.deepEqual(readdirSync(out).sort(), ['v-16x9.jpg', 'v-16x9.mp4', 'v-1x1.jpg', 'v-1x1.mp4',
+      'v-4x5.jpg', 'v-4x5.mp4', 'v-9x16.jpg', 'v-9x16.mp4']);
     for (const x of r.versions) {
       assert.deepEqual([x.width, x.height], SIZES[x.format]);
       checkVersion(path.join(out, `v-${x.format}.mp4`), x.format, audio);
+      // Its first frame, for the library: a JPEG of its shape, <= 640 px.
+      const j = ffprobe(path.join(out, `v-${x.format}.jpg`)).streams[0];
+      const [w, h] = SIZES[x.format];
+      const k = 640 / Math.max(w, h);
+      assert.equal(j.codec_name, 'mjpeg');
+      assert.deepEqual([j.width, j.height], [Math.floor(w * k) & ~1, Math.floor(h * k) & ~1], x.format);
     }
   });
 }

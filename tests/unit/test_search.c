@@ -300,6 +300,34 @@ static void test_withdrawn(void)
          " VALUES ('integrity-check', 1)");
 }
 
+/* A transcript's words are folded as the message's are (0011's view),
+ * and a transcript deleted with its message (ON DELETE CASCADE) leaves
+ * the index consistent. */
+static void test_transcripts(void)
+{
+    const char *id = add("Ala", NULL, NULL);
+    char out[256], sql[512];
+
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO transcripts (message_id, lang, cues, text, timed_by,"
+             " updated_at) VALUES ('%s', 'pl', '[]', 'Świętokrzyskie ŻYJE', "
+             "'chorus', 0)",
+             id);
+    must(sql);
+    CHECK_STR(found("swietokrzyskie", STMT_MSG_SEARCH_ASC, out, sizeof(out)),
+              id + 6);
+    CHECK_STR(found("żyje", STMT_MSG_SEARCH_ASC, out, sizeof(out)), id + 6);
+    CHECK_STR(found("ala", STMT_MSG_SEARCH_ASC, out, sizeof(out)), id + 6);
+    must("INSERT INTO message_search (message_search, rank)"
+         " VALUES ('integrity-check', 1)");
+    snprintf(sql, sizeof(sql), "DELETE FROM messages WHERE id = '%s'", id);
+    must(sql);
+    CHECK_STR(found("swietokrzyskie", STMT_MSG_SEARCH_ASC, out, sizeof(out)),
+              "");
+    must("INSERT INTO message_search (message_search, rank)"
+         " VALUES ('integrity-check', 1)");
+}
+
 int main(void)
 {
     char dir[] = "/tmp/chorus-test-search-XXXXXX", path[256], err[512];
@@ -318,6 +346,7 @@ int main(void)
     test_queries();
     test_fold_agrees();
     test_withdrawn();
+    test_transcripts();
     db_close(db);
     snprintf(path, sizeof(path), "rm -rf %s", dir);
     if (system(path) != 0)

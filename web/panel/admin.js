@@ -132,7 +132,7 @@ function users(main) {
 }
 
 const ACTIONS = ['login', 'login.failed', 'logout', 'message.approve', 'message.reject', 'message.reopen',
-  'message.retry', 'message.withdraw', 'message.reshared', 'export', 'user.create', 'user.role',
+  'message.retry', 'message.withdraw', 'message.reshared', 'message.transcript', 'export', 'user.create', 'user.role',
   'user.password', 'user.disable', 'user.enable', 'user.campaigns', 'campaign.create', 'campaign.update',
   'campaign.logo', 'campaign.adopt'];
 

@@ -18,6 +18,7 @@ import {
   typing, when,
 } from './panel.js';
 import { campaignBadge, campaignField, consentSection } from './campaigns.js';
+import { captionsHref } from './captions.js';
 
 const PAGE = 48;
 const POLL_MS = 15000;
@@ -32,6 +33,10 @@ const channelLabel = (c) => (['website', 'press', 'other'].includes(c) ? t(`ch_$
 const channelOptions = () => [h('option', { value: '', text: t('mark_choose') }),
   ...CHANNELS.map((c) => h('option', { value: c, text: channelLabel(c) }))];
 const HTTP_URL = /^https?:\/\/[^\s]+$/i;
+// The studio's versions, in the order the comms team posts them, and how
+// often their list is asked again while one is being made.
+const FORMATS = ['9x16', '1x1', '4x5', '16x9'];
+const VERSION_POLL_MS = 1000;
 
 function cleanMarks(list) {
   return (Array.isArray(list) ? list : [])
@@ -531,6 +536,8 @@ function render(main, params, navigate) {
   function previewDialog() {
     const d = h('dialog', { class: 'lib-preview', id: 'lib-preview', 'aria-labelledby': 'lp-title' });
     d.addEventListener('close', () => {
+      const vb = d.querySelector('.lp-versions');
+      if (vb && vb.stop) vb.stop();
       const v = d.querySelector('video');
       if (v) { v.pause(); v.removeAttribute('src'); v.load(); }
       d.replaceChildren();
@@ -596,6 +603,7 @@ function render(main, params, navigate) {
                   if (box) box.checked = ev.target.checked;
                 },
               }), ` ${t('lp_in_selection')}`)),
+          versionsSection(m),
           h('section', { class: 'lp-reshares', 'aria-labelledby': 'lp-marks-h' },
             h('h3', { id: 'lp-marks-h', text: t('lp_reshared') }), marks, markForm(m, marks))))].filter(Boolean));
     dlg.showModal();
@@ -691,6 +699,92 @@ function render(main, params, navigate) {
       }
     });
     return f;
+  }
+
+  // ---- the studio's versions ----
+  // One row a format: "Make" asks for it (POST …/versions, with the
+  // captions chosen, the credit and the campaign's branding), its
+  // progress shows while the job runs (the list asked again every
+  // VERSION_POLL_MS while the preview is open), then the version's first
+  // frame and its download. A version made before is shown as made.
+  function versionsSection(m) {
+    const enc = encodeURIComponent(m.id);
+    const rows = h('ul', { class: 'versions', id: 'lp-versions' });
+    const capSel = h('select', { id: 'lp-captions' }, h('option', { value: '', text: t('v_no_captions') }));
+    const box = h('section', { class: 'lp-versions', 'aria-labelledby': 'lp-versions-h' },
+      h('h3', { id: 'lp-versions-h', text: t('v_title') }),
+      h('div', { class: 'row v-opts' },
+        h('label', { for: 'lp-captions', text: t('v_captions') }), capSel,
+        h('a', { class: 'btn small', id: 'lp-edit-captions', href: captionsHref(m.id) }, t('v_edit_captions'))),
+      rows);
+    const vs = { items: [], timer: 0, asked: new Set() };
+    const want = (format) => {
+      const cap = capSel.value || null;
+      return vs.items.find((v) => v.format === format && (v.captions || null) === cap && v.credit && v.branding);
+    };
+    const row = (format) => {
+      const v = want(format);
+      const label = h('span', { class: 'v-format' }, h('strong', { text: format.replace('x', ':') }), ' ',
+        h('span', { class: 'muted', text: t(`v_for_${format}`) }));
+      let state;
+      if (v && v.state === 'done') {
+        state = h('span', { class: 'v-done' },
+          v.preview ? h('img', {
+            class: 'v-preview', src: v.preview, alt: t('v_preview_of', { format: format.replace('x', ':') }),
+            loading: 'lazy', onerror: (ev) => { ev.target.hidden = true; },
+          }) : null,
+          h('a', { class: 'btn small v-download', href: `${v.url}?download=1`, download: true },
+            h('span', { 'aria-hidden': 'true', text: '⬇' }), ` ${t('v_download')}`,
+            h('span', { class: 'sr-only', text: ` ${format.replace('x', ':')}` })));
+      } else if (v && (v.state === 'queued' || v.state === 'running')) {
+        const pct = Math.round((v.progress || 0) * 100);
+        state = h('span', { class: 'v-making', role: 'status' },
+          h('progress', { max: '100', value: String(pct), 'aria-label': t('v_making_of', { format: format.replace('x', ':') }) }),
+          ` ${v.state === 'queued' ? t('v_queued') : t('v_making', { n: pct })}`);
+      } else {
+        state = h('span', { class: 'v-make-wrap' },
+          v && v.state === 'failed' ? h('span', { class: 'error v-error', text: t('v_failed', { why: v.error || '' }) }) : null,
+          h('button', { type: 'button', class: 'btn small v-make', onclick: (ev) => make(format, ev.target) },
+            v && v.state === 'failed' ? t('v_again') : t('v_make'),
+            h('span', { class: 'sr-only', text: ` ${format.replace('x', ':')}` })));
+      }
+      return h('li', { class: 'version', dataset: { format, state: v ? v.state : 'none' } }, label, state);
+    };
+    const draw = () => rows.replaceChildren(...FORMATS.map(row));
+    async function refresh() {
+      clearTimeout(vs.timer);
+      const r = await api('GET', `/api/v1/messages/${enc}/versions`);
+      if (st.preview !== m.id || !st.alive) return;
+      if (r.status === 200) {
+        vs.items = r.data.items;
+        draw();
+      }
+      const busy = vs.items.some((v) => v.state === 'queued' || v.state === 'running');
+      if (busy) vs.timer = setTimeout(refresh, VERSION_POLL_MS);
+    }
+    async function make(format, btn) {
+      btn.disabled = true;
+      const body = { format, captions: capSel.value || null, credit: true, branding: true };
+      const r = await api('POST', `/api/v1/messages/${enc}/versions`, body);
+      if (st.preview !== m.id || !st.alive) return;
+      if (r.status === 200 || r.status === 202) {
+        vs.items = vs.items.filter((v) => v.name !== r.data.name).concat([r.data]);
+        draw();
+        refresh();
+      } else {
+        btn.disabled = false;
+        if (r.status !== 401) toast(errorText(r), 'error');
+      }
+    }
+    capSel.addEventListener('change', draw);
+    api('GET', `/api/v1/messages/${enc}/transcripts`).then((r) => {
+      if (r.status !== 200 || st.preview !== m.id) return;
+      for (const x of r.data.items) capSel.append(h('option', { value: x.lang, text: `${language(x.lang)} (${x.lang})` }));
+    });
+    draw();
+    refresh();
+    box.stop = () => clearTimeout(vs.timer);
+    return box;
   }
 
   // ---- keyboard ----

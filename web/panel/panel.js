@@ -171,7 +171,8 @@ export function toast(msg, kind = '') {
 /**
  * Adds a view. spec: id (the hash), label (the key of its name in the
  * navigation), roles (who sees it), home (roles for which it is the
- * start page), and render(main, params, route) which fills main and
+ * start page), nav (false: reached only by links, never listed in the
+ * navigation), and render(main, params, route) which fills main and
  * returns a cleanup function (or nothing). route(params) navigates
  * within the view.
  */
@@ -207,7 +208,7 @@ export function go(id, params = {}) {
 function renderNav() {
   const nav = $('#nav');
   const { id } = parseHash();
-  const list = allowed();
+  const list = allowed().filter((v) => v.nav !== false);
   nav.replaceChildren(...(list.length > 1 ? list.map((v) => h('a', {
     href: `#${v.id}`, 'aria-current': v.id === id ? 'page' : null, text: t(v.label),
   })) : []));
@@ -220,7 +221,7 @@ function route() {
   let { id, params } = parseHash();
   let view = list.find((v) => v.id === id);
   if (!view) {
-    view = list.find((v) => (v.home || []).includes(session.role)) || list[0];
+    view = list.find((v) => (v.home || []).includes(session.role)) || list.find((v) => v.nav !== false) || list[0];
     history.replaceState(null, '', `#${view.id}`);
     params = new URLSearchParams();
   }

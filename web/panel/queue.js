@@ -15,6 +15,7 @@ import {
   registerView, session, statusName, t, toast, typing, when,
 } from './panel.js';
 import { campaignBadge, campaignField, consentSection } from './campaigns.js';
+import { captionsHref } from './captions.js';
 
 const TABS = {
   moderator: ['pending', 'processing', 'failed', 'approved', 'rejected', 'withdrawn', 'all'],
@@ -403,9 +404,14 @@ function render(main, params, navigate) {
       ? h('p', { class: 'claim-note', role: 'status', id: 'claim-note' }, t('claim_other', { user: other }),
         session.role === 'admin' ? ` ${t('claim_admin')}` : '')
       : null;
+    // A clip that was made has a time to caption (moderators edit its
+    // transcripts too).
+    const captions = media && ['pending', 'approved', 'rejected'].includes(m.status)
+      ? h('p', { class: 'detail-captions' }, h('a', { class: 'btn small', id: 'd-captions', href: captionsHref(m.id) }, t('v_edit_captions')))
+      : null;
     detail.replaceChildren(head,
       h('div', { class: 'detail-body' },
-        h('div', { class: 'detail-media' }, player, ...protection(m, media)),
+        h('div', { class: 'detail-media' }, player, captions, ...protection(m, media)),
         h('div', { class: 'detail-side' }, ...[claimNote, actions(m, other), scopeNote,
           m.message ? h('blockquote', { class: 'message', dir: 'auto', text: m.message }) : h('p', { class: 'muted', text: t('no_message') }),
           facts(m), consentSection(m), history(m)].filter(Boolean))));
