@@ -1,14 +1,15 @@
 /*
  * The studio's versions (chorus/transcode.h, transcode_versions): the
- * message's video decoded once, each frame handed to one filter graph a
- * version (transcode_plan_version: the clip fitted over a blurred fill),
- * the text of each version drawn on its frames by its own renderer
+ * message's video decoded once, each frame handed to a thread a version
+ * (a bounded queue each: the decoder goes at the slowest version's
+ * pace), there through its filter graph (transcode_plan_version: the
+ * clip fitted over a blurred fill), its text drawn by its own renderer
  * (text.h: captions, the credit's lower third, the hashtag), the logo
- * blended in, and each encoded by its own x264 into its own MP4, its
- * first frame as drawn also kept as a small JPEG (the library's
- * preview: thumb.c's encoder, no other decode). The
- * sound is the video's, already at the loudness target: its packets are
- * copied into every version, not decoded again.
+ * blended in, and encoded by its own x264 into its own MP4, its first
+ * frame as drawn also kept as a small JPEG (the library's preview:
+ * thumb.c's encoder, no other decode). The sound is the video's, already
+ * at the loudness target: its packets are copied into every version, in
+ * the same queue as the frames, not decoded again.
  *
  * Inside the sandbox nothing can be opened: the fonts come in
  * transcode_studio_assets (loaded before it closes), the logo as bytes,
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,28 @@ void transcode_studio_assets_close(struct transcode_studio_assets **ap)
     *ap = NULL;
 }
 
+/*
+ * What the decoding thread hands a version's thread, in the input's
+ * order: a frame (a new reference to the decoder's), a sound packet to
+ * copy, or, once, the end (flush, or abandon if abort). Bounded: the
+ * decoder waits for the slowest version rather than holding the clip's
+ * frames in memory.
+ */
+#define VERSION_QUEUE 8
+
+struct version_item {
+    AVFrame *frame;
+    AVPacket *pkt;
+};
+
+struct version_queue {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    struct version_item item[VERSION_QUEUE];
+    int head, n;
+    bool end, abort, failed;
+};
+
 /* One version being made. */
 struct version_out {
     const struct transcode_version_request *req;
@@ -98,6 +122,16 @@ struct version_out {
     int thumb_fd; /* -1: no first frame wanted */
     bool own_thumb;
     char thumb_path[PATH_MAX];
+    /* Its own thread from the first frame on: its failure (job.res is
+     * res), its scratch frame and packets, and its queue. */
+    struct transcode_job job;
+    struct transcode_result res;
+    AVFrame *filt;
+    AVPacket *opkt;
+    AVRational ain_tb; /* the copied sound's time base in the input */
+    pthread_t thread;
+    bool started;
+    struct version_queue q;
 };
 
 /* The job: the shared helpers' transcode_job first (they take it). */
@@ -114,8 +148,6 @@ struct studio_job {
     AVIOContext *pb;
     AVStream *vin, *ain;
     AVCodecContext *dec;
-    AVFrame *filt;
-    AVPacket *opkt, *cpkt;
     double duration;
     int64_t last_progress_ms;
 };
@@ -357,37 +389,35 @@ static int open_version(struct studio_job *sj, struct version_out *v)
 }
 
 /* Sends frame (NULL: flush) to v's encoder and muxes what comes out. */
-static int encode(struct studio_job *sj, struct version_out *v, AVFrame *frame)
+static int encode(struct version_out *v, AVFrame *frame)
 {
     int ret = avcodec_send_frame(v->enc, frame);
 
     if (ret < 0 && ret != AVERROR_EOF)
-        return transcode_fail(&sj->job, "video encoder: %s", av_err2str(ret));
+        return transcode_fail(&v->job, "video encoder: %s", av_err2str(ret));
     for (;;) {
-        ret = avcodec_receive_packet(v->enc, sj->opkt);
+        ret = avcodec_receive_packet(v->enc, v->opkt);
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             break;
         if (ret < 0)
-            return transcode_fail(&sj->job, "video encoder: %s",
+            return transcode_fail(&v->job, "video encoder: %s",
                                   av_err2str(ret));
-        if ((ret = av_bsf_send_packet(v->bsf, sj->opkt)) < 0)
-            return transcode_fail(&sj->job, "SEI filter: %s", av_err2str(ret));
-        while (av_bsf_receive_packet(v->bsf, sj->opkt) == 0) {
-            av_packet_rescale_ts(sj->opkt, v->enc->time_base,
-                                 v->vst->time_base);
-            sj->opkt->stream_index = v->vst->index;
-            if ((ret = av_interleaved_write_frame(v->oc, sj->opkt)) < 0)
-                return transcode_fail(&sj->job, "cannot write a version: %s",
+        if ((ret = av_bsf_send_packet(v->bsf, v->opkt)) < 0)
+            return transcode_fail(&v->job, "SEI filter: %s", av_err2str(ret));
+        while (av_bsf_receive_packet(v->bsf, v->opkt) == 0) {
+            av_packet_rescale_ts(v->opkt, v->enc->time_base, v->vst->time_base);
+            v->opkt->stream_index = v->vst->index;
+            if ((ret = av_interleaved_write_frame(v->oc, v->opkt)) < 0)
+                return transcode_fail(&v->job, "cannot write a version: %s",
                                       av_err2str(ret));
         }
     }
     if (frame == NULL && (ret = av_bsf_send_packet(v->bsf, NULL)) >= 0)
-        while (av_bsf_receive_packet(v->bsf, sj->opkt) == 0) {
-            av_packet_rescale_ts(sj->opkt, v->enc->time_base,
-                                 v->vst->time_base);
-            sj->opkt->stream_index = v->vst->index;
-            if (av_interleaved_write_frame(v->oc, sj->opkt) < 0)
-                return transcode_fail(&sj->job, "cannot write a version");
+        while (av_bsf_receive_packet(v->bsf, v->opkt) == 0) {
+            av_packet_rescale_ts(v->opkt, v->enc->time_base, v->vst->time_base);
+            v->opkt->stream_index = v->vst->index;
+            if (av_interleaved_write_frame(v->oc, v->opkt) < 0)
+                return transcode_fail(&v->job, "cannot write a version");
         }
     return 0;
 }
@@ -395,8 +425,7 @@ static int encode(struct studio_job *sj, struct version_out *v, AVFrame *frame)
 /* Writes f, v's first frame as drawn, scaled down to at most
  * TRANSCODE_VERSION_THUMB px on its longer side (full range, as JPEG
  * has it), into v's thumbnail. Returns 0, or -1 with the job failed. */
-static int write_first(struct studio_job *sj, struct version_out *v,
-                       const AVFrame *f)
+static int write_first(struct version_out *v, const AVFrame *f)
 {
     const int *coefs = sws_getCoefficients(SWS_CS_ITU709);
     int longer = f->width > f->height ? f->width : f->height;
@@ -425,12 +454,12 @@ static int write_first(struct studio_job *sj, struct version_out *v,
             0 ||
         sws_scale(sws, (const uint8_t *const *)f->data, f->linesize, 0,
                   f->height, pic->data, pic->linesize) < 0) {
-        transcode_fail(&sj->job, "out of memory for a version's first frame");
+        transcode_fail(&v->job, "out of memory for a version's first frame");
         goto out;
     }
     if (thumb_write_jpeg(pic, v->thumb_path, v->thumb_fd, err, sizeof(err)) !=
         0) {
-        transcode_fail(&sj->job, "%s", err);
+        transcode_fail(&v->job, "%s", err);
         goto out;
     }
     rc = 0;
@@ -441,51 +470,192 @@ out:
 }
 
 /* Pulls v's filtered frames, draws on them and encodes them. */
-static int drain(struct studio_job *sj, struct version_out *v)
+static int drain(struct version_out *v)
 {
     AVRational stb = av_buffersink_get_time_base(v->sink);
     int ret;
 
     for (;;) {
-        ret = av_buffersink_get_frame(v->sink, sj->filt);
+        ret = av_buffersink_get_frame(v->sink, v->filt);
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
         if (ret < 0)
-            return transcode_fail(&sj->job, "version filter: %s",
+            return transcode_fail(&v->job, "version filter: %s",
                                   av_err2str(ret));
-        if (av_frame_make_writable(sj->filt) < 0) {
-            av_frame_unref(sj->filt);
-            return transcode_fail(&sj->job, "out of memory");
+        if (av_frame_make_writable(v->filt) < 0) {
+            av_frame_unref(v->filt);
+            return transcode_fail(&v->job, "out of memory");
         }
         if (v->has_text &&
             text_draw(v->text,
-                      av_rescale_q(sj->filt->pts, stb, (AVRational){1, 1000}),
-                      sj->filt) != 0) {
-            av_frame_unref(sj->filt);
-            return transcode_fail(&sj->job, "cannot draw a version's text");
+                      av_rescale_q(v->filt->pts, stb, (AVRational){1, 1000}),
+                      v->filt) != 0) {
+            av_frame_unref(v->filt);
+            return transcode_fail(&v->job, "cannot draw a version's text");
         }
         if (v->logo != NULL)
-            blend_logo(v, sj->filt);
+            blend_logo(v, v->filt);
         if (v->frames == 0 && v->thumb_fd >= 0 &&
-            write_first(sj, v, sj->filt) != 0) {
-            av_frame_unref(sj->filt);
+            write_first(v, v->filt) != 0) {
+            av_frame_unref(v->filt);
             return -1;
         }
-        sj->filt->pts = av_rescale_q(sj->filt->pts, stb, v->enc->time_base);
-        sj->filt->pict_type = AV_PICTURE_TYPE_NONE;
+        v->filt->pts = av_rescale_q(v->filt->pts, stb, v->enc->time_base);
+        v->filt->pict_type = AV_PICTURE_TYPE_NONE;
         v->frames++;
-        ret = encode(sj, v, sj->filt);
-        av_frame_unref(sj->filt);
+        ret = encode(v, v->filt);
+        av_frame_unref(v->filt);
         if (ret != 0)
             return -1;
     }
+}
+
+/* ---- a thread a version ------------------------------------------------ */
+
+static void item_free(struct version_item *it)
+{
+    av_frame_free(&it->frame);
+    av_packet_free(&it->pkt);
+}
+
+/* Copies a sound packet of the input into v. */
+static int write_audio(struct version_out *v, AVPacket *pkt)
+{
+    int ret;
+
+    av_packet_rescale_ts(pkt, v->ain_tb, v->ast->time_base);
+    pkt->stream_index = v->ast->index;
+    pkt->pos = -1;
+    if ((ret = av_interleaved_write_frame(v->oc, pkt)) < 0)
+        return transcode_fail(&v->job, "cannot write a version: %s",
+                              av_err2str(ret));
+    return 0;
+}
+
+/* The last frames through v's filters and encoder, and its file closed. */
+static int finish(struct version_out *v)
+{
+    int ret;
+
+    if ((ret = av_buffersrc_add_frame_flags(v->src, NULL, 0)) < 0)
+        return transcode_fail(&v->job, "version filter: %s", av_err2str(ret));
+    if (drain(v) != 0 || encode(v, NULL) != 0)
+        return -1;
+    if ((ret = av_write_trailer(v->oc)) < 0)
+        return transcode_fail(&v->job, "cannot finish a version: %s",
+                              av_err2str(ret));
+    if ((ret = transcode_io_close_writer(v->oc)) < 0 || fsync(v->fd) != 0)
+        return transcode_fail(&v->job, "cannot write a version: %s",
+                              ret < 0 ? av_err2str(ret) : strerror(errno));
+    return 0;
+}
+
+/* Tells the decoding thread that q's version failed; returns true. */
+static bool mark_failed(struct version_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->failed = true;
+    pthread_cond_signal(&q->changed);
+    pthread_mutex_unlock(&q->lock);
+    return true;
+}
+
+/*
+ * A version's thread: its filters, text, logo, encoder and muxer, fed
+ * from its queue. After a failure it keeps taking (and dropping) what
+ * comes, so the decoder never waits on it, and says so in q.failed.
+ */
+static void *version_main(void *arg)
+{
+    struct version_out *v = arg;
+    struct version_queue *q = &v->q;
+    bool failed = false;
+
+    for (;;) {
+        struct version_item it;
+        bool end, abort;
+        int ret = 0;
+
+        pthread_mutex_lock(&q->lock);
+        while (q->n == 0 && !q->end)
+            pthread_cond_wait(&q->changed, &q->lock);
+        end = q->n == 0;
+        abort = q->abort;
+        if (!end) {
+            it = q->item[q->head];
+            q->head = (q->head + 1) % VERSION_QUEUE;
+            q->n--;
+            pthread_cond_signal(&q->changed);
+        }
+        pthread_mutex_unlock(&q->lock);
+        if (end) {
+            failed = failed || (!abort && finish(v) != 0);
+            break;
+        }
+        if (abort) {
+            /* The job is over: what is left is dropped below. */
+        } else if (!failed && it.frame != NULL) {
+            ret = av_buffersrc_add_frame_flags(v->src, it.frame, 0);
+            if (ret < 0)
+                ret = transcode_fail(&v->job, "version filter: %s",
+                                     av_err2str(ret));
+            else
+                ret = drain(v);
+        } else if (!failed && it.pkt != NULL) {
+            ret = write_audio(v, it.pkt);
+        }
+        item_free(&it);
+        if (ret != 0 && !failed)
+            failed = mark_failed(q);
+    }
+    if (failed)
+        mark_failed(q);
+    return NULL;
+}
+
+/*
+ * Hands it (owned) to v's thread, waiting while its queue is full.
+ * Returns 0, or -1 if the version failed (it is dropped).
+ */
+static int version_push(struct version_out *v, struct version_item it)
+{
+    struct version_queue *q = &v->q;
+    bool failed;
+
+    pthread_mutex_lock(&q->lock);
+    while (q->n == VERSION_QUEUE && !q->failed)
+        pthread_cond_wait(&q->changed, &q->lock);
+    failed = q->failed;
+    if (!failed) {
+        q->item[(q->head + q->n) % VERSION_QUEUE] = it;
+        q->n++;
+        pthread_cond_signal(&q->changed);
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (failed)
+        item_free(&it);
+    return failed ? -1 : 0;
+}
+
+/* Tells v's thread there is no more (abort: drop what is left rather
+ * than finish the file) and waits for it. */
+static void version_end(struct version_out *v, bool abort)
+{
+    if (!v->started)
+        return;
+    pthread_mutex_lock(&v->q.lock);
+    v->q.end = true;
+    v->q.abort = abort;
+    pthread_cond_signal(&v->q.changed);
+    pthread_mutex_unlock(&v->q.lock);
+    pthread_join(v->thread, NULL);
+    v->started = false;
 }
 
 /* The decoder's frame_fn: one frame to every version. */
 static int take_frame(struct transcode_job *job, AVFrame *f)
 {
     struct studio_job *sj = studio_of(job);
-    int ret;
 
     if (f->format != sj->dec->pix_fmt || f->width != sj->dec->width ||
         f->height != sj->dec->height)
@@ -493,11 +663,10 @@ static int take_frame(struct transcode_job *job, AVFrame *f)
     if (f->best_effort_timestamp != AV_NOPTS_VALUE)
         f->pts = f->best_effort_timestamp;
     for (int i = 0; i < sj->n; i++) {
-        struct version_out *v = &sj->v[i];
-        if ((ret = av_buffersrc_add_frame_flags(
-                 v->src, f, AV_BUFFERSRC_FLAG_KEEP_REF)) < 0)
-            return transcode_fail(job, "version filter: %s", av_err2str(ret));
-        if (drain(sj, v) != 0)
+        struct version_item it = {av_frame_clone(f), NULL};
+        if (it.frame == NULL)
+            return transcode_fail(job, "out of memory");
+        if (version_push(&sj->v[i], it) != 0)
             return -1;
     }
     if (sj->o->progress != NULL && sj->duration > 0 &&
@@ -513,21 +682,15 @@ static int take_frame(struct transcode_job *job, AVFrame *f)
     return 0;
 }
 
-/* Copies an audio packet into every version. */
+/* Hands an audio packet to every version. */
 static int copy_audio(struct studio_job *sj, const AVPacket *pkt)
 {
-    int ret;
-
     for (int i = 0; i < sj->n; i++) {
-        struct version_out *v = &sj->v[i];
-        if ((ret = av_packet_ref(sj->cpkt, pkt)) < 0)
+        struct version_item it = {NULL, av_packet_clone(pkt)};
+        if (it.pkt == NULL)
             return transcode_fail(&sj->job, "out of memory");
-        av_packet_rescale_ts(sj->cpkt, sj->ain->time_base, v->ast->time_base);
-        sj->cpkt->stream_index = v->ast->index;
-        sj->cpkt->pos = -1;
-        if ((ret = av_interleaved_write_frame(v->oc, sj->cpkt)) < 0)
-            return transcode_fail(&sj->job, "cannot write a version: %s",
-                                  av_err2str(ret));
+        if (version_push(&sj->v[i], it) != 0)
+            return -1;
     }
     return 0;
 }
@@ -599,6 +762,13 @@ static int open_all(struct studio_job *sj, const char *out_dir)
         struct version_out *v = &sj->v[i];
         v->req = &o->v[i];
         v->text = sj->assets->text[i];
+        if ((v->filt = av_frame_alloc()) == NULL ||
+            (v->opkt = av_packet_alloc()) == NULL) {
+            av_frame_free(&logo);
+            return transcode_fail(job, "out of memory");
+        }
+        if (sj->ain != NULL)
+            v->ain_tb = sj->ain->time_base;
         v->fd = v->req->out_fd;
         v->thumb_fd = v->req->thumb_fd;
         /* Files of its own only without the caller's descriptors (the
@@ -621,12 +791,21 @@ static int open_all(struct studio_job *sj, const char *out_dir)
     return 0;
 }
 
-/* Reads the whole video, then flushes everything. */
+/* Starts a thread a version, reads the whole video into them, and waits
+ * for them to finish their files. */
 static int run(struct studio_job *sj)
 {
     struct transcode_job *job = &sj->job;
-    int ret;
+    int ret = 0, rc = -1;
 
+    for (int i = 0; i < sj->n; i++) {
+        struct version_out *v = &sj->v[i];
+        if (pthread_create(&v->thread, NULL, version_main, v) != 0) {
+            transcode_fail(job, "cannot start a version's thread");
+            goto out;
+        }
+        v->started = true;
+    }
     while ((ret = av_read_frame(sj->ic, job->pkt)) >= 0) {
         if (job->pkt->stream_index == sj->vin->index)
             ret = transcode_decode(job, sj->dec, job->pkt, take_frame);
@@ -636,27 +815,25 @@ static int run(struct studio_job *sj)
             ret = 0;
         av_packet_unref(job->pkt);
         if (ret != 0)
-            return -1;
+            goto out;
     }
-    if (ret != AVERROR_EOF)
-        return transcode_fail(job, "cannot read the video: %s",
-                              av_err2str(ret));
+    if (ret != AVERROR_EOF) {
+        transcode_fail(job, "cannot read the video: %s", av_err2str(ret));
+        goto out;
+    }
     if (transcode_decode(job, sj->dec, NULL, take_frame) != 0)
-        return -1;
-    for (int i = 0; i < sj->n; i++) {
-        struct version_out *v = &sj->v[i];
-        if ((ret = av_buffersrc_add_frame_flags(v->src, NULL, 0)) < 0)
-            return transcode_fail(job, "version filter: %s", av_err2str(ret));
-        if (drain(sj, v) != 0 || encode(sj, v, NULL) != 0)
-            return -1;
-        if ((ret = av_write_trailer(v->oc)) < 0)
-            return transcode_fail(job, "cannot finish a version: %s",
-                                  av_err2str(ret));
-        if ((ret = transcode_io_close_writer(v->oc)) < 0 || fsync(v->fd) != 0)
-            return transcode_fail(job, "cannot write a version: %s",
-                                  ret < 0 ? av_err2str(ret) : strerror(errno));
-    }
-    return 0;
+        goto out;
+    rc = 0;
+out:
+    for (int i = 0; i < sj->n; i++)
+        version_end(&sj->v[i], rc != 0);
+    /* A version's own failure is the job's (the first one's words). */
+    for (int i = 0; i < sj->n; i++)
+        if (sj->v[i].job.failed) {
+            transcode_fail(job, "%s", sj->v[i].res.error);
+            rc = -1;
+        }
+    return rc;
 }
 
 static void release(struct studio_job *sj, bool failed)
@@ -670,6 +847,14 @@ static void release(struct studio_job *sj, bool failed)
         av_bsf_free(&v->bsf);
         avfilter_graph_free(&v->graph);
         av_frame_free(&v->logo);
+        av_frame_free(&v->filt);
+        av_packet_free(&v->opkt);
+        for (; v->q.n > 0; v->q.n--) {
+            item_free(&v->q.item[v->q.head]);
+            v->q.head = (v->q.head + 1) % VERSION_QUEUE;
+        }
+        pthread_mutex_destroy(&v->q.lock);
+        pthread_cond_destroy(&v->q.changed);
         if (v->own_fd) {
             close(v->fd);
             if (failed)
@@ -685,10 +870,7 @@ static void release(struct studio_job *sj, bool failed)
     transcode_input_close(&sj->job, &sj->ic, &sj->pb);
     transcode_studio_assets_close(&sj->own_assets);
     av_packet_free(&sj->job.pkt);
-    av_packet_free(&sj->opkt);
-    av_packet_free(&sj->cpkt);
     av_frame_free(&sj->job.frame);
-    av_frame_free(&sj->filt);
 }
 
 int transcode_versions(const char *in_path, const char *out_dir,
@@ -714,16 +896,19 @@ int transcode_versions(const char *in_path, const char *out_dir,
     sj->o = o;
     sj->res = res;
     sj->n = o->n;
+    for (int i = 0; i < TRANSCODE_MAX_VERSIONS; i++) {
+        struct version_out *v = &sj->v[i];
+        v->job.res = &v->res;
+        pthread_mutex_init(&v->q.lock, NULL);
+        pthread_cond_init(&v->q.changed, NULL);
+    }
     if (o->n < 1 || o->n > TRANSCODE_MAX_VERSIONS) {
         transcode_fail(&sj->job, "one to %d versions at a time",
                        TRANSCODE_MAX_VERSIONS);
         goto out;
     }
     if ((sj->job.pkt = av_packet_alloc()) == NULL ||
-        (sj->opkt = av_packet_alloc()) == NULL ||
-        (sj->cpkt = av_packet_alloc()) == NULL ||
-        (sj->job.frame = av_frame_alloc()) == NULL ||
-        (sj->filt = av_frame_alloc()) == NULL) {
+        (sj->job.frame = av_frame_alloc()) == NULL) {
         transcode_fail(&sj->job, "out of memory");
         goto out;
     }

@@ -3,9 +3,11 @@
  * fixture is made with the ffmpeg program; without it the test skips. */
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,7 +44,7 @@ static void on_progress(void *opaque, double fraction)
 
 static int exists(const char *dir, const char *name)
 {
-    char path[512];
+    char path[700];
     struct stat st;
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -188,6 +190,67 @@ int main(void)
     o.max_duration_s = 0;
     CHECK_INT(transcode_file(clip, outdir, &o, &res), -1);
     CHECK(strstr(res.error, "options") != NULL);
+
+    /* The studio's versions, a thread each: all four made, every frame. */
+    {
+        static const char *const names[] = {"9x16", "1x1", "4x5", "16x9"};
+        static const int sizes[][2] = {
+            {1080, 1920}, {1080, 1080}, {1080, 1350}, {1920, 1080}};
+        struct transcode_versions_options vo;
+        struct transcode_versions_result vr;
+        char vdir[640], name[32];
+
+        snprintf(vdir, sizeof(vdir), "%s/versions", dir);
+        mkdir(vdir, 0700);
+        memset(&vo, 0, sizeof(vo));
+        vo.input_fd = -1;
+        vo.n = 4;
+        for (int i = 0; i < 4; i++) {
+            vo.v[i].format = i;
+            vo.v[i].out_fd = vo.v[i].thumb_fd = -1;
+            vo.v[i].name = names[i];
+            vo.v[i].hashtag = "#FreeThemAll";
+        }
+        CHECK_INT(transcode_versions(clip, vdir, &vo, &vr), 0);
+        CHECK_STR(vr.error, "");
+        CHECK_INT(vr.n, 4);
+        for (int i = 0; i < 4; i++) {
+            CHECK_INT(vr.v[i].width, sizes[i][0]);
+            CHECK_INT(vr.v[i].height, sizes[i][1]);
+            /* The fps filter may end a frame early, as the ffmpeg
+             * program's does with the same graph. */
+            CHECK(vr.v[i].frames == 74 || vr.v[i].frames == 75);
+            CHECK_INT(vr.v[i].frames, vr.v[0].frames);
+            CHECK(vr.v[i].bytes > 1000);
+            snprintf(name, sizeof(name), "v-%s.mp4", names[i]);
+            CHECK(exists(vdir, name));
+            snprintf(name, sizeof(name), "v-%s.jpg", names[i]);
+            CHECK(exists(vdir, name));
+        }
+
+        /* A disk that fills mid-way (files may not grow past 64 KiB, as
+         * with a quota): the versions' threads fail writing frames, the
+         * job fails with the reason, nothing waits forever, and the
+         * files the job made itself are gone. */
+        snprintf(cmd, sizeof(cmd), "rm -f %s/v-*", vdir);
+        CHECK(system(cmd) == 0);
+        {
+            struct rlimit was, small = {64 * 1024, 64 * 1024};
+            void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+
+            CHECK(getrlimit(RLIMIT_FSIZE, &was) == 0);
+            small.rlim_max = was.rlim_max;
+            CHECK(setrlimit(RLIMIT_FSIZE, &small) == 0);
+            CHECK_INT(transcode_versions(clip, vdir, &vo, &vr), -1);
+            CHECK(setrlimit(RLIMIT_FSIZE, &was) == 0);
+            signal(SIGXFSZ, old_xfsz);
+        }
+        CHECK(strstr(vr.error, "cannot write a version") != NULL);
+        for (int i = 0; i < 4; i++) {
+            snprintf(name, sizeof(name), "v-%s.mp4", names[i]);
+            CHECK(!exists(vdir, name));
+        }
+    }
 
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
