@@ -21,6 +21,7 @@
 #include "chorus/log.h"
 #include "chorus/media.h"
 #include "chorus/message.h"
+#include "chorus/objstore.h"
 #include "chorus/queue.h"
 #include "chorus/storage.h"
 #include "chorus/util.h"
@@ -993,6 +994,8 @@ int worker_api_done(struct request *req)
                                 app->cfg->keep_originals);
         log_info("job %lld: done by %s in %.1f s", (long long)l.job.id,
                  l.worker, f.seconds);
+        /* The outputs came through this server: now to the bucket. */
+        objstore_offload(app->store, db, app->cfg->data_dir, l.job.message_id);
         http_json(req, MHD_HTTP_OK, json_pack("{s:s}", "state", "done"));
     } else if (rc == QUEUE_LOST) {
         worker_discard_local(app->cfg->data_dir, &l.job);
