@@ -597,6 +597,10 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_OBJDEL_CLEAR] = "DELETE FROM object_deletions",
     /* A message whose files are gone has no row, is withdrawn, or says
      * its media were deleted (retention, purge). */
+    /* A remote worker (its lease name has a '/') holds a job of ?1. */
+    [STMT_JOB_REMOTE_HELD] = "SELECT 1 FROM jobs WHERE message_id = ?1"
+                             " AND state = 'running' AND instr(worker, '/') > 0"
+                             " LIMIT 1",
     [STMT_MSG_FILES_GONE] = "SELECT status = 'withdrawn' OR media_deleted_at"
                             " IS NOT NULL FROM messages WHERE id = ?1",
 };

@@ -321,11 +321,11 @@ int media_get(struct request *req)
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
         /* Not on disk (any more): the bucket's, if there is one. */
         if (errno == ENOENT && req->app->store != NULL) {
-            char obj[64];
-            if (version != NULL)
-                snprintf(obj, sizeof(obj), "v-%s.mp4", version);
-            else
-                snprintf(obj, sizeof(obj), "%s", file);
+            char obj[80];
+            if (util_fmt(obj, sizeof(obj), "%s%s%s",
+                         version != NULL ? "v-" : "", file,
+                         version != NULL ? ".mp4" : "") != 0)
+                goto not_found;
             return from_bucket(req, id, obj, mime, ext, created, country,
                                language, union_only);
         }

@@ -205,6 +205,94 @@ int objstore_offload(struct objstore *os, struct db *db, const char *data_dir,
     return failed;
 }
 
+void objstore_recheck(struct objstore *os, struct db *db, const char *id)
+{
+    if (os != NULL && files_gone(db, id) != 0 && doom(db, id) != 0)
+        log_warnx("message %s: its new objects could not be recorded for "
+                  "deletion",
+                  id);
+}
+
+int objstore_share_original(struct objstore *os, const char *data_dir,
+                            const char *id, char *url, size_t urllen)
+{
+    char path[PATH_MAX], key[S3_KEY_MAX], err[512];
+    struct stat sb;
+    int fd, rc = -1;
+
+    if (storage_path(data_dir, STORAGE_INCOMING, id, path, sizeof(path)) != 0 ||
+        util_fmt(key, sizeof(key), "private/%s/original", id) != 0)
+        return -1;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+        log_warn("message %s: its original", id);
+        return -1;
+    }
+    if (fstat(fd, &sb) != 0)
+        goto out;
+    /* Already there whole (another attempt's): not again. */
+    {
+        int64_t have = -1;
+        int h = s3_head(os->s3, key, &have, NULL, err, sizeof(err));
+        if (h == 1 && have == (int64_t)sb.st_size)
+            rc = 0;
+        else if (s3_put_fd(os->s3, key, fd, (int64_t)sb.st_size, NULL, err,
+                           sizeof(err)) == 0)
+            rc = 0;
+        else
+            log_warnx("message %s: its original could not be copied to the "
+                      "object store for a remote worker: %s",
+                      id, err);
+    }
+    if (rc == 0 && s3_presign(os->s3, "GET", key, OBJSTORE_URL_TTL, util_now(),
+                              url, urllen) != 0)
+        rc = -1;
+out:
+    close(fd);
+    return rc;
+}
+
+int objstore_work_url(struct objstore *os, const char *id, int64_t job_id,
+                      int attempt, const char *name, char *key, size_t keylen,
+                      char *url, size_t urllen)
+{
+    if (!util_is_id(id) || !objstore_name_ok(name) ||
+        util_fmt(key, keylen, "private/%s/%lld.%d/%s", id, (long long)job_id,
+                 attempt, name) != 0)
+        return -1;
+    return url == NULL ? 0
+                       : s3_presign(os->s3, "PUT", key, OBJSTORE_URL_TTL,
+                                    util_now(), url, urllen);
+}
+
+int objstore_size(struct objstore *os, const char *key, int64_t *size)
+{
+    char err[512];
+    int rc = s3_head(os->s3, key, size, NULL, err, sizeof(err));
+
+    if (rc < 0)
+        log_warnx("the object store did not say whether %s is there: %s", key,
+                  err);
+    return rc;
+}
+
+int objstore_publish_work(struct objstore *os, const char *id, int64_t job_id,
+                          int attempt, const char *name)
+{
+    char from[S3_KEY_MAX], to[S3_KEY_MAX], err[512];
+
+    if (objstore_work_url(os, id, job_id, attempt, name, from, sizeof(from),
+                          NULL, 0) != 0 ||
+        media_key(id, name, to, sizeof(to)) != 0)
+        return -1;
+    if (s3_copy(os->s3, from, to, err, sizeof(err)) != 0) {
+        log_warnx("message %s: %s could not be published in the object "
+                  "store: %s",
+                  id, name, err);
+        return -1;
+    }
+    return 0;
+}
+
 void objstore_file_of_fd(struct objstore_file *f, int fd, int64_t size)
 {
     memset(f, 0, sizeof(*f));
@@ -380,6 +468,44 @@ static int delete_objects(struct objstore *os, const char *id,
     return dl->failed > 0 ? -1 : 0;
 }
 
+/* What the sweep of the private prefix needs. */
+struct unheld {
+    struct objstore *os;
+    struct db *db;
+    char last[UTIL_ID_LEN + 1];
+    bool held;
+};
+
+/* Deletes a private object unless a remote worker holds a job of its
+ * message (asked once per message: keys come sorted). */
+static int delete_unheld(const char *key, int64_t size, void *opaque)
+{
+    struct unheld *u = opaque;
+    char id[UTIL_ID_LEN + 1], err[512];
+
+    (void)size;
+    if (strncmp(key, "private/", 8) != 0)
+        return 0;
+    snprintf(id, sizeof(id), "%.*s", UTIL_ID_LEN, key + 8);
+    if (!util_is_id(id))
+        return 0;
+    if (strcmp(id, u->last) != 0) {
+        struct db_stmt *st = db_stmt(u->db, STMT_JOB_REMOTE_HELD);
+        snprintf(u->last, sizeof(u->last), "%s", id);
+        u->held = true; /* when in doubt, kept */
+        if (st != NULL) {
+            db_bind_text(st, 1, id);
+            u->held = db_step(st) != DB_DONE;
+            db_reset(st);
+        }
+    }
+    if (!u->held && s3_delete(u->os->s3, key, err, sizeof(err)) != 0)
+        log_warnx("the object store did not delete %s: %s; again at the next "
+                  "sweep",
+                  key, err);
+    return 0;
+}
+
 /* Copies to the bucket what is left in the data directory's media/. */
 static void offload_leftovers(struct objstore *os, struct db *db,
                               const char *data_dir)
@@ -446,6 +572,16 @@ int objstore_sweep(struct objstore *os, struct db *db, const char *data_dir)
         free(dl);
     }
     offload_leftovers(os, db, data_dir);
+    /* Originals and outputs no remote worker needs any more. */
+    {
+        struct unheld u = {os, db, "", true};
+        char err[512];
+        if (s3_list(os->s3, "private/", delete_unheld, &u, err, sizeof(err)) !=
+            0)
+            log_warnx("the object store's private objects could not be "
+                      "listed: %s",
+                      err);
+    }
     return done;
 }
 

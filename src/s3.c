@@ -249,7 +249,7 @@ static int object_url(const struct s3 *s, const char *key, const char *query,
                     query != NULL ? "?" : "", query != NULL ? query : "");
 }
 
-/* ---- requests ---------------------------------------------------------- */
+/* ---- pre-signed URLs (SigV4 query parameters) ------------------------- */
 
 static void hex_of(const unsigned char *b, size_t n, char *out)
 {
@@ -261,6 +261,81 @@ static void hex_of(const unsigned char *b, size_t n, char *out)
     }
     out[2 * n] = '\0';
 }
+
+static void hmac(const unsigned char *key, size_t key_len, const char *msg,
+                 unsigned char out[crypto_auth_hmacsha256_BYTES])
+{
+    crypto_auth_hmacsha256_state st;
+
+    crypto_auth_hmacsha256_init(&st, key, key_len);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, strlen(msg));
+    crypto_auth_hmacsha256_final(&st, out);
+    sodium_memzero(&st, sizeof(st));
+}
+
+int s3_presign(const struct s3 *s, const char *method, const char *key,
+               int ttl_s, int64_t now, char *out, size_t outlen)
+{
+    char uri[1200], host[400], cred[600], query[1400], canon[3000];
+    char date[16], stamp[20], to_sign[300], hash_hex[65], sig_hex[65];
+    char *secret = NULL;
+    unsigned char h[crypto_hash_sha256_BYTES], k[32], k2[32];
+    time_t t = (time_t)now;
+    struct tm tm;
+    int rc = -1;
+
+    if (gmtime_r(&t, &tm) == NULL ||
+        strftime(date, sizeof(date), "%Y%m%d", &tm) == 0 ||
+        strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
+        return -1;
+    /* The credential scope, encoded as a query value. */
+    if (util_fmt(to_sign, sizeof(to_sign), "%s/%s/%s/s3/aws4_request",
+                 s->access_key, date, s->region) != 0 ||
+        s3_uri_encode(to_sign, false, cred, sizeof(cred)) != 0)
+        return -1;
+    if (util_fmt(query, sizeof(query),
+                 "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=%s"
+                 "&X-Amz-Date=%s&X-Amz-Expires=%d&X-Amz-SignedHeaders=host",
+                 cred, stamp, ttl_s) != 0 ||
+        object_url(s, key, NULL, out, outlen, uri, sizeof(uri), host,
+                   sizeof(host)) != 0)
+        return -1;
+    /* The canonical request: method, URI, query, headers, their names,
+     * and the payload's hash (unsigned: the holder sends the body). */
+    if (util_fmt(canon, sizeof(canon), "%s\n%s\n%s\nhost:%s\n\nhost\n%s",
+                 method, uri, query, host, "UNSIGNED-PAYLOAD") != 0)
+        return -1;
+    crypto_hash_sha256(h, (const unsigned char *)canon, strlen(canon));
+    hex_of(h, sizeof(h), hash_hex);
+    if (util_fmt(to_sign, sizeof(to_sign),
+                 "AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s", stamp, date,
+                 s->region, hash_hex) != 0)
+        return -1;
+    /* The signing key: HMAC("AWS4" secret, date), then region, service
+     * and "aws4_request" in turn. */
+    if ((secret = malloc(strlen(s->secret_key) + 5)) == NULL)
+        return -1;
+    memcpy(secret, "AWS4", 4);
+    memcpy(secret + 4, s->secret_key, strlen(s->secret_key) + 1);
+    hmac((const unsigned char *)secret, strlen(secret), date, k);
+    hmac(k, sizeof(k), s->region, k2);
+    hmac(k2, sizeof(k2), "s3", k);
+    hmac(k, sizeof(k), "aws4_request", k2);
+    hmac(k2, sizeof(k2), to_sign, h);
+    hex_of(h, sizeof(h), sig_hex);
+    if (util_fmt(out, outlen, "%s://%s%s?%s&X-Amz-Signature=%s", s->scheme,
+                 host, uri, query, sig_hex) != 0)
+        goto out;
+    rc = 0;
+out:
+    sodium_memzero(secret, strlen(secret));
+    free(secret);
+    sodium_memzero(k, sizeof(k));
+    sodium_memzero(k2, sizeof(k2));
+    return rc;
+}
+
+/* ---- requests ---------------------------------------------------------- */
 
 /* Where a request's body comes from, and where its answer goes. */
 struct xfer {
@@ -706,6 +781,37 @@ int s3_put_fd(struct s3 *s, const char *key, int fd, int64_t size, char *etag,
     if (size <= S3_SINGLE_MAX)
         return put_single(s, key, fd, size, etag, err, errlen);
     return put_parts(s, key, fd, size, etag, err, errlen);
+}
+
+int s3_copy(struct s3 *s, const char *from, const char *to, char *err,
+            size_t errlen)
+{
+    char path[S3_KEY_MAX + 160], enc[3 * sizeof(path)], hdr[sizeof(enc) + 64];
+    struct xfer x;
+    long st;
+
+    err[0] = '\0';
+    if (util_fmt(path, sizeof(path), "%s/%s%s%s", s->bucket, s->prefix,
+                 s->prefix[0] != '\0' ? "/" : "", from) != 0 ||
+        s3_uri_encode(path, true, enc, sizeof(enc)) != 0 ||
+        util_fmt(hdr, sizeof(hdr), "x-amz-copy-source: /%s", enc) != 0) {
+        snprintf(err, errlen, "copy %s: the key is too long", from);
+        return -1;
+    }
+    xfer_init(&x, ERROR_BODY_MAX);
+    x.mem = "";
+    x.len = 0;
+    st = request(s, S3_OP_PUT, "PUT", to, NULL, &x, EMPTY_SHA256, hdr, err,
+                 errlen);
+    /* S3 may answer 200 and still fail, in the body. */
+    if (st == 200 && x.body != NULL && strstr(x.body, "<Error>") != NULL) {
+        describe("PUT", to, st, &x, "", err, errlen);
+        st = 500;
+    } else if (st != 200 && st > 0 && err[0] == '\0') {
+        snprintf(err, errlen, "copy %s: HTTP %ld", to, st);
+    }
+    xfer_release(&x);
+    return st == 200 ? 0 : -1;
 }
 
 int s3_delete(struct s3 *s, const char *key, char *err, size_t errlen)

@@ -21,8 +21,15 @@
  * lists media/<id>/ and deletes what is there, and tries again later,
  * each time a little later, until the store agrees.
  *
- * Originals stay on the server's disk: remote workers read their input
- * and send their outputs through the server (worker_api.c).
+ * Remote workers never send media through the server: while one holds
+ * a transcode, the original is copied to the private prefix
+ * (PREFIX/private/<id>/original) and the worker reads it through a
+ * pre-signed GET; it writes each output through a pre-signed PUT to
+ * PREFIX/private/<id>/<job>.<attempt>/<name>, and the lease's holder's
+ * "done" copies them inside the store to media/<id>/. The server keeps
+ * its own copy of the original as without a bucket (its workers, a
+ * retry). The sweep deletes every private object of a message no remote
+ * worker holds a job of any more.
  */
 #ifndef CHORUS_OBJSTORE_H
 #define CHORUS_OBJSTORE_H
@@ -121,6 +128,35 @@ int objstore_fetch(struct objstore *os, const char *data_dir, const char *id,
  * -1 if the database failed.
  */
 int objstore_sweep(struct objstore *os, struct db *db, const char *data_dir);
+
+/* Seconds a pre-signed URL for a remote worker lives. */
+#define OBJSTORE_URL_TTL 3600
+
+/*
+ * For a remote worker claiming message id's transcode: the original
+ * (incoming/<id>) copied to the private prefix, and a pre-signed GET of
+ * it into url. 0, or -1 (logged).
+ */
+int objstore_share_original(struct objstore *os, const char *data_dir,
+                            const char *id, char *url, size_t urllen);
+/*
+ * The key of output name of job_id's attempt (private), and a pre-signed
+ * PUT of it into url (may be NULL). 0, or -1.
+ */
+int objstore_work_url(struct objstore *os, const char *id, int64_t job_id,
+                      int attempt, const char *name, char *key, size_t keylen,
+                      char *url, size_t urllen);
+/* The size of key in the bucket: 1 with *size, 0 if none, -1 (logged). */
+int objstore_size(struct objstore *os, const char *key, int64_t *size);
+/*
+ * Copies output name of job_id's attempt, in the store, to message id's
+ * media/<id>/<name>. 0, or -1 (logged).
+ */
+int objstore_publish_work(struct objstore *os, const char *id, int64_t job_id,
+                          int attempt, const char *name);
+/* After publishing: if id's files were deleted meanwhile, its objects
+ * are recorded for deletion again. */
+void objstore_recheck(struct objstore *os, struct db *db, const char *id);
 
 /* The deletions still to make and those that failed at least once (for
  * /metrics). 0, or -1. */

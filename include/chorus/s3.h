@@ -6,7 +6,9 @@
  * objects, each part of a big one), so the store checks what it got,
  * else UNSIGNED-PAYLOAD. Bodies are sent whole (a single PUT, or a
  * multipart upload of S3_PART_SIZE parts): stores such as Swift refuse
- * aws-chunked streaming.
+ * aws-chunked streaming. URLs for others (remote workers) are pre-signed
+ * here, query-string SigV4 as AWS publishes it, with libsodium's
+ * HMAC-SHA-256: libcurl signs headers only.
  *
  * Keys are relative to the configured prefix; this file adds it. Query
  * strings are written sorted and encoded, as SigV4's canonical request
@@ -104,6 +106,23 @@ int s3_head(struct s3 *s, const char *key, int64_t *size, char *etag, char *err,
 int s3_list(struct s3 *s, const char *prefix,
             int (*fn)(const char *key, int64_t size, void *opaque),
             void *opaque, char *err, size_t errlen);
+
+/*
+ * Writes into out a URL that lets its holder do method ("GET", "PUT")
+ * on key for ttl_s seconds from now (Unix time: the store's clock, not a
+ * test's), signed with SigV4's query parameters; the payload stays
+ * unsigned. Returns 0, or -1 if it does not fit.
+ */
+int s3_presign(const struct s3 *s, const char *method, const char *key,
+               int ttl_s, int64_t now, char *out, size_t outlen);
+
+/*
+ * Copies the object from (a key, as all keys here) to key to, inside
+ * the store: no byte passes through this process. 0, or -1 with a
+ * reason in err.
+ */
+int s3_copy(struct s3 *s, const char *from, const char *to, char *err,
+            size_t errlen);
 
 /*
  * A streamed read of len bytes of key from start (len -1: to the end):

@@ -7,15 +7,18 @@
 // withdrawal, retention and purge delete its objects (the bucket is
 // listed to prove it); a deletion that fails while the store is frozen
 // is retried by the sweep until it succeeds, and /media answers a clear
-// 502 meanwhile; /metrics counts the store's errors.
+// 502 meanwhile; /metrics counts the store's errors; a remote worker
+// with no credentials and no data directory reads the original and
+// writes its outputs through pre-signed URLs, so no media byte passes
+// through the server, and the private copies go once the job is done.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import {
-  assertNoSanitizerReport, chorus, ROOT, removeDir, startChorus, tempDir, until,
+  assertNoSanitizerReport, BIN, chorus, ROOT, removeDir, SANITIZED, startChorus, tempDir, until,
 } from '../lib/chorus.mjs';
 import { ffprobe, makeClip, sendMessage, sql, waitStatus } from '../lib/fixtures.mjs';
 import { addUser, loggedIn } from '../lib/panel.mjs';
@@ -209,4 +212,58 @@ test('a deletion the frozen store failed is retried until it succeeds; /media sa
   await until(async () => (await metric('chorus_s3_deletions_pending')) === 0, 30000, 'no deletion left');
   // The server stayed up throughout.
   assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+});
+
+test('a remote worker reads and writes the bucket through pre-signed URLs: no media through the server', { skip }, async () => {
+  const t = await startChorus({
+    args: ['--workers', '0', '--sweep-interval', '1', ...store.args('run2')], env: store.env,
+  });
+  let proc;
+  let wlog = '';
+  try {
+    const add = chorus(['worker-token', 'add', 'far', '--data-dir', t.dataDir]);
+    assert.equal(add.status, 0, add.stderr);
+    const home = path.join(dir, 'far');
+    mkdirSync(home, { recursive: true });
+    const tokenFile = path.join(home, 'token');
+    writeFileSync(tokenFile, `${add.stdout.trimEnd().split('\n').pop()}\n`, { mode: 0o600 });
+    // Nothing of the server's: no CHORUS_* settings, no AWS credentials.
+    const env = { ...process.env };
+    for (const k of Object.keys(env)) if (k.startsWith('CHORUS_') || k.startsWith('AWS_')) delete env[k];
+    proc = spawn(BIN, ['worker', '--server', t.url, '--token-file', tokenFile, '--tmp-dir', path.join(home, 'tmp'),
+      '--workers', '1', '--claim-wait', '5'], { cwd: home, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout.on('data', (d) => { wlog += d; });
+    proc.stderr.on('data', (d) => { wlog += d; });
+    const f = path.join(dir, 'remote.mp4');
+    copyFileSync(clip, f);
+    const m = await sendMessage(t.url, f, { country: 'BY', language: 'be' });
+    assert.equal(await waitStatus(t.dataDir, m.id, ['pending', 'failed'], SANITIZED ? 240000 : 120000), 'pending',
+      wlog);
+    assert.deepEqual(store.list(`run2/media/${m.id}/`), [`run2/media/${m.id}/thumb.jpg`, `run2/media/${m.id}/video.mp4`]);
+    const video = store.get(`run2/media/${m.id}/video.mp4`);
+    assert.equal(video.status, 200);
+    writeFileSync(path.join(dir, 'remote-out.mp4'), video.body);
+    assert.ok(ffprobe(path.join(dir, 'remote-out.mp4')).streams.some((st) => st.codec_type === 'video'));
+    // The server's access log: the job was claimed and finished through
+    // it, but its input and outputs never passed through it.
+    assert.match(t.log(), /POST \/api\/v1\/worker\/jobs\/\d+\/done 200/);
+    assert.doesNotMatch(t.log(), /GET \/api\/v1\/worker\/jobs\/\d+\/input/);
+    assert.doesNotMatch(t.log(), /PUT \/api\/v1\/worker\/jobs\/\d+\/outputs\//);
+    const local = path.join(t.dataDir, 'media', m.id);
+    assert.deepEqual(existsSync(local) ? readdirSync(local) : [], []);
+    // The original's private copy and the attempt's outputs go once no
+    // remote worker needs them; the server's own copy as without S3.
+    await until(() => store.list(`run2/private/${m.id}/`).length === 0, 30000, 'the private objects to be deleted');
+    assert.equal(existsSync(path.join(t.dataDir, 'incoming', m.id)), false);
+  } finally {
+    if (proc) {
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r() : proc.on('exit', r)));
+      assertNoSanitizerReport(wlog);
+    }
+    const r = await t.stop();
+    assertNoSanitizerReport(r.log);
+    assert.ok(!r.log.includes(store.secret));
+    assert.ok(!wlog.includes('X-Amz-Signature'), 'the worker logs no pre-signed URL');
+  }
 });

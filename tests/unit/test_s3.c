@@ -1,6 +1,10 @@
-/* The S3 client's pure parts: --storage URLs, SigV4's URI encoding, what
- * s3_open refuses, and which media files go to the bucket. Requests to a
- * real store are tests/http/s3_storage.test.mjs's. */
+/* The S3 client's pure parts: --storage URLs, SigV4's URI encoding,
+ * pre-signed URLs checked against the example AWS publishes for query
+ * string authentication ("Authenticating Requests: Using Query
+ * Parameters (AWS Signature Version 4)"), what s3_open refuses, and
+ * which media files go to the bucket. Requests to a real store (and the
+ * same signer's URLs used by remote workers) are
+ * tests/http/s3_storage.test.mjs's. */
 #include <sodium.h>
 
 #include "chorus/objstore.h"
@@ -77,6 +81,61 @@ int main(void)
     }
     CHECK_INT(s3_uri_encode("abcdef", true, out, 6), -1);
 
+    /* AWS's example: GET /test.txt of examplebucket, virtual-hosted,
+     * at 2013-05-24T00:00:00Z for 86400 s. */
+    {
+        struct s3_config c = {
+            .endpoint = "https://s3.amazonaws.com",
+            .region = "us-east-1",
+            .bucket = "examplebucket",
+            .prefix = "",
+            .virtual_host = true,
+            .access_key = "AKIAIOSFODNN7EXAMPLE",
+            .secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        };
+        CHECK_INT(s3_open(&c, &s, err, sizeof(err)), 0);
+        CHECK_INT(s3_presign(s, "GET", "test.txt", 86400, 1369353600, out,
+                             sizeof(out)),
+                  0);
+        CHECK_STR(out,
+                  "https://examplebucket.s3.amazonaws.com/test.txt"
+                  "?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                  "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2F"
+                  "us-east-1%2Fs3%2Faws4_request"
+                  "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400"
+                  "&X-Amz-SignedHeaders=host"
+                  "&X-Amz-Signature="
+                  "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f6"
+                  "04d404");
+        CHECK_INT(s3_presign(s, "GET", "test.txt", 86400, 1369353600, out, 40),
+                  -1);
+        s3_close(s);
+    }
+    /* Path style with a prefix and a port: the key is under
+     * /bucket/prefix/, the host keeps its port. */
+    {
+        struct s3_config c = {
+            .endpoint = "http://127.0.0.1:9000",
+            .region = "eu-west-1",
+            .bucket = "media",
+            .prefix = "chorus/a",
+            .access_key = "test:tester",
+            .secret_key = "secret",
+        };
+        CHECK_INT(s3_open(&c, &s, err, sizeof(err)), 0);
+        CHECK_INT(s3_presign(s, "PUT", "media/x/1.1/video.mp4", 900, 1369353600,
+                             out, sizeof(out)),
+                  0);
+        CHECK(strncmp(out,
+                      "http://127.0.0.1:9000/media/chorus/a/media/x/1.1/"
+                      "video.mp4?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                      "&X-Amz-Credential=test%3Atester%2F20130524%2F"
+                      "eu-west-1%2Fs3%2Faws4_request&",
+                      151) == 0);
+        CHECK(strstr(out, "&X-Amz-Expires=900&") != NULL);
+        CHECK(strstr(out, "secret") == NULL);
+        s3_close(s);
+    }
     /* What s3_open refuses. */
     {
         struct s3_config c = {.endpoint = "ftp://x",
