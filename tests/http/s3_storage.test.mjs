@@ -170,6 +170,40 @@ test('upload → worker → bucket → approve → /media with Range → ZIP exp
   assert.equal(gone.status, 404);
 });
 
+test('a studio version is made from the bucket\'s video, lands in the bucket, and is served and exported from it', { skip }, async () => {
+  const m = await sendProcessed();
+  assert.equal((await mod.post(`/api/v1/messages/${m.id}/approve`, {})).status, 200);
+  const r = await comms.post(`/api/v1/messages/${m.id}/versions`, { format: '1x1', credit: false, branding: false });
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  let item;
+  await until(async () => {
+    [item] = (await comms.get(`/api/v1/messages/${m.id}/versions`)).body.items;
+    assert.notEqual(item.state, 'failed', JSON.stringify(item));
+    return item.state === 'done';
+  }, SANITIZED ? 600000 : 240000, 'the version to be made');
+  const key = `${PREFIX}/media/${m.id}/v-${item.name}.mp4`;
+  await until(() => objects(m.id).includes(key) && localFiles(m.id).length === 0, 30000,
+    'the version to move to the bucket');
+  assert.deepEqual(readdirSync(path.join(s.dataDir, 'media')).filter((n) => n.includes('fetch')), [],
+    'the fetched input is gone');
+  const v = await comms.req('GET', item.url, { raw: true });
+  assert.equal(v.status, 200);
+  const file = path.join(dir, 'v.mp4');
+  writeFileSync(file, Buffer.from(await v.arrayBuffer()));
+  const st = ffprobe(file).streams.find((x) => x.codec_type === 'video');
+  assert.deepEqual([st.width, st.height], [1080, 1080]);
+  // Asked again: made already, and still there (in the bucket).
+  assert.equal((await comms.post(`/api/v1/messages/${m.id}/versions`, { format: '1x1', credit: false, branding: false })).status, 200);
+  const zr = await comms.req('GET', `/api/v1/export.zip?ids=${m.id}&versions=1x1`, { raw: true });
+  assert.equal(zr.status, 200);
+  const check = spawnSync('python3', [path.join(ROOT, 'tests/lib/zipcheck.py')],
+    { input: Buffer.from(await zr.arrayBuffer()), encoding: 'utf8' });
+  assert.equal(check.status, 0, check.stderr);
+  assert.equal(JSON.parse(check.stdout).names.filter((n) => n.startsWith('versions/')).length, 1);
+  assert.equal((await withdraw(m.receipt)).status, 200);
+  await until(() => objects(m.id).length === 0, 30000, 'the version\'s object to be deleted with the clip');
+});
+
 test('retention deletes a rejected clip\'s objects; purge deletes a campaign\'s', { skip }, async () => {
   const rejected = await sendProcessed();
   const kept = await sendProcessed();
