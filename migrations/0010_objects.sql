@@ -10,6 +10,10 @@ CREATE TABLE object_deletions (
     message_id TEXT PRIMARY KEY,
     since INTEGER NOT NULL,
     tries INTEGER NOT NULL DEFAULT 0,
+    -- Bumped by every new record of the same message (objects copied in
+    -- after a deletion began): the sweep removes the row only if it did
+    -- not change while it deleted.
+    gen INTEGER NOT NULL DEFAULT 0,
     next_at INTEGER NOT NULL,
     -- What the store said at the last failed try (no secret in it).
     error TEXT

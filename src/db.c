@@ -583,11 +583,13 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_OBJDEL_ADD] =
         "INSERT INTO object_deletions (message_id, since, next_at)"
         " VALUES (?1, ?2, ?2) ON CONFLICT (message_id) DO UPDATE"
-        " SET next_at = ?2",
+        " SET next_at = ?2, gen = gen + 1",
     /* ?1 now, ?2 how many. */
-    [STMT_OBJDEL_DUE] = "SELECT message_id, tries FROM object_deletions"
+    [STMT_OBJDEL_DUE] = "SELECT message_id, tries, gen FROM object_deletions"
                         " WHERE next_at <= ?1 ORDER BY next_at LIMIT ?2",
-    [STMT_OBJDEL_DONE] = "DELETE FROM object_deletions WHERE message_id = ?1",
+    /* ?1 message, ?2 the gen the deletion started from. */
+    [STMT_OBJDEL_DONE] = "DELETE FROM object_deletions WHERE message_id = ?1"
+                         " AND gen = ?2",
     /* ?1 message, ?2 the next try, ?3 what the store said. */
     [STMT_OBJDEL_FAILED] =
         "UPDATE object_deletions SET tries = tries + 1, next_at = ?2,"

@@ -126,6 +126,40 @@ void media_file_name(const char *id, int64_t created, const char *country,
             *c = 'x';
 }
 
+/* 416 for a range outside a file of size bytes. */
+static int unsatisfiable(struct request *req, int64_t size)
+{
+    char range_hdr[96];
+
+    http_error(req, MHD_HTTP_RANGE_NOT_SATISFIABLE, "bad_range",
+               "the range is outside the file");
+    snprintf(range_hdr, sizeof(range_hdr), "bytes */%lld", (long long)size);
+    http_header_add(req, "Content-Range", range_hdr);
+    return req->status;
+}
+
+/* Answers resp (len bytes from start of a file of size bytes): 206 with
+ * its Content-Range if partial, else 200. */
+static int respond_range(struct request *req, struct MHD_Response *resp,
+                         bool partial, uint64_t start, uint64_t len,
+                         int64_t size)
+{
+    char range_hdr[96];
+    uint64_t last;
+
+    http_respond(req, partial ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, resp);
+    if (partial) {
+        /* start + len <= size (media_parse_range): checked all the same. */
+        if (__builtin_add_overflow(start, len - 1, &last))
+            last = (uint64_t)size - 1;
+        snprintf(range_hdr, sizeof(range_hdr), "bytes %llu-%llu/%lld",
+                 (unsigned long long)start, (unsigned long long)last,
+                 (long long)size);
+        http_header_add(req, "Content-Range", range_hdr);
+    }
+    return req->status;
+}
+
 /* A clip's file streamed from the bucket (objstore.h). */
 static ssize_t bucket_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -175,7 +209,6 @@ static int from_bucket(struct request *req, const char *id, const char *obj,
 {
     struct objstore_file *f = calloc(1, sizeof(*f));
     const char *range, *if_range;
-    char range_hdr[96];
     uint64_t start = 0, len;
     struct MHD_Response *resp;
     int rc;
@@ -204,11 +237,7 @@ static int from_bucket(struct request *req, const char *id, const char *obj,
         range = NULL;
     rc = media_parse_range(range, (uint64_t)f->size, &start, &len);
     if (rc == RANGE_UNSATISFIABLE) {
-        http_error(req, MHD_HTTP_RANGE_NOT_SATISFIABLE, "bad_range",
-                   "the range is outside the file");
-        snprintf(range_hdr, sizeof(range_hdr), "bytes */%lld",
-                 (long long)f->size);
-        http_header_add(req, "Content-Range", range_hdr);
+        unsatisfiable(req, f->size);
         bucket_free(f);
         return req->status;
     }
@@ -225,15 +254,7 @@ static int from_bucket(struct request *req, const char *id, const char *obj,
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                           "cannot send the file");
     }
-    http_respond(req,
-                 rc == RANGE_PARTIAL ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK,
-                 resp);
-    if (rc == RANGE_PARTIAL) {
-        snprintf(range_hdr, sizeof(range_hdr), "bytes %llu-%llu/%lld",
-                 (unsigned long long)start,
-                 (unsigned long long)(start + len - 1), (long long)f->size);
-        http_header_add(req, "Content-Range", range_hdr);
-    }
+    respond_range(req, resp, rc == RANGE_PARTIAL, start, len, f->size);
     file_headers(req, id, created, country, language, union_only, ext, mime,
                  f->etag);
     return req->status;
@@ -243,7 +264,7 @@ int media_get(struct request *req)
 {
     char id[UTIL_ID_LEN + 1], file[64], path[PATH_MAX], etag[64];
     const char *version = NULL;
-    char range_hdr[96], country[3] = "", language[36] = "";
+    char country[3] = "", language[36] = "";
     bool union_only = false;
     const char *ext, *mime, *if_range, *range;
     enum storage_kind kind;
@@ -350,12 +371,7 @@ int media_get(struct request *req)
     rc = media_parse_range(range, (uint64_t)sb.st_size, &start, &len);
     if (rc == RANGE_UNSATISFIABLE) {
         close(fd);
-        http_error(req, MHD_HTTP_RANGE_NOT_SATISFIABLE, "bad_range",
-                   "the range is outside the file");
-        snprintf(range_hdr, sizeof(range_hdr), "bytes */%lld",
-                 (long long)sb.st_size);
-        http_header_add(req, "Content-Range", range_hdr);
-        return req->status;
+        return unsatisfiable(req, (int64_t)sb.st_size);
     }
     resp = MHD_create_response_from_fd_at_offset64(len, fd, start);
     if (resp == NULL) {
@@ -363,20 +379,8 @@ int media_get(struct request *req)
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                           "cannot send the file");
     }
-    http_respond(req,
-                 rc == RANGE_PARTIAL ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK,
-                 resp);
-    if (rc == RANGE_PARTIAL) {
-        uint64_t last;
-
-        /* start + len <= size (media_parse_range): checked all the same. */
-        if (__builtin_add_overflow(start, len - 1, &last))
-            last = (uint64_t)sb.st_size - 1;
-        snprintf(range_hdr, sizeof(range_hdr), "bytes %llu-%llu/%lld",
-                 (unsigned long long)start, (unsigned long long)last,
-                 (long long)sb.st_size);
-        http_header_add(req, "Content-Range", range_hdr);
-    }
+    respond_range(req, resp, rc == RANGE_PARTIAL, start, len,
+                  (int64_t)sb.st_size);
     file_headers(req, id, created, country, language, union_only, ext, mime,
                  etag);
     return req->status;

@@ -392,10 +392,13 @@ int objstore_fetch(struct objstore *os, const char *data_dir, const char *id,
     if (rc != 0)
         return rc;
     if (!f.in_bucket) {
+        char dir[PATH_MAX];
         objstore_file_close(&f);
-        rc = storage_path(data_dir, STORAGE_MEDIA_DIR, id, path, pathlen) ||
-             util_fmt(path + strlen(path), pathlen - strlen(path), "/%s", name);
-        return rc == 0 ? 0 : -1;
+        if (storage_path(data_dir, STORAGE_MEDIA_DIR, id, dir, sizeof(dir)) !=
+                0 ||
+            util_fmt(path, pathlen, "%s/%s", dir, name) != 0)
+            return -1;
+        return 0;
     }
     /* Beside the data directory's copies, under a name no copier takes. */
     rc = -1;
@@ -526,7 +529,7 @@ static void offload_leftovers(struct objstore *os, struct db *db,
 int objstore_sweep(struct objstore *os, struct db *db, const char *data_dir)
 {
     char ids[SWEEP_BATCH][UTIL_ID_LEN + 1];
-    int64_t tries[SWEEP_BATCH], now = util_now();
+    int64_t tries[SWEEP_BATCH], gens[SWEEP_BATCH], now = util_now();
     struct db_stmt *st;
     int n = 0, done = 0, rc;
 
@@ -540,7 +543,8 @@ int objstore_sweep(struct objstore *os, struct db *db, const char *data_dir)
     db_bind_int(st, 2, SWEEP_BATCH);
     while (n < SWEEP_BATCH && (rc = db_step(st)) == DB_ROW) {
         snprintf(ids[n], sizeof(ids[0]), "%s", db_col_text(st, 0));
-        tries[n++] = db_col_int(st, 1);
+        tries[n] = db_col_int(st, 1);
+        gens[n++] = db_col_int(st, 2);
     }
     db_reset(st);
     for (int i = 0; i < n; i++) {
@@ -565,6 +569,7 @@ int objstore_sweep(struct objstore *os, struct db *db, const char *data_dir)
             }
         } else if ((st = db_stmt(db, STMT_OBJDEL_DONE)) != NULL) {
             db_bind_text(st, 1, ids[i]);
+            db_bind_int(st, 2, gens[i]);
             db_step(st);
             log_info("message %s: its objects were deleted", ids[i]);
             done++;

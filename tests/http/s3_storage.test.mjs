@@ -165,7 +165,8 @@ test('upload → worker → bucket → approve → /media with Range → ZIP exp
   // Withdrawal: the bucket's objects go.
   assert.equal((await withdraw(m.receipt)).status, 200);
   await until(() => objects(m.id).length === 0, 30000, 'the withdrawn clip\'s objects to be deleted');
-  assert.equal(sql(s.dataDir, `SELECT count(*) FROM object_deletions WHERE message_id = '${m.id}'`), '0');
+  await until(() => sql(s.dataDir, `SELECT count(*) FROM object_deletions WHERE message_id = '${m.id}'`) === '0',
+    10000, 'the deletion\'s record to go');
   const gone = await comms.req('GET', `/media/${m.id}/video.mp4`, { raw: true });
   assert.equal(gone.status, 404);
 });
@@ -280,7 +281,8 @@ test('a remote worker reads and writes the bucket through pre-signed URLs: no me
     assert.ok(ffprobe(path.join(dir, 'remote-out.mp4')).streams.some((st) => st.codec_type === 'video'));
     // The server's access log: the job was claimed and finished through
     // it, but its input and outputs never passed through it.
-    assert.match(t.log(), /POST \/api\/v1\/worker\/jobs\/\d+\/done 200/);
+    // (the access log's line comes after the answer, the status before)
+    await until(() => /POST \/api\/v1\/worker\/jobs\/\d+\/done 200/.test(t.log()), 10000, 'done in the log');
     assert.doesNotMatch(t.log(), /GET \/api\/v1\/worker\/jobs\/\d+\/input/);
     assert.doesNotMatch(t.log(), /PUT \/api\/v1\/worker\/jobs\/\d+\/outputs\//);
     const local = path.join(t.dataDir, 'media', m.id);
