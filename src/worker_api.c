@@ -1094,6 +1094,10 @@ int worker_api_done(struct request *req)
         http_json(req, MHD_HTTP_OK, json_pack("{s:s}", "state", "done"));
     } else if (rc == QUEUE_LOST) {
         worker_discard_local(app->cfg->data_dir, &l.job);
+        /* Published in the bucket already: a withdrawal that took the
+         * lease away must still delete them. */
+        if (in_bucket)
+            objstore_recheck(app->store, db, l.job.message_id);
         log_info("job %lld: %s finished attempt %d but lost its lease; its "
                  "outputs are dropped",
                  (long long)l.job.id, l.worker, l.job.attempts);
