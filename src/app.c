@@ -20,6 +20,7 @@
 #include "chorus/metrics.h"
 #include "chorus/migrate.h"
 #include "chorus/multipart.h"
+#include "chorus/objstore.h"
 #include "chorus/page.h"
 #include "chorus/panel.h"
 #include "chorus/prefs.h"
@@ -241,6 +242,10 @@ int app_open(struct app *app, const struct config *cfg, struct db **db)
         log_warn("cannot create the directories of %s", cfg->data_dir);
         return -1;
     }
+    /* A store that refuses us is said at start, not at the first clip. */
+    if (s3_global_init() != 0 || objstore_open(cfg, &app->store) != 0 ||
+        (app->store != NULL && objstore_check(app->store) != 0))
+        return -1;
     if (client_nets_parse(cfg->trusted_proxy, &app->proxies, err,
                           sizeof(err)) != 0) {
         log_error("%s", err);
@@ -287,6 +292,9 @@ void app_close(struct app *app, struct db *db)
     throttle_free(app->login_by_client);
     throttle_free(app->login_by_device);
     worker_api_free(app->workers);
+    objstore_close(app->store);
+    if (app->cfg != NULL)
+        s3_global_cleanup();
     db_pool_free(app->db);
     db_close(db);
     memset(app, 0, sizeof(*app));

@@ -179,6 +179,25 @@ static const struct option_spec options[] = {
     {"claim-wait", "CHORUS_CLAIM_WAIT", OPT_INT, OFF(claim_wait), "20", 0, 60,
      BIT(CMD_WORKER),
      "a remote worker: seconds a claim waits at the server for a job"},
+    {"storage", "CHORUS_STORAGE", OPT_STRING, OFF(storage), "local", 0, 0,
+     BIT(CMD_SERVE) | BIT(CMD_WORKER) | BIT(CMD_PURGE),
+     "where media live: local (the data directory), or s3://BUCKET/PREFIX "
+     "(credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"},
+    {"s3-endpoint", "CHORUS_S3_ENDPOINT", OPT_STRING, OFF(s3_endpoint), "", 0,
+     0, BIT(CMD_SERVE) | BIT(CMD_WORKER) | BIT(CMD_PURGE),
+     "--storage s3://: the store's address (https://s3.REGION.amazonaws.com, "
+     "http://127.0.0.1:9000)"},
+    {"s3-region", "CHORUS_S3_REGION", OPT_STRING, OFF(s3_region), "us-east-1",
+     0, 0, BIT(CMD_SERVE) | BIT(CMD_WORKER) | BIT(CMD_PURGE),
+     "--storage s3://: the region requests are signed for"},
+    {"s3-path-style", "CHORUS_S3_PATH_STYLE", OPT_BOOL, OFF(s3_path_style),
+     "false", 0, 0, BIT(CMD_SERVE) | BIT(CMD_WORKER) | BIT(CMD_PURGE),
+     "--storage s3://: address objects as ENDPOINT/BUCKET/KEY (MinIO, Ceph, "
+     "Swift) instead of BUCKET.ENDPOINT-HOST/KEY"},
+    {"s3-timeout", "CHORUS_S3_TIMEOUT", OPT_INT, OFF(s3_timeout), "30", 1, 3600,
+     BIT(CMD_SERVE) | BIT(CMD_WORKER) | BIT(CMD_PURGE),
+     "--storage s3://: seconds a request to the store may stall before it "
+     "fails"},
     {"failed-retention-days", "CHORUS_FAILED_RETENTION_DAYS", OPT_INT,
      OFF(failed_retention_days), "7", 0, 36500, BIT(CMD_SERVE),
      "days the original of a clip that failed processing is kept (0: "

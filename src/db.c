@@ -582,6 +582,33 @@ static const char *const sql_text[STMT__COUNT] = {
     [STMT_JOB_LAST_OF_TARGET] =
         "SELECT state, error, updated_at FROM jobs WHERE kind = +?1"
         " AND target = ?2 ORDER BY id DESC LIMIT 1",
+    /* ?1 message, ?2 now: its objects must go (again, if a row is there:
+     * at once). */
+    [STMT_OBJDEL_ADD] =
+        "INSERT INTO object_deletions (message_id, since, next_at)"
+        " VALUES (?1, ?2, ?2) ON CONFLICT (message_id) DO UPDATE"
+        " SET next_at = ?2, gen = gen + 1",
+    /* ?1 now, ?2 how many. */
+    [STMT_OBJDEL_DUE] = "SELECT message_id, tries, gen FROM object_deletions"
+                        " WHERE next_at <= ?1 ORDER BY next_at LIMIT ?2",
+    /* ?1 message, ?2 the gen the deletion started from. */
+    [STMT_OBJDEL_DONE] = "DELETE FROM object_deletions WHERE message_id = ?1"
+                         " AND gen = ?2",
+    /* ?1 message, ?2 the next try, ?3 what the store said. */
+    [STMT_OBJDEL_FAILED] =
+        "UPDATE object_deletions SET tries = tries + 1, next_at = ?2,"
+        " error = ?3 WHERE message_id = ?1",
+    [STMT_OBJDEL_COUNT] = "SELECT count(*), coalesce(sum(tries > 0), 0)"
+                          " FROM object_deletions",
+    [STMT_OBJDEL_CLEAR] = "DELETE FROM object_deletions",
+    /* A message whose files are gone has no row, is withdrawn, or says
+     * its media were deleted (retention, purge). */
+    /* A remote worker (its lease name has a '/') holds a job of ?1. */
+    [STMT_JOB_REMOTE_HELD] = "SELECT 1 FROM jobs WHERE message_id = ?1"
+                             " AND state = 'running' AND instr(worker, '/') > 0"
+                             " LIMIT 1",
+    [STMT_MSG_FILES_GONE] = "SELECT status = 'withdrawn' OR media_deleted_at"
+                            " IS NOT NULL FROM messages WHERE id = ?1",
 };
 
 static sqlite3_stmt *raw(struct db_stmt *st)

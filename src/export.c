@@ -21,6 +21,7 @@
 #include "chorus/media.h"
 #include "chorus/message.h"
 #include "chorus/meta.h"
+#include "chorus/objstore.h"
 #include "chorus/panel.h"
 #include "chorus/search.h"
 #include "chorus/storage.h"
@@ -53,7 +54,7 @@ enum part {
 
 /* A version or caption file of the current row, waiting to be added. */
 struct extra {
-    int fd;
+    struct objstore_file f;
     char name[192];
 };
 #define EXTRAS_MAX 32
@@ -78,8 +79,9 @@ struct export_ctx {
     int nrows, row;
     enum part part;
     bool rows_done, manifests_added, closed, failed;
-    /* The entry being copied. */
-    int fd;
+    /* The entry being copied (on disk or in the bucket), if copying. */
+    struct objstore_file cur;
+    bool copying;
     int64_t remaining;
     /* The studio's files asked for (?versions=, ?captions=): a bit per
      * format of studio_formats, and the caption file types. */
@@ -150,10 +152,9 @@ static void ctx_free(void *cls)
         return;
     if (ctx->a != NULL)
         archive_write_free(ctx->a);
-    if (ctx->fd >= 0)
-        close(ctx->fd);
+    objstore_file_close(&ctx->cur);
     for (int i = ctx->iextra; i < ctx->nextras; i++)
-        close(ctx->extras[i].fd);
+        objstore_file_close(&ctx->extras[i].f);
     if (ctx->csv != NULL)
         fclose(ctx->csv);
     if (ctx->json != NULL)
@@ -375,70 +376,84 @@ static void manifest_add(struct export_ctx *ctx, const struct row *r,
     ctx->count++;
 }
 
-/* Starts an entry for the open file fd under name; 0, or -1. */
-static int begin_entry(struct export_ctx *ctx, const char *name, int fd,
-                       int64_t mtime)
+/* Starts an entry for the open file *f under name, which it takes (and
+ * closes, even on failure); 0, or -1. */
+static int begin_entry(struct export_ctx *ctx, const char *name,
+                       struct objstore_file *f, int64_t mtime)
 {
     struct archive_entry *e;
-    struct stat sb;
     int rc;
 
-    if (fstat(fd, &sb) != 0)
+    if (objstore_file_stream(ctx->app->store, f, 0, -1) != 0 ||
+        (e = archive_entry_new()) == NULL) {
+        objstore_file_close(f);
         return -1;
-    e = archive_entry_new();
-    if (e == NULL)
-        return -1;
+    }
     archive_entry_set_pathname_utf8(e, name);
     archive_entry_set_filetype(e, AE_IFREG);
     archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, sb.st_size);
+    archive_entry_set_size(e, f->size);
     archive_entry_set_mtime(e, mtime > 0 ? mtime : util_now(), 0);
     rc = archive_write_header(ctx->a, e);
     archive_entry_free(e);
     if (rc != ARCHIVE_OK) {
         log_warnx("export: %s", archive_error_string(ctx->a));
+        objstore_file_close(f);
         return -1;
     }
-    ctx->fd = fd;
-    ctx->remaining = sb.st_size;
+    ctx->cur = *f;
+    ctx->copying = f->size > 0;
+    ctx->remaining = f->size;
+    if (!ctx->copying)
+        objstore_file_close(&ctx->cur);
     return 0;
 }
 
-/* Opens file kind of id; -1 if it is gone (withdrawn meanwhile). */
-static int open_media(struct export_ctx *ctx, enum storage_kind kind,
-                      const char *id)
+/* Opens file name of id, on disk or in the bucket; 0, 1 if it is gone
+ * (withdrawn meanwhile), -1 if the store failed. */
+static int open_media(struct export_ctx *ctx, const char *name, const char *id,
+                      struct objstore_file *f)
 {
-    char path[PATH_MAX];
+    return objstore_file_open(ctx->app->store, ctx->app->cfg->data_dir, id,
+                              name, f);
+}
 
-    if (storage_path(ctx->app->cfg->data_dir, kind, id, path, sizeof(path)) !=
-        0)
+/* Wraps a temporary file's descriptor; -1 if it cannot be measured. */
+static int temp_entry(int fd, struct objstore_file *f)
+{
+    struct stat sb;
+
+    objstore_file_of_fd(f, fd, 0);
+    if (fstat(fd, &sb) != 0) {
+        objstore_file_close(f);
         return -1;
-    return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    }
+    f->size = (int64_t)sb.st_size;
+    return 0;
 }
 
 /* Adds a manifest temp file as an entry. */
 static int add_manifest(struct export_ctx *ctx, FILE *f, const char *name)
 {
+    struct objstore_file of;
     int fd;
 
     if (fflush(f) != 0 || (fd = dup(fileno(f))) < 0)
         return -1;
-    if (lseek(fd, 0, SEEK_SET) != 0 ||
-        begin_entry(ctx, name, fd, util_now()) != 0) {
-        close(fd);
+    if (temp_entry(fd, &of) != 0)
         return -1;
-    }
-    return 0;
+    return begin_entry(ctx, name, &of, util_now());
 }
 
-/* Queues fd as entry name of the current row (fd is closed if full). */
-static void extra_add(struct export_ctx *ctx, int fd, const char *name)
+/* Queues *f as entry name of the current row (closed if full). */
+static void extra_add(struct export_ctx *ctx, struct objstore_file *f,
+                      const char *name)
 {
     if (ctx->nextras == EXTRAS_MAX) {
-        close(fd);
+        objstore_file_close(f);
         return;
     }
-    ctx->extras[ctx->nextras].fd = fd;
+    ctx->extras[ctx->nextras].f = *f;
     snprintf(ctx->extras[ctx->nextras].name,
              sizeof(ctx->extras[ctx->nextras].name), "%s", name);
     ctx->nextras++;
@@ -508,13 +523,16 @@ static int prepare_studio(struct export_ctx *ctx, struct row *r,
             if (db_step(one) == DB_ROW) {
                 for (int k = 0; k < 2; k++) {
                     bool vtt = k == 0;
+                    struct objstore_file cf;
                     int fd;
                     if (!(vtt ? ctx->vtt : ctx->srt) ||
-                        (fd = caption_file(ctx, db_col_text(one, 0), vtt)) < 0)
+                        (fd = caption_file(ctx, db_col_text(one, 0), vtt)) <
+                            0 ||
+                        temp_entry(fd, &cf) != 0)
                         continue;
                     snprintf(name, sizeof(name), "%scaptions/%s.%s.%s", folder,
                              r->name, lang, vtt ? "vtt" : "srt");
-                    extra_add(ctx, fd, name);
+                    extra_add(ctx, &cf, name);
                     json_object_set_new(files, vtt ? "vtt" : "srt",
                                         json_string(strrchr(name, '/') + 1));
                 }
@@ -529,19 +547,18 @@ static int prepare_studio(struct export_ctx *ctx, struct row *r,
         db_bind_text(st, 1, r->id);
         while ((step_rc = db_step(st)) == DB_ROW) {
             struct studio_version v;
-            int fd;
+            struct objstore_file vf;
             if (studio_version_parse(db_col_text(st, 1), &v) != 0 ||
                 strcmp(db_col_text(st, 2), "done") != 0 ||
                 !(ctx->versions & (1U << v.format)) ||
                 (made & (1U << v.format)) ||
-                storage_version_path(ctx->app->cfg->data_dir, r->id, v.name,
-                                     "mp4", 0, path, sizeof(path)) != 0 ||
-                (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+                util_fmt(path, sizeof(path), "v-%s.mp4", v.name) != 0 ||
+                open_media(ctx, path, r->id, &vf) != 0)
                 continue;
             made |= 1U << v.format;
             snprintf(name, sizeof(name), "%sversions/%s-%s.mp4", folder,
                      r->name, v.name);
-            extra_add(ctx, fd, name);
+            extra_add(ctx, &vf, name);
             json_object_set_new(vers, studio_formats[v.format],
                                 json_string(strrchr(name, '/') + 1));
         }
@@ -567,23 +584,24 @@ static int step(struct export_ctx *ctx)
 {
     char buf[PIECE], video[112], thumb[112];
     const char *folder;
+    struct objstore_file f;
     struct row *r;
-    int fd;
+    int rc;
 
-    if (ctx->fd >= 0) {
-        ssize_t n =
-            read(ctx->fd, buf,
-                 ctx->remaining < PIECE ? (size_t)ctx->remaining : PIECE);
+    if (ctx->copying) {
+        long n = objstore_file_read(
+            &ctx->cur, buf,
+            ctx->remaining < PIECE ? (size_t)ctx->remaining : PIECE);
         if (n <= 0) {
-            log_warn("export: a file ended early");
+            log_warnx("export: a file ended early");
             return -1;
         }
         if (archive_write_data(ctx->a, buf, (size_t)n) != n)
             return -1;
         ctx->remaining -= n;
         if (ctx->remaining == 0) {
-            close(ctx->fd);
-            ctx->fd = -1;
+            objstore_file_close(&ctx->cur);
+            ctx->copying = false;
         }
         return 0;
     }
@@ -594,26 +612,23 @@ static int step(struct export_ctx *ctx)
         snprintf(thumb, sizeof(thumb), "%sthumbs/%s.jpg", folder, r->name);
         switch (ctx->part) {
         case PART_VIDEO:
-            fd = open_media(ctx, STORAGE_VIDEO, r->id);
-            if (fd < 0) {
+            rc = open_media(ctx, "video.mp4", r->id, &f);
+            if (rc < 0)
+                return -1; /* the store failed: cut short, not wrong */
+            if (rc > 0) {
                 ctx->part = PART_NEXT; /* gone: leave it out */
                 return 0;
             }
             ctx->part = PART_THUMB;
-            if (begin_entry(ctx, video, fd, r->decided_at) != 0) {
-                close(fd);
-                return -1;
-            }
-            return 0;
+            return begin_entry(ctx, video, &f, r->decided_at);
         case PART_THUMB:
             ctx->part = PART_STUDIO;
-            fd = open_media(ctx, STORAGE_THUMB, r->id);
-            if (fd >= 0 && begin_entry(ctx, thumb, fd, r->decided_at) != 0) {
-                close(fd);
+            rc = open_media(ctx, "thumb.jpg", r->id, &f);
+            if (rc < 0)
                 return -1;
-            }
-            if (fd < 0)
-                thumb[0] = '\0';
+            if (rc == 0)
+                return begin_entry(ctx, thumb, &f, r->decided_at);
+            thumb[0] = '\0';
             return 0;
         case PART_STUDIO:
             ctx->part = PART_EXTRAS;
@@ -626,13 +641,9 @@ static int step(struct export_ctx *ctx)
                 ctx->part = PART_MANIFEST;
                 return 0;
             }
-            fd = ctx->extras[ctx->iextra++].fd;
-            if (begin_entry(ctx, ctx->extras[ctx->iextra - 1].name, fd,
-                            r->decided_at) != 0) {
-                close(fd);
-                return -1;
-            }
-            return 0;
+            f = ctx->extras[ctx->iextra++].f;
+            return begin_entry(ctx, ctx->extras[ctx->iextra - 1].name, &f,
+                               r->decided_at);
         case PART_MANIFEST:
             manifest_add(ctx, r, video, strrchr(video, '/') + 1,
                          thumb[0] ? strrchr(thumb, '/') + 1 : NULL);
@@ -655,13 +666,13 @@ static int step(struct export_ctx *ctx)
         return 0;
     }
     if (ctx->json != NULL) {
-        FILE *f = ctx->json;
+        FILE *mf = ctx->json;
         ctx->json = NULL;
-        if (add_manifest(ctx, f, "manifest.json") != 0) {
-            fclose(f);
+        if (add_manifest(ctx, mf, "manifest.json") != 0) {
+            fclose(mf);
             return -1;
         }
-        fclose(f);
+        fclose(mf);
         return 0;
     }
     if (archive_write_close(ctx->a) != ARCHIVE_OK)
@@ -790,7 +801,7 @@ int export_zip(struct request *req)
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                           "out of memory");
     ctx->app = req->app;
-    ctx->fd = -1;
+    objstore_file_of_fd(&ctx->cur, -1, 0);
     ctx->reshared = -1;
     ctx->cur_date = INT64_MIN;
     ctx->role = req->session.role;

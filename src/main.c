@@ -36,6 +36,7 @@
 #include "chorus/http.h"
 #include "chorus/log.h"
 #include "chorus/meta.h"
+#include "chorus/objstore.h"
 #include "chorus/remote.h"
 #include "chorus/retention.h"
 #include "chorus/storage.h"
@@ -100,6 +101,7 @@ static int run_loop(struct app *app, struct db *db, const sigset_t *sigs,
             upload_sweep(app, db);
             auth_sessions_sweep(db, app->cfg->session_idle);
             retention_sweep(app->cfg, db);
+            objstore_sweep(app->store, db, app->cfg->data_dir);
             /* A purge by another process that could not truncate the
              * WAL asked for it. */
             if (retention_checkpoint_wanted(app->cfg->data_dir))
@@ -687,7 +689,9 @@ static int cmd_purge(const struct config *cfg)
     const char *campaign =
         cfg->purge_campaign[0] != '\0' ? cfg->purge_campaign : NULL;
     struct purge_report rep;
+    struct objstore *os = NULL;
     struct db *db = NULL;
+    int64_t pending = 0;
     int rc = 1;
 
     if (cfg->nargs != 0 || (campaign == NULL) == !cfg->everything) {
@@ -722,10 +726,21 @@ static int cmd_purge(const struct config *cfg)
             goto out;
         }
     }
-    if (storage_init(cfg->data_dir) != 0 ||
+    if (storage_init(cfg->data_dir) != 0 || s3_global_init() != 0 ||
+        objstore_open(cfg, &os) != 0 ||
         retention_purge(cfg, db, campaign, &rep) != 0) {
         fprintf(stderr, "chorus: the purge did not finish; run it again\n");
         goto out;
+    }
+    /* The bucket's objects now; what fails stays recorded for the
+     * server's sweep, which retries until the store agrees. */
+    if (os != NULL) {
+        int64_t failing = 0;
+        objstore_sweep(os, db, cfg->data_dir);
+        if (objstore_pending(db, &pending, &failing) == 0 && pending > 0)
+            printf("warning: the objects of %lld messages are still in the "
+                   "bucket (see the log); chorus serve's sweep retries\n",
+                   (long long)pending);
     }
     printf("purged %lld messages of %s%s: media and personal data deleted, "
            "counts kept\n",
@@ -737,8 +752,9 @@ static int cmd_purge(const struct config *cfg)
     if (!rep.wal_clear)
         printf("warning: the database's WAL is still in use; a running "
                "chorus serve truncates it at its next sweep\n");
-    rc = rep.files > 0 ? 1 : 0;
+    rc = rep.files > 0 || pending > 0 ? 1 : 0;
 out:
+    objstore_close(os);
     db_close(db);
     return rc;
 }

@@ -16,6 +16,7 @@
 #include "chorus/db.h"
 #include "chorus/http.h"
 #include "chorus/message.h"
+#include "chorus/objstore.h"
 #include "chorus/storage.h"
 
 /* Parses decimal digits at *p into *out, advancing *p; 0, or -1. */
@@ -130,11 +131,145 @@ void media_file_name(const char *id, int64_t created, const char *country,
             *c = 'x';
 }
 
+/* 416 for a range outside a file of size bytes. */
+static int unsatisfiable(struct request *req, int64_t size)
+{
+    char range_hdr[96];
+
+    http_error(req, MHD_HTTP_RANGE_NOT_SATISFIABLE, "bad_range",
+               "the range is outside the file");
+    snprintf(range_hdr, sizeof(range_hdr), "bytes */%lld", (long long)size);
+    http_header_add(req, "Content-Range", range_hdr);
+    return req->status;
+}
+
+/* Answers resp (len bytes from start of a file of size bytes): 206 with
+ * its Content-Range if partial, else 200. */
+static int respond_range(struct request *req, struct MHD_Response *resp,
+                         bool partial, uint64_t start, uint64_t len,
+                         int64_t size)
+{
+    char range_hdr[96];
+    uint64_t last;
+
+    http_respond(req, partial ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, resp);
+    if (partial) {
+        /* start + len <= size (media_parse_range): checked all the same. */
+        if (__builtin_add_overflow(start, len - 1, &last))
+            last = (uint64_t)size - 1;
+        snprintf(range_hdr, sizeof(range_hdr), "bytes %llu-%llu/%lld",
+                 (unsigned long long)start, (unsigned long long)last,
+                 (long long)size);
+        http_header_add(req, "Content-Range", range_hdr);
+    }
+    return req->status;
+}
+
+/* A clip's file streamed from the bucket (objstore.h). */
+static ssize_t bucket_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    long n = objstore_file_read(cls, buf, max);
+
+    (void)pos;
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void bucket_free(void *cls)
+{
+    objstore_file_close(cls);
+    free(cls);
+}
+
+/* The headers every answer with a file carries. */
+static void file_headers(struct request *req, const char *id, int64_t created,
+                         const char *country, const char *language,
+                         bool union_only, const char *ext, const char *mime,
+                         const char *etag)
+{
+    char name[64], disp[128];
+
+    media_file_name(id, created, country, language, union_only, ext, name);
+    snprintf(disp, sizeof(disp), "%s; filename=\"%s\"",
+             http_query(req, "download") != NULL ? "attachment" : "inline",
+             name);
+    http_header_add(req, "Content-Type", mime);
+    http_header_add(req, "Content-Disposition", disp);
+    http_header_add(req, "Accept-Ranges", "bytes");
+    http_header_add(req, "ETag", etag);
+    http_header_add(req, "Cache-Control", "private, no-cache");
+}
+
+/*
+ * Serves file obj of message id from the bucket, with Range and the
+ * store's ETag: streamed through this server (README, "Object storage":
+ * no pre-signed redirect), from a ranged GET. A store that fails is a
+ * 502 (logged), never a crash.
+ */
+static int from_bucket(struct request *req, const char *id, const char *obj,
+                       const char *mime, const char *ext, int64_t created,
+                       const char *country, const char *language,
+                       bool union_only)
+{
+    struct objstore_file *f = calloc(1, sizeof(*f));
+    const char *range, *if_range;
+    uint64_t start = 0, len;
+    struct MHD_Response *resp;
+    int rc;
+
+    if (f == NULL)
+        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                          "out of memory");
+    rc = objstore_file_open(req->app->store, req->app->cfg->data_dir, id, obj,
+                            f);
+    if (rc != 0) {
+        bucket_free(f);
+        if (rc > 0)
+            return http_error(req, MHD_HTTP_NOT_FOUND, "not_found",
+                              "no such file");
+        return http_error(req, MHD_HTTP_BAD_GATEWAY, "storage_failed",
+                          "the object store did not answer; try again");
+    }
+    if (http_not_modified(req, f->etag, "private, no-cache")) {
+        bucket_free(f);
+        return req->status;
+    }
+    len = (uint64_t)f->size;
+    range = http_header(req, "Range");
+    if_range = http_header(req, "If-Range");
+    if (if_range != NULL && strcmp(if_range, f->etag) != 0)
+        range = NULL;
+    rc = media_parse_range(range, (uint64_t)f->size, &start, &len);
+    if (rc == RANGE_UNSATISFIABLE) {
+        unsatisfiable(req, f->size);
+        bucket_free(f);
+        return req->status;
+    }
+    if (len > 0 && objstore_file_stream(req->app->store, f, (int64_t)start,
+                                        (int64_t)len) != 0) {
+        bucket_free(f);
+        return http_error(req, MHD_HTTP_BAD_GATEWAY, "storage_failed",
+                          "the object store did not answer; try again");
+    }
+    resp = MHD_create_response_from_callback(len, 64 * 1024, bucket_read, f,
+                                             bucket_free);
+    if (resp == NULL) {
+        bucket_free(f);
+        return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                          "cannot send the file");
+    }
+    respond_range(req, resp, rc == RANGE_PARTIAL, start, len, f->size);
+    file_headers(req, id, created, country, language, union_only, ext, mime,
+                 f->etag);
+    return req->status;
+}
+
 int media_get(struct request *req)
 {
-    char id[UTIL_ID_LEN + 1], file[64], path[PATH_MAX], etag[64], name[64];
+    char id[UTIL_ID_LEN + 1], file[64], path[PATH_MAX], etag[64];
     const char *version = NULL;
-    char disp[128], range_hdr[96], country[3] = "", language[36] = "";
+    char country[3] = "", language[36] = "";
     bool union_only = false;
     const char *ext, *mime, *if_range, *range;
     enum storage_kind kind;
@@ -212,8 +347,19 @@ int media_get(struct request *req)
              : storage_path(req->app->cfg->data_dir, kind, id, path,
                             sizeof(path))) != 0)
         goto not_found;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+        /* Not on disk (any more): the bucket's, if there is one. */
+        if (errno == ENOENT && req->app->store != NULL) {
+            char obj[80];
+            if ((version != NULL
+                     ? util_fmt(obj, sizeof(obj), "v-%s.%s", version, ext)
+                     : util_fmt(obj, sizeof(obj), "%s", file)) != 0)
+                goto not_found;
+            return from_bucket(req, id, obj, mime, ext, created, country,
+                               language, union_only);
+        }
         return http_file_error(req, errno);
+    }
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
         goto not_found;
 
@@ -233,12 +379,7 @@ int media_get(struct request *req)
     rc = media_parse_range(range, (uint64_t)sb.st_size, &start, &len);
     if (rc == RANGE_UNSATISFIABLE) {
         close(fd);
-        http_error(req, MHD_HTTP_RANGE_NOT_SATISFIABLE, "bad_range",
-                   "the range is outside the file");
-        snprintf(range_hdr, sizeof(range_hdr), "bytes */%lld",
-                 (long long)sb.st_size);
-        http_header_add(req, "Content-Range", range_hdr);
-        return req->status;
+        return unsatisfiable(req, (int64_t)sb.st_size);
     }
     resp = MHD_create_response_from_fd_at_offset64(len, fd, start);
     if (resp == NULL) {
@@ -246,29 +387,10 @@ int media_get(struct request *req)
         return http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                           "cannot send the file");
     }
-    http_respond(req,
-                 rc == RANGE_PARTIAL ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK,
-                 resp);
-    if (rc == RANGE_PARTIAL) {
-        uint64_t last;
-
-        /* start + len <= size (media_parse_range): checked all the same. */
-        if (__builtin_add_overflow(start, len - 1, &last))
-            last = (uint64_t)sb.st_size - 1;
-        snprintf(range_hdr, sizeof(range_hdr), "bytes %llu-%llu/%lld",
-                 (unsigned long long)start, (unsigned long long)last,
-                 (long long)sb.st_size);
-        http_header_add(req, "Content-Range", range_hdr);
-    }
-    media_file_name(id, created, country, language, union_only, ext, name);
-    snprintf(disp, sizeof(disp), "%s; filename=\"%s\"",
-             http_query(req, "download") != NULL ? "attachment" : "inline",
-             name);
-    http_header_add(req, "Content-Type", mime);
-    http_header_add(req, "Content-Disposition", disp);
-    http_header_add(req, "Accept-Ranges", "bytes");
-    http_header_add(req, "ETag", etag);
-    http_header_add(req, "Cache-Control", "private, no-cache");
+    respond_range(req, resp, rc == RANGE_PARTIAL, start, len,
+                  (int64_t)sb.st_size);
+    file_headers(req, id, created, country, language, union_only, ext, mime,
+                 etag);
     return req->status;
 not_found:
     if (fd >= 0)

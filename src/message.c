@@ -190,6 +190,20 @@ static int delete_transcripts(struct effect_ctx *c)
     return db_step(st) < 0 ? DB_ERROR : 0;
 }
 
+/* The message's objects in the bucket must go too: recorded here, in the
+ * transaction that deletes its files, and deleted by the sweep
+ * (objstore.h), which tries again until the store agrees. */
+static int doom_objects(struct effect_ctx *c)
+{
+    struct db_stmt *st = db_stmt(c->db, STMT_OBJDEL_ADD);
+
+    if (st == NULL)
+        return DB_ERROR;
+    db_bind_text(st, 1, c->id);
+    db_bind_int(st, 2, c->now);
+    return db_step(st) < 0 ? DB_ERROR : 0;
+}
+
 static int effect_withdraw(struct effect_ctx *c)
 {
     struct db_stmt *st = cas_stmt(c, STMT_MSG_WITHDRAW);
@@ -199,7 +213,7 @@ static int effect_withdraw(struct effect_ctx *c)
         return DB_ERROR;
     db_bind_int(st, 4, message_day(c->now));
     if ((rc = step_one(c, st)) < 0 || (rc = claim_drop(c->db, c->id)) < 0 ||
-        (rc = delete_transcripts(c)) < 0)
+        (rc = delete_transcripts(c)) < 0 || (rc = doom_objects(c)) < 0)
         return rc;
     return queue_cancel_tx(c->db, c->id, "withdrawn");
 }
@@ -212,7 +226,8 @@ static int effect_purge(struct effect_ctx *c)
     if (st == NULL)
         return DB_ERROR;
     db_bind_int(st, 4, message_day(c->now));
-    if ((rc = step_one(c, st)) < 0 || (rc = delete_transcripts(c)) < 0)
+    if ((rc = step_one(c, st)) < 0 || (rc = delete_transcripts(c)) < 0 ||
+        (rc = doom_objects(c)) < 0)
         return rc;
     return queue_cancel_tx(c->db, c->id, "purged");
 }
@@ -229,7 +244,7 @@ static int effect_files_deleted(struct effect_ctx *c)
         return DB_ERROR;
     db_bind_int(st, 4, c->now);
     db_bind_text(st, 5, c->who->who == WHO_ADMIN ? "admin" : "retention");
-    if ((rc = step_one(c, st)) < 0)
+    if ((rc = step_one(c, st)) < 0 || (rc = doom_objects(c)) < 0)
         return rc;
     return a->on_owned != NULL && a->on_owned(a->opaque) != 0 ? DB_ERROR : 0;
 }

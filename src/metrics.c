@@ -9,6 +9,7 @@
 #include "chorus/app.h"
 #include "chorus/db.h"
 #include "chorus/http.h"
+#include "chorus/objstore.h"
 #include "chorus/util.h"
 #include "chorus/worker_api.h"
 
@@ -59,6 +60,43 @@ static void text_line(void *opaque, const char *line)
     text_add(opaque, "%s", line);
 }
 
+/* Object storage: this process's requests to the store by operation, and
+ * the deletions still to make (every process's, from the database). */
+static void storage_metrics(struct db *db, struct text *t)
+{
+    int64_t pending, failing;
+
+    text_add(t, "# HELP chorus_s3_requests_total Requests this server made "
+                "to the object store, by operation.\n"
+                "# TYPE chorus_s3_requests_total counter\n");
+    for (int op = 0; op < S3_OP__COUNT; op++) {
+        int64_t n, errors;
+        s3_counts((enum s3_op)op, &n, &errors);
+        text_add(t, "chorus_s3_requests_total{op=\"%s\"} %lld\n",
+                 s3_op_name((enum s3_op)op), (long long)n);
+    }
+    text_add(t, "# HELP chorus_s3_request_errors_total Requests to the "
+                "object store that failed (network, or an error answer).\n"
+                "# TYPE chorus_s3_request_errors_total counter\n");
+    for (int op = 0; op < S3_OP__COUNT; op++) {
+        int64_t n, errors;
+        s3_counts((enum s3_op)op, &n, &errors);
+        text_add(t, "chorus_s3_request_errors_total{op=\"%s\"} %lld\n",
+                 s3_op_name((enum s3_op)op), (long long)errors);
+    }
+    if (objstore_pending(db, &pending, &failing) == 0)
+        text_add(t,
+                 "# HELP chorus_s3_deletions_pending Messages whose objects "
+                 "are still to be deleted from the bucket.\n"
+                 "# TYPE chorus_s3_deletions_pending gauge\n"
+                 "chorus_s3_deletions_pending %lld\n"
+                 "# HELP chorus_s3_deletions_failing Of those, the ones a "
+                 "try failed for (retried by the sweep).\n"
+                 "# TYPE chorus_s3_deletions_failing gauge\n"
+                 "chorus_s3_deletions_failing %lld\n",
+                 (long long)pending, (long long)failing);
+}
+
 /* Remote workers (DESIGN.md "Scale"). */
 static void scale_metrics(struct request *req, struct db *db, struct text *t)
 {
@@ -73,6 +111,7 @@ static void scale_metrics(struct request *req, struct db *db, struct text *t)
                      db_col_text(st, 0), db_col_text(st, 1),
                      (long long)db_col_int(st, 2));
     worker_api_metrics(req->app->workers, text_line, t);
+    storage_metrics(db, t);
 }
 
 int metrics_get(struct request *req)

@@ -19,6 +19,7 @@
 #include "chorus/log.h"
 #include "chorus/message.h"
 #include "chorus/meta.h"
+#include "chorus/objstore.h"
 #include "chorus/queue.h"
 #include "chorus/storage.h"
 #include "chorus/util.h"
@@ -540,6 +541,22 @@ static json_t *version_item(const char *id, const struct studio_version *v,
                      done ? url : NULL, "preview", done ? preview : NULL);
 }
 
+/* True if version v of message id is still on disk or in the bucket. */
+static bool version_kept(struct request *req, const char *id,
+                         const struct studio_version *v)
+{
+    struct objstore_file f;
+    char name[64];
+    int rc;
+
+    if (util_fmt(name, sizeof(name), "v-%s.mp4", v->name) != 0)
+        return false;
+    rc = objstore_file_open(req->app->store, req->app->cfg->data_dir, id, name,
+                            &f);
+    objstore_file_close(&f);
+    return rc == 0;
+}
+
 /* True if the transcript of id in lang exists. */
 static int has_transcript(struct db *db, const char *id, const char *lang)
 {
@@ -558,12 +575,11 @@ static int has_transcript(struct db *db, const char *id, const char *lang)
 int studio_version_post(struct request *req)
 {
     char id[UTIL_ID_LEN + 1], target[UTIL_ID_LEN + STUDIO_NAME_MAX + 2];
-    char path[PATH_MAX], *args = NULL, *state = NULL;
+    char *args = NULL, *state = NULL;
     struct studio_version v;
     struct studio_msg m;
     struct db_stmt *st;
     struct db *db = NULL;
-    struct stat sb;
     const char *why = NULL;
     json_t *body = NULL;
     bool began = false;
@@ -634,10 +650,7 @@ int studio_version_post(struct request *req)
     /* Made already (and still there), or on its way: as it is. */
     if (state != NULL &&
         (strcmp(state, "queued") == 0 || strcmp(state, "running") == 0 ||
-         (strcmp(state, "done") == 0 &&
-          storage_version_path(req->app->cfg->data_dir, id, v.name, "mp4", 0,
-                               path, sizeof(path)) == 0 &&
-          stat(path, &sb) == 0))) {
+         (strcmp(state, "done") == 0 && version_kept(req, id, &v)))) {
         db_rollback(db);
         began = false;
         http_json(req, MHD_HTTP_OK, version_item(id, &v, state, 0, NULL));

@@ -32,6 +32,7 @@
 #include "chorus/db.h"
 #include "chorus/log.h"
 #include "chorus/logo.h"
+#include "chorus/objstore.h"
 #include "chorus/queue.h"
 #include "chorus/sandbox.h"
 #include "chorus/storage.h"
@@ -357,15 +358,15 @@ static int watch(struct batch *b, pid_t pid, int fd, bool *lost, char *err,
     return killed ? -1 : status;
 }
 
-int studio_job_run(const struct config *cfg, struct db *db, const char *worker,
-                   const struct job *job)
+int studio_job_run(const struct config *cfg, struct db *db, struct objstore *os,
+                   const char *worker, const struct job *job)
 {
     struct batch *b = calloc(1, sizeof(*b));
     int64_t ids[TRANSCODE_MAX_VERSIONS - 1];
-    int nids = 0, fds[2] = {-1, -1}, status;
+    int nids = 0, fds[2] = {-1, -1}, status, made = 0, got;
     struct db_stmt *st;
-    char err[300];
-    bool lost;
+    char err[300], dir[PATH_MAX];
+    bool lost, fetched = false;
     pid_t pid;
 
     if (b == NULL)
@@ -406,10 +407,21 @@ int studio_job_run(const struct config *cfg, struct db *db, const char *worker,
     }
     log_info("job %lld: %d version(s) of message %s", (long long)job->id, b->n,
              b->id);
-    if (storage_path(cfg->data_dir, STORAGE_VIDEO, b->id, b->in,
-                     sizeof(b->in)) != 0 ||
-        access(b->in, R_OK) != 0) {
-        fail_all(b, "the clip's video is missing", false);
+    /* The video on disk, or fetched from the bucket for this job. */
+    got = objstore_fetch(os, cfg->data_dir, b->id, "video.mp4", b->in,
+                         sizeof(b->in), &fetched);
+    if (got != 0) {
+        fail_all(b,
+                 got > 0 ? "the clip's video is missing"
+                         : "the clip's video could not be read from the "
+                           "object store",
+                 got < 0);
+        goto out;
+    }
+    if (storage_path(cfg->data_dir, STORAGE_MEDIA_DIR, b->id, dir,
+                     sizeof(dir)) != 0 ||
+        (mkdir(dir, 0700) != 0 && errno != EEXIST)) {
+        fail_all(b, "the server could not prepare the job (disk full?)", true);
         goto out;
     }
     if (read_message(b) != 0)
@@ -447,10 +459,11 @@ int studio_job_run(const struct config *cfg, struct db *db, const char *worker,
                 unlink(vj->tmp);
                 unlink(vj->thumb_tmp);
             }
-            if (rc == 1)
+            if (rc == 1) {
                 log_info("job %lld: version %s of %s made",
                          (long long)vj->job.id, vj->v.name, b->id);
-            else if (rc != QUEUE_LOST)
+                made++;
+            } else if (rc != QUEUE_LOST)
                 fail_one(b, vj, "the server could not store the version", true);
         }
     } else if (WIFEXITED(status) && WEXITSTATUS(status) == 1 && err[0]) {
@@ -468,6 +481,11 @@ out:
         close(fds[0]);
     if (fds[1] >= 0)
         close(fds[1]);
+    if (fetched)
+        unlink(b->in);
+    /* What was made goes to the bucket with its clip's other files. */
+    if (made > 0)
+        objstore_offload(os, db, cfg->data_dir, b->id);
     for (int i = 0; i < TRANSCODE_MAX_VERSIONS; i++) {
         json_decref(b->v[i].cues);
         free(b->v[i].caps);

@@ -24,6 +24,7 @@
 #include "chorus/log.h"
 #include "chorus/logo.h"
 #include "chorus/meta.h"
+#include "chorus/objstore.h"
 #include "chorus/queue.h"
 #include "chorus/sandbox.h"
 #include "chorus/storage.h"
@@ -541,6 +542,7 @@ out:
 struct worker {
     const struct config *cfg;
     struct db *db;
+    struct objstore *os; /* NULL: media stay in the data directory */
     char name[32];
 };
 
@@ -700,7 +702,7 @@ static int run_job(struct worker *w, const struct job *job)
     if (strcmp(job->kind, JOB_KIND_LOGO) == 0)
         return logo_job_run(cfg, w->db, w->name, job);
     if (strcmp(job->kind, JOB_KIND_VERSION) == 0)
-        return studio_job_run(cfg, w->db, w->name, job);
+        return studio_job_run(cfg, w->db, w->os, w->name, job);
     if (!queue_job_is_transcode(job)) {
         char why[64];
         snprintf(why, sizeof(why), "this worker cannot make %s jobs",
@@ -760,6 +762,9 @@ static int run_job(struct worker *w, const struct job *job)
                                     cfg->keep_originals);
             log_info("job %lld: done in %.1f s", (long long)job->id,
                      run.facts.seconds);
+            /* Published: now the bucket's (a failure leaves them on disk
+             * for the sweep). */
+            objstore_offload(w->os, w->db, cfg->data_dir, job->message_id);
         } else if (rc == QUEUE_LOST) {
             log_info("job %lld: attempt %d finished but lost its lease "
                      "(taken over, or withdrawn); its outputs are dropped",
@@ -799,6 +804,10 @@ static int worker_loop(const struct config *cfg)
         log_error("worker: %s", err);
         return 1;
     }
+    if (s3_global_init() != 0 || objstore_open(cfg, &w.os) != 0) {
+        db_close(w.db);
+        return 1;
+    }
     while (!stopping) {
         struct job job;
         int rc = queue_claim(w.db, w.name, cfg->job_lease, &job);
@@ -812,6 +821,8 @@ static int worker_loop(const struct config *cfg)
             log_warnx("worker: cannot claim a job; retrying");
         usleep(IDLE_POLL_MS * 1000);
     }
+    objstore_close(w.os);
+    s3_global_cleanup();
     db_close(w.db);
     return 0;
 }

@@ -21,6 +21,7 @@
 #include "chorus/log.h"
 #include "chorus/media.h"
 #include "chorus/message.h"
+#include "chorus/objstore.h"
 #include "chorus/queue.h"
 #include "chorus/storage.h"
 #include "chorus/util.h"
@@ -484,6 +485,29 @@ static json_t *describe_job(struct request *req, struct db *db,
     return out;
 }
 
+/*
+ * With object storage, a transcode's input is read from the bucket: the
+ * original copied to its private prefix and a pre-signed GET in place of
+ * the server's input route (which stays the way if the store fails).
+ */
+static void share_input(struct request *req, const struct lease *l,
+                        json_t *answer)
+{
+    char url[S3_URL_MAX];
+    json_t *input = json_object_get(json_object_get(answer, "job"), "input");
+
+    if (req->app->store == NULL || !queue_job_is_transcode(&l->job) ||
+        input == NULL)
+        return;
+    if (objstore_share_original(req->app->store, req->app->cfg->data_dir,
+                                l->job.message_id, url, sizeof(url)) != 0) {
+        log_warnx("job %lld: its input goes through the server instead",
+                  (long long)l->job.id);
+        return;
+    }
+    json_object_set_new(input, "url", json_string(url));
+}
+
 int worker_api_claim(struct request *req)
 {
     struct app *app = req->app;
@@ -544,6 +568,8 @@ int worker_api_claim(struct request *req)
             if (rc == 1)
                 answer = describe_job(req, db, &l, &gone);
             db_pool_put(app->db, db);
+            if (answer != NULL)
+                share_input(req, &l, answer);
         }
         if (rc < 0)
             return http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
@@ -746,7 +772,7 @@ int worker_api_outputs(struct request *req)
         const char *name = json_string_value(json_object_get(f, "name"));
         const char *sha = json_string_value(json_object_get(f, "sha256"));
         json_int_t bytes = json_integer_value(json_object_get(f, "bytes"));
-        char url[256], path[PATH_MAX], have[65];
+        char url[S3_URL_MAX], path[PATH_MAX], have[65], key[S3_KEY_MAX];
         int64_t size = -1;
         bool sheet;
 
@@ -757,6 +783,20 @@ int worker_api_outputs(struct request *req)
                        "not an output of this job, or without its bytes and "
                        "sha256");
             goto out;
+        }
+        /* With object storage, straight into the bucket's private
+         * prefix: a PUT there is whole or absent, so its size says it is
+         * in (the lease's holder only sends this attempt's files). */
+        if (app->store != NULL &&
+            objstore_work_url(app->store, l.job.message_id, l.job.id,
+                              l.job.attempts, name, key, sizeof(key), url,
+                              sizeof(url)) == 0) {
+            bool in =
+                objstore_size(app->store, key, &size) == 1 && size == bytes;
+            json_array_append_new(answer,
+                                  json_pack("{s:s, s:s, s:b}", "name", name,
+                                            "url", url, "have", in));
+            continue;
         }
         snprintf(url, sizeof(url),
                  "/api/v1/worker/jobs/%lld/outputs/%s?slot=%s&attempt=%d"
@@ -914,17 +954,57 @@ struct done_ctx {
     struct db *db;
     const struct job *job;
     bool sheet;
+    bool in_bucket; /* sent through pre-signed URLs (objstore.h) */
 };
 
 static int publish_done(void *opaque)
 {
     const struct done_ctx *d = opaque;
 
+    /* In the bucket: published already (publish_bucket). */
+    if (d->in_bucket)
+        return 0;
     return worker_publish_local(d->app->cfg->data_dir, d->job, d->sheet);
 }
 
-/* Whether every output of l's attempt is in: 1, 0 (400 answered), -1. */
-static int outputs_in(struct request *req, const struct lease *l, bool sheet)
+/*
+ * The outputs of l's attempt in the bucket's private prefix: 1 if every
+ * one is there, each then copied (in the store) to the message's media,
+ * 0 if one is missing (400 answered), -1 if the store failed.
+ */
+static int publish_bucket(struct request *req, const struct lease *l,
+                          bool sheet)
+{
+    const char *names[WORKER_OUTPUTS_MAX];
+    char key[S3_KEY_MAX];
+    int n = worker_outputs(sheet, names);
+    int64_t size;
+
+    for (int i = 0; i < n; i++) {
+        int rc = objstore_work_url(req->app->store, l->job.message_id,
+                                   l->job.id, l->job.attempts, names[i], key,
+                                   sizeof(key), NULL, 0) != 0
+                     ? -1
+                     : objstore_size(req->app->store, key, &size);
+        if (rc < 0)
+            return -1;
+        if (rc == 0 || size <= 0) {
+            http_error(req, MHD_HTTP_BAD_REQUEST, "outputs_missing",
+                       "%s has not been sent", names[i]);
+            return 0;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (objstore_publish_work(req->app->store, l->job.message_id, l->job.id,
+                                  l->job.attempts, names[i]) != 0)
+            return -1;
+    return 1;
+}
+
+/* Whether every output of l's attempt is in: 1, or 0 (400 answered if
+ * answer). */
+static int outputs_in(struct request *req, const struct lease *l, bool sheet,
+                      bool answer)
 {
     const char *names[WORKER_OUTPUTS_MAX];
     char path[PATH_MAX];
@@ -933,8 +1013,9 @@ static int outputs_in(struct request *req, const struct lease *l, bool sheet)
     for (int i = 0; i < n; i++)
         if (output_path(req, l, names[i], path, sizeof(path)) != 0 ||
             access(path, R_OK) != 0) {
-            http_error(req, MHD_HTTP_BAD_REQUEST, "outputs_missing",
-                       "%s has not been sent", names[i]);
+            if (answer)
+                http_error(req, MHD_HTTP_BAD_REQUEST, "outputs_missing",
+                           "%s has not been sent", names[i]);
             return 0;
         }
     return 1;
@@ -949,7 +1030,7 @@ int worker_api_done(struct request *req)
     struct lease l;
     struct db *db = NULL;
     char *json = NULL;
-    bool sheet = false;
+    bool sheet = false, in_bucket = false;
     int rc;
 
     if (body == NULL)
@@ -979,23 +1060,44 @@ int worker_api_done(struct request *req)
     }
     if (owned(req, db, &l) != 1)
         goto out;
-    if (!output_expected(db, &l.job, NULL, &sheet) ||
-        outputs_in(req, &l, sheet) != 1) {
-        if (req->status == 0)
-            http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                       "cannot check the outputs");
+    if (!output_expected(db, &l.job, NULL, &sheet)) {
+        http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                   "cannot check the outputs");
         goto out;
     }
-    d = (struct done_ctx){app, db, &l.job, sheet};
+    /* Sent to this server, or (object storage) to the bucket. */
+    if (outputs_in(req, &l, sheet, app->store == NULL) != 1) {
+        if (app->store == NULL)
+            goto out;
+        in_bucket = true;
+        if ((rc = publish_bucket(req, &l, sheet)) <= 0) {
+            if (rc < 0)
+                http_error(req, MHD_HTTP_BAD_GATEWAY, "storage_failed",
+                           "the object store did not answer; try again");
+            goto out;
+        }
+    }
+    d = (struct done_ctx){app, db, &l.job, sheet, in_bucket};
     rc = queue_succeed(db, &l.job, l.worker, &f, publish_done, &d);
     if (rc == 1) {
         worker_dispose_original(app->cfg->data_dir, l.job.message_id,
                                 app->cfg->keep_originals);
         log_info("job %lld: done by %s in %.1f s", (long long)l.job.id,
                  l.worker, f.seconds);
+        /* Outputs that came through this server: now to the bucket; a
+         * withdrawal meanwhile must delete what was published there. */
+        if (in_bucket)
+            objstore_recheck(app->store, db, l.job.message_id);
+        else
+            objstore_offload(app->store, db, app->cfg->data_dir,
+                             l.job.message_id);
         http_json(req, MHD_HTTP_OK, json_pack("{s:s}", "state", "done"));
     } else if (rc == QUEUE_LOST) {
         worker_discard_local(app->cfg->data_dir, &l.job);
+        /* Published in the bucket already: a withdrawal that took the
+         * lease away must still delete them. */
+        if (in_bucket)
+            objstore_recheck(app->store, db, l.job.message_id);
         log_info("job %lld: %s finished attempt %d but lost its lease; its "
                  "outputs are dropped",
                  (long long)l.job.id, l.worker, l.job.attempts);

@@ -19,6 +19,7 @@ struct db_pool;
 struct upload_registry;
 struct throttle;
 struct metrics;
+struct objstore;
 struct worker_api;
 
 struct app {
@@ -40,6 +41,8 @@ struct app {
     /* A withdrawal or a deletion left text in the WAL that a checkpoint
      * could not clear yet: the main loop tries again every second. */
     atomic_int checkpoint_due;
+    /* --storage s3://: the bucket (objstore.h); NULL: the data dir. */
+    struct objstore *store;
     /* Remote workers seen and claim latencies (worker_api.c). */
     struct worker_api *workers;
     /* Set at shutdown: waiting claims answer at once. */

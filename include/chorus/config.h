@@ -93,6 +93,15 @@ struct config {
     const char *tmp_dir;    /* where jobs' files live while they run */
     int claim_wait;         /* seconds a claim waits for a job */
 
+    /* Object storage (objstore.h): "" or "local", or s3://BUCKET/PREFIX;
+     * the credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+     * only, never from a flag (they would show in ps). */
+    const char *storage;
+    const char *s3_endpoint;
+    const char *s3_region;
+    bool s3_path_style; /* ENDPOINT/BUCKET/KEY, else BUCKET.HOST/KEY */
+    int s3_timeout;     /* seconds a stalled request to the store may take */
+
     /* Retention (days). */
     int failed_retention_days;
     int rejected_retention_days;

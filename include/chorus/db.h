@@ -143,6 +143,15 @@ enum stmt {
     STMT_VERSION_JOBS_QUEUED,
     STMT_JOB_START_QUEUED,
     STMT_JOB_GET,
+    /* Object storage: deletions to make in the bucket (objstore.c). */
+    STMT_OBJDEL_ADD,
+    STMT_OBJDEL_DUE,
+    STMT_OBJDEL_DONE,
+    STMT_OBJDEL_FAILED,
+    STMT_OBJDEL_COUNT,
+    STMT_OBJDEL_CLEAR,
+    STMT_MSG_FILES_GONE,
+    STMT_JOB_REMOTE_HELD,
     STMT__COUNT
 };
 

@@ -25,6 +25,7 @@
 struct config;
 struct db;
 struct job;
+struct objstore;
 struct request;
 
 #define JOB_KIND_VERSION "version"
@@ -66,9 +67,11 @@ int studio_version_list(struct request *req);
  * Runs a claimed version job for worker (its name and database handle),
  * together with the other versions of its message that wait in the
  * queue, in one sandboxed child from one decode (studio_job.c), and
- * records each one's end. Returns 0.
+ * records each one's end. With os (object storage), the clip's video is
+ * fetched from the bucket if it is no longer on disk, and the versions
+ * made go to the bucket. Returns 0.
  */
-int studio_job_run(const struct config *cfg, struct db *db, const char *worker,
-                   const struct job *job);
+int studio_job_run(const struct config *cfg, struct db *db, struct objstore *os,
+                   const char *worker, const struct job *job);
 
 #endif

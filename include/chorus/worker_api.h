@@ -32,6 +32,11 @@
  *        "retryable"}: the moderator-readable reason
  *   POST /api/v1/worker/jobs/{id}/release {"slot","attempt"}: given back
  *        without counting the attempt (the worker is stopping)
+ *
+ * With object storage (objstore.h) a transcode's input URL and its
+ * outputs' URLs are pre-signed URLs of the bucket instead of the input
+ * and output routes, and done publishes the outputs inside the store:
+ * no media byte passes through the server.
  */
 #ifndef CHORUS_WORKER_API_H
 #define CHORUS_WORKER_API_H
