@@ -52,6 +52,8 @@ struct db_pool {
  *     messages arrived in), each looked up by rowid and filtered, a page
  *     after or before rowid ?9, so a page costs about its own rows
  *     whatever the word's frequency (docs/benchmarks.md).
+ * A transcode's progress and the posts left to take down are looked up
+ * only for the states that can have them (processing, withdrawn).
  */
 #define MSG_LIST_COLUMNS                                                       \
     "SELECT m.id, m.status, m.name, m.organization, m.country,"                \
@@ -59,12 +61,14 @@ struct db_pool {
     " m.created_at, m.received_at, m.duration_ms, m.width, m.height,"          \
     " m.has_audio, m.decided_at, m.failure_reason,"                            \
     " (SELECT count(*) FROM reshares r WHERE r.message_id = m.id),"            \
+    " CASE WHEN m.status = 'processing' THEN"                                  \
     " (SELECT j.progress FROM jobs j WHERE j.message_id = m.id"                \
     "  AND j.kind = 'transcode' AND j.state IN ('queued', 'running')"          \
-    "  LIMIT 1),"                                                              \
+    "  LIMIT 1) END,"                                                          \
     " m.withdrawn_at, m.exported_at, m.media_deleted_at, m.media_deleted_why," \
+    " CASE WHEN m.status = 'withdrawn' THEN"                                   \
     " (SELECT count(*) FROM reshares r WHERE r.message_id = m.id"              \
-    "  AND r.taken_down_at IS NULL), m.takedown_at, m.campaign_id,"            \
+    "  AND r.taken_down_at IS NULL) END, m.takedown_at, m.campaign_id,"        \
     " (SELECT c.slug FROM campaigns c WHERE c.id = m.campaign_id),"            \
     " m.protect, m.check_protection, m.rowid, cu.username, cl.until"
 

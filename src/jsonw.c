@@ -102,11 +102,11 @@ static void put_string(struct jsonw *w, const char *s)
     put(w, "\"", 1);
 }
 
-void jsonw_key(struct jsonw *w, const char *key)
+void jsonw_keyn(struct jsonw *w, const char *key, size_t len)
 {
     value_start(w);
     put(w, "\"", 1);
-    put(w, key, strlen(key));
+    put(w, key, len);
     put(w, "\":", 2);
     w->comma = false;
 }

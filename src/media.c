@@ -95,9 +95,10 @@ void media_file_suffix(const char *id, const char *ext, char out[32])
     unsigned char bytes[16] = {0};
     size_t n;
 
-    /* 48 bits of the id keep names apart within any export. */
-    sodium_base642bin(bytes, sizeof(bytes), id, strlen(id), NULL, NULL, NULL,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    /* 48 bits of the id keep names apart within any export: its first 8
+     * characters are those 6 bytes. */
+    sodium_base642bin(bytes, sizeof(bytes), id, strnlen(id, 8), NULL, NULL,
+                      NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     out[0] = '-';
     sodium_bin2hex(out + 1, 13, bytes, 6);
     out[13] = '.';

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct jsonw {
     char *buf;
@@ -24,7 +25,12 @@ void jsonw_open(struct jsonw *w, char c);
 void jsonw_close(struct jsonw *w, char c);
 /* An object key, written as it is (a name of ours, never input: it is not
  * escaped); the value follows with one of the calls below. */
-void jsonw_key(struct jsonw *w, const char *key);
+void jsonw_keyn(struct jsonw *w, const char *key, size_t len);
+/* Inline, so a literal key's length is known where it is written. */
+static inline void jsonw_key(struct jsonw *w, const char *key)
+{
+    jsonw_keyn(w, key, strlen(key));
+}
 /* A string (escaped), or null for NULL. */
 void jsonw_str(struct jsonw *w, const char *s);
 void jsonw_int(struct jsonw *w, int64_t v);
