@@ -31,6 +31,7 @@
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
 #include <libavformat/avformat.h>
+#include <libavutil/cpu.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
@@ -340,7 +341,11 @@ static int open_version(struct studio_job *sj, struct version_out *v)
     enc->gop_size = v->plan.gop;
     enc->rc_max_rate = v->plan.max_rate;
     enc->rc_buffer_size = v->plan.buffer_size;
-    enc->thread_count = 0;
+    /* Alone, x264 picks its threads; beside the others, each version's
+     * thread is already one of several: frame threads would cost their
+     * overhead for no more parallelism (measured: 5% of the CPU of four
+     * versions on 2 cores, docs/benchmarks.md). */
+    enc->thread_count = sj->n == 1 ? 0 : (av_cpu_count() + sj->n - 1) / sj->n;
     enc->color_range = AVCOL_RANGE_MPEG;
     enc->color_primaries = AVCOL_PRI_BT709;
     enc->color_trc = AVCOL_TRC_BT709;
