@@ -39,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1514,6 +1515,12 @@ static void job_release(struct transcode_job *job)
     av_frame_free(&job->thumb);
 }
 
+void transcode_tune_malloc(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+}
+
 int transcode_file(const char *in_path, const char *out_dir,
                    const struct transcode_options *o,
                    struct transcode_result *res)
@@ -1524,6 +1531,7 @@ int transcode_file(const char *in_path, const char *out_dir,
     int ret, rc = -1;
 
     memset(res, 0, sizeof(*res));
+    transcode_tune_malloc();
     if (o == NULL) {
         transcode_options_default(&defaults);
         o = &defaults;

@@ -887,6 +887,7 @@ int transcode_versions(const char *in_path, const char *out_dir,
     int rc = -1;
 
     memset(res, 0, sizeof(*res));
+    transcode_tune_malloc();
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (sj == NULL) {
         snprintf(res->error, sizeof(res->error), "out of memory");
