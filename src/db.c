@@ -604,7 +604,11 @@ static const char *const sql_text[STMT__COUNT] = {
         " error = ?3 WHERE message_id = ?1",
     [STMT_OBJDEL_COUNT] = "SELECT count(*), coalesce(sum(tries > 0), 0)"
                           " FROM object_deletions",
-    [STMT_OBJDEL_CLEAR] = "DELETE FROM object_deletions",
+    /* With a WHERE: a bare DELETE is SQLite's truncate optimization,
+     * which rewrites the table's pages even when it is empty, so each
+     * sweep put frames in the WAL just truncated after a purge. */
+    [STMT_OBJDEL_CLEAR] =
+        "DELETE FROM object_deletions WHERE message_id IS NOT NULL",
     /* A message whose files are gone has no row, is withdrawn, or says
      * its media were deleted (retention, purge). */
     /* A remote worker (its lease name has a '/') holds a job of ?1. */

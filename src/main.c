@@ -101,7 +101,10 @@ static int run_loop(struct app *app, struct db *db, const sigset_t *sigs,
             upload_sweep(app, db);
             auth_sessions_sweep(db, app->cfg->session_idle);
             retention_sweep(app->cfg, db);
-            objstore_sweep(app->store, db, app->cfg->data_dir);
+            /* Its records went in with a withdrawal's or a purge's
+             * transaction: their deletion is truncated from the WAL too. */
+            if (objstore_sweep(app->store, db, app->cfg->data_dir) > 0)
+                atomic_store(&app->checkpoint_due, 1);
             /* A purge by another process that could not truncate the
              * WAL asked for it. */
             if (retention_checkpoint_wanted(app->cfg->data_dir))
@@ -734,10 +737,17 @@ static int cmd_purge(const struct config *cfg)
     }
     /* The bucket's objects now; what fails stays recorded for the
      * server's sweep, which retries until the store agrees. */
-    if (os != NULL) {
+    {
         int64_t failing = 0;
-        objstore_sweep(os, db, cfg->data_dir);
-        if (objstore_pending(db, &pending, &failing) == 0 && pending > 0)
+        /* (And, its records changed after the purge's own checkpoint,
+         * the WAL truncated again, or left to the server.) */
+        if (objstore_sweep(os, db, cfg->data_dir) > 0 &&
+            retention_checkpoint(db, 500) != 0) {
+            retention_checkpoint_later(cfg->data_dir, true);
+            rep.wal_clear = false;
+        }
+        if (os != NULL && objstore_pending(db, &pending, &failing) == 0 &&
+            pending > 0)
             printf("warning: the objects of %lld messages are still in the "
                    "bucket (see the log); chorus serve's sweep retries\n",
                    (long long)pending);

@@ -535,7 +535,7 @@ int objstore_sweep(struct objstore *os, struct db *db, const char *data_dir)
 
     if (os == NULL) {
         st = db_stmt(db, STMT_OBJDEL_CLEAR);
-        return st != NULL && db_step(st) >= 0 ? 0 : -1;
+        return st != NULL && db_step(st) >= 0 ? (int)db_changes(db) : -1;
     }
     if ((st = db_stmt(db, STMT_OBJDEL_DUE)) == NULL)
         return -1;

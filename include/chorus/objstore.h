@@ -124,8 +124,10 @@ int objstore_fetch(struct objstore *os, const char *data_dir, const char *id,
  * that are due (at most a few hundred a call), a failed one tried again
  * later with a growing wait; then copies to the bucket what a crash or
  * a failed copy left on disk. os NULL: the records are cleared (no
- * bucket to clean). Returns how many messages' objects were deleted, or
- * -1 if the database failed.
+ * bucket to clean). Returns how many messages' objects were deleted (os
+ * NULL: records cleared), or -1 if the database failed. More than 0
+ * means new WAL frames: after a withdrawal or a purge the caller
+ * truncates the WAL again (retention_checkpoint).
  */
 int objstore_sweep(struct objstore *os, struct db *db, const char *data_dir);
 
