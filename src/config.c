@@ -142,7 +142,7 @@ static const struct option_spec options[] = {
     {"max-side", "CHORUS_MAX_SIDE", OPT_INT, OFF(max_side), "1920", 16, 8192,
      BIT(CMD_SERVE) | BIT(CMD_WORKER) | BIT(CMD_TRANSCODE),
      "longer side of output videos in pixels (never upscaled); 1920 keeps "
-     "1080p, about 1.8x the CPU of 1280 (720p) per clip"},
+     "1080p, about 1.7x the CPU of 1280 (720p) per clip"},
     {"max-duration", "CHORUS_MAX_DURATION", OPT_INT, OFF(max_duration), "600",
      1, 86400, BIT(CMD_SERVE) | BIT(CMD_WORKER) | BIT(CMD_TRANSCODE),
      "longest accepted video in seconds"},
