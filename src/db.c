@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "chorus/log.h"
+#include "chorus/util.h"
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -1046,21 +1047,6 @@ void db_pool_free(struct db_pool *pool)
     free(pool);
 }
 
-/* The monotonic time ms from now. */
-static struct timespec after_ms(int ms)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
 /* Takes a free handle, waiting until deadline. Call with the lock. */
 static struct db *take(struct db_pool *pool, const struct timespec *deadline)
 {
@@ -1073,7 +1059,7 @@ static struct db *take(struct db_pool *pool, const struct timespec *deadline)
 
 struct db *db_pool_get(struct db_pool *pool)
 {
-    struct timespec deadline = after_ms(pool->wait_ms);
+    struct timespec deadline = util_mono_after(pool->wait_ms);
     struct db *db;
 
     pthread_mutex_lock(&pool->lock);
@@ -1088,7 +1074,7 @@ struct db *db_pool_get_writer(struct db_pool *pool)
 {
     /* A turn takes as long as SQLite would have let it wait for the
      * lock; then a handle, as any request. */
-    struct timespec turn = after_ms(BUSY_TIMEOUT_MS), deadline;
+    struct timespec turn = util_mono_after(BUSY_TIMEOUT_MS), deadline;
     struct db *db = NULL;
     int rc = 0;
 
@@ -1096,7 +1082,7 @@ struct db *db_pool_get_writer(struct db_pool *pool)
     while (pool->writing && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&pool->writer_cond, &pool->lock, &turn);
     if (!pool->writing) {
-        deadline = after_ms(pool->wait_ms);
+        deadline = util_mono_after(pool->wait_ms);
         if ((db = take(pool, &deadline)) != NULL) {
             db->writer = true;
             pool->writing = true;

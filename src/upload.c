@@ -125,21 +125,6 @@ static ssize_t busy_find(struct upload_registry *reg, const char *id)
     return -1;
 }
 
-/* The monotonic time ms milliseconds from now, for the registry's cond. */
-static struct timespec deadline_in(int ms)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
 /*
  * Takes id's lock, waiting up to wait_ms for it to come free; 0, or -1 if
  * it is still taken (or no memory).
@@ -149,7 +134,7 @@ static int lock_id(struct upload_registry *reg, const char *id, int wait_ms)
     struct timespec deadline;
     int rc = -1, w = 0;
 
-    deadline = deadline_in(wait_ms);
+    deadline = util_mono_after(wait_ms);
     pthread_mutex_lock(&reg->lock);
     while (busy_find(reg, id) >= 0 && wait_ms > 0 && w != ETIMEDOUT)
         w = pthread_cond_timedwait(&reg->unlocked, &reg->lock, &deadline);
@@ -180,7 +165,7 @@ bool upload_busy(struct app *app, const char *id, bool wait)
     bool busy;
     int w = 0;
 
-    deadline = deadline_in(UPLOAD_LOCK_WAIT_MS);
+    deadline = util_mono_after(UPLOAD_LOCK_WAIT_MS);
     pthread_mutex_lock(&reg->lock);
     while (wait && busy_find(reg, id) >= 0 && w != ETIMEDOUT)
         w = pthread_cond_timedwait(&reg->unlocked, &reg->lock, &deadline);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* A message or upload id: 128 random bits, base64url without padding. */
 #define UTIL_ID_LEN 22
@@ -43,6 +44,9 @@ void util_clock_set(int64_t (*fn)(void));
 void util_clock_freeze(void);
 /* A monotonic clock in milliseconds, for durations (never faked). */
 int64_t util_mono_ms(void);
+/* CLOCK_MONOTONIC ms milliseconds from now, for pthread_cond_timedwait on
+ * a condition set to that clock. */
+struct timespec util_mono_after(int ms);
 /* Writes t as "2026-04-19T12:00:00Z" into out (at least 21 bytes). */
 void util_iso8601(int64_t t, char out[21]);
 
