@@ -80,8 +80,14 @@
     return { body: await r.json() };
   }
 
+  // A busy server or a dropped connection is tried again a few times
+  // (2, 4, 8, 16 s) before the page only says so.
+  let retries = 0;
+  let retryTimer = 0;
+
   async function load() {
     $('refresh').disabled = true;
+    clearTimeout(retryTimer);
     try {
       const r = await call('GET');
       if (r.unknown) {
@@ -94,8 +100,10 @@
         if (note !== 'rc_withdrawn_ok') say(null);
         render();
       }
+      retries = 0;
     } catch (e) {
       say('rc_error');
+      if (retries < 4) retryTimer = setTimeout(load, 2000 * 2 ** retries++);
     } finally {
       $('refresh').disabled = false;
     }
