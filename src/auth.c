@@ -477,7 +477,10 @@ int auth_session_get(struct db *db, const char *token, int idle_s,
     if (now - last_seen >= touch_s && (st = db_stmt(db, STMT_SESSION_TOUCH))) {
         db_bind_blob(st, 1, s->token_hash, sizeof(s->token_hash));
         db_bind_int(st, 2, now);
-        db_step(st);
+        /* A touch that fails is tried again by the next request; the
+         * session stays valid meanwhile. */
+        if (db_step(st) < 0)
+            log_warnx("a session's last use was not recorded");
     }
     return 1;
 }

@@ -565,14 +565,20 @@ int objstore_sweep(struct objstore *os, struct db *db, const char *data_dir)
                 db_bind_text(st, 1, ids[i]);
                 db_bind_int(st, 2, now + wait);
                 db_bind_text(st, 3, dl->err);
-                db_step(st);
+                /* Unrecorded (logged), the deletion is simply due
+                 * again at the next sweep. */
+                if (db_step(st) < 0)
+                    log_warnx("message %s: the retry was not recorded", ids[i]);
             }
         } else if ((st = db_stmt(db, STMT_OBJDEL_DONE)) != NULL) {
             db_bind_text(st, 1, ids[i]);
             db_bind_int(st, 2, gens[i]);
-            db_step(st);
-            log_info("message %s: its objects were deleted", ids[i]);
-            done++;
+            /* Unrecorded, the next sweep deletes them again (deleting
+             * an object that is gone succeeds). */
+            if (db_step(st) >= 0) {
+                log_info("message %s: its objects were deleted", ids[i]);
+                done++;
+            }
         }
         free(dl);
     }

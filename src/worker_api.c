@@ -240,7 +240,10 @@ static void token_seen(struct request *req, const char *name, int64_t last)
     if ((st = db_stmt(db, STMT_WTOKEN_SEEN)) != NULL) {
         db_bind_text(st, 1, name);
         db_bind_int(st, 2, util_now());
-        db_step(st);
+        /* Only the panel's "last seen" of the token: a failure (logged)
+         * costs nothing else. */
+        if (db_step(st) < 0)
+            log_warnx("worker token %s: last use not recorded", name);
     }
     db_pool_put(req->app->db, db);
 }

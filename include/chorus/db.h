@@ -221,7 +221,8 @@ int db_bind_int(struct db_stmt *st, int i, int64_t v);
 int db_bind_double(struct db_stmt *st, int i, double v);
 int db_bind_blob(struct db_stmt *st, int i, const void *p, size_t len);
 int db_bind_null(struct db_stmt *st, int i);
-int db_step(struct db_stmt *st);
+/* Every result is looked at: the compiler refuses a call that drops it. */
+int db_step(struct db_stmt *st) __attribute__((warn_unused_result));
 void db_reset(struct db_stmt *st);
 /* How many times st was planned again since it was prepared: SQLite
  * does so at every run when a bound value could change the plan (a
