@@ -49,9 +49,12 @@ static void withdraw_unanswered(struct app *app, const char *id)
                                                  0};
     struct db *db = db_pool_get_writer(app->db);
 
-    if (db != NULL &&
-        message_apply(db, id, EV_WITHDRAW, &contributor, NULL, NULL) == MSG_OK)
+    if (db != NULL && message_apply(db, id, EV_WITHDRAW, &contributor, NULL,
+                                    NULL) == MSG_OK) {
+        /* As a receipt's withdrawal: no WAL frame keeps what it cleared. */
+        atomic_store(&app->checkpoint_due, 1);
         log_info("upload %s: its answer did not go out; withdrawn", id);
+    }
     db_pool_put(app->db, db);
 }
 

@@ -69,8 +69,10 @@ static void drop_unanswered(struct tus_ctx *ctx)
     }
     if (ctx->complete) {
         if (message_apply(db, ctx->id, EV_WITHDRAW, &contributor, NULL, NULL) ==
-            MSG_OK)
+            MSG_OK) {
             storage_delete_all(app->cfg->data_dir, ctx->id);
+            atomic_store(&app->checkpoint_due, 1);
+        }
     } else {
         upload_delete_unfinished(app, db, ctx->id, EV_UPLOAD_TERMINATED);
     }

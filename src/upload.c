@@ -655,6 +655,8 @@ int upload_delete_unfinished(struct app *app, struct db *db, const char *id,
     if (rc == 1) {
         storage_delete_all(app->cfg->data_dir, id);
         upload_forget(app, id);
+        /* The row held a contributor's details: no WAL frame keeps them. */
+        atomic_store(&app->checkpoint_due, 1);
     }
     unlock_id(app->uploads, id);
     return rc;
