@@ -1,6 +1,6 @@
 /* The audit chain: intact rows verify against their head; every
- * tampering of the issue (an edited, deleted or inserted row, the last
- * row, the last three or all deleted, a row rewritten with the chain
+ * tampering of the issue (an edited, deleted, inserted or reordered row,
+ * the last row, the last three or all deleted, a row rewritten with the chain
  * recomputed, a forged row appended) is found at its first bad row; an
  * old keyless log is verified and re-chained at start-up. */
 #include <stdlib.h>
@@ -177,6 +177,27 @@ static void test_intact_and_edits(void)
     /* A deleted row in the middle: found where it is missing. */
     db = fresh(dir);
     must(db, "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE id = 2");
+    CHECK_INT(bad_row(db, NULL), 2);
+    db_close(db);
+
+    /* A row inserted in the middle, the later ones moved up to make
+     * room, chained to the row before it: found where it was put. */
+    db = fresh(dir);
+    must(db, "DROP TRIGGER audit_no_update;"
+             "UPDATE audit SET id = id + 10 WHERE id >= 3;"
+             "UPDATE audit SET id = id - 9 WHERE id >= 13;"
+             "INSERT INTO audit (id, at, actor, action, target, reason,"
+             " prev_hash, hash) SELECT 3, at, 'admin', 'message.reject', 'm9',"
+             " NULL, hash, randomblob(32) FROM audit WHERE id = 2");
+    CHECK_INT(bad_row(db, NULL), 3);
+    db_close(db);
+
+    /* Two rows swapped, each whole with its own hashes. */
+    db = fresh(dir);
+    must(db, "DROP TRIGGER audit_no_update;"
+             "UPDATE audit SET id = 100 WHERE id = 2;"
+             "UPDATE audit SET id = 2 WHERE id = 3;"
+             "UPDATE audit SET id = 3 WHERE id = 100");
     CHECK_INT(bad_row(db, NULL), 2);
     db_close(db);
 }
