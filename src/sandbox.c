@@ -319,5 +319,21 @@ int sandbox_probe(const char *what, pid_t parent, const char *path, char *out,
             munmap(p, 4096);
         return outcome(ok, what, out, len);
     }
+#if defined(__x86_64__)
+    if (strcmp(what, "i386_abi") == 0) {
+        /* getpid through the i386 table, which the rules above do not
+         * describe: only the architecture check stops it. The kernel
+         * clears r8-r11 on this entry. */
+        long r = 20;
+
+        __asm__ volatile("int $0x80"
+                         : "+a"(r)
+                         :
+                         : "memory", "r8", "r9", "r10", "r11");
+        if (r < 0)
+            errno = (int)-r;
+        return outcome(r >= 0, what, out, len);
+    }
+#endif
     return -1;
 }
