@@ -209,7 +209,7 @@ int library_taken_down(struct request *req)
         return http_db_error(req, DB_BUSY);
     rc = message_apply(db, id, EV_TAKEN_DOWN, &who, &args, &from);
     db_pool_put(req->app->db, db);
-    if (rc == MSG_NOT_FOUND && from == MSG_WITHDRAWN)
+    if (rc == MSG_NOT_FOUND && (from == MSG_APPROVED || from == MSG_WITHDRAWN))
         return http_error(req, MHD_HTTP_NOT_FOUND, "unknown_reshare",
                           "no such post of this clip, or it is marked "
                           "already");

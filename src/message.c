@@ -250,7 +250,9 @@ static int effect_files_deleted(struct effect_ctx *c)
 }
 
 /* One post (marked by the guard), or the whole clip: every post left,
- * and the clip itself (one exported but never marked as reshared). */
+ * and, once withdrawn, the clip itself (one exported but never marked
+ * as reshared): its take-down is done. An approved clip stays one to
+ * post: a post made after is a post to take down at its withdrawal. */
 static int effect_taken_down(struct effect_ctx *c)
 {
     struct db_stmt *st;
@@ -265,6 +267,8 @@ static int effect_taken_down(struct effect_ctx *c)
     db_bind_int(st, 4, c->who->user_id);
     if ((rc = db_step(st)) < 0)
         return rc;
+    if (c->from != MSG_WITHDRAWN)
+        return 0;
     if ((st = db_stmt(c->db, STMT_TAKEDOWN_DONE)) == NULL)
         return DB_ERROR;
     db_bind_text(st, 1, c->id);
@@ -425,9 +429,9 @@ static const struct transition {
     {EV_RESHARED, "marked reshared", BIT(MSG_APPROVED), MSG_APPROVED,
      WHO_COMMS | WHO_ADMIN, "message.reshared", guard_channel, effect_reshared,
      WORDS_AUDITED},
-    {EV_TAKEN_DOWN, "marked taken down", BIT(MSG_WITHDRAWN), MSG_WITHDRAWN,
-     WHO_COMMS | WHO_ADMIN, "message.taken_down", guard_post, effect_taken_down,
-     WORDS_AUDITED},
+    {EV_TAKEN_DOWN, "marked taken down", BIT(MSG_APPROVED) | BIT(MSG_WITHDRAWN),
+     MSG_STAY, WHO_COMMS | WHO_ADMIN, "message.taken_down", guard_post,
+     effect_taken_down, WORDS_AUDITED},
     {EV_DELETE_FILES, "deleted", BIT(MSG_FAILED) | BIT(MSG_REJECTED), MSG_STAY,
      WHO_SWEEP | WHO_ADMIN, "message.files_deleted", guard_files,
      effect_files_deleted, WORDS_AUDITED},

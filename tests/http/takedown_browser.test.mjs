@@ -1,6 +1,7 @@
 // The panel's side of issue #13 in Chromium: comms marks each post of a
 // clip withdrawn after use as taken down (the tab counts what is left and
-// the clip leaves once nothing is), the library's card and download say
+// the clip leaves once nothing is), a post of a clip still approved is
+// taken down from its preview, the library's card and download say
 // "union only", and an admin deletes a failed clip's file at once.
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -39,6 +40,8 @@ before(async () => {
   for (const ch of ['Telegram', 'Facebook']) {
     assert.equal((await comms.post(`/api/v1/messages/${used.id}/reshared`, { channel: ch, url: `https://example.org/${ch}` })).status, 201);
   }
+  // A post of a clip that stays approved, for the comms team to take down.
+  assert.equal((await comms.post(`/api/v1/messages/${union.id}/reshared`, { channel: 'Telegram', url: 'https://example.org/u' })).status, 201);
   const r = await fetch(`${s.url}/api/v1/receipt`, { method: 'DELETE', headers: { Authorization: `Bearer ${used.receipt}` } });
   assert.equal(r.status, 200);
   b = await launch({ timeout: T });
@@ -82,6 +85,34 @@ test('the union-only card says so on its download; posts of a withdrawn clip are
   await page.locator('.tabs a[data-tab=withdrawn] .count').getByText('0', { exact: true }).waitFor();
   await screenshot(page, 'takedown-after.png', { fullPage: true });
   assert.equal(sql(s.dataDir, `SELECT count(*) FROM audit WHERE action = 'message.taken_down' AND target = '${ids.used}'`), '2');
+});
+
+test('a post of a clip still approved is marked taken down from its preview; the clip stays approved', async () => {
+  const { page } = b;
+  await page.goto(`${s.url}/panel#library`);
+  await page.locator(`.lib-card[data-id="${ids.union}"] button.lib-open`).click();
+  const dlg = page.locator('dialog#lib-preview');
+  const post = dlg.locator('.lp-marks ul.marks li', { hasText: 'Telegram' });
+  await post.locator('button.take-down').click();
+  await post.locator('.taken-down').waitFor();
+  assert.equal(await dlg.locator('button.take-down').count(), 0);
+  await screenshot(page, 'takedown-approved.png');
+  const q = (w) => sql(s.dataDir, w);
+  assert.equal(q(`SELECT status FROM messages WHERE id = '${ids.union}'`), 'approved');
+  assert.equal(q(`SELECT count(*) FROM reshares WHERE message_id = '${ids.union}' AND taken_down_at IS NOT NULL`), '1');
+  assert.equal(q(`SELECT count(*) FROM audit WHERE action = 'message.taken_down' AND target = '${ids.union}'`), '1');
+  // Once is enough; and an approved clip's take-down is never "done":
+  // a post made after it is one to take down at a withdrawal.
+  const comms = await loggedIn(s.url, 'comms', pw.comms);
+  const id = Number(q(`SELECT id FROM reshares WHERE message_id = '${ids.union}'`));
+  const again = await comms.post(`/api/v1/messages/${ids.union}/taken-down`, { reshare: id });
+  assert.equal(again.status, 404);
+  assert.equal(again.body.error, 'unknown_reshare');
+  assert.equal((await comms.post(`/api/v1/messages/${ids.union}/taken-down`, {})).status, 200);
+  assert.equal(q(`SELECT coalesce(takedown_at, 0) FROM messages WHERE id = '${ids.union}'`), '0');
+  // A moderator may not.
+  const mod = await loggedIn(s.url, 'mod', pw.mod);
+  assert.equal((await mod.post(`/api/v1/messages/${ids.union}/taken-down`, { reshare: id })).status, 403);
 });
 
 test('an admin deletes a failed clip\'s uploaded file from its detail, after one confirmation', async () => {

@@ -614,7 +614,7 @@ function render(main, params, navigate) {
     const res = await api('GET', `/api/v1/messages/${encodeURIComponent(m.id)}`);
     if (st.preview !== m.id || !st.alive) return;
     if (res.status === 200) {
-      showMarks(marks, cleanMarks(res.data.reshares));
+      showMarks(marks, cleanMarks(res.data.reshares), m);
       const consent = consentSection(res.data);
       if (consent) marks.closest('.lp-side').insertBefore(consent, marks.closest('.lp-reshares'));
       if (res.data.decided_by) {
@@ -628,9 +628,26 @@ function render(main, params, navigate) {
     }
   }
 
-  function showMarks(box, list) {
+  /** The clip's posts, each with a button to mark it taken down (a post
+   * the comms team removed while the clip stays approved). */
+  function showMarks(box, list, m) {
     box.list = list;
-    box.replaceChildren(list.length ? marksList(list) : h('p', { class: 'muted', text: t('lp_not_marked') }));
+    box.replaceChildren(list.length
+      ? marksList(list, (r, btn) => takeDownPost(m, box, r, btn))
+      : h('p', { class: 'muted', text: t('lp_not_marked') }));
+  }
+
+  async function takeDownPost(m, box, r, btn) {
+    btn.disabled = true;
+    const res = await api('POST', `/api/v1/messages/${encodeURIComponent(m.id)}/taken-down`, { reshare: r.id });
+    if (res.status === 200) {
+      toast(t('taken_down_toast', { channel: r.channel }), 'ok');
+      const now = new Date().toISOString();
+      showMarks(box, box.list.map((x) => (x === r ? { ...x, downAt: now, downBy: session.user } : x)), m);
+    } else {
+      btn.disabled = false;
+      if (res.status !== 401) toast(errorText(res), 'error');
+    }
   }
 
   /** The previewed clip is no longer approved: say so, offer nothing. */
@@ -683,8 +700,10 @@ function render(main, params, navigate) {
       busy = false;
       f.querySelector('button[type=submit]').disabled = false;
       if (res.status === 201) {
-        const mark = { channel: res.data.channel || ch, url: res.data.url || null, by: session.user, at: new Date().toISOString() };
-        showMarks(marksBox, [...(marksBox.list || []), mark]);
+        // Its id comes with the clip's next look-up: until then, no
+        // take-down button.
+        const mark = { id: null, channel: res.data.channel || ch, url: res.data.url || null, by: session.user, at: new Date().toISOString() };
+        showMarks(marksBox, [...(marksBox.list || []), mark], m);
         m.reshared = (m.reshared || 0) + 1;
         const li = cardEl(m.id);
         if (li) li.replaceWith(card(m));
