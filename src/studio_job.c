@@ -32,6 +32,7 @@
 #include "chorus/db.h"
 #include "chorus/log.h"
 #include "chorus/logo.h"
+#include "chorus/message.h"
 #include "chorus/objstore.h"
 #include "chorus/queue.h"
 #include "chorus/sandbox.h"
@@ -212,16 +213,15 @@ static int read_message(struct batch *b)
     char name[512] = "", org[512] = "", country[8] = "", lang[36] = "";
     char tmpl[1024] = "", path[PATH_MAX];
     int64_t campaign = 0, logo_at = 0;
-    const char *status;
+    int state;
     bool ok = false;
 
     if (st == NULL)
         return -1;
     db_bind_text(st, 1, b->id);
     if (db_step(st) == DB_ROW) {
-        status = db_col_text(st, 0);
-        ok = status != NULL && (strcmp(status, "approved") == 0 ||
-                                strcmp(status, "pending") == 0);
+        state = message_state_parse(db_col_text(st, 0));
+        ok = state == MSG_APPROVED || state == MSG_PENDING;
         campaign = db_col_int(st, 1);
         b->duration_ms = db_col_int(st, 2);
 #define COPY(dst, i)                                                           \
