@@ -650,6 +650,8 @@ int message_create(struct db *db, const char *id,
                    int64_t length, int64_t offset, int64_t expires_at,
                    bool complete)
 {
+    static const struct msg_actor contributor = {WHO_CONTRIBUTOR, "contributor",
+                                                 0};
     struct db_stmt *st;
     int64_t now = util_now();
     char protect[META_PROTECT_LEN];
@@ -663,8 +665,7 @@ int message_create(struct db *db, const char *id,
         goto out;
     }
     db_bind_text(st, 1, id);
-    db_bind_text(st, 2,
-                 message_state_name(complete ? MSG_PROCESSING : MSG_UPLOADING));
+    db_bind_text(st, 2, message_state_name(MSG_UPLOADING));
     db_bind_blob(st, 3, receipt_hash, MESSAGE_HASH_LEN);
     db_bind_text(st, 4, opt(meta->name));
     db_bind_text(st, 5, opt(meta->organization));
@@ -676,14 +677,9 @@ int message_create(struct db *db, const char *id,
     db_bind_text(st, 11, meta->consent_scope);
     db_bind_int(st, 12, now);
     db_bind_int(st, 13, length);
-    db_bind_int(st, 14, complete ? length : offset);
-    if (complete) {
-        db_bind_null(st, 15);
-        db_bind_int(st, 16, now);
-    } else {
-        db_bind_int(st, 15, expires_at);
-        db_bind_null(st, 16);
-    }
+    db_bind_int(st, 14, offset);
+    db_bind_int(st, 15, expires_at);
+    db_bind_null(st, 16);
     db_bind_int(st, 17,
                 meta->campaign_id > 0 ? meta->campaign_id
                                       : CAMPAIGN_DEFAULT_ID);
@@ -691,8 +687,16 @@ int message_create(struct db *db, const char *id,
     db_bind_text(st, 19, opt(protect));
     if ((rc = db_step(st)) < 0)
         goto out;
-    if (complete && (rc = queue_enqueue(db, id)) < 0)
-        goto out;
+    /* Whole at once: its last byte in the same transaction, through the
+     * table like any other. */
+    if (complete) {
+        rc = message_apply_tx(db, id, EV_UPLOAD_FINISHED, &contributor, NULL,
+                              NULL);
+        if (rc != MSG_OK) {
+            rc = rc == MSG_BUSY ? DB_BUSY : DB_ERROR;
+            goto out;
+        }
+    }
     rc = db_commit(db);
 out:
     db_rollback(db);

@@ -235,11 +235,12 @@ struct message_receipt {
 void message_token_hash(const char *token, unsigned char out[MESSAGE_HASH_LEN]);
 
 /*
- * Inserts message id with its metadata and receipt hash. If complete,
- * the whole video (length bytes) is already in incoming/ and the message
- * is born "processing" with its job queued; else it is born "uploading"
- * with offset bytes already durable in its part file, expiring at
- * expires_at. Returns 0, or a DB_* code < 0.
+ * Inserts message id with its metadata and receipt hash, "uploading"
+ * (the table's "upload created") with offset bytes already durable in
+ * its part file, expiring at expires_at. If complete, the whole video
+ * (length bytes) is already in incoming/, and the same transaction
+ * applies its last byte (EV_UPLOAD_FINISHED: "processing", its job
+ * queued). Returns 0, or a DB_* code < 0.
  */
 int message_create(struct db *db, const char *id,
                    const struct message_meta *meta,
