@@ -47,7 +47,8 @@ int sandbox_enter(void);
  *   "socket", "exec", "fork", "vfork", "clone" (a process), "clone3",
  *   "open", "openat" (path, for reading), "write" (path, for writing),
  *   "openat2", "io_uring", "ptrace" (PTRACE_SEIZE of parent),
- *   "mmap_exec", "mprotect_exec";
+ *   "mmap_exec", "mprotect_exec", "i386_abi" (a 32-bit system call through
+ *   int $0x80; x86_64 only);
  * or reports: "fds" (the open descriptors), "env" (the environment's
  * variable names). A call the filter kills does not return. Otherwise
  * writes what happened to out and returns 1 if it was refused, 0 if it
