@@ -2,14 +2,16 @@
 // drives it): a Belarusian visitor's page, with a Belarusian tab title
 // from the first byte; an upload through a campaign's page that lands in
 // that campaign with the consent text it showed; a closed campaign's
-// page; the poster printed to PDF on exactly one A4 page, with a QR code
+// page (its heading and its thanks); in the panel, beside a message, the
+// exact consent text its contributor agreed to (not a later version); the
+// poster printed to PDF on exactly one A4 page, with a QR code
 // a phone reads; the page embedded by a --cors-origin site (and the
 // panel refused); and the admin screen: a campaign made with its texts
 // side by side and a live preview. Screenshots go to
 // $CHORUS_ARTIFACTS/campaigns/.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -218,6 +220,9 @@ test('the page of a closed campaign says so in the visitor\'s language, with no 
     assert.equal(await p.title(), 'Акцыя скончылася');
     assert.equal(await p.isVisible('#closed'), true);
     assert.equal(await p.textContent('#closed-h'), 'Эта кампания завершена');
+    // The thanks, and that it takes no more videos, in the visitor's language.
+    assert.equal(await p.isVisible('#closed-text'), true);
+    assert.equal(await p.textContent('#closed-text'), 'Спасибо всем, кто прислал видео солидарности. Кампания больше не принимает видео.');
     assert.equal(await p.isVisible('#form'), false);
     await p.screenshot({ path: path.join(SHOTS, 'closed.png'), fullPage: true });
     assert.deepEqual(problems, []);
@@ -231,11 +236,60 @@ test('the page of a closed campaign says so in the visitor\'s language, with no 
     await q.goto(`${s.url}/c/over`);
     assert.equal(await q.isVisible('#form'), false);
     assert.equal(await q.textContent('#closed-h'), 'Гэтая кампанія завершана');
+    assert.equal(await q.isVisible('#closed-text'), true);
+    assert.equal(await q.textContent('#closed-text'), 'Дзякуй усім, хто даслаў відэа салідарнасці. Кампанія больш не прымае відэа.');
   } finally {
     await nojs.close();
   }
   r = await fetch(`${s.url}/api/v1/campaigns/over`);
   assert.equal((await r.json()).state, 'closed');
+});
+
+test('the panel shows beside a message the exact consent text its contributor agreed to, not a later one', async () => {
+  const V1 = { be: 'Я згодны, што маё відэа пакажуць. Версія першая.', en: 'I agree that my video may be shown. First version.' };
+  const V2 = 'Я згодны, што маё відэа пакажуць усюды. Версія другая.';
+  let r = await admin.post('/api/v1/campaigns', {
+    slug: 'consented', languages: ['be', 'en'], texts: { be: { title: 'Згода', consent: V1.be }, en: { title: 'Consent', consent: V1.en } },
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const form = new FormData();
+  for (const [k, v] of Object.entries({
+    campaign: 'consented', consent: 'yes', consent_version: 'v1', consent_language: 'be', country: 'BY', language: 'be',
+    message: 'Салідарнасць з Менска',
+  })) form.append(k, v);
+  form.append('video', new Blob([readFileSync(clip)]), 'clip.mp4');
+  const up = await fetch(`${s.url}/api/v1/messages`, { method: 'POST', body: form });
+  const { id } = await up.json();
+  assert.equal(up.status, 201);
+  assert.equal(await waitStatus(s.dataDir, id, ['pending', 'failed']), 'pending');
+  // The text changes after the contributor agreed: a new version.
+  r = await admin.req('PATCH', '/api/v1/campaigns/consented', { json: { texts: { be: { consent: V2 } } } });
+  assert.equal(r.body.consent_version, 'v2');
+  const { ctx, p, problems } = await page('en-US', { width: 1400, height: 1000 });
+  try {
+    await p.goto(`${s.url}/panel`);
+    await p.fill('#login-user', 'admin');
+    await p.fill('#login-pass', adminPw);
+    await p.click('#login-submit');
+    await p.waitForSelector('#nav a[href="#queue"]');
+    await p.goto(`${s.url}/panel#queue?status=pending&campaign=consented`);
+    await p.click(`button.card[data-id="${id}"]`);
+    const side = p.locator('.detail-side');
+    await side.locator('.consent-given').waitFor();
+    assert.equal(await side.locator('blockquote.message').textContent(), 'Салідарнасць з Менска');
+    const given = side.locator('.consent-given > blockquote.consent-text');
+    assert.equal(await given.textContent(), V1.be);
+    assert.equal(await given.getAttribute('lang'), 'be');
+    assert.match(await side.locator('.consent-given > p.muted').textContent(), /Version v1\b/);
+    // The same version's other languages, on request; never the later text.
+    await side.locator('.consent-given details > summary').click();
+    assert.equal(await side.locator('.consent-given details .consent-other blockquote.consent-text[lang="en"]').textContent(), V1.en);
+    assert.ok(!(await side.locator('.consent-given').textContent()).includes(V2));
+    await p.screenshot({ path: path.join(SHOTS, 'panel-consent.png'), fullPage: true });
+    assert.deepEqual(problems.filter((x) => !/status of 401/.test(x)), []);
+  } finally {
+    await ctx.close();
+  }
 });
 
 test('a --cors-origin site may embed the campaign page; the panel it may not', async () => {

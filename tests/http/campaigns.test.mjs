@@ -157,8 +157,12 @@ test('a moderator limited to one campaign sees nothing of another, by any route'
   const list = await modStrike.get('/api/v1/messages?status=pending');
   assert.deepEqual(list.body.items.map((m) => m.id).sort(), [ids.strike1, ids.strike2].sort());
   assert.deepEqual(list.body.counts, { uploading: 0, processing: 0, pending: 2, approved: 0, rejected: 0, failed: 0, withdrawn: 0 });
+  // Every state at once: still only the campaign's own messages.
   const every = await modStrike.get('/api/v1/messages?status=all');
-  assert.ok(every.status === 200 || every.status === 400);
+  assert.equal(every.status, 200, JSON.stringify(every.body));
+  assert.deepEqual(every.body.items.map((m) => m.id).sort(), [ids.strike1, ids.strike2].sort());
+  const everyAll = await mod.get('/api/v1/messages?status=all');
+  assert.deepEqual(everyAll.body.items.map((m) => m.id).sort(), Object.values(ids).sort(), 'an unlimited moderator sees them all');
   assert.equal((await modStrike.get('/api/v1/messages?status=pending&q=Оксана')).body.items.length, 0);
   assert.equal((await mod.get('/api/v1/messages?status=pending&q=Оксана')).body.items.length, 1);
   for (const other of [ids.may, ids.dflt]) {
@@ -170,7 +174,34 @@ test('a moderator limited to one campaign sees nothing of another, by any route'
     }
     assert.equal((await modStrike.post(`/api/v1/messages/${other}/approve`, {})).status, 404);
     assert.equal((await modStrike.post(`/api/v1/messages/${other}/reject`, { reason: 'x' })).status, 404);
+    // The routes added later keep to the campaign as well.
+    const claim = await modStrike.post(`/api/v1/messages/${other}/claim`, {});
+    assert.equal(claim.status, 404, `claim ${JSON.stringify(claim.body)}`);
+    assert.equal((await modStrike.get(`/api/v1/messages/${other}/transcripts`)).status, 404);
+    assert.equal((await modStrike.get(`/api/v1/messages/${other}/transcripts/be`)).status, 404);
+    assert.equal((await modStrike.get(`/api/v1/messages/${other}/transcripts/be.vtt`)).status, 404);
+    const put = await modStrike.req('PUT', `/api/v1/messages/${other}/transcripts/en`, { json: { cues: [{ start: 0, end: 0.8, text: 'Not mine to write' }] } });
+    assert.equal(put.status, 404, JSON.stringify(put.body));
+    assert.equal((await modStrike.get(`/api/v1/messages/${other}/versions`)).status, 404);
   }
+  assert.equal(sql(s.dataDir, `SELECT count(*) FROM message_claims WHERE message_id IN ('${ids.may}', '${ids.dflt}')`), '0');
+  assert.equal(sql(s.dataDir, `SELECT count(*) FROM transcripts WHERE message_id IN ('${ids.may}', '${ids.dflt}')`), '0');
+  // Bulk approval: the other campaign's ids are unknown, one by one.
+  const bulk = await modStrike.post('/api/v1/messages/approve', { ids: [ids.may, ids.dflt] });
+  assert.equal(bulk.status, 200, JSON.stringify(bulk.body));
+  assert.equal(bulk.body.done, 0);
+  assert.deepEqual(bulk.body.results.map((x) => [x.id, x.ok, x.error]), [[ids.may, false, 'not_found'], [ids.dflt, false, 'not_found']]);
+  // A claim of another campaign's message is neither taken nor let go:
+  // letting go answers as for a message that is not there at all.
+  assert.equal((await mod.post(`/api/v1/messages/${ids.may}/claim`, {})).body.mine, true);
+  const nowhere = await modStrike.req('DELETE', `/api/v1/messages/${'A'.repeat(22)}/claim`);
+  const letGo = await modStrike.req('DELETE', `/api/v1/messages/${ids.may}/claim`);
+  assert.equal(letGo.status, nowhere.status);
+  assert.equal((await modStrike.post(`/api/v1/messages/${ids.may}/claim`, {})).status, 404);
+  const held = (await mod.get(`/api/v1/messages?status=pending&campaign=may-day`)).body.items.find((m) => m.id === ids.may);
+  assert.equal(held.claimed_by, 'mod', 'the claim of mod stays');
+  assert.equal((await mod.req('DELETE', `/api/v1/messages/${ids.may}/claim`)).status, 204);
+  assert.equal(sql(s.dataDir, `SELECT count(*) FROM message_claims WHERE message_id = '${ids.may}'`), '0');
   const mine = await modStrike.get(`/media/${ids.strike1}/thumb.jpg`, { raw: true });
   assert.equal(mine.status, 200);
   await mine.arrayBuffer();
@@ -203,6 +234,62 @@ test('comms limited to one campaign: list, export, reshares and media keep to it
   assert.deepEqual(both.map((x) => x.id).sort(), [ids.strike1, ids.may].sort());
   const may = await exportManifest(comms, '?campaign=may-day');
   assert.deepEqual(may.map((x) => [x.id, x.campaign]), [[ids.may, 'may-day']]);
+});
+
+test('limited to one campaign: another\'s versions and their files are not found', async () => {
+  // A version of the May Day clip (approved above), made for the unlimited comms user.
+  const ask = { format: '1x1', captions: null, credit: false, branding: false };
+  const refused = await commsStrike.post(`/api/v1/messages/${ids.may}/versions`, ask);
+  assert.equal(refused.status, 404, JSON.stringify(refused.body));
+  assert.equal(sql(s.dataDir, `SELECT count(*) FROM jobs WHERE kind = 'version' AND target LIKE '${ids.may}/%'`), '0');
+  const made = await comms.post(`/api/v1/messages/${ids.may}/versions`, ask);
+  assert.equal(made.status, 202, JSON.stringify(made.body));
+  const v = await until(async () => {
+    const items = (await comms.get(`/api/v1/messages/${ids.may}/versions`)).body.items;
+    const x = items.find((i) => i.name === made.body.name);
+    return x && ['done', 'failed'].includes(x.state) ? x : null;
+  }, 300000, 'the version made');
+  assert.equal(v.state, 'done', JSON.stringify(v));
+  const url = `/media/${ids.may}/v/${v.name}.mp4`;
+  assert.equal(v.url, url);
+  const mine = await comms.req('GET', url, { raw: true });
+  assert.equal(mine.status, 200);
+  await mine.arrayBuffer();
+  for (const [who, c] of [['commsstrike', commsStrike], ['modstrike', modStrike]]) {
+    const r = await c.req('GET', url, { raw: true });
+    assert.equal(r.status, 404, `${who} ${url}`);
+    await r.arrayBuffer();
+    assert.equal((await c.get(`/api/v1/messages/${ids.may}/versions`)).status, 404, who);
+  }
+});
+
+// TODO until fixed: library_taken_down (src/library.c) calls message_apply
+// with msg_args {0}, without .scope = panel_scope(req) as library_reshared
+// has, so a comms user limited to one campaign marks another's posts taken
+// down (200, audited under their name).
+test('limited to one campaign: another\'s take-down list is not found', {
+  todo: 'src/library.c library_taken_down: no campaign scope',
+}, async () => {
+  // A May Day clip posted, then withdrawn: its take-down list is not theirs.
+  const r = await tus({ campaign: 'may-day', consent_version: 'v1', consent_language: 'en' });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const gone = r.body.id;
+  assert.equal(await waitStatus(s.dataDir, gone, ['pending', 'failed']), 'pending');
+  assert.equal((await mod.post(`/api/v1/messages/${gone}/approve`, {})).status, 200);
+  const post = await comms.post(`/api/v1/messages/${gone}/reshared`, { channel: 'Telegram', url: 'https://t.me/union/1' });
+  assert.equal(post.status, 201, JSON.stringify(post.body));
+  const w = await fetch(`${s.url}/api/v1/receipt`, { method: 'DELETE', headers: { Authorization: `Bearer ${r.headers.get('chorus-receipt')}` } });
+  assert.equal(w.status, 200);
+  const [reshare] = (await comms.get('/api/v1/messages?status=withdrawn&used=yes')).body.items.find((m) => m.id === gone).reshares;
+  assert.ok(reshare.id > 0);
+  assert.ok(!(await commsStrike.get('/api/v1/messages?status=withdrawn&used=all')).body.items.some((m) => m.id === gone));
+  for (const body of [{ reshare: reshare.id }, {}]) {
+    const t = await commsStrike.post(`/api/v1/messages/${gone}/taken-down`, body);
+    assert.equal(t.status, 404, `taken-down ${JSON.stringify(body)}: ${JSON.stringify(t.body)}`);
+  }
+  assert.equal(sql(s.dataDir, `SELECT count(*) FROM reshares WHERE message_id = '${gone}' AND taken_down_at IS NOT NULL`), '0');
+  assert.equal(sql(s.dataDir, `SELECT count(*) FROM audit WHERE action = 'message.taken_down' AND target = '${gone}'`), '0');
+  assert.equal((await comms.post(`/api/v1/messages/${gone}/taken-down`, { reshare: reshare.id })).status, 200);
 });
 
 /** The manifest.json of an export (the ZIP checked whole). */
@@ -289,6 +376,26 @@ test('the public view: texts in the asked language, each falling back to the fir
   assert.ok(html.includes('Я згаджаюся, што маё відэа пакажуць у сацыяльных сетках.\nВерсія другая.'));
   const theme = await (await fetch(`${s.url}/c/strike/theme.css`)).text();
   assert.match(theme, /--accent: #c8102e;/);
+});
+
+test('a campaign\'s credit line template is kept as set, and shown back', async () => {
+  const strike = async () => (await admin.get('/api/v1/campaigns')).body.items.find((c) => c.slug === 'strike');
+  assert.equal((await strike()).credit_template, null, 'none until one is set');
+  const template = 'Салідарнасць: {name} · {organization} ({country})';
+  let r = await admin.req('PATCH', '/api/v1/campaigns/strike', { json: { credit_template: template } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.credit_template, template);
+  assert.equal((await strike()).credit_template, template);
+  // Too long, or on two lines: refused, and the one kept stays.
+  for (const bad of ['я'.repeat(201), 'line one\nline two']) {
+    r = await admin.req('PATCH', '/api/v1/campaigns/strike', { json: { credit_template: bad } });
+    assert.equal(r.status, 400, bad);
+    assert.equal(r.body.field, 'credit_template');
+  }
+  assert.equal((await strike()).credit_template, template);
+  // Only an admin may set one.
+  assert.equal((await mod.req('PATCH', '/api/v1/campaigns/strike', { json: { credit_template: 'x' } })).status, 403);
+  assert.equal((await strike()).credit_template, template);
 });
 
 test('user text is escaped in the pages the server renders', async () => {

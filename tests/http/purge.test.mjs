@@ -2,9 +2,10 @@
 // chorus serve works on the same data directory: every video and every
 // personal byte goes (database, -wal, -shm, files, log), the rows and so
 // the counts remain, jobs are cancelled, the WAL is truncated, and the
-// server still answers and takes new messages.
+// server still answers and takes new messages; a campaign's purge leaves
+// every other campaign's rows, files and personal data as they were.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -115,4 +116,75 @@ test('purge --everything --yes: an emergency, every campaign, and again is harml
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, /purged 0 messages/);
   assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+});
+
+/** The plain form upload into campaign slug (campaign first, as the page sends it). */
+async function sendTo(slug, meta) {
+  const f = new FormData();
+  for (const [k, v] of Object.entries({ campaign: slug, consent: 'yes', consent_version: 'v1', country: 'BY', language: 'en', ...meta })) {
+    f.append(k, v);
+  }
+  f.append('video', new Blob([readFileSync(clip)]), 'clip.mp4');
+  const r = await fetch(`${s.url}/api/v1/messages`, { method: 'POST', body: f });
+  const body = await r.json();
+  assert.equal(r.status, 201, JSON.stringify(body));
+  return body;
+}
+
+test('purge --campaign A leaves campaign B whole: its rows, files, names and messages', async () => {
+  const admin = await loggedIn(s.url, 'boss', addUser(s.dataDir, 'boss', 'admin'));
+  for (const slug of ['alpha', 'beta']) {
+    const r = await admin.post('/api/v1/campaigns', { slug, languages: ['en'], texts: { en: { title: `Campaign ${slug}`, consent: 'I agree.' } } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+  }
+  const who = (c, n) => ({ name: `Name-${c}-${n}-P7`, organization: `Org-${c}-${n}-T3`, message: `Text-${c}-${n}-M6 Жыве` });
+  const m = { alpha: {}, beta: {} };
+  for (const c of ['alpha', 'beta']) {
+    for (const k of ['approved', 'rejected', 'pending']) m[c][k] = await sendTo(c, who(c, k));
+  }
+  for (const c of ['alpha', 'beta']) {
+    for (const k of ['approved', 'rejected', 'pending']) assert.equal(await waitStatus(s.dataDir, m[c][k].id, ['pending', 'failed']), 'pending');
+    assert.equal((await mod.post(`/api/v1/messages/${m[c].approved.id}/approve`, {})).status, 200);
+    assert.equal((await mod.post(`/api/v1/messages/${m[c].rejected.id}/reject`, { reason: `Reason-${c}-R2` })).status, 200);
+  }
+  const beta = Object.values(m.beta).map((x) => x.id);
+  const alpha = Object.values(m.alpha).map((x) => x.id);
+  const rows = (list) => sql(s.dataDir, `SELECT id, status, name, organization, message, country, language, coalesce(decision_reason, ''),
+    consent_version, created_at, received_at, video_bytes, coalesce(media_deleted_why, '') FROM messages WHERE id IN ('${list.join("','")}') ORDER BY id`);
+  const betaBefore = rows(beta);
+  assert.ok(betaBefore.includes('Name-beta-approved-P7') && betaBefore.includes('Reason-beta-R2'));
+  const betaFiles = beta.flatMap((id) => filesUnder(path.join(s.dataDir, 'media', id))).sort();
+  assert.ok(betaFiles.length >= 6, betaFiles.join('\n'));
+
+  const r = purge('--campaign', 'alpha', '--yes');
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /purged 3 messages of campaign alpha/);
+
+  // Alpha: rows kept, everything personal and every file gone.
+  assert.equal(sql(s.dataDir, `SELECT count(*) FROM messages WHERE id IN ('${alpha.join("','")}') AND media_deleted_why IS 'purge'
+    AND coalesce(name, organization, message, country, language, decision_reason, facts, receipt_hash) IS NULL`), '3');
+  for (const id of alpha) assert.deepEqual(filesUnder(path.join(s.dataDir, 'media', id)), [], id);
+  // Beta: every column as it was, every file still there.
+  assert.equal(rows(beta), betaBefore);
+  assert.deepEqual(beta.flatMap((id) => filesUnder(path.join(s.dataDir, 'media', id))).sort(), betaFiles);
+  assert.equal(sql(s.dataDir, "SELECT count(*) FROM audit WHERE action = 'purge' AND target = 'alpha'"), '1');
+  assert.equal(sql(s.dataDir, "SELECT count(*) FROM audit WHERE action = 'purge' AND target = 'beta'"), '0');
+  // And as the panel and the contributors see it.
+  const d = (await mod.get(`/api/v1/messages/${m.beta.approved.id}`)).body;
+  assert.deepEqual([d.status, d.name, d.organization, d.message], ['approved', ...Object.values(who('beta', 'approved'))]);
+  const v = await mod.req('GET', `/media/${m.beta.approved.id}/video.mp4`, { raw: true });
+  assert.equal(v.status, 200);
+  assert.ok((await v.arrayBuffer()).byteLength > 1000);
+  const pending = (await mod.get('/api/v1/messages?status=pending&campaign=beta')).body.items.map((x) => x.id);
+  assert.deepEqual(pending, [m.beta.pending.id]);
+  assert.equal((await mod.get('/api/v1/messages?status=pending&campaign=alpha')).body.items.length, 0);
+  for (const k of ['approved', 'rejected', 'pending']) {
+    const rc = await fetch(`${s.url}/api/v1/receipt`, { headers: { Authorization: `Bearer ${m.beta[k].receipt}` } });
+    assert.equal(rc.status, 200, `beta's ${k} receipt`);
+  }
+  await until(() => walSize(s.dataDir) === 0, 30000, 'the WAL truncated');
+  const alphaSecrets = ['approved', 'rejected', 'pending'].flatMap((k) => Object.values(who('alpha', k))).concat(['Reason-alpha-R2']);
+  assert.deepEqual(leftovers(s.dataDir, s.log() + r.stdout + r.stderr, alphaSecrets), []);
+  const check = chorus(['audit', 'verify', '--data-dir', s.dataDir]);
+  assert.equal(check.status, 0, check.stdout + check.stderr);
 });

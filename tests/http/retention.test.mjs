@@ -3,8 +3,10 @@
 // directory or the log (texts, the moderator's reason, the search term,
 // exact sizes, the file name); failed originals and rejected media go
 // after their retention (test clock, and --failed-retention-days 0); an
-// admin deletes them at once; the ZIP keeps union-only clips apart; the
-// comms team marks posts taken down and the tab counts what is left.
+// admin deletes them at once (a rejected clip then cannot be reopened);
+// the no-JS withdraw form is refused from another site; the ZIP keeps
+// union-only clips apart; the comms team marks posts taken down and the
+// tab counts what is left.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -151,8 +153,11 @@ test('withdrawn after use: each post marked taken down (audited); the list count
     assert.equal(await waitStatus(s.dataDir, m.id, ['pending', 'failed']), 'pending');
     assert.equal((await mod.post(`/api/v1/messages/${m.id}/approve`, {})).status, 200);
   }
-  // Taking down is for withdrawn clips only.
-  assert.equal((await comms.post(`/api/v1/messages/${x.id}/taken-down`, {})).status, 409);
+  // A clip still approved may be marked taken down (DESIGN.md's lifecycle
+  // table), but its take-down is never done: it stays approved, and a post
+  // made after it is one to take down at its withdrawal.
+  assert.equal((await comms.post(`/api/v1/messages/${x.id}/taken-down`, {})).status, 200);
+  assert.equal(sql(s.dataDir, `SELECT status || ' ' || coalesce(takedown_at, 0) FROM messages WHERE id = '${x.id}'`), 'approved 0');
   for (const ch of ['Telegram', 'Facebook']) {
     assert.equal((await comms.post(`/api/v1/messages/${x.id}/reshared`, { channel: ch, url: `https://example.org/${ch}` })).status, 201);
   }
@@ -180,7 +185,7 @@ test('withdrawn after use: each post marked taken down (audited); the list count
   const all = (await comms.get('/api/v1/messages?status=withdrawn&used=all')).body.items.map((m) => m.id);
   assert.ok(all.includes(x.id) && all.includes(y.id));
   assert.deepEqual(sql(s.dataDir, `SELECT actor || ' ' || reason FROM audit WHERE action = 'message.taken_down' AND target IN ('${x.id}', '${y.id}') ORDER BY id`).split('\n'),
-    [`comms post ${p1.id}`, `comms post ${p2.id}`, 'comms every post and copy']);
+    ['comms every post and copy', `comms post ${p1.id}`, `comms post ${p2.id}`, 'comms every post and copy']);
 });
 
 test('an admin deletes a failed clip\'s original at once; the row says so; nothing to retry', async () => {
@@ -202,6 +207,73 @@ test('an admin deletes a failed clip\'s original at once; the row says so; nothi
   assert.equal((await admin.post(`/api/v1/messages/${m.id}/retry`, {})).status, 409);
   assert.equal(sql(s.dataDir, `SELECT actor || ' ' || reason FROM audit WHERE action = 'message.files_deleted' AND target = '${m.id}'`),
     'boss now, by an admin');
+});
+
+test('an admin deletes a rejected clip\'s media at once; the row says so; it cannot be reopened', async () => {
+  const m = await send(s.url, 'rejected-now.mp4', {});
+  assert.equal(await waitStatus(s.dataDir, m.id, ['pending', 'failed']), 'pending');
+  assert.equal((await mod.post(`/api/v1/messages/${m.id}/reject`, { reason: 'shows a colleague\'s face' })).status, 200);
+  const media = path.join(s.dataDir, 'media', m.id);
+  assert.ok(existsSync(path.join(media, 'video.mp4')) && existsSync(path.join(media, 'thumb.jpg')));
+  // Only an admin: not the moderator who rejected it, not comms.
+  assert.equal((await mod.post(`/api/v1/messages/${m.id}/delete-files`, {})).status, 403);
+  assert.equal((await comms.post(`/api/v1/messages/${m.id}/delete-files`, {})).status, 403);
+  assert.ok(existsSync(path.join(media, 'video.mp4')));
+  const r = await admin.post(`/api/v1/messages/${m.id}/delete-files`, {});
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.media_deleted_why, 'admin');
+  assert.ok(!existsSync(media), 'media/<id> is gone');
+  const d = (await admin.get(`/api/v1/messages/${m.id}`)).body;
+  assert.equal(d.status, 'rejected');
+  assert.equal(d.media_deleted_why, 'admin');
+  assert.ok(d.media_deleted_at);
+  assert.equal(d.decision_reason, 'shows a colleague\'s face', 'the row stays');
+  for (const f of ['video.mp4', 'thumb.jpg']) {
+    const g = await admin.req('GET', `/media/${m.id}/${f}`, { raw: true });
+    assert.equal(g.status, 404, f);
+    await g.arrayBuffer();
+  }
+  // Nothing to review again: reopening would bring back a clip with no video.
+  const reopen = await admin.post(`/api/v1/messages/${m.id}/reopen`, {});
+  assert.equal(reopen.status, 409, JSON.stringify(reopen.body));
+  assert.equal(sql(s.dataDir, `SELECT status FROM messages WHERE id = '${m.id}'`), 'rejected');
+  assert.equal((await admin.post(`/api/v1/messages/${m.id}/delete-files`, {})).status, 409);
+  assert.equal(sql(s.dataDir, `SELECT actor || ' ' || reason FROM audit WHERE action = 'message.files_deleted' AND target = '${m.id}'`),
+    'boss now, by an admin');
+});
+
+/** The no-JS result page's withdraw form, sent with headers. */
+const receiptForm = (url, receipt, headers = {}) => fetch(`${url}/receipt`, {
+  method: 'POST',
+  headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
+  body: new URLSearchParams({ receipt, action: 'withdraw-confirmed', ui_lang: 'en' }).toString(),
+});
+
+test('the no-JS withdraw form: refused from another site (nothing withdrawn), done from the page itself', async () => {
+  const m = await send(s.url, 'nojs.mp4', { name: 'NoJS-Name-K3' });
+  assert.equal(await waitStatus(s.dataDir, m.id, ['pending', 'failed']), 'pending');
+  const evil = 'https://evil.example';
+  for (const headers of [
+    { 'Sec-Fetch-Site': 'cross-site', Origin: evil },
+    { 'Sec-Fetch-Site': 'cross-site' },
+  ]) {
+    const r = await receiptForm(s.url, m.receipt, headers);
+    assert.equal(r.status, 403, JSON.stringify(headers));
+    const body = await r.text();
+    assert.match(body, /cross_site/);
+    assert.equal(sql(s.dataDir, `SELECT status || ' ' || coalesce(name, '-') FROM messages WHERE id = '${m.id}'`), 'pending NoJS-Name-K3',
+      `withdrawn by ${JSON.stringify(headers)}`);
+  }
+  // The receipt still works: nothing happened to it.
+  const still = await fetch(`${s.url}/api/v1/receipt`, { headers: { Authorization: `Bearer ${m.receipt}` } });
+  assert.equal(still.status, 200);
+  assert.equal((await still.json()).status, 'in_review');
+  // The result page's own form (same origin) withdraws it.
+  const ok = await receiptForm(s.url, `${s.url}/receipt#${m.receipt}`, { 'Sec-Fetch-Site': 'same-origin', Origin: s.url });
+  assert.equal(ok.status, 200);
+  assert.match(await ok.text(), /id="msg" class="ok"/);
+  assert.equal(sql(s.dataDir, `SELECT status || ' ' || coalesce(name, '-') FROM messages WHERE id = '${m.id}'`), 'withdrawn -');
+  assert.ok(!existsSync(path.join(s.dataDir, 'media', m.id)));
 });
 
 test('retention: a failed original after --failed-retention-days, rejected media after --rejected-retention-days (test clock)', async () => {
