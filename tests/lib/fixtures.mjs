@@ -173,3 +173,60 @@ export function ended(pid) {
     return true; // no such process
   }
 }
+
+/** A texture from the same package (gravel: edges everywhere, no face). */
+export const TEXTURE_PHOTO = '/usr/lib/python3/dist-packages/skimage/data/gravel.png';
+
+/** Where makeStillFaceClip's face is (the central part of the face, in
+ * the clip's pixels; the same photo and crop as makeFaceClip's, unturned,
+ * its 180x208 tile at 150, 150). */
+export const STILL_FACE = { x: 196, y: 192, w: 90, h: 118 };
+
+/**
+ * A portrait clip (480x640) of FACE_PHOTO's face standing still over
+ * testsrc2, shown only during the intervals of `shown` ([[from, to], ...]
+ * in seconds, from inclusive, to exclusive): at other times the same tile
+ * shows gravel (TEXTURE_PHOTO), so that the face's place keeps as many
+ * edges as the face had and a cover left there can be seen. No sound.
+ */
+export function makeStillFaceClip(file, { seconds = 3, rate = 30, shown = [[0, seconds]] } = {}) {
+  const enable = shown.map(([a, b]) => `gte(t,${a})*lt(t,${b})`).join('+');
+  ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=480x640:rate=${rate}`,
+    '-loop', '1', '-i', FACE_PHOTO, '-loop', '1', '-i', TEXTURE_PHOTO,
+    '-filter_complex',
+    '[1:v]crop=200:230:135:0,scale=180:208,format=yuv420p[f];' +
+    '[2:v]crop=180:208:100:100,format=yuv420p[g];' +
+    '[0:v][g]overlay=150:150:shortest=1[b];' +
+    `[b][f]overlay=150:150:enable='${enable}':shortest=1,format=yuv420p[v]`,
+    '-map', '[v]', '-t', String(seconds),
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '18', file]);
+  return file;
+}
+
+/** Debian's python3-skimage's "cameraman": a man seen from the side (his
+ * right profile), looking into a camera. */
+export const PROFILE_PHOTO = '/usr/lib/python3/dist-packages/skimage/data/camera.png';
+
+/** Where makeProfileClip's face is: eye, nose, mouth and ear, without the
+ * hair and the camera, in the clip's pixels. */
+export const PROFILE_FACE = { x: 195, y: 212, w: 62, h: 72 };
+
+/**
+ * A portrait clip (480x640) of PROFILE_PHOTO's head and shoulders (a
+ * 150x170 crop at its own scale) standing still at 150, 150 over testsrc2.
+ * Measured with this project's detection settings (OpenCV's
+ * haarcascade_frontalface_default and haarcascade_profileface, scale step
+ * 1.2, 3 neighbours, 20 px, on the 240x320 grey copy, equalised): the
+ * frontal cascade finds it on none of 90 frames, the profile cascade run
+ * on the mirror image on all of them, the unmirrored one on none.
+ */
+export function makeProfileClip(file, { seconds = 2, rate = 30 } = {}) {
+  ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=480x640:rate=${rate}`,
+    '-loop', '1', '-i', PROFILE_PHOTO,
+    '-filter_complex',
+    '[1:v]crop=150:170:140:60,format=yuv420p[f];' +
+    '[0:v][f]overlay=150:150:shortest=1,format=yuv420p[v]',
+    '-map', '[v]', '-t', String(seconds),
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '18', file]);
+  return file;
+}

@@ -1,17 +1,22 @@
 // Identity protection through `chorus transcode --protect`, measured on
 // real media made here: a real face (Debian's python3-skimage portrait)
-// crossing the frame, synthetic speech (espeak-ng) and a tone. Each
+// crossing the frame, standing still and going away, a face seen from
+// the side (skimage's cameraman), synthetic speech (espeak-ng) and a
+// tone; and the studio's versions of protected clips. Each
 // fixture is first checked to be what its test is about (the face is
 // there and detectable, the tone has its pitch), then the outputs are
 // measured frame by frame and sample by sample.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { facePlace, makeFaceClip, makeSpeechClip } from '../lib/fixtures.mjs';
+import {
+  facePlace, makeFaceClip, makeProfileClip, makeSpeechClip, makeStillFaceClip, PROFILE_FACE, STILL_FACE,
+} from '../lib/fixtures.mjs';
 import { edgeEnergy, fundamental, greyFrames, meanAbsDiff, samples } from '../lib/measure.mjs';
-import { ffmpeg, ffprobe, removeDir, tempDir, transcode, videoStream } from './lib.mjs';
+import { BIN, ffmpeg, ffprobe, removeDir, tempDir, transcode, videoStream } from './lib.mjs';
 
 let dir;
 before(() => {
@@ -50,6 +55,75 @@ function checkSheet(name, r) {
     `${name}: the sheet (${s.width}x${s.height}) is larger than the thumbnail`);
   const { g, tiles } = sheetTiles(path.join(o, 'sheet.jpg'), s);
   return { g, tiles };
+}
+
+/** The pixels of rectangle t of grey frame f (fw wide), as a frame of its own. */
+function cut(f, fw, t) {
+  const b = Buffer.alloc(t.w * t.h);
+  for (let y = 0; y < t.h; y++) f.copy(b, y * t.w, (t.y + y) * fw + t.x, (t.y + y) * fw + t.x + t.w);
+  return b;
+}
+
+/** Rectangle r of a frame scaled by k, then moved by (dx, dy). */
+const scaleRect = (r, k, dx = 0, dy = 0) => ({
+  x: Math.floor(r.x * k + dx), y: Math.floor(r.y * k + dy), w: Math.ceil(r.w * k), h: Math.ceil(r.h * k),
+});
+
+/** How a region of frame b (the output) keeps region rect of frame a
+ * (the input): the mean absolute difference, and the share of a's edge
+ * energy left in b. A coarse pixelation changes much and keeps little. */
+function kept(a, b, w, h, rect) {
+  return {
+    diff: meanAbsDiff(a, b, w, h, rect),
+    edges: edgeEnergy(b, w, h, rect) / edgeEnergy(a, w, h, rect),
+  };
+}
+
+/** Which of frames (all w x h) image b is: the index of the nearest, by
+ * the mean absolute difference over the whole picture, and that
+ * difference. */
+function whichFrame(frames, b, w, h) {
+  const whole = { x: 0, y: 0, w, h };
+  let best = -1;
+  let bestDiff = Infinity;
+  frames.forEach((a, i) => {
+    const d = meanAbsDiff(a, b, w, h, whole);
+    if (d < bestDiff) { best = i; bestDiff = d; }
+  });
+  return { i: best, diff: bestDiff };
+}
+
+/**
+ * Checks the thumbnail of out(name) (the clip's own size): it is a frame
+ * of the clip (input: its grey frames), and where face(i) says that frame
+ * has a face (a rectangle, or null for none), the face is covered as in
+ * the frames. Returns what was measured, to print.
+ */
+function checkThumb(name, input, face) {
+  const thumb = greyFrames(path.join(out(name), 'thumb.jpg'));
+  assert.deepEqual([thumb.w, thumb.h], [input.w, input.h], `${name}: the thumbnail's size`);
+  const t = whichFrame(input.frames, thumb.frames[0], input.w, input.h);
+  assert.ok(t.diff < 12, `${name}: the thumbnail is no frame of the clip (nearest ${t.i}, by ${t.diff.toFixed(1)})`);
+  const rect = face(t.i);
+  if (rect === null) return `thumbnail: frame ${t.i}, without a face`;
+  const c = kept(input.frames[t.i], thumb.frames[0], input.w, input.h, rect);
+  assert.ok(covers(c), `${name}: the thumbnail (frame ${t.i}): the face differs by ${c.diff.toFixed(1)}, ` +
+    `keeps ${(c.edges * 100).toFixed(0)}%`);
+  return `thumbnail: frame ${t.i}, its face differs by ${c.diff.toFixed(1)}, keeps ${(c.edges * 100).toFixed(0)}%`;
+}
+
+/** Whether a region measured by kept() is covered as the blur must
+ * cover a face (the thresholds of the first test). */
+const covers = (c) => c.diff > 10 && c.edges < 0.45;
+
+/** chorus transcode --versions LIST IN OUT: its JSON (as studio.test.mjs). */
+function versions(input, outDir, list, args = []) {
+  const r = spawnSync(BIN, ['transcode', '--versions', list, ...args, input, outDir],
+    { encoding: 'utf8', timeout: 600000 });
+  assert.equal(r.signal, null, `chorus died of ${r.signal}: ${r.stderr.slice(-3000)}`);
+  assert.ok(!/ERROR: (Address|Leak)Sanitizer|runtime error:/.test(r.stderr), r.stderr.slice(-3000));
+  assert.equal(r.status, 0, r.stdout + r.stderr.slice(-2000));
+  return JSON.parse(r.stdout.trim());
 }
 
 test('blur_faces: in every frame the face is pixelated from its first, the rest is intact, and the sheet shows 9 frames', () => {
@@ -107,15 +181,36 @@ test('blur_faces: in every frame the face is pixelated from its first, the rest 
     `(mean absolute), keeps <= ${(worstEdges * 100).toFixed(0)}% of its edge energy; ` +
     `the rest differs by <= ${worstRest.toFixed(2)}`);
 
-  // The sheet: 9 different moments, each with the face covered too.
+  // The sheet: 9 different moments across the clip, each with the face
+  // covered too. Each tile is told which frame it is by the nearest input
+  // frame at the tile's size (testsrc2 moves everywhere: every frame
+  // differs), and the face's place in that frame is measured as above.
   const { g, tiles } = checkSheet('face', r);
-  const distinct = new Set();
+  const tw = tiles[0].w;
+  const th = tiles[0].h;
+  const k = tw / input.w;
+  const small = greyFrames(src, { w: tw, h: th });
+  const shown = [];
+  let worstTile = { diff: Infinity, edges: 0 };
   for (const t of tiles) {
-    let sum = 0;
-    for (let y = t.y; y < t.y + t.h; y += 4) for (let x = t.x; x < t.x + t.w; x += 4) sum += g.frames[0][y * g.w + x];
-    distinct.add(sum);
+    const tile = cut(g.frames[0], g.w, t);
+    const { i, diff } = whichFrame(small.frames, tile, tw, th);
+    assert.ok(diff < 12, `a tile is no frame of the clip (nearest ${i}, by ${diff.toFixed(1)})`);
+    shown.push(i);
+    if (i < first) continue;
+    const c = kept(small.frames[i], tile, tw, th, scaleRect(facePlace(i), k));
+    worstTile = { diff: Math.min(worstTile.diff, c.diff), edges: Math.max(worstTile.edges, c.edges) };
+    assert.ok(c.diff > 10 && c.edges < 0.45,
+      `the sheet's tile of frame ${i}: the face differs by ${c.diff.toFixed(1)}, keeps ${(c.edges * 100).toFixed(0)}%`);
   }
-  assert.equal(distinct.size, 9, 'nine different frames on the sheet');
+  assert.equal(new Set(shown).size, 9, `nine different frames on the sheet: ${shown}`);
+  assert.ok(shown.every((i, n) => n === 0 || i > shown[n - 1]), `in order: ${shown}`);
+  assert.ok(shown[0] < 15 && shown[8] >= 105, `across the clip: ${shown}`);
+  assert.ok(shown.filter((i) => i >= first).length >= 7, `the face is on most tiles: ${shown}`);
+
+  const tc = checkThumb('face', input, (i) => (i >= first ? facePlace(i) : null));
+  console.log(`# blur_faces sheet: tiles are frames ${shown.join(',')}; their faces differ by >= ` +
+    `${worstTile.diff.toFixed(1)} and keep <= ${(worstTile.edges * 100).toFixed(0)}%; ${tc}`);
 });
 
 test('blur_faces on a clip without a face: it is flagged for a moderator', () => {
@@ -132,6 +227,182 @@ test('blur_faces on a clip without a face: it is flagged for a moderator', () =>
   assert.ok(r.json.warnings.some((w) => /no face was found|faces were found on only/.test(w)),
     r.json.warnings.join('; '));
   checkSheet('noface', r);
+});
+
+test('blur_faces: a face gone from one frame to the next stays covered where it was last seen for at least a second, then not', () => {
+  const src = makeStillFaceClip(fx('vanish.mp4'), { seconds: 4, shown: [[0, 1.5]] });
+  const input = greyFrames(src);
+  const { w, h } = input;
+  assert.equal(input.frames.length, 120, 'fixture: 4 s at 30 fps');
+  // The fixture: the face, then from frame `gone` on gravel in its place,
+  // with as many edges, so a cover left there shows.
+  const gone = input.frames.findIndex((f) => meanAbsDiff(f, input.frames[0], w, h, STILL_FACE) > 20);
+  assert.ok(Math.abs(gone - 45) <= 1, `fixture: the face goes at frame ${gone}`);
+  for (const i of [0, gone - 1, gone, 119]) {
+    const e = edgeEnergy(input.frames[i], w, h, STILL_FACE);
+    assert.ok(e > 8, `fixture: frame ${i} has edges where the face is (${e.toFixed(1)})`);
+  }
+
+  const r = transcode(src, out('vanish'), ['--protect', 'blur_faces']);
+  assert.equal(r.status, 0, r.stdout + r.stderr.slice(-2000));
+  const output = greyFrames(path.join(out('vanish'), 'video.mp4'));
+  assert.equal(output.frames.length, 120);
+  const at = (i) => kept(input.frames[i], output.frames[i], w, h, STILL_FACE);
+  for (let i = 0; i < gone; i++) {
+    const c = at(i);
+    assert.ok(covers(c), `frame ${i}: the face differs by ${c.diff.toFixed(1)}, keeps ${(c.edges * 100).toFixed(0)}%`);
+  }
+  // How long its place stays covered once it is gone.
+  let held = gone;
+  while (held < output.frames.length && covers(at(held))) held++;
+  const heldS = (held - gone) / 30;
+  assert.ok(held - gone >= 30, `the cover was held ${held - gone} frames (${heldS.toFixed(2)} s) after the face went, ` +
+    `not a second: frame ${held} differs by ${at(held).diff.toFixed(1)}, keeps ${(at(held).edges * 100).toFixed(0)}%`);
+  // Then the cover goes (the gravel is no face to the cascades): the last
+  // half second shows it as it is, but for the encoder's loss.
+  assert.ok(held <= 120 - 15, `still covered at frame ${held}, ${heldS.toFixed(2)} s after the face went`);
+  let worstAfter = Infinity;
+  for (let i = held; i < 120; i++) worstAfter = Math.min(worstAfter, at(i).edges);
+  assert.ok(worstAfter > 0.8, `after the hold the gravel keeps only ${(worstAfter * 100).toFixed(0)}% of its edges`);
+  const tc = checkThumb('vanish', input, (i) => (i < gone ? STILL_FACE : null));
+  console.log(`# blur_faces hold: face gone at frame ${gone}, its place covered ${held - gone} frames ` +
+    `(${heldS.toFixed(2)} s) more, then intact (>= ${(worstAfter * 100).toFixed(0)}% of its edges); ` +
+    `detections ${JSON.stringify(r.json.protection.blur_faces)}; ${tc}`);
+});
+
+test('blur_faces: a face lost for longer than the hold and found again flags the clip "came and went", and is covered when it is back', () => {
+  const src = makeStillFaceClip(fx('gap.mp4'), { seconds: 6, shown: [[0, 2], [4.5, 6]] });
+  const input = greyFrames(src);
+  const { w, h } = input;
+  assert.equal(input.frames.length, 180, 'fixture: 6 s at 30 fps');
+  const isFace = (i) => meanAbsDiff(input.frames[i], input.frames[0], w, h, STILL_FACE) < 10;
+  const gone = input.frames.findIndex((_, i) => !isFace(i));
+  let back = gone;
+  while (back < 180 && !isFace(back)) back++;
+  // 2.5 s without the face: more than the hold (1.5 s) and the half second
+  // each frame waits for later looks together.
+  assert.ok(Math.abs(gone - 60) <= 1 && Math.abs(back - 135) <= 1, `fixture: the face goes at ${gone}, is back at ${back}`);
+
+  const r = transcode(src, out('gap'), ['--protect', 'blur_faces']);
+  assert.equal(r.status, 0, r.stdout + r.stderr.slice(-2000));
+  const p = r.json.protection;
+  const b = p.blur_faces;
+  // Found whenever it was there (so not the "found on only" rule)...
+  assert.ok(b.runs_with_faces >= 0.9 * (gone + 180 - back) / 2, JSON.stringify(b));
+  // ... and lost once: the moderator is asked to look.
+  assert.equal(b.came_and_went, 1, JSON.stringify(b));
+  assert.equal(p.check, true, JSON.stringify(p));
+  assert.ok(r.json.warnings.includes('blur_faces: faces came and went: check the contact sheet'),
+    r.json.warnings.join('; '));
+
+  const output = greyFrames(path.join(out('gap'), 'video.mp4'));
+  assert.equal(output.frames.length, 180);
+  let worst = { diff: Infinity, edges: 0 };
+  for (let i = 0; i < 180; i++) {
+    if (i >= gone && i < back) continue;
+    const c = kept(input.frames[i], output.frames[i], w, h, STILL_FACE);
+    worst = { diff: Math.min(worst.diff, c.diff), edges: Math.max(worst.edges, c.edges) };
+    assert.ok(covers(c), `frame ${i}: the face differs by ${c.diff.toFixed(1)}, keeps ${(c.edges * 100).toFixed(0)}%`);
+  }
+  const tc = checkThumb('gap', input, (i) => (i < gone || i >= back ? STILL_FACE : null));
+  console.log(`# blur_faces came and went: face gone frames ${gone}-${back - 1}; ${JSON.stringify(b)}; ` +
+    `face covered in every frame it is in (differs by >= ${worst.diff.toFixed(1)}, keeps <= ${(worst.edges * 100).toFixed(0)}%); ${tc}`);
+});
+
+test('blur_faces: a face seen from the side, which only the profile cascade finds, is covered in every frame', () => {
+  const src = makeProfileClip(fx('profile.mp4'), { seconds: 2 });
+  const input = greyFrames(src);
+  const { w, h } = input;
+  assert.equal(input.frames.length, 60, 'fixture: 2 s at 30 fps');
+  for (const i of [0, 30, 59]) {
+    const e = edgeEnergy(input.frames[i], w, h, PROFILE_FACE);
+    assert.ok(e > 8, `fixture: the profile at frame ${i} has features (edge energy ${e.toFixed(1)})`);
+  }
+  const r = transcode(src, out('profile'), ['--protect', 'blur_faces']);
+  assert.equal(r.status, 0, r.stdout + r.stderr.slice(-2000));
+  const b = r.json.protection.blur_faces;
+  assert.ok(b.runs_with_faces > 0, `no face found: ${JSON.stringify(b)}`);
+  const output = greyFrames(path.join(out('profile'), 'video.mp4'));
+  assert.equal(output.frames.length, 60);
+  let worst = { diff: Infinity, edges: 0 };
+  for (let i = 0; i < 60; i++) {
+    const c = kept(input.frames[i], output.frames[i], w, h, PROFILE_FACE);
+    worst = { diff: Math.min(worst.diff, c.diff), edges: Math.max(worst.edges, c.edges) };
+    assert.ok(covers(c), `frame ${i}: the profile differs by ${c.diff.toFixed(1)}, keeps ${(c.edges * 100).toFixed(0)}%`);
+  }
+  // The profile is in every frame: so is it in the thumbnail's.
+  const tc = checkThumb('profile', input, () => PROFILE_FACE);
+  console.log(`# blur_faces profile: ${JSON.stringify(b)}, check ${r.json.protection.check}; the profile ` +
+    `differs by >= ${worst.diff.toFixed(1)}, keeps <= ${(worst.edges * 100).toFixed(0)}% of its edges; ${tc}`);
+});
+
+test('a studio version of a blur_faces clip keeps the face covered in every frame', () => {
+  const seconds = 2;
+  const src = makeFaceClip(fx('vface.mp4'), { seconds });
+  // The same clip without protection, through the same versions, is
+  // what the protected version's frames are compared with.
+  for (const [name, args] of [['vface', ['--protect', 'blur_faces']], ['vplain', []]]) {
+    const r = transcode(src, out(name), args);
+    assert.equal(r.status, 0, r.stdout + r.stderr.slice(-2000));
+    const v = versions(path.join(out(name), 'video.mp4'), fx(`${name}-v`), '9x16');
+    assert.deepEqual(v.versions.map((x) => [x.format, x.width, x.height]), [['9x16', 1080, 1920]]);
+  }
+  // 9x16 of 480x640: the clip fitted at 2.25 times, 240 px from the top,
+  // over its blurred fill; measured at half that size.
+  const size = { w: 540, h: 960 };
+  const plain = greyFrames(path.join(fx('vplain-v'), 'v-9x16.mp4'), size);
+  const prot = greyFrames(path.join(fx('vface-v'), 'v-9x16.mp4'), size);
+  assert.equal(plain.frames.length, 60);
+  assert.equal(prot.frames.length, plain.frames.length);
+  const rest = scaleRect({ x: 0, y: 470, w: 480, h: 170 }, 1.125, 0, 120);
+  let worst = { diff: Infinity, edges: 0 };
+  let worstRest = 0;
+  for (let i = 0; i < plain.frames.length; i++) {
+    const face = scaleRect(facePlace(i, { seconds }), 1.125, 0, 120);
+    const e = edgeEnergy(plain.frames[i], size.w, size.h, face);
+    assert.ok(e > 6, `the unprotected version has no face where it should at frame ${i} (edge energy ${e.toFixed(1)})`);
+    const c = kept(plain.frames[i], prot.frames[i], size.w, size.h, face);
+    worst = { diff: Math.min(worst.diff, c.diff), edges: Math.max(worst.edges, c.edges) };
+    worstRest = Math.max(worstRest, meanAbsDiff(plain.frames[i], prot.frames[i], size.w, size.h, rest));
+    assert.ok(covers(c), `version frame ${i}: the face differs by ${c.diff.toFixed(1)}, keeps ${(c.edges * 100).toFixed(0)}%`);
+  }
+  assert.ok(worstRest < 3, `the rest of the version differs by up to ${worstRest.toFixed(2)}`);
+  // The face is in every frame of this clip: so is it in its thumbnail's.
+  const tc = checkThumb('vface', greyFrames(src), (i) => facePlace(i, { seconds }));
+  console.log(`# blur_faces version 9x16: the face differs from the unprotected version's by >= ` +
+    `${worst.diff.toFixed(1)}, keeps <= ${(worst.edges * 100).toFixed(0)}% of its edges; the rest <= ` +
+    `${worstRest.toFixed(2)}; the clip's ${tc}`);
+});
+
+test('a studio version of a no_video clip is still the card, no frame of the input', () => {
+  const src = makeSpeechClip(fx('vcard.mp4'), { size: '480x640', seconds: 2 });
+  const r = transcode(src, out('vcard'), ['--protect', 'no_video', '--credit', 'Алеся']);
+  assert.equal(r.status, 0, r.stdout + r.stderr.slice(-2000));
+  const card = path.join(out('vcard'), 'video.mp4');
+  versions(card, fx('vcard-v'), '9x16');
+  // At a tenth of 1080x1920: the clip fitted at 108x144, 24 px from the top.
+  const small = { w: 108, h: 144 };
+  const place = { x: 0, y: 24, w: 108, h: 144 };
+  const whole = { x: 0, y: 0, ...small };
+  const input = greyFrames(src, small);
+  const cards = greyFrames(card, small);
+  const v = greyFrames(path.join(fx('vcard-v'), 'v-9x16.mp4'), { w: 108, h: 192 });
+  assert.equal(v.frames.length, cards.frames.length);
+  let farthestCard = 0;
+  let closestInput = Infinity;
+  for (let i = 0; i < v.frames.length; i++) {
+    const b = cut(v.frames[i], v.w, place);
+    farthestCard = Math.max(farthestCard, meanAbsDiff(cards.frames[i], b, small.w, small.h, whole));
+    for (const a of input.frames) closestInput = Math.min(closestInput, meanAbsDiff(a, b, small.w, small.h, whole));
+  }
+  assert.ok(farthestCard < 6, `a version frame differs from the card's by ${farthestCard.toFixed(1)}`);
+  assert.ok(closestInput > 20, `a version frame is within ${closestInput.toFixed(1)} of an input frame`);
+  // The fill around it is the card's colour darkened, not the input's.
+  const fillGrey = v.frames[0][5 * v.w + 5];
+  const cardGrey = cards.frames[0][5 * small.w + 5];
+  assert.ok(fillGrey < cardGrey && fillGrey > cardGrey / 3, `the fill is grey ${fillGrey}, the card ${cardGrey}`);
+  console.log(`# no_video version 9x16: every frame within ${farthestCard.toFixed(1)} of the card's, ` +
+    `>= ${closestInput.toFixed(1)} from every input frame; fill grey ${fillGrey} (card ${cardGrey})`);
 });
 
 /** 12 log2(b / a): the interval from a to b in semitones. */
