@@ -180,7 +180,7 @@ int library_taken_down(struct request *req)
     char id[UTIL_ID_LEN + 1], why[48];
     struct msg_actor who = {message_who_of_role(req->session.role),
                             req->session.username, req->session.user_id};
-    struct msg_args args = {0};
+    struct msg_args args = {.scope = panel_scope(req)};
     enum msg_state from = MSG_GONE;
     json_t *body = NULL, *post;
     struct db *db;
