@@ -24,9 +24,11 @@
  * covers, so at most BLOCKS_ACROSS values span a face, too few to recognise
  * anyone by, and a grid that does not move with the face gives a moving face
  * fewer different samplings to combine. A clip in which no face was ever
- * found, or whose faces came and went (lost for longer than the hold and
- * found again, missed often between the first find and the last, or
- * found on fewer than half the runs), is flagged for a moderator to look
+ * found, or whose faces came and went (lost for longer than the hold,
+ * counted from the frame being covered, LOOKAHEAD_S behind the looks: so
+ * a gap of over HOLD_S + LOOKAHEAD_S, and found again; missed often
+ * between the first find and the last; or found on fewer than half the
+ * runs), is flagged for a moderator to look
  * at the contact sheet (check_protection): a blur that misses a face is
  * worse than none, because the contributor trusted it.
  *
@@ -321,7 +323,8 @@ static void take_face(struct transcode_job *job, const struct sighting *face)
             oldest = i;
     }
     if (p->lost) {
-        /* Lost for longer than the hold, and a face again. */
+        /* A track expired (no sighting for HOLD_S before the frame being
+         * covered, LOOKAHEAD_S behind this look), and a face again. */
         job->res->face_gaps++;
         p->lost = false;
     }
