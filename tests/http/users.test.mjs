@@ -1,10 +1,13 @@
-// chorus user add | passwd | list, and the first admin of scripts/run.
+// chorus user add | passwd | list, and the first admin of scripts/run
+// (run for real: its first start, and the next).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
-import { assertNoSanitizerReport, chorus, removeDir, tempDir } from '../lib/chorus.mjs';
+import { ROOT, assertNoSanitizerReport, chorus, removeDir, tempDir, until } from '../lib/chorus.mjs';
+import { loggedIn } from '../lib/panel.mjs';
 
 const dir = tempDir();
 after(() => removeDir(dir));
@@ -69,4 +72,56 @@ test('user changes are in the audit log and the chain verifies', () => {
   const v = chorus(['audit', 'verify', ...d]);
   assert.equal(v.status, 0, v.stdout + v.stderr);
   assert.match(v.stdout, /intact/);
+});
+
+/** Runs scripts/run on its own data dir until it serves; returns what it
+ * printed, the address and a stop(). */
+async function scriptsRun(dataDir) {
+  const proc = spawn('bash', [path.join(ROOT, 'scripts/run'), '--listen', '127.0.0.1:0', '--workers', '0'], {
+    env: { ...process.env, CHORUS_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let exited = null;
+  proc.stdout.on('data', (b) => { out += b; });
+  proc.stderr.on('data', (b) => { out += b; });
+  const exit = new Promise((res) => proc.on('exit', (code) => { exited = { code }; res(); }));
+  try {
+    await until(() => exited || /listening on http:\/\/127\.0\.0\.1:\d+\//.test(out), 600000, 'scripts/run to serve (it builds what is not built)');
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw e;
+  }
+  assert.equal(exited, null, out);
+  const url = /listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(out)[1];
+  return { out: () => out, url, stop: async () => { proc.kill('SIGTERM'); await exit; } };
+}
+
+test('scripts/run: the first start makes the admin and prints where the password is, never the password', async () => {
+  const data = tempDir('chorus-run-');
+  try {
+    const first = await scriptsRun(data);
+    const file = path.join(data, 'admin-password');
+    let pw;
+    try {
+      assert.ok(first.out().includes(`as "admin" with the password in ${file}`), first.out());
+      pw = readFileSync(file, 'utf8').trim();
+      assert.ok(pw.length >= 20);
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      assert.ok(!first.out().includes(pw), 'the password is not in the output');
+      await loggedIn(first.url, 'admin', pw);
+    } finally {
+      await first.stop();
+    }
+    // The next start has an admin already: it makes none and says nothing of it.
+    const again = await scriptsRun(data);
+    try {
+      assert.doesNotMatch(again.out(), /First start|admin-password/);
+      assert.equal(readFileSync(file, 'utf8').trim(), pw);
+      await loggedIn(again.url, 'admin', pw);
+    } finally {
+      await again.stop();
+    }
+  } finally {
+    removeDir(data);
+  }
 });
