@@ -203,6 +203,15 @@ test('the poster prints on one A4 page, and its QR code reads back to the addres
 });
 
 /** Pages of a PDF: its /Type /Page objects (not /Pages). */
+/** Logs the admin in to the panel on page p; resolves once it shows. */
+async function adminLogin(p) {
+  await p.goto(`${s.url}/panel`);
+  await p.fill('#login-user', 'admin');
+  await p.fill('#login-pass', adminPw);
+  await p.click('#login-submit');
+  await p.waitForSelector('#nav a[href="#campaigns"]');
+}
+
 function pages(pdf) {
   return (pdf.toString('latin1').match(/\/Type\s*\/Page(?![s\w])/g) || []).length;
 }
@@ -267,11 +276,7 @@ test('the panel shows beside a message the exact consent text its contributor ag
   assert.equal(r.body.consent_version, 'v2');
   const { ctx, p, problems } = await page('en-US', { width: 1400, height: 1000 });
   try {
-    await p.goto(`${s.url}/panel`);
-    await p.fill('#login-user', 'admin');
-    await p.fill('#login-pass', adminPw);
-    await p.click('#login-submit');
-    await p.waitForSelector('#nav a[href="#queue"]');
+    await adminLogin(p);
     await p.goto(`${s.url}/panel#queue?status=pending&campaign=consented`);
     await p.click(`button.card[data-id="${id}"]`);
     const side = p.locator('.detail-side');
@@ -314,11 +319,7 @@ test('a --cors-origin site may embed the campaign page; the panel it may not', a
 test('admin screen: a campaign made with its texts side by side and a live preview', async () => {
   const { ctx, p, problems } = await page('en-US', { width: 1400, height: 1000 });
   try {
-    await p.goto(`${s.url}/panel`);
-    await p.fill('#login-user', 'admin');
-    await p.fill('#login-pass', adminPw);
-    await p.click('#login-submit');
-    await p.waitForSelector('#nav a[href="#campaigns"]');
+    await adminLogin(p);
     await p.click('#nav a[href="#campaigns"]');
     await p.waitForSelector('tr[data-slug="svaboda"]');
     await p.click('#campaign-new');

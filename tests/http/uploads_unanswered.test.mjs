@@ -15,6 +15,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { assertNoSanitizerReport, rawRequest, removeDir, startChorus, tempDir, until } from '../lib/chorus.mjs';
+import { leftovers, walSize } from '../lib/leftovers.mjs';
 import { GOOD_META, createUpload, filesIn, metadata, partPath, sql } from '../lib/uploads.mjs';
 
 const count = (dir) => sql(dir, 'SELECT count(*) AS n FROM messages')[0].n;
@@ -165,6 +166,21 @@ async function unanswered(s, request, ready) {
   return c.heard();
 }
 
+/** The one row left of a whole upload whose answer never went out: its
+ * id, status and day, no personal data, no job, no file, nothing logged;
+ * once the WAL is truncated, nothing of what it carried in any file. */
+async function assertWithdrawnHusk(s) {
+  const r = rows(s.dataDir);
+  assert.equal(r.length, 1, JSON.stringify(r));
+  assert.equal(r[0].status, 'withdrawn');
+  assert.deepEqual([r[0].name, r[0].organization, r[0].message, r[0].country], [null, null, null, null]);
+  assert.deepEqual(sql(s.dataDir, "SELECT state FROM jobs WHERE state IN ('queued', 'running')"), [], 'a job for it');
+  for (const sub of ['uploads', 'incoming', 'originals', 'media']) assert.deepEqual(filesIn(s.dataDir, sub), [], sub);
+  assert.doesNotMatch(s.log(), PERSONAL);
+  await until(() => walSize(s.dataDir) === 0, 10000, 'the WAL truncated after the withdrawal');
+  assert.deepEqual(leftovers(s.dataDir, s.log(), [GOOD_META.name, GOOD_META.organization, 'Salidarnas']), []);
+}
+
 test('a whole creation-with-upload whose 201 cannot be sent: withdrawn, no file, no personal data', async () => {
   const s = await startChorus();
   try {
@@ -175,13 +191,7 @@ test('a whole creation-with-upload whose 201 cannot be sent: withdrawn, no file,
     await until(() => /its creation was not answered; dropped/.test(s.log()), 10000, 'the creation to be dropped');
     // The row was made (the client might have heard of it) and then
     // withdrawn: only its id, status and day are left.
-    const r = rows(s.dataDir);
-    assert.equal(r.length, 1, JSON.stringify(r));
-    assert.equal(r[0].status, 'withdrawn');
-    assert.deepEqual([r[0].name, r[0].organization, r[0].message, r[0].country], [null, null, null, null]);
-    assert.deepEqual(sql(s.dataDir, "SELECT state FROM jobs WHERE state IN ('queued', 'running')"), [], 'a job for it');
-    for (const sub of ['uploads', 'incoming', 'originals', 'media']) assert.deepEqual(filesIn(s.dataDir, sub), [], sub);
-    assert.doesNotMatch(s.log(), PERSONAL);
+    await assertWithdrawnHusk(s);
 
     // The server goes on answering.
     const ok = await createUpload(s.port, 100, { body: Buffer.alloc(100, 3) });
@@ -249,13 +259,7 @@ test('a whole form whose 201 cannot be sent: withdrawn, no file, no personal dat
       () => filesIn(s.dataDir, 'incoming').length === 1);
     assert.equal(heard, '', 'no answer reached the client');
     await until(() => /its answer did not go out; withdrawn/.test(s.log()), 10000, 'the message to be withdrawn');
-    const r = rows(s.dataDir);
-    assert.equal(r.length, 1, JSON.stringify(r));
-    assert.equal(r[0].status, 'withdrawn');
-    assert.deepEqual([r[0].name, r[0].organization, r[0].message, r[0].country], [null, null, null, null]);
-    assert.deepEqual(sql(s.dataDir, "SELECT state FROM jobs WHERE state IN ('queued', 'running')"), [], 'a job for it');
-    for (const sub of ['uploads', 'incoming', 'originals', 'media']) assert.deepEqual(filesIn(s.dataDir, sub), [], sub);
-    assert.doesNotMatch(s.log(), PERSONAL);
+    await assertWithdrawnHusk(s);
 
     // The same form, answered, is taken.
     const again = formRequest(Buffer.alloc(3000, 6));
