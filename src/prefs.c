@@ -28,14 +28,14 @@ static bool tag_ok(const char *s, size_t n)
     return true;
 }
 
-/* True if the panel has strings for lang: web/i18n/panel-<lang>.json. */
+/* True if the panel has strings for lang: web/panel/i18n/<lang>.json. */
 static bool panel_has(const struct app *app, const char *lang)
 {
     char path[PATH_MAX];
     struct stat sb;
 
     return tag_ok(lang, strlen(lang)) &&
-           util_fmt(path, sizeof(path), "%s/i18n/panel-%s.json",
+           util_fmt(path, sizeof(path), "%s/panel/i18n/%s.json",
                     app->cfg->web_dir, lang) == 0 &&
            stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
@@ -54,15 +54,15 @@ static json_t *languages(const struct app *app)
     size_t n = 0;
     DIR *d = NULL;
 
-    if (util_fmt(dirpath, sizeof(dirpath), "%s/i18n", app->cfg->web_dir) != 0 ||
+    if (util_fmt(dirpath, sizeof(dirpath), "%s/panel/i18n",
+                 app->cfg->web_dir) != 0 ||
         (d = opendir(dirpath)) == NULL)
         goto out;
     while (n < ARRAY_LEN(names) && (e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
-        if (len > 11 && strncmp(e->d_name, "panel-", 6) == 0 &&
-            strcmp(e->d_name + len - 5, ".json") == 0 &&
-            tag_ok(e->d_name + 6, len - 11) &&
-            (names[n] = strndup(e->d_name + 6, len - 11)) != NULL)
+        if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0 &&
+            tag_ok(e->d_name, len - 5) &&
+            (names[n] = strndup(e->d_name, len - 5)) != NULL)
             n++;
     }
     qsort(names, n, sizeof(names[0]), cmp_str);

@@ -15,7 +15,7 @@ struct request;
 int prefs_get(struct request *req);
 /*
  * PUT /api/v1/preferences {"language": "be" or null}: a language the
- * panel has strings for (web/i18n/panel-<lang>.json), or null for the
+ * panel has strings for (web/panel/i18n/<lang>.json), or null for the
  * browser's; 200 as GET, 400 otherwise.
  */
 int prefs_put(struct request *req);

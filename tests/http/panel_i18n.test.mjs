@@ -1,4 +1,4 @@
-// The panel's languages (web/i18n/panel-<lang>.json): every key the
+// The panel's languages (web/panel/i18n/<lang>.json): every key the
 // panel's code and page use is in English, every language has exactly
 // English's keys, with the same {placeholders}, none empty. A key added
 // to the code and not to a file fails here, naming the file and the key.
@@ -12,7 +12,7 @@ import { ROOT } from '../lib/chorus.mjs';
 
 const WEB = path.join(ROOT, 'web');
 const LANGS = ['be', 'en', 'ru', 'uk'];
-const load = (lang) => JSON.parse(readFileSync(path.join(WEB, 'i18n', `panel-${lang}.json`), 'utf8'));
+const load = (lang) => JSON.parse(readFileSync(path.join(WEB, 'panel', 'i18n', `${lang}.json`), 'utf8'));
 const placeholders = (s) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 
 // Keys the code builds from a value (t(`status_${s}`)): every value
@@ -54,8 +54,8 @@ function usedKeys() {
 }
 
 test('the panel speaks exactly be, en, ru and uk', () => {
-  const files = readdirSync(path.join(WEB, 'i18n')).filter((f) => f.startsWith('panel-')).sort();
-  assert.deepEqual(files, LANGS.map((l) => `panel-${l}.json`));
+  const files = readdirSync(path.join(WEB, 'panel', 'i18n')).sort();
+  assert.deepEqual(files, LANGS.map((l) => `${l}.json`).sort());
   // The upload page's machinery knows each one (its picker's list).
   const i18n = readFileSync(path.join(WEB, 'upload', 'i18n.js'), 'utf8');
   for (const l of LANGS) assert.match(i18n, new RegExp(`\\b${l}: '`), l);
@@ -64,16 +64,16 @@ test('the panel speaks exactly be, en, ru and uk', () => {
 test('every key the panel uses has English words', () => {
   const en = load('en');
   const missing = [...usedKeys()].filter((k) => !(k in en));
-  assert.deepEqual(missing, [], 'keys used by web/panel but missing from panel-en.json');
+  assert.deepEqual(missing, [], 'keys used by web/panel but missing from panel/i18n/en.json');
   assert.ok(usedKeys().size > 300, 'the key scan found the keys');
 });
 
 for (const lang of LANGS.filter((l) => l !== 'en')) {
-  test(`panel-${lang}.json has every key of English, with its placeholders`, () => {
+  test(`panel/i18n/${lang}.json has every key of English, with its placeholders`, () => {
     const en = load('en');
     const other = load(lang);
-    assert.deepEqual(Object.keys(en).filter((k) => !(k in other)), [], `missing from panel-${lang}.json`);
-    assert.deepEqual(Object.keys(other).filter((k) => !(k in en)), [], `in panel-${lang}.json, not in English`);
+    assert.deepEqual(Object.keys(en).filter((k) => !(k in other)), [], `missing from panel/i18n/${lang}.json`);
+    assert.deepEqual(Object.keys(other).filter((k) => !(k in en)), [], `in panel/i18n/${lang}.json, not in English`);
     for (const k of Object.keys(en)) {
       assert.equal(typeof other[k], 'string', `${lang}: ${k}`);
       assert.ok(other[k].trim().length > 0, `${lang}: ${k} is empty`);

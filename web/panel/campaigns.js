@@ -7,7 +7,7 @@
 // was given under, and a user's campaign limits (Users).
 //
 // Every word these screens show is in T below, in one place: each reads
-// its c_* key of web/i18n/panel-<lang>.json (English here as the
+// its c_* key of web/panel/i18n/<lang>.json (English here as the
 // fallback while a file loads).
 import { api, errorText, h, language, registerView, session, t, toast, when } from './panel.js';
 

@@ -10,7 +10,7 @@
 // User text only ever reaches the page through text nodes (h(), or
 // textContent): never innerHTML.
 //
-// Every word the panel shows comes from web/i18n/panel-<lang>.json
+// Every word the panel shows comes from web/panel/i18n/<lang>.json
 // through t() (the upload page's machinery, web/upload/i18n.js, with the
 // units and region names of <lang>.json under it). The language is the
 // user's choice, kept on their user (PUT /api/v1/preferences) and in the
@@ -361,7 +361,7 @@ function globalKeys(ev) {
 }
 
 async function start() {
-  await I.init(null, { files: ['', 'panel-'], key: 'chorus.panel.lang' }).catch(() => {});
+  await I.init(null, { dirs: ['i18n/', 'panel/i18n/'], key: 'chorus.panel.lang' }).catch(() => {});
   for (const sel of document.querySelectorAll('select.lang-pick')) {
     for (const [code, name] of Object.entries(I.LANGS)) {
       const o = new Option(name, code);

@@ -9,9 +9,9 @@
  * data-i18n-label="key" (aria-label), data-i18n-title="key" (title),
  * data-i18n-placeholder="key"; their English text stays in the HTML for
  * pages without JavaScript. Shared by / and /receipt, and by the panel,
- * which loads web/i18n/panel-<lang>.json over <lang>.json (its own
- * strings over the units and names) and keeps the choice on the user:
- * init(select, {files: ['', 'panel-'], key, onPick}).
+ * which loads web/panel/i18n/<lang>.json over web/i18n/<lang>.json (its
+ * own strings over the units and names) and keeps the choice on the
+ * user: init(select, {dirs: ['i18n/', 'panel/i18n/'], key, onPick}).
  */
 'use strict';
 window.I18N = (function () {
@@ -22,7 +22,7 @@ window.I18N = (function () {
     uk: 'Українська',
   };
   let KEY = 'chorus.lang';
-  let FILES = [''];
+  let DIRS = ['i18n/'];
   let lang = 'en';
   let dict = {};
   const listeners = [];
@@ -60,11 +60,12 @@ window.I18N = (function () {
     }
   }
 
-  /* One language file, trying again on a bad network. */
+  /* One language file (its path under /static/), trying again on a bad
+   * network. */
   async function load(file) {
     for (let i = 0; ; i++) {
       try {
-        const r = await fetch(`/static/i18n/${file}.json`);
+        const r = await fetch(`/static/${file}.json`);
         if (!r.ok) throw new Error(`i18n ${file}: ${r.status}`);
         return await r.json();
       } catch (e) {
@@ -76,7 +77,7 @@ window.I18N = (function () {
 
   /* Loads lang's strings (its files merged, in order) and applies them. */
   async function use(next) {
-    const parts = await Promise.all(FILES.map((f) => load(`${f}${next}`)));
+    const parts = await Promise.all(DIRS.map((d) => load(`${d}${next}`)));
     dict = Object.assign({}, ...parts);
     lang = next;
     apply();
@@ -91,11 +92,11 @@ window.I18N = (function () {
 
   let picker = null;
 
-  /* Fills the picker, loads the chosen language. opts: files (prefixes of
-   * the files merged, default ['']), key (localStorage), onPick(lang)
-   * when the user picks one. */
+  /* Fills the picker, loads the chosen language. opts: dirs (the folders
+   * under /static/ whose <lang>.json are merged, in order; default
+   * ['i18n/']), key (localStorage), onPick(lang) when the user picks one. */
   async function init(select, opts = {}) {
-    if (opts.files) FILES = opts.files;
+    if (opts.dirs) DIRS = opts.dirs;
     if (opts.key) KEY = opts.key;
     picker = select || null;
     if (select) {
