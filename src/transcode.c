@@ -10,7 +10,8 @@
  *   that speech is found in), its packets kept in the spool; once the
  *   whole clip is read, they are decoded again through the gain to -16
  *   LUFS (one linear gain, and a limiter after it when the peaks forbid
- *   a plain gain), then AAC -> mp4 muxer.
+ *   a plain gain), then AAC -> mp4 muxer, while x264 drains its
+ *   look-ahead in a thread of its own.
  *
  * One read of the input. One linear gain needs the whole clip's loudness
  * before the first audio sample is encoded, so the encoded video waits in
@@ -41,7 +42,9 @@
 #include <limits.h>
 #include <malloc.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -776,15 +779,43 @@ static int mux_spooled_video(struct transcode_job *job, const AVPacket *until)
     return 0;
 }
 
+/* Keeps the sound's packet pkt (its reference) until the video
+ * encoder's thread is done. Returns 0, or -1 with the job failed. */
+static int hold_packet(struct transcode_job *job, AVPacket *pkt)
+{
+    AVPacket *p;
+
+    if (job->nheld == job->held_cap) {
+        size_t cap = job->held_cap ? 2 * job->held_cap : 256;
+        AVPacket **h = realloc(job->held, cap * sizeof(*h));
+        if (h == NULL) {
+            av_packet_unref(pkt);
+            return transcode_fail(job, "out of memory");
+        }
+        job->held = h;
+        job->held_cap = cap;
+    }
+    if ((p = av_packet_alloc()) == NULL) {
+        av_packet_unref(pkt);
+        return transcode_fail(job, "out of memory");
+    }
+    av_packet_move_ref(p, pkt);
+    job->held[job->nheld++] = p;
+    return 0;
+}
+
 /* Muxes pkt from enc as st's, its timestamps rescaled (a video packet
  * before the muxer started goes to the spool as it is; an audio packet
- * lets the video before it out of the spool first); takes the packet's
+ * lets the video before it out of the spool first, or waits in held
+ * while the video encoder's thread is busy); takes the packet's
  * reference. Returns 0, or -1 with the job failed. */
 static int write_packet(struct transcode_job *job, AVCodecContext *enc,
                         AVStream *st, AVPacket *pkt)
 {
     int ret;
 
+    if (st == job->aout && job->flushing)
+        return hold_packet(job, pkt);
     if (!job->header_written) {
         ret = transcode_spool_put(job->spool, SPOOL_VIDEO, pkt);
         av_packet_unref(pkt);
@@ -1174,6 +1205,145 @@ static int push_audio(struct transcode_job *job, AVFrame *f)
     return drain_audio(job);
 }
 
+/* ---- the video encoder's last frames, beside the sound ------------------ */
+
+/*
+ * Once the input is read, x264 still holds its look-ahead: encoding it
+ * takes a quarter of a second of a 30 s 1080p clip, on both cores less
+ * its last frames, and the gain pass after it half a second on one core
+ * with the other idle (the `ffmpeg` program, given the gain, makes its
+ * sound as it reads, behind the video). So the encoder is drained by a
+ * thread of its own while the gain pass runs: the thread touches the
+ * encoder only and keeps its packets (a few dozen frames) in memory; the
+ * sound's packets wait in job->held meanwhile, since the muxer may take
+ * none before the video before it. When the thread is done, collect_flush
+ * sends its packets through the SEI filter into the spool, starts the
+ * muxer and lets the held sound out, as if the video had been drained
+ * first.
+ */
+struct transcode_flush {
+    pthread_t thread;
+    bool threaded, joined;
+    AVCodecContext *enc;
+    AVPacket **pkts;
+    size_t n, cap;
+    int ret; /* 0, or the encoder's AVERROR */
+    atomic_bool done;
+};
+
+/* Drains f->enc (already told to flush) into f->pkts. */
+static void *flush_thread(void *arg)
+{
+    struct transcode_flush *f = arg;
+    AVPacket *pkt = NULL;
+    int ret;
+
+    for (;;) {
+        if (f->n == f->cap) {
+            size_t cap = f->cap ? 2 * f->cap : 64;
+            AVPacket **p = realloc(f->pkts, cap * sizeof(*p));
+            if (p == NULL) {
+                ret = AVERROR(ENOMEM);
+                break;
+            }
+            f->pkts = p;
+            f->cap = cap;
+        }
+        if ((pkt = av_packet_alloc()) == NULL) {
+            ret = AVERROR(ENOMEM);
+            break;
+        }
+        if ((ret = avcodec_receive_packet(f->enc, pkt)) < 0)
+            break;
+        f->pkts[f->n++] = pkt;
+        pkt = NULL;
+    }
+    av_packet_free(&pkt);
+    f->ret = ret == AVERROR_EOF ? 0 : ret;
+    atomic_store(&f->done, true);
+    return NULL;
+}
+
+/* Tells the video encoder to flush and drains it in a thread (here, if no
+ * thread can be had). Returns 0, or -1 with the job failed. */
+static int start_flush(struct transcode_job *job)
+{
+    struct transcode_flush *f = calloc(1, sizeof(*f));
+    int ret;
+
+    if (f == NULL)
+        return transcode_fail(job, "out of memory");
+    job->flush = f;
+    f->enc = job->venc;
+    atomic_init(&f->done, false);
+    if ((ret = avcodec_send_frame(job->venc, NULL)) < 0)
+        return transcode_fail(job, "video encoder: %s", av_err2str(ret));
+    job->flushing = true;
+    f->threaded = pthread_create(&f->thread, NULL, flush_thread, f) == 0;
+    if (!f->threaded)
+        flush_thread(f);
+    return 0;
+}
+
+/* Waits for the encoder's thread, if it runs; idempotent. */
+static void join_flush(struct transcode_job *job)
+{
+    struct transcode_flush *f = job->flush;
+
+    if (f != NULL && f->threaded && !f->joined) {
+        pthread_join(f->thread, NULL);
+        f->joined = true;
+    }
+}
+
+/* Frees what the flush and the held sound kept (after join_flush). */
+static void free_flush(struct transcode_job *job)
+{
+    struct transcode_flush *f = job->flush;
+
+    join_flush(job);
+    if (f != NULL) {
+        for (size_t i = 0; i < f->n; i++)
+            av_packet_free(&f->pkts[i]);
+        free(f->pkts);
+        free(f);
+        job->flush = NULL;
+    }
+    for (size_t i = 0; i < job->nheld; i++)
+        av_packet_free(&job->held[i]);
+    free(job->held);
+    job->held = NULL;
+    job->nheld = job->held_cap = 0;
+}
+
+/* Once the encoder's thread is done (waiting for it if need be): its
+ * packets through the SEI filter into the spool, the muxer started, the
+ * held sound let out. Returns 0, or -1 with the job failed. */
+static int collect_flush(struct transcode_job *job)
+{
+    struct transcode_flush *f = job->flush;
+    int ret;
+
+    join_flush(job);
+    job->flushing = false;
+    if (f->ret < 0)
+        return transcode_fail(job, "video encoder: %s", av_err2str(f->ret));
+    for (size_t i = 0; i < f->n; i++) {
+        if ((ret = av_bsf_send_packet(job->bsf, f->pkts[i])) < 0)
+            return transcode_fail(job, "SEI filter: %s", av_err2str(ret));
+        if (drain_bsf(job) != 0)
+            return -1;
+    }
+    if ((ret = av_bsf_send_packet(job->bsf, NULL)) < 0 || drain_bsf(job) != 0)
+        return transcode_fail(job, "SEI filter: %s", av_err2str(ret));
+    if (start_muxer(job) != 0)
+        return -1;
+    for (size_t i = 0; i < job->nheld; i++)
+        if (write_packet(job, job->aenc, job->aout, job->held[i]) != 0)
+            return -1;
+    return 0;
+}
+
 /*
  * The sound, once the whole clip is read and measured: its gain planned,
  * the audio encoder opened and the muxer started, the spooled audio
@@ -1188,7 +1358,7 @@ static int gain_pass(struct transcode_job *job)
 
     if (job->ain != NULL && (plan_audio(job) != 0 || open_audio_encoder(job)))
         return -1;
-    if (!job->header_written && start_muxer(job) != 0)
+    if (!job->header_written && !job->flushing && start_muxer(job) != 0)
         return -1;
     if (job->ain != NULL) {
         /* The same packets again: the decoder starts afresh. */
@@ -1198,7 +1368,8 @@ static int gain_pass(struct transcode_job *job)
                1) {
             ret = transcode_decode(job, job->adec, job->pkt, push_audio);
             av_packet_unref(job->pkt);
-            if (ret != 0)
+            if (ret != 0 || (job->flushing && atomic_load(&job->flush->done) &&
+                             collect_flush(job) != 0))
                 return -1;
         }
         if (ret < 0)
@@ -1216,6 +1387,8 @@ static int gain_pass(struct transcode_job *job)
     }
     /* Its damage was counted as it was read. */
     job->damaged = damaged;
+    if (job->flushing && collect_flush(job) != 0)
+        return -1;
     return job->spool != NULL ? mux_spooled_video(job, NULL) : 0;
 }
 
@@ -1279,10 +1452,16 @@ static int run(struct transcode_job *job)
     if (job->ain != NULL && measure_finish(job) != 0)
         return -1;
     if ((transcode_protect_deferred(job) && paint_cards(job) != 0) ||
-        (job->sheet != NULL && encode_protected(job, true) != 0) ||
-        encode(job, job->venc, NULL) != 0)
+        (job->sheet != NULL && encode_protected(job, true) != 0))
         return -1;
-    return gain_pass(job);
+    /* Without sound there is no gain pass to overlap. */
+    if (job->ain == NULL)
+        return encode(job, job->venc, NULL) != 0 ? -1 : gain_pass(job);
+    if (start_flush(job) != 0)
+        return -1;
+    ret = gain_pass(job);
+    join_flush(job);
+    return ret;
 }
 
 /* ---- finishing --------------------------------------------------------- */
@@ -1473,6 +1652,8 @@ static int prepare_protection(struct transcode_job *job)
  * owns; fields already freed or never made are skipped. */
 static void job_release(struct transcode_job *job)
 {
+    /* The encoder's thread is done before the encoder goes. */
+    free_flush(job);
     avfilter_graph_free(&job->m_graph);
     free(job->speech_db);
     job->speech_db = NULL;

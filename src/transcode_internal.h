@@ -50,6 +50,7 @@
 struct transcode_assets;
 struct transcode_protect;
 struct transcode_spool;
+struct transcode_flush;
 struct transcode_sheet;
 
 /*
@@ -88,6 +89,14 @@ struct transcode_job {
      * (a clip with sound only): the muxer interleaves both at the end. */
     struct transcode_spool *spool;
     bool header_written;
+    /* At the end, the video encoder drained by a thread of its own while
+     * the gain pass makes the sound (flushing: until the thread's packets
+     * are spooled); the sound's packets made meanwhile wait in held, in
+     * order. */
+    struct transcode_flush *flush;
+    bool flushing;
+    AVPacket **held;
+    size_t nheld, held_cap;
     /* no_video: the times of the frames to paint once the sound's
      * envelope is whole, in the encoder's time base. */
     int64_t *card_pts;

@@ -114,6 +114,29 @@ export function videoPackets(file) {
   }).sort((a, b) => a.t - b.t);
 }
 
+/**
+ * How far apart sound and picture get in file's bytes: walking its
+ * packets in the order they are stored, the largest gap (s) between the
+ * latest video time and the latest audio time read so far, once both
+ * have begun. A player fetching the file over HTTP needs both as it plays.
+ */
+export function interleaveGap(file) {
+  const r = run('ffprobe', ['-v', 'error', '-show_entries',
+    'packet=codec_type,pts_time,pos', '-of', 'csv=p=0', file]);
+  assert.equal(r.status, 0, r.stderr);
+  const pk = r.stdout.trim().split('\n').map((l) => {
+    const [type, pts, pos] = l.split(',');
+    return { type, t: Number(pts), pos: Number(pos) };
+  }).sort((a, b) => a.pos - b.pos);
+  const last = { video: null, audio: null };
+  let gap = 0;
+  for (const p of pk) {
+    last[p.type] = Math.max(last[p.type] ?? -Infinity, p.t);
+    if (last.video !== null && last.audio !== null) gap = Math.max(gap, Math.abs(last.video - last.audio));
+  }
+  return gap;
+}
+
 /** The top-level box types of an MP4 file, in order. */
 export function topBoxes(file) {
   const b = readFileSync(file);

@@ -12,7 +12,7 @@ import {
   dataReference, gab2Playlist, hugeFrames, manyStreams, timestampJumps, twoHours,
 } from '../lib/hostile.mjs';
 import {
-  assertAbsent, audioStream, ffmpeg, ffprobe, grayStats, loudness, removeDir, rotationOf,
+  assertAbsent, audioStream, ffmpeg, ffprobe, grayStats, interleaveGap, loudness, removeDir, rotationOf,
   tempDir, topBoxes, transcode, videoPackets, videoStream,
 } from './lib.mjs';
 
@@ -70,6 +70,7 @@ function checkOutputs(name, r) {
     assert.equal(a.channels, 2);
   }
   assert.equal(p.streams.length, a ? 2 : 1, `${name}: only one video and one audio`);
+  if (a) assert.ok(interleaveGap(file) <= 1.0, `${name}: sound and picture ${interleaveGap(file)} s apart in the file`);
   // Nothing but the brands: no location, device, creation time, encoder.
   assert.deepEqual(Object.keys(p.format.tags || {}).sort(),
     ['compatible_brands', 'major_brand', 'minor_version'], `${name}: format tags`);
@@ -254,6 +255,19 @@ test('a clip without audio stays silent: no audio stream, has_audio false', () =
   assert.equal(a, undefined);
   assert.equal(r.json.has_audio, false);
   assert.equal(r.json.loudness, null);
+});
+
+test('a 14 s clip: sound and picture alternate in the file to its end', () => {
+  // Longer than the muxer's own reordering (10 s): only the order chorus
+  // hands it the packets in keeps the two together.
+  const src = makeClip(fx('long.mp4'), {
+    v: 'testsrc2=size=320x180:rate=30', a: 'sine=frequency=300:sample_rate=48000',
+    seconds: 14, args: [...H264, ...AAC],
+  });
+  const r = transcode(src, out('long'));
+  const { file } = checkOutputs('long', r);
+  assert.ok(Math.abs(r.json.output.duration_s - 14) < 0.2, `duration ${r.json.output.duration_s}`);
+  assert.ok(interleaveGap(file) <= 1.0, `sound and picture ${interleaveGap(file)} s apart`);
 });
 
 test('very quiet and very loud clips both land within 2 LU of -16 LUFS, peaks under -1.5 dBTP', () => {
