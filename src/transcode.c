@@ -857,6 +857,20 @@ static int drain_bsf(struct transcode_job *job)
     }
 }
 
+/* Sends the video packet pkt (NULL: the end) through the SEI filter to
+ * the muxer, taking its reference. Returns 0, or -1 with the job failed. */
+static int filter_video(struct transcode_job *job, AVPacket *pkt)
+{
+    int ret = av_bsf_send_packet(job->bsf, pkt);
+
+    if (ret < 0) {
+        if (pkt != NULL)
+            av_packet_unref(pkt);
+        return transcode_fail(job, "SEI filter: %s", av_err2str(ret));
+    }
+    return drain_bsf(job);
+}
+
 /*
  * Sends frame (NULL: flush) to enc and muxes the packets it returns, the
  * video's through the SEI filter.
@@ -875,12 +889,8 @@ static int encode(struct transcode_job *job, AVCodecContext *enc,
         ret = avcodec_receive_packet(enc, job->opkt);
         if (ret == AVERROR(EAGAIN))
             return 0;
-        if (ret == AVERROR_EOF) {
-            if (video && ((ret = av_bsf_send_packet(job->bsf, NULL)) < 0 ||
-                          drain_bsf(job) != 0))
-                return transcode_fail(job, "SEI filter: %s", av_err2str(ret));
-            return 0;
-        }
+        if (ret == AVERROR_EOF)
+            return video ? filter_video(job, NULL) : 0;
         if (ret < 0)
             return transcode_fail(job, "%s encoder: %s",
                                   video ? "video" : "audio", av_err2str(ret));
@@ -889,11 +899,7 @@ static int encode(struct transcode_job *job, AVCodecContext *enc,
                 return -1;
             continue;
         }
-        if ((ret = av_bsf_send_packet(job->bsf, job->opkt)) < 0) {
-            av_packet_unref(job->opkt);
-            return transcode_fail(job, "SEI filter: %s", av_err2str(ret));
-        }
-        if (drain_bsf(job) != 0)
+        if (filter_video(job, job->opkt) != 0)
             return -1;
     }
 }
@@ -1322,21 +1328,15 @@ static void free_flush(struct transcode_job *job)
 static int collect_flush(struct transcode_job *job)
 {
     struct transcode_flush *f = job->flush;
-    int ret;
 
     join_flush(job);
     job->flushing = false;
     if (f->ret < 0)
         return transcode_fail(job, "video encoder: %s", av_err2str(f->ret));
-    for (size_t i = 0; i < f->n; i++) {
-        if ((ret = av_bsf_send_packet(job->bsf, f->pkts[i])) < 0)
-            return transcode_fail(job, "SEI filter: %s", av_err2str(ret));
-        if (drain_bsf(job) != 0)
+    for (size_t i = 0; i < f->n; i++)
+        if (filter_video(job, f->pkts[i]) != 0)
             return -1;
-    }
-    if ((ret = av_bsf_send_packet(job->bsf, NULL)) < 0 || drain_bsf(job) != 0)
-        return transcode_fail(job, "SEI filter: %s", av_err2str(ret));
-    if (start_muxer(job) != 0)
+    if (filter_video(job, NULL) != 0 || start_muxer(job) != 0)
         return -1;
     for (size_t i = 0; i < job->nheld; i++)
         if (write_packet(job, job->aenc, job->aout, job->held[i]) != 0)

@@ -202,7 +202,6 @@ test('the poster prints on one A4 page, and its QR code reads back to the addres
   }
 });
 
-/** Pages of a PDF: its /Type /Page objects (not /Pages). */
 /** Logs the admin in to the panel on page p; resolves once it shows. */
 async function adminLogin(p) {
   await p.goto(`${s.url}/panel`);
@@ -212,6 +211,7 @@ async function adminLogin(p) {
   await p.waitForSelector('#nav a[href="#campaigns"]');
 }
 
+/** Pages of a PDF: its /Type /Page objects (not /Pages). */
 function pages(pdf) {
   return (pdf.toString('latin1').match(/\/Type\s*\/Page(?![s\w])/g) || []).length;
 }
